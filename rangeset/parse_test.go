@@ -1,0 +1,145 @@
+package rangeset_test
+
+import (
+	"errors"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/ipgate/ipgate/rangeset"
+)
+
+func TestParseRange(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in       string
+		want     string // canonical text
+		wantErr  string
+		sentinel error
+	}{
+		{in: "203.0.113.7", want: "203.0.113.7"},
+		{in: " \t10.0.0.1\r\n", want: "10.0.0.1"},
+		{in: "2001:DB8::1", want: "2001:db8::1"},
+		{in: "10.0.0.0/8", want: "10.0.0.0/8"},
+		{in: "0.0.0.0/0", want: "0.0.0.0/0"},
+		{in: "::/0", want: "::/0"},
+		{in: "10.0.0.1 - 10.0.0.9", want: "10.0.0.1-10.0.0.9"},
+		{in: "10.0.0.0-10.0.0.255", want: "10.0.0.0/24"},
+		{in: "10.0.0.7-10.0.0.7", want: "10.0.0.7"},
+		{in: "::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", want: "::/0"},
+		{in: "::fffe:0:0/95", want: "::fffe:0:0/95"},
+		{in: "", wantErr: `rangeset.ParseRange(""): empty input`, sentinel: rangeset.ErrEmpty},
+		{in: " \t", wantErr: `rangeset.ParseRange(" \t"): empty input`, sentinel: rangeset.ErrEmpty},
+		{in: "010.0.0.1", wantErr: `rangeset.ParseRange("010.0.0.1"): invalid IP address "010.0.0.1": IPv4 field has octet with leading zero`, sentinel: rangeset.ErrAddr},
+		{in: "10.1", sentinel: rangeset.ErrAddr},
+		{in: "10.0.*.*", sentinel: rangeset.ErrAddr},
+		{in: "0x0a.0.0.1", sentinel: rangeset.ErrAddr},
+		{in: "10.0.0.256", sentinel: rangeset.ErrAddr},
+		{in: "10.0.0.5/24", wantErr: `rangeset.ParseRange("10.0.0.5/24"): host bits set (canonical form 10.0.0.0/24)`, sentinel: rangeset.ErrHostBits},
+		{in: "2001:db8::1/32", wantErr: `rangeset.ParseRange("2001:db8::1/32"): host bits set (canonical form 2001:db8::/32)`, sentinel: rangeset.ErrHostBits},
+		{in: "10.0.0.0/33", wantErr: `rangeset.ParseRange("10.0.0.0/33"): invalid prefix length "33" (want 0 to 32)`, sentinel: rangeset.ErrPrefixLen},
+		{in: "::/129", sentinel: rangeset.ErrPrefixLen},
+		{in: "10.0.0.0/", sentinel: rangeset.ErrPrefixLen},
+		{in: "10.0.0.0/+8", sentinel: rangeset.ErrPrefixLen},
+		{in: "10.0.0.0/08", sentinel: rangeset.ErrPrefixLen},
+		{in: "10.0.0.0/8/8", sentinel: rangeset.ErrPrefixLen},
+		{in: "10.0.0.0/ 8", sentinel: rangeset.ErrPrefixLen},
+		{in: "10.0.0.9-10.0.0.1", wantErr: `rangeset.ParseRange("10.0.0.9-10.0.0.1"): range start is above its end`, sentinel: rangeset.ErrReversed},
+		{in: "10.0.0.1-2001:db8::1", sentinel: rangeset.ErrFamily},
+		{in: "10.0.0.1-", sentinel: rangeset.ErrAddr},
+		{in: "1.1.1.1-2.2.2.2-3.3.3.3", sentinel: rangeset.ErrAddr},
+		{in: "10.0.0.0/8-10.1.0.0", sentinel: rangeset.ErrAddr},
+		{in: "fe80::1%eth0", wantErr: `rangeset.ParseRange("fe80::1%eth0"): zone not allowed in a rule target: "fe80::1%eth0"`, sentinel: rangeset.ErrZone},
+		{in: "fe80::%eth0/64", sentinel: rangeset.ErrZone},
+		{in: "::ffff:10.0.0.1", sentinel: rangeset.ErrMapped},
+		{in: "::ffff:a00:1", sentinel: rangeset.ErrMapped},
+		{in: "::ffff:0:0/96", sentinel: rangeset.ErrMapped},
+		{in: "::1-::ffff:1.2.3.4", sentinel: rangeset.ErrMapped},
+		{in: "10.0.0.1\v", sentinel: rangeset.ErrAddr},
+	}
+	for _, tt := range tests {
+		got, err := rangeset.ParseRange(tt.in)
+		if tt.sentinel == nil {
+			if err != nil || got.String() != tt.want {
+				t.Errorf("ParseRange(%q) = %v, %v, want %s", tt.in, got, err, tt.want)
+			}
+			continue
+		}
+		if err == nil {
+			t.Errorf("ParseRange(%q) = %v, want error", tt.in, got)
+			continue
+		}
+		if !errors.Is(err, tt.sentinel) {
+			t.Errorf("ParseRange(%q) error %q does not wrap %q", tt.in, err, tt.sentinel)
+		}
+		if tt.wantErr != "" && err.Error() != tt.wantErr {
+			t.Errorf("ParseRange(%q) error = %q, want %q", tt.in, err, tt.wantErr)
+		}
+		var pe *rangeset.ParseError
+		if !errors.As(err, &pe) || pe.Input != tt.in || pe.Func != "rangeset.ParseRange" {
+			t.Errorf("ParseRange(%q) error %#v is not a *ParseError naming the input", tt.in, err)
+		}
+		if got.IsValid() {
+			t.Errorf("ParseRange(%q) returned a valid range %v with an error", tt.in, got)
+		}
+	}
+}
+
+func TestParseErrorCutsLongInput(t *testing.T) {
+	t.Parallel()
+	in := strings.Repeat("1", 10000)
+	_, err := rangeset.ParseRange(in)
+	if err == nil {
+		t.Fatal("ParseRange(long) succeeded")
+	}
+	if msg := err.Error(); len(msg) > 400 || !strings.Contains(msg, "(10000 bytes)") {
+		t.Errorf("ParseRange(long) error = %q, want a short message naming the length", msg)
+	}
+}
+
+func TestParseFromTo(t *testing.T) {
+	t.Parallel()
+	r, err := rangeset.ParseFromTo(" 192.168.0.1", "192.168.0.100 ")
+	if err != nil || r.String() != "192.168.0.1-192.168.0.100" {
+		t.Errorf("ParseFromTo = %v, %v", r, err)
+	}
+	_, err = rangeset.ParseFromTo("10.0.0.2", "10.0.0.1")
+	if want := `rangeset.ParseFromTo("10.0.0.2-10.0.0.1"): range start is above its end`; err == nil || err.Error() != want {
+		t.Errorf("ParseFromTo reversed: error = %v, want %q", err, want)
+	}
+	for _, bad := range [][2]string{{"10.0.0.0/8", "10.0.0.9"}, {"", "10.0.0.1"}, {"::ffff:1.2.3.4", "::ffff:1.2.3.5"}} {
+		if r, err := rangeset.ParseFromTo(bad[0], bad[1]); err == nil {
+			t.Errorf("ParseFromTo(%q, %q) = %v, want error", bad[0], bad[1], r)
+		}
+	}
+}
+
+func TestParseAddr(t *testing.T) {
+	t.Parallel()
+	good := map[string]string{
+		"10.0.0.1":            "10.0.0.1",
+		"::ffff:10.9.9.9":     "10.9.9.9",
+		"::ffff:a09:909":      "10.9.9.9",
+		"fe80::1%eth0":        "fe80::1",
+		"::a09:909":           "::a09:909",
+		"2001:DB8::1":         "2001:db8::1",
+		"::ffff:10.0.0.1%eth": "10.0.0.1",
+	}
+	for in, want := range good {
+		got, err := rangeset.ParseAddr(in)
+		if err != nil || got != netip.MustParseAddr(want) {
+			t.Errorf("ParseAddr(%q) = %v, %v, want %s", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "10.0.0.256", "010.0.0.1", " 10.0.0.1", "10.0.0.1%eth0", "not-an-ip", "10.0.0.0/8", "fe80::1%"} {
+		got, err := rangeset.ParseAddr(in)
+		if err == nil {
+			t.Errorf("ParseAddr(%q) = %v, want error", in, got)
+			continue
+		}
+		var pe *rangeset.ParseError
+		if !errors.As(err, &pe) || pe.Func != "rangeset.ParseAddr" || pe.Input != in {
+			t.Errorf("ParseAddr(%q) error %q is not a *ParseError naming the input", in, err)
+		}
+	}
+}

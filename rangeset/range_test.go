@@ -1,0 +1,143 @@
+package rangeset_test
+
+import (
+	"math/big"
+	"net/netip"
+	"slices"
+	"testing"
+
+	"github.com/ipgate/ipgate/rangeset"
+)
+
+func TestRangeFrom(t *testing.T) {
+	t.Parallel()
+	a := netip.MustParseAddr
+	tests := []struct {
+		from, to string
+		valid    bool
+	}{
+		{"10.0.0.1", "10.0.0.9", true},
+		{"10.0.0.9", "10.0.0.1", false},
+		{"10.0.0.1", "2001:db8::1", false},
+		{"fe80::1%eth0", "fe80::2", false},
+		{"::ffff:1.2.3.4", "::ffff:1.2.3.5", false},
+		{"::1", "::ffff:1.2.3.4", false},         // mapped end of a non-prefix
+		{"::fffe:0:0", "::ffff:ffff:ffff", true}, // the prefix ::fffe:0:0/95
+		{"::", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", true},
+	}
+	for _, tt := range tests {
+		if got := rangeset.RangeFrom(a(tt.from), a(tt.to)); got.IsValid() != tt.valid {
+			t.Errorf("RangeFrom(%s, %s) = %v, valid %v, want %v", tt.from, tt.to, got, got.IsValid(), tt.valid)
+		}
+	}
+	if r := rangeset.RangeFrom(netip.Addr{}, a("1.2.3.4")); r.IsValid() || r != (rangeset.Range{}) {
+		t.Errorf("RangeFrom(zero, 1.2.3.4) = %v, want the zero Range", r)
+	}
+	if r := rangeset.PrefixRange(netip.MustParsePrefix("10.0.0.5/24")); r.IsValid() {
+		t.Errorf("PrefixRange(10.0.0.5/24) = %v, want invalid", r)
+	}
+}
+
+func TestSize(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in   string
+		want string
+	}{
+		{"10.0.0.1", "1"},
+		{"10.0.0.0/24", "256"},
+		{"10.0.0.1-10.0.0.9", "9"},
+		{"0.0.0.0/0", "4294967296"},
+		{"::/64", "18446744073709551616"},
+		{"::/0", new(big.Int).Lsh(big.NewInt(1), 128).String()},
+		{"::1-::2:0:0:0:0", "36893488147419103232"},
+	}
+	for _, tt := range tests {
+		if got := rangeset.MustParseRange(tt.in).Size().String(); got != tt.want {
+			t.Errorf("Size(%s) = %s, want %s", tt.in, got, tt.want)
+		}
+	}
+	order := []string{"10.0.0.1", "10.0.0.0/31", "10.0.0.1-10.0.0.3", "10.0.0.0/24", "0.0.0.0/0", "::/95", "::/64", "::/63", "::/0"}
+	for i := range order {
+		for j := range order {
+			si, sj := rangeset.MustParseRange(order[i]).Size(), rangeset.MustParseRange(order[j]).Size()
+			if got, want := si.Compare(sj), cmpInt(i, j); got != want {
+				t.Errorf("Size(%s).Compare(Size(%s)) = %d, want %d", order[i], order[j], got, want)
+			}
+		}
+	}
+	if z := (rangeset.Range{}).Size(); z.Compare(rangeset.MustParseRange("1.2.3.4").Size()) != -1 || z.String() != "0" {
+		t.Errorf("zero Range size = %s, want 0 and smallest", z)
+	}
+}
+
+func cmpInt(a, b int) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func TestContains(t *testing.T) {
+	t.Parallel()
+	r := rangeset.MustParseRange("10.0.0.1-10.0.0.9")
+	for s, want := range map[string]bool{
+		"10.0.0.0": false, "10.0.0.1": true, "10.0.0.9": true, "10.0.0.10": false,
+		"::ffff:10.0.0.5": false, "::a00:5": false,
+	} {
+		if got := r.Contains(netip.MustParseAddr(s)); got != want {
+			t.Errorf("%v.Contains(%s) = %v, want %v", r, s, got, want)
+		}
+	}
+	if (rangeset.Range{}).Contains(netip.Addr{}) {
+		t.Error("zero Range contains the zero Addr")
+	}
+	wide := rangeset.MustParseRange("10.0.0.0/24")
+	if !wide.ContainsRange(r) || r.ContainsRange(wide) || !r.Overlaps(wide) ||
+		r.Overlaps(rangeset.MustParseRange("10.0.0.10-10.0.0.20")) {
+		t.Error("ContainsRange/Overlaps disagree with the ranges' ends")
+	}
+}
+
+func TestPrefixes(t *testing.T) {
+	t.Parallel()
+	got := slices.Collect(rangeset.MustParseRange("10.0.0.1-10.0.0.9").Prefixes())
+	want := []netip.Prefix{
+		netip.MustParsePrefix("10.0.0.1/32"), netip.MustParsePrefix("10.0.0.2/31"),
+		netip.MustParsePrefix("10.0.0.4/30"), netip.MustParsePrefix("10.0.0.8/31"),
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("Prefixes() = %v, want %v", got, want)
+	}
+	if n := len(slices.Collect((rangeset.Range{}).Prefixes())); n != 0 {
+		t.Errorf("zero Range has %d prefixes", n)
+	}
+	if p, ok := rangeset.MustParseRange("10.0.0.1-10.0.0.9").Prefix(); ok {
+		t.Errorf("Prefix() of a non-prefix range = %v, true", p)
+	}
+}
+
+func TestMarshalText(t *testing.T) {
+	t.Parallel()
+	for _, s := range []string{"10.0.0.0/8", "10.0.0.1-10.0.0.9", "2001:db8::1"} {
+		r := rangeset.MustParseRange(s)
+		b, err := r.MarshalText()
+		if err != nil || string(b) != s {
+			t.Errorf("MarshalText(%v) = %q, %v", r, b, err)
+		}
+		var back rangeset.Range
+		if err := back.UnmarshalText(b); err != nil || back != r {
+			t.Errorf("UnmarshalText(%q) = %v, %v, want %v", b, back, err, r)
+		}
+	}
+	var r rangeset.Range
+	if err := r.UnmarshalText([]byte("10.0.0.5/24")); err == nil {
+		t.Error("UnmarshalText(10.0.0.5/24) succeeded")
+	}
+	if b, _ := (rangeset.Range{}).MarshalText(); len(b) != 0 {
+		t.Errorf("zero Range marshals to %q", b)
+	}
+}
