@@ -1,0 +1,263 @@
+package policy_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/ipgate/ipgate/policy"
+	"github.com/ipgate/ipgate/rangeset"
+)
+
+var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func ptr[T any](v T) *T { return &v }
+
+func rule(id, target string, a policy.Action) policy.Rule {
+	return policy.Rule{ID: id, Target: rangeset.MustParseRange(target), Action: a}
+}
+
+func TestValidate(t *testing.T) {
+	t.Parallel()
+	withTTL := func(r policy.Rule, ttl int64) policy.Rule { r.TTL = &ttl; return r }
+	tests := []struct {
+		name  string
+		rules []policy.Rule
+		want  []error // one per problem, in order
+		ids   []string
+	}{
+		{name: "valid", rules: []policy.Rule{rule("a", "10.0.0.0/8", policy.Allow), rule("b", "10.1.0.0/16", policy.Deny)}},
+		{name: "empty id", rules: []policy.Rule{rule("", "10.0.0.0/8", policy.Allow)}, want: []error{policy.ErrEmptyID}, ids: []string{""}},
+		{name: "duplicate", rules: []policy.Rule{rule("a", "10.0.0.1", policy.Allow), rule("a", "10.0.0.2", policy.Allow)},
+			want: []error{policy.ErrDuplicateID}, ids: []string{"a"}},
+		{name: "no target", rules: []policy.Rule{{ID: "a", Action: policy.Allow}}, want: []error{policy.ErrTarget}, ids: []string{"a"}},
+		{name: "no action", rules: []policy.Rule{rule("a", "10.0.0.1", 0)}, want: []error{policy.ErrAction}, ids: []string{"a"}},
+		{name: "bad action", rules: []policy.Rule{rule("a", "10.0.0.1", 9)}, want: []error{policy.ErrAction}, ids: []string{"a"}},
+		{name: "ttl no base", rules: []policy.Rule{withTTL(rule("a", "10.0.0.1", policy.Deny), 60)}, want: []error{policy.ErrTTLNoBase}, ids: []string{"a"}},
+		{name: "ttl and expiresAt", rules: []policy.Rule{func() policy.Rule {
+			r := withTTL(rule("a", "10.0.0.1", policy.Deny), 60)
+			r.CreatedAt, r.ExpiresAt = t0, t0
+			return r
+		}()}, want: []error{policy.ErrTTLAndExpiry}, ids: []string{"a"}},
+		{name: "negative ttl", rules: []policy.Rule{func() policy.Rule {
+			r := withTTL(rule("a", "10.0.0.1", policy.Deny), -1)
+			r.CreatedAt = t0
+			return r
+		}()}, want: []error{policy.ErrNegativeTTL}, ids: []string{"a"}},
+		{name: "expiry too late", rules: []policy.Rule{func() policy.Rule {
+			r := rule("a", "10.0.0.1", policy.Deny)
+			r.ExpiresAt = policy.MaxExpiry.Add(time.Second)
+			return r
+		}()}, want: []error{policy.ErrExpiryRange}, ids: []string{"a"}},
+		{name: "ttl past the limit", rules: []policy.Rule{func() policy.Rule {
+			r := withTTL(rule("a", "10.0.0.1", policy.Deny), 1<<62)
+			r.UpdatedAt = t0
+			return r
+		}()}, want: []error{policy.ErrExpiryRange}, ids: []string{"a"}},
+		{name: "expiry at the limit", rules: []policy.Rule{func() policy.Rule {
+			r := rule("a", "10.0.0.1", policy.Deny)
+			r.ExpiresAt = policy.MaxExpiry
+			return r
+		}()}},
+		{name: "every problem at once",
+			rules: []policy.Rule{rule("x", "10.0.0.1", policy.Allow), rule("x", "10.0.0.2", 7), withTTL(rule("", "10.0.0.3", policy.Deny), 5)},
+			want:  []error{policy.ErrDuplicateID, policy.ErrAction, policy.ErrEmptyID, policy.ErrTTLNoBase}, ids: []string{"x", "x", "", ""}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := policy.New(tt.rules...)
+			err := p.Validate()
+			var errs []error
+			if err != nil {
+				errs = err.(interface{ Unwrap() []error }).Unwrap()
+			}
+			if len(errs) != len(tt.want) {
+				t.Fatalf("Validate() = %v, want %d problems", err, len(tt.want))
+			}
+			for i, e := range errs {
+				var re *policy.RuleError
+				if !errors.As(e, &re) || !errors.Is(e, tt.want[i]) || re.ID != tt.ids[i] {
+					t.Errorf("problem %d = %v, want a RuleError for %q wrapping %v", i, e, tt.ids[i], tt.want[i])
+				}
+			}
+		})
+	}
+}
+
+func TestValidateSettings(t *testing.T) {
+	t.Parallel()
+	err := policy.Policy{}.Validate()
+	if !errors.Is(err, policy.ErrSettings) || !strings.Contains(err.Error(), "defaultAction") || !strings.Contains(err.Error(), "precedence") {
+		t.Errorf("zero Policy.Validate() = %v, want both unset settings named", err)
+	}
+	disabled := policy.New(rule("a", "10.0.0.1", 0))
+	disabled.Settings.Enabled = false
+	if disabled.Validate() == nil {
+		t.Error("a disabled policy with a bad rule validated")
+	}
+}
+
+func TestRuleErrorText(t *testing.T) {
+	t.Parallel()
+	e := &policy.RuleError{Index: 3, ID: "guest-net", Err: policy.ErrDuplicateID}
+	if got, want := e.Error(), `rule "guest-net": duplicate id`; got != want {
+		t.Errorf("Error() = %q, want %q", got, want)
+	}
+	e.ID = ""
+	if got, want := e.Error(), `rule #3: duplicate id`; got != want {
+		t.Errorf("Error() = %q, want %q", got, want)
+	}
+}
+
+func TestExpiry(t *testing.T) {
+	t.Parallel()
+	r := rule("a", "10.0.0.1", policy.Deny)
+	if _, ok := r.Expiry(); ok || r.Expired(policy.MaxExpiry) {
+		t.Error("a rule without expiry expires")
+	}
+	r.CreatedAt = t0
+	r.TTL = ptr(int64(3600))
+	if e, ok := r.Expiry(); !ok || !e.Equal(t0.Add(time.Hour)) {
+		t.Errorf("Expiry() = %v, %v, want createdAt+1h", e, ok)
+	}
+	r.UpdatedAt = t0.Add(time.Hour)
+	if e, _ := r.Expiry(); !e.Equal(t0.Add(2 * time.Hour)) {
+		t.Errorf("Expiry() = %v, want updatedAt+1h", e)
+	}
+	if r.Expired(t0.Add(2*time.Hour-1)) || !r.Expired(t0.Add(2*time.Hour)) {
+		t.Error("Expired is not t >= expiry")
+	}
+}
+
+func TestDecode(t *testing.T) {
+	t.Parallel()
+	doc := `{"enabled": true, "defaultAction": "deny", "precedence": "denyOverrides", "applyToMobile": false,
+	  "rules": [
+	    {"id": "office", "ip": "10.0.0.0/8", "action": "allow"},
+	    {"id": "lab", "from": "10.1.0.1", "to": "10.1.0.9", "action": "deny", "adminOnly": true,
+	     "createdAt": "2025-12-31T00:00:00Z", "ttl": 86400, "comment": "free text", "updatedAt": null}
+	  ]}`
+	got, err := policy.Decode([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := policy.Policy{
+		Settings: policy.Settings{Enabled: true, DefaultAction: policy.DefaultDeny, Precedence: policy.DenyOverrides},
+		Rules: []policy.Rule{
+			rule("office", "10.0.0.0/8", policy.Allow),
+			{ID: "lab", Target: rangeset.MustParseRange("10.1.0.1-10.1.0.9"), Action: policy.Deny, AdminOnly: true,
+				CreatedAt: time.Date(2025, 12, 31, 0, 0, 0, 0, time.UTC), TTL: ptr(int64(86400)), Comment: "free text"},
+		},
+	}
+	if diff := cmp.Diff(want, got, cmpopts.EquateComparable(rangeset.Range{})); diff != "" {
+		t.Errorf("Decode() mismatch (-want +got):\n%s", diff)
+	}
+	defaults, err := policy.Decode([]byte(`{}`))
+	if err != nil || defaults.Settings != policy.DefaultSettings() || len(defaults.Rules) != 0 {
+		t.Errorf("Decode({}) = %+v, %v, want default settings", defaults, err)
+	}
+}
+
+func TestDecodeStrict(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		doc  string
+		want error
+		msg  string
+	}{
+		{`{"Enabled": true}`, policy.ErrUnknownKey, `policy document: Enabled: unknown key (keys are case-sensitive: did you mean "enabled"?)`},
+		{`{"enabled": true, "enabled": false}`, policy.ErrDuplicateKey, `policy document: enabled: duplicate key`},
+		{`{"rules": [{"id": "a", "ip": "10.0.0.1", "action": "allow", "id": "b"}]}`, policy.ErrDuplicateKey, `policy document: rules[0].id: duplicate key`},
+		{`{"rules": [{"id": "a", "ip": "10.0.0.1", "action": "allow", "extra": 1}]}`, policy.ErrUnknownKey, `policy document: rules[0].extra: unknown key`},
+		{`{"enabled": null}`, policy.ErrNull, `policy document: enabled: null where a value is required`},
+		{`{"rules": null}`, policy.ErrNull, ""},
+		{`{"rules": [{"id": "a", "ip": "10.0.0.1", "action": "allow", "adminOnly": null}]}`, policy.ErrNull, ""},
+		{`{"rules": [{"id": "a", "ip": "10.0.0.1", "action": "allow", "expiresAt": null}]}`, policy.ErrNull, ""},
+		{`{"rules": [{"id": "a", "ip": null, "action": "allow"}]}`, policy.ErrNull, ""},
+		{`{"enabled": "true"}`, policy.ErrType, `policy document: enabled: wrong type: want true or false, got a string`},
+		{`{"rules": [{"id": "a", "ip": "10.0.0.1", "action": "allow", "ttl": 1.5, "createdAt": "2026-01-01T00:00:00Z"}]}`, policy.ErrType, ""},
+		{`{"rules": [{"id": "a", "ip": "10.0.0.1", "action": "allow", "createdAt": "yesterday"}]}`, policy.ErrType, ""},
+		{`{"defaultAction": "Deny"}`, policy.ErrSettings, `policy document: defaultAction: invalid setting: unknown defaultAction "Deny"`},
+		{`{"precedence": "first"}`, policy.ErrSettings, ""},
+		{`[]`, policy.ErrType, ""},
+		{`{"enabled": true} {}`, policy.ErrSyntax, ""},
+		{`{"enabled": true`, policy.ErrSyntax, ""},
+		{``, policy.ErrSyntax, ""},
+		{`null`, policy.ErrNull, ""},
+		{`{"rules": [{"id": "a", "ip": "10.0.0.1", "from": "10.0.0.1", "to": "10.0.0.2", "action": "allow"}]}`, policy.ErrTarget, ""},
+		{`{"rules": [{"id": "a", "from": "10.0.0.1", "action": "allow"}]}`, policy.ErrTarget, ""},
+		{`{"rules": [{"id": "a", "action": "allow"}]}`, policy.ErrTarget, ""},
+		{`{"rules": [{"id": "a", "ip": "10.0.0.1", "action": "Allow"}]}`, policy.ErrAction, `rule "a": invalid action "Allow" (want "allow" or "deny")`},
+	}
+	for _, tt := range tests {
+		p, err := policy.Decode([]byte(tt.doc))
+		if !errors.Is(err, tt.want) {
+			t.Errorf("Decode(%s) = %v, want %v", tt.doc, err, tt.want)
+			continue
+		}
+		if tt.msg != "" && err.Error() != tt.msg {
+			t.Errorf("Decode(%s) error = %q, want %q", tt.doc, err, tt.msg)
+		}
+		if p.Rules != nil || p.Settings != (policy.Settings{}) {
+			t.Errorf("Decode(%s) returned a policy with its error", tt.doc)
+		}
+	}
+}
+
+func TestDecodeNamesEveryBadRule(t *testing.T) {
+	t.Parallel()
+	doc := `{"rules": [
+	  {"id": "ok", "ip": "10.0.0.0/8", "action": "allow"},
+	  {"id": "hostbits", "ip": "10.0.0.5/24", "action": "allow"},
+	  {"id": "ok", "ip": "10.0.0.1", "action": "allow"},
+	  {"id": "verb", "ip": "10.0.0.2", "action": "permit"},
+	  {"id": "ttl-no-base", "ip": "10.0.0.3", "action": "deny", "ttl": 60}]}`
+	_, err := policy.Decode([]byte(doc))
+	want := `rule "hostbits": invalid target: rangeset.ParseRange("10.0.0.5/24"): host bits set (canonical form 10.0.0.0/24)
+rule "ok": duplicate id
+rule "verb": invalid action "permit" (want "allow" or "deny")
+rule "ttl-no-base": ttl without createdAt or updatedAt`
+	if err == nil || err.Error() != want {
+		t.Errorf("Decode() error =\n%v\nwant\n%s", err, want)
+	}
+}
+
+func TestRoundTrip(t *testing.T) {
+	t.Parallel()
+	p := policy.New(
+		rule("a", "10.0.0.0/8", policy.Allow),
+		policy.Rule{ID: "b", Target: rangeset.MustParseRange("2001:db8::1-2001:db8::ff"), Action: policy.Deny, AdminOnly: true,
+			CreatedAt: t0, UpdatedAt: t0.Add(time.Minute), TTL: ptr(int64(0)), Comment: "zero ttl is kept"},
+		policy.Rule{ID: "c", Target: rangeset.MustParseRange("192.0.2.7"), Action: policy.Allow,
+			ExpiresAt: time.Date(2026, 5, 1, 12, 0, 0, 5, time.FixedZone("x", 3600))},
+	)
+	p.Settings.ApplyToMobile = false
+	b, err := p.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := policy.Decode(b)
+	if err != nil {
+		t.Fatalf("Decode(%s) = %v", b, err)
+	}
+	if diff := cmp.Diff(p, back, cmpopts.EquateComparable(rangeset.Range{})); diff != "" {
+		t.Errorf("decode(encode(p)) mismatch (-want +got):\n%s", diff)
+	}
+	if _, err := (policy.Rule{ID: "x", Action: policy.Allow}).MarshalJSON(); err == nil {
+		t.Error("MarshalJSON of a rule without target succeeded")
+	}
+}
+
+func TestDecodeRule(t *testing.T) {
+	t.Parallel()
+	r, err := policy.DecodeRule([]byte(`{"id": "v", "from": "192.168.0.1", "to": "192.168.0.100", "action": "allow"}`))
+	if err != nil || r.Target.String() != "192.168.0.1-192.168.0.100" {
+		t.Errorf("DecodeRule = %+v, %v", r, err)
+	}
+	if _, err := policy.DecodeRule([]byte(`{"id": "v", "ip": "10.0.0.5/24", "action": "allow"}`)); !errors.Is(err, rangeset.ErrHostBits) {
+		t.Errorf("DecodeRule(host bits) = %v, want ErrHostBits", err)
+	}
+}
