@@ -35,7 +35,7 @@ type Snapshot struct {
 	dflt     [2]bool // default outcome per subject class
 	table    bart.Table[leaf]
 	nodes    []node
-	owners   []int32 // rule indices, grouped by node
+	owners   []int32    // rule indices, grouped by node
 	rules    []ruleInfo // sorted by precedence: a smaller index wins
 }
 
