@@ -16,11 +16,17 @@ import (
 
 // Document errors, wrapped by [*DocError].
 var (
-	ErrSyntax       = errors.New("malformed JSON")
-	ErrUnknownKey   = errors.New("unknown key")
+	// ErrSyntax reports malformed JSON or data after the document.
+	ErrSyntax = errors.New("malformed JSON")
+	// ErrUnknownKey reports a key the document form does not have; keys
+	// compare exactly, letter case included.
+	ErrUnknownKey = errors.New("unknown key")
+	// ErrDuplicateKey reports a key given twice in one object.
 	ErrDuplicateKey = errors.New("duplicate key")
-	ErrNull         = errors.New("null where a value is required")
-	ErrType         = errors.New("wrong type")
+	// ErrNull reports null where a value is required.
+	ErrNull = errors.New("null where a value is required")
+	// ErrType reports a value of the wrong JSON type or form.
+	ErrType = errors.New("wrong type")
 )
 
 // DocError reports a policy or rule document that is not in the strict
@@ -92,9 +98,30 @@ func Decode(data []byte) (Policy, error) {
 		err = validate(p, known)
 	}
 	if err != nil {
-		return Policy{}, err
+		return Policy{}, nameRule(data, err)
 	}
 	return p, nil
+}
+
+// nameRule wraps a document error inside rules[i] in a [*RuleError], so
+// that it names the rule's id as well as the key. The id is read leniently,
+// as the strict reader stopped at the error.
+func nameRule(data []byte, err error) error {
+	var de *DocError
+	if !errors.As(err, &de) {
+		return err
+	}
+	var i int
+	if _, scanErr := fmt.Sscanf(de.Path, "rules[%d]", &i); scanErr != nil {
+		return err
+	}
+	var doc struct{ Rules []map[string]json.RawMessage }
+	_ = json.Unmarshal(data, &doc)
+	var id string
+	if i < len(doc.Rules) {
+		_ = json.Unmarshal(doc.Rules[i]["id"], &id)
+	}
+	return &RuleError{Index: i, ID: id, Err: err}
 }
 
 // DecodeRule parses one rule document, strictly as [Decode] does, and

@@ -127,16 +127,28 @@ func (p Policy) Clone() Policy {
 // Validation errors, wrapped by [*RuleError] and the settings errors of
 // [Validate]. Test for them with errors.Is.
 var (
-	ErrEmptyID       = errors.New("empty id")
-	ErrDuplicateID   = errors.New("duplicate id")
-	ErrTarget        = errors.New("invalid target")
-	ErrAction        = errors.New("invalid action")
-	ErrTTLNoBase     = errors.New("ttl without createdAt or updatedAt")
-	ErrTTLAndExpiry  = errors.New("both ttl and expiresAt")
-	ErrNegativeTTL   = errors.New("negative ttl")
-	ErrExpiryRange   = errors.New("expiry after 9999-12-31T23:59:59Z")
-	ErrSettings      = errors.New("invalid setting")
-	ErrUnknownValue  = errors.New("unknown")
+	// ErrEmptyID reports a rule without an id.
+	ErrEmptyID = errors.New("empty id")
+	// ErrDuplicateID reports a rule whose id an earlier rule has.
+	ErrDuplicateID = errors.New("duplicate id")
+	// ErrTarget reports a missing or unparsable target; the parse error, if
+	// any, is wrapped too.
+	ErrTarget = errors.New("invalid target")
+	// ErrAction reports a missing action or one other than "allow" and "deny".
+	ErrAction = errors.New("invalid action")
+	// ErrTTLNoBase reports a ttl on a rule with neither createdAt nor updatedAt.
+	ErrTTLNoBase = errors.New("ttl without createdAt or updatedAt")
+	// ErrTTLAndExpiry reports a rule with both ttl and expiresAt.
+	ErrTTLAndExpiry = errors.New("both ttl and expiresAt")
+	// ErrNegativeTTL reports a ttl below zero.
+	ErrNegativeTTL = errors.New("negative ttl")
+	// ErrExpiryRange reports an expiry after [MaxExpiry].
+	ErrExpiryRange = errors.New("expiry after 9999-12-31T23:59:59Z")
+	// ErrSettings reports an unset or unknown setting.
+	ErrSettings = errors.New("invalid setting")
+	// ErrUnknownValue reports enum text that names no value, e.g. "Allow".
+	ErrUnknownValue = errors.New("unknown")
+
 	errMissingTarget = fmt.Errorf("%w: no ip, or from and to", ErrTarget)
 	errMissingAction = fmt.Errorf("%w: missing", ErrAction)
 	errFromToAndIP   = fmt.Errorf("%w: both ip and from/to", ErrTarget)

@@ -170,8 +170,9 @@ func TestDecodeStrict(t *testing.T) {
 	}{
 		{`{"Enabled": true}`, policy.ErrUnknownKey, `policy document: Enabled: unknown key (keys are case-sensitive: did you mean "enabled"?)`},
 		{`{"enabled": true, "enabled": false}`, policy.ErrDuplicateKey, `policy document: enabled: duplicate key`},
-		{`{"rules": [{"id": "a", "ip": "10.0.0.1", "action": "allow", "id": "b"}]}`, policy.ErrDuplicateKey, `policy document: rules[0].id: duplicate key`},
-		{`{"rules": [{"id": "a", "ip": "10.0.0.1", "action": "allow", "extra": 1}]}`, policy.ErrUnknownKey, `policy document: rules[0].extra: unknown key`},
+		{`{"rules": [{"id": "a", "ip": "10.0.0.1", "action": "allow", "id": "b"}]}`, policy.ErrDuplicateKey, `rule "b": policy document: rules[0].id: duplicate key`},
+		{`{"rules": [{"id": "a", "ip": "10.0.0.1", "action": "allow", "extra": 1}]}`, policy.ErrUnknownKey, `rule "a": policy document: rules[0].extra: unknown key`},
+		{`{"rules": [{"Action": "allow", "id": "b", "ip": "10.0.0.1"}]}`, policy.ErrUnknownKey, `rule "b": policy document: rules[0].Action: unknown key (keys are case-sensitive: did you mean "action"?)`},
 		{`{"enabled": null}`, policy.ErrNull, `policy document: enabled: null where a value is required`},
 		{`{"rules": null}`, policy.ErrNull, ""},
 		{`{"rules": [{"id": "a", "ip": "10.0.0.1", "action": "allow", "adminOnly": null}]}`, policy.ErrNull, ""},
