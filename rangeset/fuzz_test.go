@@ -14,10 +14,10 @@ var seedTargets = []string{
 	"010.0.0.1", "10.0.*.*", "::/129", "0.0.0.0/0", "::/0", "10.0.0.0/+8", "1-2-3",
 }
 
-// FuzzParseRange checks that the target parser never panics, that every
+// FuzzParseTarget checks that the target parser never panics, that every
 // target it accepts is valid, holds no zone or mapped end in its text, and
 // that its canonical text parses back to the same range and is a fixed point.
-func FuzzParseRange(f *testing.F) {
+func FuzzParseTarget(f *testing.F) {
 	for _, s := range seedTargets {
 		f.Add(s)
 	}
@@ -49,10 +49,10 @@ func FuzzParseRange(f *testing.F) {
 	})
 }
 
-// FuzzParseAddr checks that the query parser never panics, returns only
+// FuzzParseQuery checks that the query parser never panics, returns only
 // canonical addresses (no zone, not mapped) and agrees with net/netip on
 // what is an address.
-func FuzzParseAddr(f *testing.F) {
+func FuzzParseQuery(f *testing.F) {
 	for _, s := range []string{"", "10.0.0.1", "::ffff:10.9.9.9", "fe80::1%eth0", " 10.0.0.1", "10.0.0.1%eth0", "::a09:909"} {
 		f.Add(s)
 	}
