@@ -1,0 +1,239 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/ipgate/ipgate/policy"
+)
+
+// Backend is a store of whole policy documents: what [DocEditor] needs to
+// implement every [Editor] write as one read-modify-write.
+type Backend interface {
+	Store
+	// Swap stores p as the named policy, or deletes the policy when p is
+	// nil, provided its current revision is still cur (0: absent). It
+	// returns the new revision, or a [*ConflictError] with nothing stored.
+	Swap(ctx context.Context, name string, cur Revision, p *policy.Policy) (Revision, error)
+}
+
+// DocEditor implements [Editor] on a [Backend]: each write loads the
+// policy, checks the expected revision, applies the change to a copy,
+// validates the whole policy and swaps it in. An unconditional write that
+// loses a race to another writer is retried; a conditional one is refused.
+// It is safe for concurrent use when its Backend is.
+type DocEditor struct {
+	Backend Backend
+	// Now is the clock that sets CreatedAt and UpdatedAt; nil means time.Now.
+	Now func() time.Time
+}
+
+// errNoChange ends an edit that changes nothing: nothing is committed.
+var errNoChange = errors.New("no change")
+
+// Load returns the named policy and its revision.
+func (e DocEditor) Load(ctx context.Context, name string) (policy.Policy, Revision, error) {
+	return e.Backend.Load(ctx, name)
+}
+
+func (e DocEditor) now() time.Time {
+	if e.Now == nil {
+		return time.Now()
+	}
+	return e.Now()
+}
+
+// edit runs one read-modify-write of the named policy; create says an
+// absent policy starts empty with default settings.
+func (e DocEditor) edit(ctx context.Context, name string, expected Revision, create bool,
+	change func(p *policy.Policy, now time.Time) error) (Revision, error) {
+	for {
+		p, rev, err := e.Backend.Load(ctx, name)
+		if errors.Is(err, ErrNotFound) && create {
+			p, rev, err = policy.New(), 0, nil
+		}
+		if err != nil {
+			return 0, err
+		}
+		if expected != Any && expected != rev {
+			return rev, &ConflictError{Name: name, Expected: expected, Current: rev}
+		}
+		switch err := change(&p, e.now()); {
+		case errors.Is(err, errNoChange):
+			return rev, nil
+		case err != nil:
+			return rev, err
+		}
+		if err := p.Validate(); err != nil {
+			return rev, fmt.Errorf("%w %q: %w", ErrInvalid, name, err)
+		}
+		next, err := e.Backend.Swap(ctx, name, rev, &p)
+		if errors.Is(err, ErrConflict) && expected == Any {
+			continue
+		}
+		return next, err
+	}
+}
+
+// Put replaces the whole policy. A rule whose id the old policy has keeps
+// its CreatedAt, and its UpdatedAt too when nothing else changed; a
+// changed rule gets UpdatedAt now; a new rule gets both now.
+func (e DocEditor) Put(ctx context.Context, name string, np policy.Policy, expected Revision) (Revision, error) {
+	return e.edit(ctx, name, expected, true, func(p *policy.Policy, now time.Time) error {
+		old := map[string]policy.Rule{}
+		for _, r := range p.Rules {
+			old[r.ID] = r
+		}
+		np = np.Clone()
+		for i := range np.Rules {
+			r := &np.Rules[i]
+			prev, ok := old[r.ID]
+			switch {
+			case !ok:
+				r.CreatedAt, r.UpdatedAt = now, now
+			case sameContent(prev, *r):
+				r.CreatedAt, r.UpdatedAt = prev.CreatedAt, prev.UpdatedAt
+			default:
+				r.CreatedAt, r.UpdatedAt = prev.CreatedAt, now
+			}
+		}
+		*p = np
+		return nil
+	})
+}
+
+// sameContent reports whether a and b differ in nothing but timestamps.
+func sameContent(a, b policy.Rule) bool {
+	return a.ID == b.ID && a.Target == b.Target && a.Action == b.Action && a.AdminOnly == b.AdminOnly &&
+		a.ExpiresAt.Equal(b.ExpiresAt) && a.Comment == b.Comment &&
+		(a.TTL == nil) == (b.TTL == nil) && (a.TTL == nil || *a.TTL == *b.TTL)
+}
+
+// Delete removes the named policy.
+func (e DocEditor) Delete(ctx context.Context, name string, expected Revision) error {
+	for {
+		_, rev, err := e.Backend.Load(ctx, name)
+		if err != nil {
+			return err
+		}
+		if expected != Any && expected != rev {
+			return &ConflictError{Name: name, Expected: expected, Current: rev}
+		}
+		_, err = e.Backend.Swap(ctx, name, rev, nil)
+		if errors.Is(err, ErrConflict) && expected == Any {
+			continue
+		}
+		return err
+	}
+}
+
+// SetSettings replaces the policy's settings.
+func (e DocEditor) SetSettings(ctx context.Context, name string, s policy.Settings, expected Revision) (Revision, error) {
+	return e.edit(ctx, name, expected, true, func(p *policy.Policy, _ time.Time) error {
+		p.Settings = s
+		return nil
+	})
+}
+
+func find(p *policy.Policy, id string) (int, error) {
+	i := slices.IndexFunc(p.Rules, func(r policy.Rule) bool { return r.ID == id })
+	if i < 0 {
+		return -1, fmt.Errorf("%w: %q", ErrRuleNotFound, id)
+	}
+	return i, nil
+}
+
+// CreateRule adds r with CreatedAt and UpdatedAt set to now.
+func (e DocEditor) CreateRule(ctx context.Context, name string, r policy.Rule, expected Revision) (policy.Rule, Revision, error) {
+	r = r.Clone()
+	rev, err := e.edit(ctx, name, expected, true, func(p *policy.Policy, now time.Time) error {
+		if _, err := find(p, r.ID); err == nil {
+			return fmt.Errorf("%w: %q", ErrRuleExists, r.ID)
+		}
+		r.CreatedAt, r.UpdatedAt = now, now
+		p.Rules = append(p.Rules, r)
+		return nil
+	})
+	return r.Clone(), rev, err
+}
+
+// GetRule returns the rule with the given id.
+func (e DocEditor) GetRule(ctx context.Context, name, id string) (policy.Rule, Revision, error) {
+	p, rev, err := e.Backend.Load(ctx, name)
+	if err != nil {
+		return policy.Rule{}, 0, err
+	}
+	i, err := find(&p, id)
+	if err != nil {
+		return policy.Rule{}, rev, err
+	}
+	return p.Rules[i], rev, nil
+}
+
+// UpdateRule replaces the rule with r's id; CreatedAt is kept and
+// UpdatedAt set to now.
+func (e DocEditor) UpdateRule(ctx context.Context, name string, r policy.Rule, expected Revision) (policy.Rule, Revision, error) {
+	return e.modify(ctx, name, r.ID, expected, func(policy.Rule) policy.Rule { return r.Clone() })
+}
+
+// PatchRule sets the fields of patch on the rule; UpdatedAt is set to now.
+func (e DocEditor) PatchRule(ctx context.Context, name, id string, patch Patch, expected Revision) (policy.Rule, Revision, error) {
+	return e.modify(ctx, name, id, expected, patch.apply)
+}
+
+func (e DocEditor) modify(ctx context.Context, name, id string, expected Revision, change func(policy.Rule) policy.Rule) (policy.Rule, Revision, error) {
+	var out policy.Rule
+	rev, err := e.edit(ctx, name, expected, false, func(p *policy.Policy, now time.Time) error {
+		i, err := find(p, id)
+		if err != nil {
+			return err
+		}
+		old := p.Rules[i]
+		r := change(old.Clone())
+		r.ID, r.CreatedAt, r.UpdatedAt = id, old.CreatedAt, now
+		p.Rules[i], out = r, r.Clone()
+		return nil
+	})
+	return out, rev, err
+}
+
+// DeleteRule removes the rule with the given id.
+func (e DocEditor) DeleteRule(ctx context.Context, name, id string, expected Revision) (Revision, error) {
+	return e.edit(ctx, name, expected, false, func(p *policy.Policy, _ time.Time) error {
+		i, err := find(p, id)
+		if err != nil {
+			return err
+		}
+		p.Rules = slices.Delete(p.Rules, i, i+1)
+		return nil
+	})
+}
+
+// DeleteRules removes every rule that q matches and returns the count. A
+// query that matches nothing commits nothing.
+func (e DocEditor) DeleteRules(ctx context.Context, name string, q Query, expected Revision) (int, Revision, error) {
+	n := 0
+	rev, err := e.edit(ctx, name, expected, false, func(p *policy.Policy, _ time.Time) error {
+		before := len(p.Rules)
+		p.Rules = slices.DeleteFunc(p.Rules, q.Match)
+		if n = before - len(p.Rules); n == 0 {
+			return errNoChange
+		}
+		return nil
+	})
+	return n, rev, err
+}
+
+// ListRules returns the page of rules that q selects and the total before
+// paging.
+func (e DocEditor) ListRules(ctx context.Context, name string, q Query) ([]policy.Rule, int, error) {
+	p, _, err := e.Backend.Load(ctx, name)
+	if err != nil {
+		return nil, 0, err
+	}
+	page, total := q.Apply(p.Rules)
+	return page, total, nil
+}

@@ -1,0 +1,188 @@
+package store
+
+import (
+	"cmp"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/ipgate/ipgate/policy"
+	"github.com/ipgate/ipgate/rangeset"
+)
+
+// SortKey is what [Query] sorts rules by. The zero SortKey is SortCreatedAt.
+type SortKey uint8
+
+// The sort keys. Ties are broken by rule id, so every order is total.
+const (
+	SortCreatedAt SortKey = iota // createdAt (the default)
+	SortTarget                   // target, in address order
+	SortUpdatedAt                // updatedAt
+	SortExpiresAt                // the rule's expiry; rules that never expire last
+	SortTTL                      // ttl; rules without one last
+	SortAction                   // allow before deny
+)
+
+// TimeRange bounds an instant: From <= t < To, each bound ignored when zero.
+type TimeRange struct{ From, To time.Time }
+
+func (r TimeRange) match(t time.Time, ok bool) bool {
+	if r.From.IsZero() && r.To.IsZero() {
+		return true
+	}
+	return ok && (r.From.IsZero() || !t.Before(r.From)) && (r.To.IsZero() || t.Before(r.To))
+}
+
+// Query selects, orders and pages rules. The zero Query matches every rule,
+// sorted by createdAt, unpaged. Every filter that is set must match.
+type Query struct {
+	// Target, when valid, matches rules whose target is exactly it.
+	Target rangeset.Range
+	// Contains, when valid, matches rules whose target holds this address
+	// (canonicalized as a query address: unmapped, zone dropped).
+	Contains netip.Addr
+	// Action, when not zero, matches rules with this action.
+	Action policy.Action
+	// AdminOnly, when not nil, matches rules with this AdminOnly.
+	AdminOnly *bool
+	// CreatedAt, UpdatedAt and ExpiresAt bound the rules' timestamps; a
+	// rule without the timestamp matches only unbounded ranges. ExpiresAt
+	// bounds the rule's effective expiry (see policy.Rule.Expiry).
+	CreatedAt, UpdatedAt, ExpiresAt TimeRange
+	// MinTTL and MaxTTL, when not nil, bound the ttl in seconds, inclusive;
+	// a rule without a ttl does not match them.
+	MinTTL, MaxTTL *int64
+
+	// SortBy orders the result; Descending reverses it.
+	SortBy     SortKey
+	Descending bool
+	// Offset skips that many matching rules; Limit, when positive, caps the
+	// page.
+	Offset, Limit int
+}
+
+// Match reports whether r passes every filter of q.
+func (q Query) Match(r policy.Rule) bool {
+	if q.Target.IsValid() && r.Target != q.Target {
+		return false
+	}
+	if q.Contains.IsValid() && !r.Target.Contains(q.Contains.Unmap().WithZone("")) {
+		return false
+	}
+	if q.Action != 0 && r.Action != q.Action {
+		return false
+	}
+	if q.AdminOnly != nil && r.AdminOnly != *q.AdminOnly {
+		return false
+	}
+	exp, expires := r.Expiry()
+	if !q.CreatedAt.match(r.CreatedAt, !r.CreatedAt.IsZero()) ||
+		!q.UpdatedAt.match(r.UpdatedAt, !r.UpdatedAt.IsZero()) ||
+		!q.ExpiresAt.match(exp, expires) {
+		return false
+	}
+	if q.MinTTL != nil && (r.TTL == nil || *r.TTL < *q.MinTTL) {
+		return false
+	}
+	if q.MaxTTL != nil && (r.TTL == nil || *r.TTL > *q.MaxTTL) {
+		return false
+	}
+	return true
+}
+
+// Apply returns the page of rules that q selects, in q's order, and the
+// number of matching rules before paging. It does not modify rules.
+func (q Query) Apply(rules []policy.Rule) (page []policy.Rule, total int) {
+	var out []policy.Rule
+	for _, r := range rules {
+		if q.Match(r) {
+			out = append(out, r.Clone())
+		}
+	}
+	slices.SortStableFunc(out, func(a, b policy.Rule) int {
+		c := q.compare(a, b)
+		if c == 0 {
+			c = strings.Compare(a.ID, b.ID)
+		}
+		if q.Descending {
+			return -c
+		}
+		return c
+	})
+	total = len(out)
+	out = out[min(max(q.Offset, 0), total):]
+	if q.Limit > 0 && q.Limit < len(out) {
+		out = out[:q.Limit]
+	}
+	return out, total
+}
+
+func (q Query) compare(a, b policy.Rule) int {
+	switch q.SortBy {
+	case SortTarget:
+		return a.Target.Compare(b.Target)
+	case SortUpdatedAt:
+		return a.UpdatedAt.Compare(b.UpdatedAt)
+	case SortExpiresAt:
+		ea, oka := a.Expiry()
+		eb, okb := b.Expiry()
+		return lastIfMissing(oka, okb, func() int { return ea.Compare(eb) })
+	case SortTTL:
+		return lastIfMissing(a.TTL != nil, b.TTL != nil, func() int { return cmp.Compare(*a.TTL, *b.TTL) })
+	case SortAction:
+		return cmp.Compare(a.Action, b.Action)
+	}
+	return a.CreatedAt.Compare(b.CreatedAt)
+}
+
+func lastIfMissing(a, b bool, both func() int) int {
+	switch {
+	case a && b:
+		return both()
+	case a:
+		return -1
+	case b:
+		return 1
+	}
+	return 0
+}
+
+// Patch changes some fields of a rule; nil fields are left alone. Setting
+// TTL clears ExpiresAt and the other way round, so that a patched rule
+// keeps at most one expiry.
+type Patch struct {
+	Target    *rangeset.Range
+	Action    *policy.Action
+	AdminOnly *bool
+	// ExpiresAt sets the expiry instant; a pointer to the zero time clears
+	// every expiry.
+	ExpiresAt *time.Time
+	// TTL sets the ttl in seconds, counted from the patch's updatedAt.
+	TTL     *int64
+	Comment *string
+}
+
+// apply returns r with p's fields set.
+func (p Patch) apply(r policy.Rule) policy.Rule {
+	if p.Target != nil {
+		r.Target = *p.Target
+	}
+	if p.Action != nil {
+		r.Action = *p.Action
+	}
+	if p.AdminOnly != nil {
+		r.AdminOnly = *p.AdminOnly
+	}
+	if p.ExpiresAt != nil {
+		r.ExpiresAt, r.TTL = *p.ExpiresAt, nil
+	}
+	if p.TTL != nil {
+		ttl := *p.TTL
+		r.TTL, r.ExpiresAt = &ttl, time.Time{}
+	}
+	if p.Comment != nil {
+		r.Comment = *p.Comment
+	}
+	return r
+}
