@@ -19,6 +19,14 @@ type Options struct {
 	// function that cancels it, reporting whether it did; nil means
 	// time.AfterFunc. Tests inject a fake clock through Now and AfterFunc.
 	AfterFunc func(d time.Duration, f func()) (stop func() bool)
+	// OnError, when not nil, is called by a following checker (see
+	// [Follow]) with every error it meets while the last good snapshot keeps
+	// serving: an unreachable store, an invalid policy. It must not block.
+	OnError func(error)
+	// PollInterval is how often a following checker reloads a store that
+	// is not a store.Watcher, and how long it waits before watching again
+	// after a watch ended; zero means 5 seconds.
+	PollInterval time.Duration
 }
 
 func (o *Options) now() func() time.Time {
@@ -51,6 +59,7 @@ type Checker struct {
 	afterFunc func(time.Duration, func()) func() bool
 	stop      func() bool // cancels the pending expiry timer, if any
 	closed    bool
+	follow    *follower // nil unless made by Follow
 }
 
 // NewChecker compiles p at the clock's current instant and returns a
@@ -123,15 +132,20 @@ func (c *Checker) expire(s *Snapshot) {
 	}
 }
 
-// Close stops the checker's timer. The checker keeps answering Check with
+// Close stops the checker's timer and, for a checker made by [Follow], its
+// following. The checker keeps answering Check with
 // its last snapshot; Update fails with [ErrClosed].
 func (c *Checker) Close() error {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	c.closed = true
 	if c.stop != nil {
 		c.stop()
 		c.stop = nil
+	}
+	c.mu.Unlock()
+	if f := c.follow; f != nil {
+		f.cancel()
+		<-f.done
 	}
 	return nil
 }
