@@ -1,17 +1,23 @@
-// Command quickstart builds a policy in memory, compiles it and checks a
-// few addresses, printing each decision with its rule and reason.
+// Command quickstart puts a policy into the embedded in-memory store, has a
+// checker follow it, and checks a few addresses, printing each decision
+// with its rule and reason; then it edits the policy through the store and
+// shows the checker follow.
 //
 //	go run ./examples/quickstart
 package main
 
 import (
+	"context"
 	"fmt"
 	"log"
+	"net/netip"
 	"time"
 
 	"github.com/ipgate/ipgate/check"
 	"github.com/ipgate/ipgate/policy"
 	"github.com/ipgate/ipgate/rangeset"
+	"github.com/ipgate/ipgate/store"
+	"github.com/ipgate/ipgate/store/memstore"
 )
 
 func main() {
@@ -25,7 +31,12 @@ func main() {
 		policy.Rule{ID: "contractor", Target: rangeset.MustParseRange("198.51.100.7"), Action: policy.Allow,
 			ExpiresAt: now.Add(time.Hour)},
 	)
-	c, err := check.NewChecker(p, nil)
+	ctx := context.Background()
+	st := memstore.New(nil)
+	if _, err := st.Put(ctx, "acme", p, store.Any); err != nil {
+		log.Fatal(err)
+	}
+	c, err := check.Follow(ctx, st, "acme", nil)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -62,6 +73,18 @@ func main() {
 		}
 		fmt.Printf("%-20s %s %-9s -> %-5v rule=%-13q reason=%v\n", q.ip, who, when, allow(d.Allowed), d.Rule, d.Reason)
 	}
+
+	// An admin bans the printer through the store; the checker follows.
+	ban := policy.Rule{ID: "printer", Target: rangeset.MustParseRange("10.1.2.3"), Action: policy.Deny, Comment: "compromised"}
+	_, rev, err := st.UpdateRule(ctx, "acme", ban, store.Any)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for c.Status().Revision < rev {
+		time.Sleep(time.Millisecond)
+	}
+	d := c.Check(check.Request{Addr: netip.MustParseAddr("10.1.2.3")})
+	fmt.Printf("after the store's revision %d: 10.1.2.3 -> %v\n", rev, d)
 }
 
 func allow(ok bool) string {

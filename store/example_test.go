@@ -1,0 +1,21 @@
+package store_test
+
+import (
+	"fmt"
+
+	"github.com/ipgate/ipgate/policy"
+	"github.com/ipgate/ipgate/rangeset"
+	"github.com/ipgate/ipgate/store"
+)
+
+func ExampleQuery_Apply() {
+	rules := []policy.Rule{
+		{ID: "b", Target: rangeset.MustParseRange("10.0.0.0/8"), Action: policy.Allow},
+		{ID: "a", Target: rangeset.MustParseRange("192.0.2.0/24"), Action: policy.Deny},
+		{ID: "c", Target: rangeset.MustParseRange("2001:db8::/32"), Action: policy.Allow},
+	}
+	page, total := store.Query{Action: policy.Allow, SortBy: store.SortTarget, Descending: true, Limit: 1}.Apply(rules)
+	fmt.Println(page[0].ID, page[0].Target, total)
+	// Output:
+	// c 2001:db8::/32 2
+}
