@@ -256,3 +256,36 @@ func TestNoAllocs(t *testing.T) {
 		}
 	}
 }
+
+// TestExpiryBeforeRecompile shows that once the expiry timer fires, the old
+// snapshot already decides requests with a zero At as at the expiry, even
+// when the recompile does not happen (here: the clock reads zero).
+func TestExpiryBeforeRecompile(t *testing.T) {
+	t.Parallel()
+	var fire func()
+	var broken bool
+	opts := &check.Options{
+		Now: func() time.Time {
+			if broken {
+				return time.Time{}
+			}
+			return fuzzT0
+		},
+		AfterFunc: func(d time.Duration, f func()) func() bool { fire = f; return func() bool { return true } },
+	}
+	r := rule("contractor", "198.51.100.7", policy.Allow)
+	r.ExpiresAt = fuzzT0.Add(time.Minute)
+	c, err := check.NewChecker(policy.New(r), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := check.Request{Addr: netip.MustParseAddr("198.51.100.7")}
+	if !c.Check(req).Allowed {
+		t.Fatal("denied before expiry")
+	}
+	broken = true
+	fire()
+	if d := c.Check(req); d.Allowed || d.Reason != check.ReasonDefault {
+		t.Errorf("after the timer fired: %v, want deny (default)", d)
+	}
+}

@@ -120,13 +120,18 @@ func (c *Checker) expire(s *Snapshot) {
 		return
 	}
 	now := c.now()
-	if next, _ := s.NextChange(); now.Before(next) {
+	next, _ := s.NextChange()
+	if !now.IsZero() && now.Before(next) {
 		// The timer fired early (the wall clock was moved): wait again.
 		c.stop = c.afterFunc(next.Sub(now), func() { c.expire(s) })
 		return
 	}
+	// Until the recompiled snapshot is in, requests with a zero At are
+	// decided at the change's instant, so that no expired rule outlives its
+	// expiry by the time a compile takes.
+	s.passed.Store(true)
 	// The policy compiled before, so only a zero instant from an injected
-	// clock can fail here; s then keeps serving, exact at any explicit instant.
+	// clock can fail here; s then keeps serving, exact at any instant.
 	if ns, err := Compile(s.pol, now); err == nil {
 		c.publish(ns)
 	}

@@ -7,6 +7,7 @@ import (
 	"iter"
 	"net/netip"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/gaissmai/bart"
@@ -37,6 +38,10 @@ type Snapshot struct {
 	nodes    []node
 	owners   []int32    // rule indices, grouped by node
 	rules    []ruleInfo // sorted by precedence: a smaller index wins
+	// passed is set by a Checker once the next change has arrived and before
+	// the recompiled snapshot replaces this one: requests with a zero At are
+	// then decided at that instant rather than at the compile instant.
+	passed atomic.Bool
 }
 
 // leaf is the value stored in the table for an inserted prefix.
@@ -210,7 +215,8 @@ func contains(p, o netip.Prefix) bool {
 }
 
 // Check decides r as SEMANTICS §4 says, at the instant r.At; a zero r.At
-// means the snapshot's own instant ([Snapshot.At]). Requests at instants
+// means the snapshot's own instant ([Snapshot.At]), or, once a [Checker]
+// has seen the snapshot's next change arrive, that change's instant. Requests at instants
 // from At up to [Snapshot.NextChange] are answered by one lookup; any other
 // instant, earlier or later, is answered exactly too, by re-ranking the
 // rules that contain the address at that instant.
@@ -234,9 +240,12 @@ func (s *Snapshot) Check(r Request) Decision {
 	if !ok {
 		return Decision{Allowed: s.dflt[class], Reason: ReasonDefault}
 	}
-	win := lf.win[class]
-	if !r.At.IsZero() && (r.At.Before(s.at) || !r.At.Before(s.next)) {
-		win = s.winnerAt(lf.node, class, r.At)
+	win, at := lf.win[class], r.At
+	if at.IsZero() && s.passed.Load() {
+		at = s.next
+	}
+	if !at.IsZero() && (at.Before(s.at) || !at.Before(s.next)) {
+		win = s.winnerAt(lf.node, class, at)
 	}
 	if win < 0 {
 		return Decision{Allowed: s.dflt[class], Reason: ReasonDefault}

@@ -206,7 +206,10 @@ func testRuleCRUD(t *testing.T, s store.Editor, clock *Clock) {
 	}
 	for _, err := range []error{
 		func() error { _, _, err := s.GetRule(ctx, "p", "zz"); return err }(),
-		func() error { _, _, err := s.UpdateRule(ctx, "p", rule("zz", "10.0.0.1", policy.Allow), store.Any); return err }(),
+		func() error {
+			_, _, err := s.UpdateRule(ctx, "p", rule("zz", "10.0.0.1", policy.Allow), store.Any)
+			return err
+		}(),
 		func() error { _, _, err := s.PatchRule(ctx, "p", "zz", store.Patch{}, store.Any); return err }(),
 		func() error { _, err := s.DeleteRule(ctx, "p", "zz", store.Any); return err }(),
 	} {
