@@ -102,11 +102,17 @@ func (f *follower) run(ctx context.Context, c *Checker, changes <-chan struct{})
 		defer t.Stop()
 		tick = t.C
 	}
+	// After a failed reload, retry with a backoff from 50ms up to the poll
+	// interval: a change announced while the store was unreachable must
+	// not wait for the next one.
+	var retry <-chan time.Time
+	backoff := 50 * time.Millisecond
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick:
+		case <-retry:
 		case _, ok := <-changes:
 			if !ok {
 				changes = f.rewatch(ctx)
@@ -115,7 +121,12 @@ func (f *follower) run(ctx context.Context, c *Checker, changes <-chan struct{})
 				}
 			}
 		}
-		f.reload(ctx, c)
+		if f.reload(ctx, c) {
+			retry, backoff = nil, 50*time.Millisecond
+		} else {
+			retry = time.After(backoff)
+			backoff = min(2*backoff, f.poll)
+		}
 	}
 }
 
@@ -139,11 +150,13 @@ func (f *follower) rewatch(ctx context.Context) <-chan struct{} {
 	}
 }
 
-// reload loads the policy and publishes it when it is newer and valid.
-func (f *follower) reload(ctx context.Context, c *Checker) {
+// reload loads the policy and publishes it when it is newer and valid. It
+// reports whether the store answered with a policy it could serve or
+// ignore.
+func (f *follower) reload(ctx context.Context, c *Checker) bool {
 	p, rev, err := f.st.Load(ctx, f.name)
 	if ctx.Err() != nil {
-		return
+		return true
 	}
 	f.mu.Lock()
 	served := f.rev
@@ -151,6 +164,7 @@ func (f *follower) reload(ctx context.Context, c *Checker) {
 	switch {
 	case err != nil:
 		f.fail(fmt.Errorf("check: loading %q: %w", f.name, err))
+		return false
 	case rev <= served:
 		// Nothing new, or an older revision from a lagging replica.
 		f.settle()
@@ -159,13 +173,14 @@ func (f *follower) reload(ctx context.Context, c *Checker) {
 			if !errors.Is(err, ErrClosed) {
 				f.fail(fmt.Errorf("check: policy %q at revision %d: %w", f.name, rev, err))
 			}
-			return
+			return true // an invalid policy stays invalid until the next change
 		}
 		f.mu.Lock()
 		f.rev = rev
 		f.mu.Unlock()
 		f.settle()
 	}
+	return true
 }
 
 // fail records err, keeping the instant the errors began, and reports it.

@@ -115,6 +115,13 @@ func TestFollowKeepsLastGood(t *testing.T) {
 		t.Errorf("while unreachable: %v, want the last good snapshot", d)
 	}
 
+	// The store comes back with a new revision but announces nothing: the
+	// follower retries on its own.
+	fs.mu.Lock()
+	fs.p, fs.rev, fs.err = good, 5, nil
+	fs.mu.Unlock()
+	eventually(t, "the retry after the store came back", func() bool { return c.Status().Err == nil })
+
 	fs.set(policy.New(rule("", "10.0.0.0/8", policy.Deny)), 6, nil)
 	if err := <-errs; !errors.Is(err, policy.ErrEmptyID) {
 		t.Errorf("invalid policy: OnError %v", err)

@@ -23,7 +23,7 @@ import (
 	"github.com/ipgate/ipgate/store/storetest"
 )
 
-func open(t *testing.T, dir string) *filestore.Store {
+func open(t testing.TB, dir string) *filestore.Store {
 	t.Helper()
 	s, err := filestore.Open(dir, &filestore.Options{PollInterval: 5 * time.Millisecond})
 	if err != nil {
@@ -329,4 +329,8 @@ func TestTwoProcesses(t *testing.T) {
 	if err != nil || len(p.Rules) != 2*n || rev != 2*n {
 		t.Errorf("after two processes: %d rules at revision %d, %v; want %d", len(p.Rules), rev, err, 2*n)
 	}
+}
+
+func BenchmarkStore(b *testing.B) {
+	storetest.Bench(b, 100_000, func(b *testing.B) store.Editor { return open(b, b.TempDir()) })
 }

@@ -14,3 +14,7 @@ func TestConformance(t *testing.T) {
 		return memstore.New(&memstore.Options{Now: now})
 	})
 }
+
+func BenchmarkStore(b *testing.B) {
+	storetest.Bench(b, 100_000, func(*testing.B) store.Editor { return memstore.New(nil) })
+}

@@ -422,3 +422,51 @@ func testWatch(t *testing.T, s store.Editor, _ *Clock) {
 	for range ch { // closed once ctx is done
 	}
 }
+
+// Large returns a valid policy of n rules: IPv4 prefixes, hosts, ranges and
+// IPv6 prefixes, each allow or deny, with ids r0 .. r(n-1).
+func Large(n int) policy.Policy {
+	p := policy.New()
+	for i := range n {
+		var target string
+		switch i % 4 {
+		case 0:
+			target = fmt.Sprintf("%d.%d.%d.0/24", 1+i>>16%200, i>>8%256, i%256)
+		case 1:
+			target = fmt.Sprintf("203.%d.%d.%d", i>>16%256, i>>8%256, i%256)
+		case 2:
+			target = fmt.Sprintf("10.%d.%d.1-10.%d.%d.77", i>>8%256, i%256, i>>8%256, i%256)
+		default:
+			target = fmt.Sprintf("2001:db8:%x:%x::/64", i>>16, i&0xffff)
+		}
+		p.Rules = append(p.Rules, rule(fmt.Sprint("r", i), target, policy.Action(1+i%2)))
+	}
+	return p
+}
+
+// Bench measures replacing every rule of a policy of n rules at once and
+// loading it back, on stores that newStore makes.
+func Bench(b *testing.B, n int, newStore func(b *testing.B) store.Editor) {
+	p := Large(n)
+	b.Run(fmt.Sprintf("rules=%dk/op=replace-all", n/1000), func(b *testing.B) {
+		s := newStore(b)
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := s.Put(b.Context(), "large", p, store.Any); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run(fmt.Sprintf("rules=%dk/op=load", n/1000), func(b *testing.B) {
+		s := newStore(b)
+		if _, err := s.Put(b.Context(), "large", p, store.Any); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		for b.Loop() {
+			if got, _, err := s.Load(b.Context(), "large"); err != nil || len(got.Rules) != n {
+				b.Fatalf("Load = %d rules, %v", len(got.Rules), err)
+			}
+		}
+	})
+}
