@@ -181,7 +181,7 @@ func (e DocEditor) UpdateRule(ctx context.Context, name string, r policy.Rule, e
 
 // PatchRule sets the fields of patch on the rule; UpdatedAt is set to now.
 func (e DocEditor) PatchRule(ctx context.Context, name, id string, patch Patch, expected Revision) (policy.Rule, Revision, error) {
-	return e.modify(ctx, name, id, expected, patch.apply)
+	return e.modify(ctx, name, id, expected, patch.Apply)
 }
 
 func (e DocEditor) modify(ctx context.Context, name, id string, expected Revision, change func(policy.Rule) policy.Rule) (policy.Rule, Revision, error) {

@@ -163,8 +163,8 @@ type Patch struct {
 	Comment *string
 }
 
-// apply returns r with p's fields set.
-func (p Patch) apply(r policy.Rule) policy.Rule {
+// Apply returns r with the fields of p set.
+func (p Patch) Apply(r policy.Rule) policy.Rule {
 	if p.Target != nil {
 		r.Target = *p.Target
 	}

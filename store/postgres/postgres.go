@@ -215,56 +215,48 @@ func scanRule(row pgx.CollectableRow) (policy.Rule, error) {
 	return r, nil
 }
 
-// Swap replaces the policy's settings and rows, or deletes it, in one
-// transaction that bumps the revision and notifies watchers.
-func (d *db) Swap(ctx context.Context, name string, cur store.Revision, p *policy.Policy) (store.Revision, error) {
-	var next store.Revision
+// write runs change in a transaction holding the policy's row lock, which
+// serializes writers of one policy across the fleet. change sees the
+// current revision (0 when the policy is absent) and says whether it
+// changed anything and whether the policy is now deleted; a change bumps
+// the revision in the same transaction and notifies the watchers. create
+// says an absent policy may be written.
+func (d *db) write(ctx context.Context, name string, create bool,
+	change func(tx pgx.Tx, cur store.Revision) (changed, deleted bool, err error)) (store.Revision, error) {
+	var result store.Revision
 	err := pgx.BeginTxFunc(ctx, d.pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
-		// The row lock serializes writers of one policy across the fleet.
-		_, err := tx.Exec(ctx, fmt.Sprintf(`INSERT INTO %s.policies VALUES ($1, 0, true, true, 'auto', 'mostSpecific', true)
-			ON CONFLICT (name) DO NOTHING`, d.schema), name)
-		if err != nil {
-			return err
+		if create {
+			if _, err := tx.Exec(ctx, fmt.Sprintf(`INSERT INTO %s.policies VALUES ($1, 0, true, true, 'auto', 'mostSpecific', true)
+				ON CONFLICT (name) DO NOTHING`, d.schema), name); err != nil {
+				return err
+			}
 		}
 		var last store.Revision
 		var deleted bool
-		if err := tx.QueryRow(ctx, fmt.Sprintf(`SELECT revision, deleted FROM %s.policies WHERE name = $1 FOR UPDATE`, d.schema), name).
-			Scan(&last, &deleted); err != nil {
-			return err
-		}
-		now := last
-		if deleted {
-			now = 0
-		}
-		if now != cur {
-			return &store.ConflictError{Name: name, Expected: cur, Current: now}
-		}
-		if p == nil && deleted {
+		err := tx.QueryRow(ctx, fmt.Sprintf(`SELECT revision, deleted FROM %s.policies WHERE name = $1 FOR UPDATE`, d.schema), name).
+			Scan(&last, &deleted)
+		if errors.Is(err, pgx.ErrNoRows) || err == nil && deleted && !create {
 			return store.ErrNotFound
-		}
-		next = last + 1
-		if _, err := tx.Exec(ctx, fmt.Sprintf(`DELETE FROM %s.rules WHERE policy = $1`, d.schema), name); err != nil {
-			return err
-		}
-		if p == nil {
-			_, err = tx.Exec(ctx, fmt.Sprintf(`UPDATE %s.policies SET revision = $2, deleted = true WHERE name = $1`, d.schema), name, next)
-		} else {
-			s := p.Settings
-			_, err = tx.Exec(ctx, fmt.Sprintf(`UPDATE %s.policies SET revision = $2, deleted = false, enabled = $3,
-				default_action = $4, precedence = $5, apply_to_mobile = $6 WHERE name = $1`, d.schema),
-				name, next, s.Enabled, s.DefaultAction.String(), s.Precedence.String(), s.ApplyToMobile)
-			if err == nil {
-				_, err = tx.CopyFrom(ctx, pgx.Identifier{d.schema, "rules"},
-					[]string{"policy", "id", "target", "action", "admin_only", "expires_at", "ttl", "created_at", "updated_at", "comment", "pos"},
-					pgx.CopyFromSlice(len(p.Rules), func(i int) ([]any, error) {
-						r := p.Rules[i]
-						return []any{name, r.ID, r.Target.String(), r.Action.String(), r.AdminOnly, instantText(r.ExpiresAt),
-							r.TTL, instantText(r.CreatedAt), instantText(r.UpdatedAt), r.Comment, i}, nil
-					}))
-			}
 		}
 		if err != nil {
 			return err
+		}
+		cur := last
+		if deleted {
+			cur = 0
+		}
+		changed, nowDeleted, err := change(tx, cur)
+		if err != nil || !changed {
+			result = cur
+			return err
+		}
+		result = last + 1
+		if _, err := tx.Exec(ctx, fmt.Sprintf(`UPDATE %s.policies SET revision = $2, deleted = $3 WHERE name = $1`, d.schema),
+			name, result, nowDeleted); err != nil {
+			return err
+		}
+		if nowDeleted {
+			result = 0
 		}
 		_, err = tx.Exec(ctx, `SELECT pg_notify($1, $2)`, d.schema, name)
 		return err
@@ -274,15 +266,247 @@ func (d *db) Swap(ctx context.Context, name string, cur store.Revision, p *polic
 		if errors.As(err, &ce) {
 			return ce.Current, err
 		}
-		if errors.Is(err, store.ErrNotFound) {
-			return 0, err
+		if isStoreError(err) {
+			return result, err
 		}
 		return 0, fmt.Errorf("postgres: writing %q: %w", name, err)
 	}
-	if p == nil {
-		return 0, nil
+	return result, nil
+}
+
+// isStoreError reports whether err is one of the store's own answers, not
+// a database failure.
+func isStoreError(err error) bool {
+	for _, e := range []error{store.ErrNotFound, store.ErrRuleNotFound, store.ErrRuleExists, store.ErrInvalid, store.ErrConflict} {
+		if errors.Is(err, e) {
+			return true
+		}
 	}
-	return next, nil
+	return false
+}
+
+func conflict(name string, expected, cur store.Revision) error {
+	if expected != store.Any && expected != cur {
+		return &store.ConflictError{Name: name, Expected: expected, Current: cur}
+	}
+	return nil
+}
+
+// Swap replaces the policy's settings and rows, or deletes it, provided its
+// revision is still cur.
+func (d *db) Swap(ctx context.Context, name string, cur store.Revision, p *policy.Policy) (store.Revision, error) {
+	return d.write(ctx, name, p != nil, func(tx pgx.Tx, now store.Revision) (bool, bool, error) {
+		if now != cur {
+			return false, false, &store.ConflictError{Name: name, Expected: cur, Current: now}
+		}
+		if _, err := tx.Exec(ctx, fmt.Sprintf(`DELETE FROM %s.rules WHERE policy = $1`, d.schema), name); err != nil {
+			return false, false, err
+		}
+		if p == nil {
+			return true, true, nil
+		}
+		if err := d.setSettings(ctx, tx, name, p.Settings); err != nil {
+			return false, false, err
+		}
+		_, err := tx.CopyFrom(ctx, pgx.Identifier{d.schema, "rules"},
+			[]string{"policy", "id", "target", "action", "admin_only", "expires_at", "ttl", "created_at", "updated_at", "comment", "pos"},
+			pgx.CopyFromSlice(len(p.Rules), func(i int) ([]any, error) {
+				return ruleRow(name, p.Rules[i], i), nil
+			}))
+		return err == nil, false, err
+	})
+}
+
+func ruleRow(name string, r policy.Rule, pos int) []any {
+	return []any{name, r.ID, r.Target.String(), r.Action.String(), r.AdminOnly, instantText(r.ExpiresAt),
+		r.TTL, instantText(r.CreatedAt), instantText(r.UpdatedAt), r.Comment, pos}
+}
+
+func (d *db) setSettings(ctx context.Context, tx pgx.Tx, name string, s policy.Settings) error {
+	_, err := tx.Exec(ctx, fmt.Sprintf(`UPDATE %s.policies SET enabled = $2, default_action = $3, precedence = $4,
+		apply_to_mobile = $5 WHERE name = $1`, d.schema),
+		name, s.Enabled, s.DefaultAction.String(), s.Precedence.String(), s.ApplyToMobile)
+	return err
+}
+
+// validRule checks r as a policy of its own would be checked: with the
+// other rules valid and ids unique (the primary key), the policy stays valid.
+func validRule(name string, r policy.Rule) error {
+	if err := policy.New(r).Validate(); err != nil {
+		return fmt.Errorf("%w %q: %w", store.ErrInvalid, name, err)
+	}
+	return nil
+}
+
+func (s *Store) now() time.Time {
+	if s.Now == nil {
+		return time.Now()
+	}
+	return s.Now()
+}
+
+// SetSettings replaces the policy's settings, leaving its rows alone.
+func (s *Store) SetSettings(ctx context.Context, name string, st policy.Settings, expected store.Revision) (store.Revision, error) {
+	if err := (policy.Policy{Settings: st}).Validate(); err != nil {
+		return 0, fmt.Errorf("%w %q: %w", store.ErrInvalid, name, err)
+	}
+	return s.db.write(ctx, name, true, func(tx pgx.Tx, cur store.Revision) (bool, bool, error) {
+		if err := conflict(name, expected, cur); err != nil {
+			return false, false, err
+		}
+		return true, false, s.db.setSettings(ctx, tx, name, st)
+	})
+}
+
+// CreateRule inserts one row.
+func (s *Store) CreateRule(ctx context.Context, name string, r policy.Rule, expected store.Revision) (policy.Rule, store.Revision, error) {
+	r = r.Clone()
+	r.CreatedAt = s.now()
+	r.UpdatedAt = r.CreatedAt
+	if err := validRule(name, r); err != nil {
+		return policy.Rule{}, 0, err
+	}
+	rev, err := s.db.write(ctx, name, true, func(tx pgx.Tx, cur store.Revision) (bool, bool, error) {
+		if err := conflict(name, expected, cur); err != nil {
+			return false, false, err
+		}
+		tag, err := tx.Exec(ctx, fmt.Sprintf(`INSERT INTO %[1]s.rules
+			SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, coalesce(max(pos) + 1, 0) FROM %[1]s.rules WHERE policy = $1
+			ON CONFLICT (policy, id) DO NOTHING`, s.db.schema), ruleRow(name, r, 0)[:10]...)
+		if err == nil && tag.RowsAffected() == 0 {
+			err = fmt.Errorf("%w: %q", store.ErrRuleExists, r.ID)
+		}
+		return err == nil, false, err
+	})
+	if err != nil {
+		return policy.Rule{}, rev, err
+	}
+	return r, rev, nil
+}
+
+// GetRule reads one row.
+func (s *Store) GetRule(ctx context.Context, name, id string) (policy.Rule, store.Revision, error) {
+	var r policy.Rule
+	var rev store.Revision
+	err := pgx.BeginTxFunc(ctx, s.db.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		var deleted bool
+		err := tx.QueryRow(ctx, fmt.Sprintf(`SELECT revision, deleted FROM %s.policies WHERE name = $1`, s.db.schema), name).Scan(&rev, &deleted)
+		if errors.Is(err, pgx.ErrNoRows) || err == nil && deleted {
+			return store.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		r, err = s.db.rule(ctx, tx, name, id, false)
+		return err
+	})
+	if err != nil && !isStoreError(err) {
+		err = fmt.Errorf("postgres: reading %q: %w", name, err)
+	}
+	return r, rev, err
+}
+
+// rule reads the row of one rule, locking it for update when asked.
+func (d *db) rule(ctx context.Context, tx pgx.Tx, name, id string, lock bool) (policy.Rule, error) {
+	q := fmt.Sprintf(`SELECT id, target, action, admin_only, expires_at, ttl, created_at, updated_at, comment
+		FROM %s.rules WHERE policy = $1 AND id = $2`, d.schema)
+	if lock {
+		q += " FOR UPDATE"
+	}
+	rows, err := tx.Query(ctx, q, name, id)
+	if err != nil {
+		return policy.Rule{}, err
+	}
+	r, err := pgx.CollectExactlyOneRow(rows, scanRule)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return r, fmt.Errorf("%w: %q", store.ErrRuleNotFound, id)
+	}
+	return r, err
+}
+
+// UpdateRule replaces one row, keeping its CreatedAt.
+func (s *Store) UpdateRule(ctx context.Context, name string, r policy.Rule, expected store.Revision) (policy.Rule, store.Revision, error) {
+	r = r.Clone()
+	return s.modify(ctx, name, r.ID, expected, func(policy.Rule) policy.Rule { return r })
+}
+
+// PatchRule changes the fields patch sets in one row.
+func (s *Store) PatchRule(ctx context.Context, name, id string, patch store.Patch, expected store.Revision) (policy.Rule, store.Revision, error) {
+	return s.modify(ctx, name, id, expected, patch.Apply)
+}
+
+func (s *Store) modify(ctx context.Context, name, id string, expected store.Revision, change func(policy.Rule) policy.Rule) (policy.Rule, store.Revision, error) {
+	var out policy.Rule
+	now := s.now()
+	rev, err := s.db.write(ctx, name, false, func(tx pgx.Tx, cur store.Revision) (bool, bool, error) {
+		if err := conflict(name, expected, cur); err != nil {
+			return false, false, err
+		}
+		old, err := s.db.rule(ctx, tx, name, id, true)
+		if err != nil {
+			return false, false, err
+		}
+		out = change(old.Clone())
+		out.ID, out.CreatedAt, out.UpdatedAt = id, old.CreatedAt, now
+		if err := validRule(name, out); err != nil {
+			return false, false, err
+		}
+		_, err = tx.Exec(ctx, fmt.Sprintf(`UPDATE %s.rules SET target = $3, action = $4, admin_only = $5, expires_at = $6,
+			ttl = $7, created_at = $8, updated_at = $9, comment = $10 WHERE policy = $1 AND id = $2`, s.db.schema),
+			ruleRow(name, out, 0)[:10]...)
+		return err == nil, false, err
+	})
+	if err != nil {
+		return policy.Rule{}, rev, err
+	}
+	return out, rev, nil
+}
+
+// DeleteRule deletes one row.
+func (s *Store) DeleteRule(ctx context.Context, name, id string, expected store.Revision) (store.Revision, error) {
+	return s.db.write(ctx, name, false, func(tx pgx.Tx, cur store.Revision) (bool, bool, error) {
+		if err := conflict(name, expected, cur); err != nil {
+			return false, false, err
+		}
+		tag, err := tx.Exec(ctx, fmt.Sprintf(`DELETE FROM %s.rules WHERE policy = $1 AND id = $2`, s.db.schema), name, id)
+		if err == nil && tag.RowsAffected() == 0 {
+			err = fmt.Errorf("%w: %q", store.ErrRuleNotFound, id)
+		}
+		return err == nil, false, err
+	})
+}
+
+// DeleteRules deletes the rows of the rules that q matches, chosen under
+// the row lock, so no rule written meanwhile is touched unseen.
+func (s *Store) DeleteRules(ctx context.Context, name string, q store.Query, expected store.Revision) (int, store.Revision, error) {
+	n := 0
+	rev, err := s.db.write(ctx, name, false, func(tx pgx.Tx, cur store.Revision) (bool, bool, error) {
+		if err := conflict(name, expected, cur); err != nil {
+			return false, false, err
+		}
+		rows, err := tx.Query(ctx, fmt.Sprintf(`SELECT id, target, action, admin_only, expires_at, ttl, created_at, updated_at, comment
+			FROM %s.rules WHERE policy = $1`, s.db.schema), name)
+		if err != nil {
+			return false, false, err
+		}
+		rules, err := pgx.CollectRows(rows, scanRule)
+		if err != nil {
+			return false, false, err
+		}
+		var ids []string
+		for _, r := range rules {
+			if q.Match(r) {
+				ids = append(ids, r.ID)
+			}
+		}
+		if len(ids) == 0 {
+			return false, false, nil
+		}
+		tag, err := tx.Exec(ctx, fmt.Sprintf(`DELETE FROM %s.rules WHERE policy = $1 AND id = ANY($2)`, s.db.schema), name, ids)
+		n = int(tag.RowsAffected())
+		return err == nil, false, err
+	})
+	return n, rev, err
 }
 
 // watch LISTENs on a connection of its own, reconnecting after any loss.
