@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -92,7 +93,22 @@ func TestExactInstants(t *testing.T) {
 	}
 }
 
-// terminate ends every other connection to the store's database.
+// appName tags the connections that terminate may end, so that it never
+// touches anyone else's.
+var appName = fmt.Sprintf("ipgate_test_%d", os.Getpid())
+
+func withAppName(dsn string) string {
+	sep := " "
+	if strings.Contains(dsn, "://") {
+		sep = "&"
+		if !strings.Contains(dsn, "?") {
+			sep = "?"
+		}
+	}
+	return dsn + sep + "application_name=" + appName
+}
+
+// terminate ends the connections tagged with appName.
 func terminate(t *testing.T) int {
 	t.Helper()
 	conn, err := pgx.Connect(context.Background(), dsn())
@@ -102,7 +118,7 @@ func terminate(t *testing.T) int {
 	defer conn.Close(context.Background())
 	var n int
 	err = conn.QueryRow(context.Background(), `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-		WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'`).Scan(&n)
+		WHERE application_name = $1 AND pid <> pg_backend_pid()`, appName).Scan(&n)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,15 +129,20 @@ func terminate(t *testing.T) int {
 // and again, under a stream of writes: the followers serve the last good
 // snapshot throughout and converge on the final revision.
 func TestFollowersSurviveLostConnections(t *testing.T) {
-	writer := openStore(t, nil)
 	ctx := t.Context()
+	openStore(t, nil) // a fresh schema, dropped at the end
+	schema := fmt.Sprintf("ipgate_test_%d_%d", os.Getpid(), schemas.Load())
+	writer, err := postgres.Open(ctx, &postgres.Options{DSN: withAppName(dsn()), Schema: schema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer writer.Close()
 	if _, err := writer.Put(ctx, "fleet", policy.New(rule("r", "10.0.0.0/8", policy.Allow)), store.Any); err != nil {
 		t.Fatal(err)
 	}
-	schema := fmt.Sprintf("ipgate_test_%d_%d", os.Getpid(), schemas.Load())
 	var followers []*check.Checker
 	for range 2 {
-		st, err := postgres.Open(ctx, &postgres.Options{Schema: schema, Retry: 20 * time.Millisecond})
+		st, err := postgres.Open(ctx, &postgres.Options{DSN: withAppName(dsn()), Schema: schema, Retry: 20 * time.Millisecond})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -137,7 +158,9 @@ func TestFollowersSurviveLostConnections(t *testing.T) {
 	var last store.Revision
 	for i := range 60 {
 		if i%10 == 5 {
-			terminate(t)
+			if n := terminate(t); n < 3 {
+				t.Fatalf("terminated %d connections, want the writer's and both watchers'", n)
+			}
 		}
 		a := []policy.Action{policy.Allow, policy.Deny}[i%2]
 		var err error
