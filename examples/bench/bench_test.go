@@ -1,0 +1,271 @@
+package bench
+
+import (
+	"fmt"
+	"net/netip"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gaissmai/bart"
+
+	"github.com/ipgate/ipgate/check"
+)
+
+var sizes = []struct {
+	name string
+	n    int
+}{{"1k", 1_000}, {"100k", 100_000}, {"1M", 1_000_000}}
+
+var (
+	workMu sync.Mutex
+	works  = map[string]Workload{}
+)
+
+// work returns the cached workload of n rules.
+func work(n int, o Options) Workload {
+	workMu.Lock()
+	defer workMu.Unlock()
+	key := fmt.Sprint(n, o)
+	w, ok := works[key]
+	if !ok {
+		w = Generate(n, uint64(n), o)
+		works[key] = w
+	}
+	return w
+}
+
+func skipLarge(b testing.TB, n int) {
+	if testing.Short() && n > 100_000 {
+		b.Skip("1M rules: not in -short mode")
+	}
+}
+
+const mask = 1<<20 - 1
+
+// TestAgreement checks, before any timing, that every peer that can
+// express the workload (prefix rules, longest match) gives ipgate's
+// decisions on every query.
+func TestAgreement(t *testing.T) {
+	for _, size := range sizes[:2] {
+		for _, o := range []Options{{PrefixOnly: true}, {PrefixOnly: true, OneAction: true}} {
+			w := work(size.n, o)
+			snap, err := check.Compile(w.Policy, w.At)
+			if err != nil {
+				t.Fatal(err)
+			}
+			peers := map[string]func(netip.Addr) bool{
+				"bart":   NewBartTable(w.Policy).Allowed,
+				"ipset":  NewIPSet(w.Policy).Allowed,
+				"ranger": NewRanger(w.Policy).Allowed,
+				"linear": NewLinear(w.Policy).Allowed,
+			}
+			if o.OneAction {
+				peers["bart-lite"] = NewBartLite(w.Policy).Allowed
+			}
+			for name, allowed := range peers {
+				queries := w.Queries[:1<<16]
+				if name == "linear" {
+					queries = queries[:1<<19/size.n*1000/512] // the linear scan is slow
+				}
+				bad := 0
+				for _, q := range queries {
+					want := snap.Check(check.Request{Addr: q}).Allowed
+					if got := allowed(q); got != want {
+						if bad++; bad < 5 {
+							t.Errorf("rules=%s %+v: %s says %v for %v, ipgate %v", size.name, o, name, got, q, want)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// sink keeps results alive.
+var sink bool
+
+func BenchmarkLookup(b *testing.B) {
+	for _, size := range sizes {
+		b.Run("rules="+size.name, func(b *testing.B) {
+			skipLarge(b, size.n)
+			w := work(size.n, Options{})
+			qs := w.Queries
+			snap, err := check.Compile(w.Policy, w.At)
+			if err != nil {
+				b.Fatal(err)
+			}
+			c, err := check.NewChecker(w.Policy, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.Close()
+			bt := NewBartTable(w.Policy)
+			var lite bart.Lite
+			for _, p := range prefixes(w.Policy) {
+				lite.Insert(p)
+			}
+			b.Run("impl=ipgate-snapshot", func(b *testing.B) {
+				b.ReportAllocs()
+				for i := 0; b.Loop(); i++ {
+					sink = snap.Check(check.Request{Addr: qs[i&mask]}).Allowed
+				}
+			})
+			b.Run("impl=ipgate-checker", func(b *testing.B) {
+				b.ReportAllocs()
+				for i := 0; b.Loop(); i++ {
+					sink = c.Check(check.Request{Addr: qs[i&mask]}).Allowed
+				}
+			})
+			b.Run("impl=bart", func(b *testing.B) {
+				b.ReportAllocs()
+				for i := 0; b.Loop(); i++ {
+					sink, _ = bt.T.Lookup(qs[i&mask])
+				}
+			})
+			b.Run("impl=bart-lite", func(b *testing.B) {
+				b.ReportAllocs()
+				for i := 0; b.Loop(); i++ {
+					sink = lite.Lookup(qs[i&mask])
+				}
+			})
+			b.Run("impl=ipgate-snapshot/parallel", func(b *testing.B) {
+				b.ReportAllocs()
+				b.RunParallel(func(pb *testing.PB) {
+					for i := 0; pb.Next(); i++ {
+						sink = snap.Check(check.Request{Addr: qs[i&mask]}).Allowed
+					}
+				})
+			})
+			b.Run("impl=ipgate-checker/parallel", func(b *testing.B) {
+				b.ReportAllocs()
+				b.RunParallel(func(pb *testing.PB) {
+					for i := 0; pb.Next(); i++ {
+						sink = c.Check(check.Request{Addr: qs[i&mask]}).Allowed
+					}
+				})
+			})
+			b.Run("impl=bart/parallel", func(b *testing.B) {
+				b.ReportAllocs()
+				b.RunParallel(func(pb *testing.PB) {
+					for i := 0; pb.Next(); i++ {
+						sink, _ = bt.T.Lookup(qs[i&mask])
+					}
+				})
+			})
+			// The peers that hold no rule ids, on the same queries.
+			for _, peer := range []struct {
+				name  string
+				build func() func(netip.Addr) bool
+				max   int
+			}{
+				{"netipx-ipset", func() func(netip.Addr) bool { return NewIPSet(w.Policy).Allowed }, 1_000_000},
+				{"cidranger", func() func(netip.Addr) bool { return NewRanger(w.Policy).Allowed }, 1_000_000},
+				{"linear", func() func(netip.Addr) bool { return NewLinear(w.Policy).Allowed }, 100_000},
+			} {
+				b.Run("impl="+peer.name, func(b *testing.B) {
+					if size.n > peer.max {
+						b.Skipf("%s at %s rules: minutes per run", peer.name, size.name)
+					}
+					allowed := peer.build()
+					b.ReportAllocs()
+					b.ResetTimer()
+					for i := 0; b.Loop(); i++ {
+						sink = allowed(qs[i&mask])
+					}
+				})
+			}
+		})
+	}
+}
+
+// BenchmarkLookupOneAction is a pure denylist, where a membership table may
+// answer: ipgate's Snapshot.Check against bart.Lite.
+func BenchmarkLookupOneAction(b *testing.B) {
+	for _, size := range sizes {
+		b.Run("rules="+size.name, func(b *testing.B) {
+			skipLarge(b, size.n)
+			w := work(size.n, Options{OneAction: true})
+			qs := w.Queries
+			snap, _ := check.Compile(w.Policy, w.At)
+			bt := NewBartTable(w.Policy)
+			lite := NewBartLite(w.Policy)
+			b.Run("impl=ipgate-snapshot", func(b *testing.B) {
+				for i := 0; b.Loop(); i++ {
+					sink = snap.Check(check.Request{Addr: qs[i&mask]}).Allowed
+				}
+			})
+			b.Run("impl=bart", func(b *testing.B) {
+				for i := 0; b.Loop(); i++ {
+					sink, _ = bt.T.Lookup(qs[i&mask])
+				}
+			})
+			b.Run("impl=bart-lite", func(b *testing.B) {
+				for i := 0; b.Loop(); i++ {
+					sink = lite.L.Lookup(qs[i&mask])
+				}
+			})
+		})
+	}
+}
+
+// heapOf reports the heap retained by what build returns.
+func heapOf(build func() any) uint64 {
+	var m0, m1 runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&m0)
+	v := build()
+	runtime.GC()
+	runtime.ReadMemStats(&m1)
+	runtime.KeepAlive(v)
+	return m1.HeapAlloc - m0.HeapAlloc
+}
+
+// BenchmarkCompile measures building each structure from the policy, and
+// reports the heap it retains per rule.
+func BenchmarkCompile(b *testing.B) {
+	for _, size := range sizes {
+		b.Run("rules="+size.name, func(b *testing.B) {
+			skipLarge(b, size.n)
+			w := work(size.n, Options{})
+			for _, impl := range []struct {
+				name  string
+				build func() any
+			}{
+				{"ipgate", func() any { s, _ := check.Compile(w.Policy, w.At); return s }},
+				{"bart", func() any { return NewBartTable(w.Policy) }},
+			} {
+				b.Run("impl="+impl.name, func(b *testing.B) {
+					heap := heapOf(impl.build)
+					b.ReportAllocs()
+					for b.Loop() {
+						impl.build()
+					}
+					b.ReportMetric(float64(heap)/float64(size.n), "heap-B/rule")
+					b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(size.n), "ns/rule")
+				})
+			}
+		})
+	}
+}
+
+// BenchmarkReference times what a decision is compared with: reading the
+// clock and loading an atomic pointer.
+func BenchmarkReference(b *testing.B) {
+	b.Run("op=time.Now", func(b *testing.B) {
+		var t time.Time
+		for b.Loop() {
+			t = time.Now()
+		}
+		sink = t.IsZero()
+	})
+	b.Run("op=atomic.Pointer.Load", func(b *testing.B) {
+		var p atomic.Pointer[int]
+		p.Store(new(int))
+		for b.Loop() {
+			sink = p.Load() == nil
+		}
+	})
+}
