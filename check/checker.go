@@ -2,6 +2,7 @@ package check
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -59,6 +60,7 @@ type Checker struct {
 	afterFunc func(time.Duration, func()) func() bool
 	stop      func() bool // cancels the pending expiry timer, if any
 	closed    bool
+	state     *rulesState
 	follow    *follower // nil unless made by Follow
 }
 
@@ -82,20 +84,117 @@ func (c *Checker) Check(r Request) Decision {
 // Snapshot returns the snapshot currently served.
 func (c *Checker) Snapshot() *Snapshot { return c.cur.Load() }
 
-// Update compiles p at the clock's current instant and swaps it in. An
-// invalid policy is refused with its error, and the last good snapshot
-// keeps serving.
+// Update swaps in p, compiled at the clock's current instant. An invalid
+// policy is refused with its error, and the last good snapshot keeps
+// serving. When p differs from the served policy in a few rules and not in
+// precedence, only those rules are changed, with bart's copy-on-write
+// operations on the prefixes they touch; otherwise p is compiled afresh.
+// Either way the result decides as [Compile] of p would.
 func (c *Checker) Update(p policy.Policy) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
 		return ErrClosed
 	}
-	s, err := Compile(p, c.now())
+	now := c.now()
+	old := c.cur.Load()
+	if old == nil || p.Settings.Precedence != old.settings.Precedence {
+		return c.recompile(p, now)
+	}
+	now = c.notBefore(old)
+	if err := p.Validate(); err != nil {
+		return fmt.Errorf("check.Compile: %w", err)
+	}
+	var del []*ruleInfo
+	var add []policy.Rule
+	ids := make(map[string]bool, len(p.Rules))
+	for _, r := range p.Rules {
+		ids[r.ID] = true
+		if o := c.state.byID[r.ID]; o == nil || !sameRule(o.rule, r) {
+			add = append(add, r)
+			if o != nil {
+				del = append(del, o)
+			}
+		}
+		if len(add) > 16+len(p.Rules)/8 {
+			return c.recompile(p, now)
+		}
+	}
+	for id, o := range c.state.byID {
+		if !ids[id] {
+			del = append(del, o)
+		}
+	}
+	c.publish(c.state.edit(old, now, p.Settings, del, add))
+	return nil
+}
+
+func (c *Checker) recompile(p policy.Policy, now time.Time) error {
+	s, byID, err := compile(p, now)
 	if err != nil {
 		return err
 	}
+	c.state = newRulesState(s, byID)
 	c.publish(s)
+	return nil
+}
+
+// sameRule reports whether a and b are equal in every field.
+func sameRule(a, b policy.Rule) bool {
+	return a.ID == b.ID && a.Target == b.Target && a.Action == b.Action && a.AdminOnly == b.AdminOnly &&
+		a.ExpiresAt.Equal(b.ExpiresAt) && a.CreatedAt.Equal(b.CreatedAt) && a.UpdatedAt.Equal(b.UpdatedAt) &&
+		a.Comment == b.Comment && (a.TTL == nil) == (b.TTL == nil) && (a.TTL == nil || *a.TTL == *b.TTL)
+}
+
+// ErrUnknownRule is returned by [Checker.Delete] for an id the served
+// policy does not have.
+var ErrUnknownRule = errors.New("check: no rule with this id")
+
+// Put adds r to the served policy, or replaces the rule with r's id, and
+// swaps the result in. Only the prefixes r and the rule it replaces cover,
+// and those beneath them, are recomputed. An invalid rule is refused with
+// its error, and nothing changes.
+func (c *Checker) Put(r policy.Rule) error {
+	if err := policy.New(r).Validate(); err != nil {
+		return fmt.Errorf("check.Put: %w", err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return ErrClosed
+	}
+	var del []*ruleInfo
+	if o := c.state.byID[r.ID]; o != nil {
+		del = append(del, o)
+	}
+	old := c.cur.Load()
+	c.publish(c.state.edit(old, c.notBefore(old), old.settings, del, []policy.Rule{r}))
+	return nil
+}
+
+// notBefore reads the clock, never going back before the instant of s, so
+// that no rule expired by then comes back.
+func (c *Checker) notBefore(s *Snapshot) time.Time {
+	if now := c.now(); now.After(s.at) {
+		return now
+	}
+	return s.at
+}
+
+// Delete removes the rule with the given id from the served policy and
+// swaps the result in, as [Checker.Put] does.
+func (c *Checker) Delete(id string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return ErrClosed
+	}
+	o := c.state.byID[id]
+	if o == nil {
+		return fmt.Errorf("%w: %q", ErrUnknownRule, id)
+	}
+	old := c.cur.Load()
+	c.publish(c.state.edit(old, c.notBefore(old), old.settings, []*ruleInfo{o}, nil))
 	return nil
 }
 
@@ -111,8 +210,9 @@ func (c *Checker) publish(s *Snapshot) {
 	}
 }
 
-// expire recompiles the policy of s once its next change has passed,
-// unless s has been replaced meanwhile.
+// expire re-ranks the rules of s that expired once its next change has
+// passed, unless s has been replaced meanwhile. Rules expiring at the same
+// instant cause one swap.
 func (c *Checker) expire(s *Snapshot) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -126,15 +226,14 @@ func (c *Checker) expire(s *Snapshot) {
 		c.stop = c.afterFunc(next.Sub(now), func() { c.expire(s) })
 		return
 	}
-	// Until the recompiled snapshot is in, requests with a zero At are
-	// decided at the change's instant, so that no expired rule outlives its
-	// expiry by the time a compile takes.
+	// Until the new snapshot is in, requests with a zero At are decided at
+	// the change's instant, so that no expired rule outlives its expiry by
+	// the time the update takes.
 	s.passed.Store(true)
-	// The policy compiled before, so only a zero instant from an injected
-	// clock can fail here; s then keeps serving, exact at any instant.
-	if ns, err := Compile(s.pol, now); err == nil {
-		c.publish(ns)
+	if now.IsZero() {
+		return // a broken injected clock: s keeps serving, exact at any instant
 	}
+	c.publish(c.state.edit(s, now, s.settings, nil, nil))
 }
 
 // Close stops the checker's timer and, for a checker made by [Follow], its

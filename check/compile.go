@@ -12,6 +12,7 @@ import (
 
 	"github.com/gaissmai/bart"
 	"github.com/ipgate/ipgate/policy"
+	"github.com/ipgate/ipgate/rangeset"
 )
 
 // never stands for "no next change": later than every valid expiry.
@@ -21,47 +22,57 @@ var never = policy.MaxExpiry.Add(time.Second)
 // requests. It is safe for concurrent use by any number of goroutines.
 //
 // Each rule's target is inserted into a bart table as its prefix cover. Each
-// inserted prefix carries, for each subject class (admin or not), the winner
-// among the rules live at the compile instant that contain the whole prefix.
-// Every rule that contains an address contains the longest inserted prefix
-// matching it, so one longest-prefix lookup decides. For an instant outside
-// the compiled window, the lookup walks the chain of inserted prefixes that
-// contain the address and re-ranks their rules at that instant, so a
-// decision is never stale.
+// inserted prefix carries, for each subject class (admin or not), the
+// decision of the winner among the rules live at the compile instant that
+// contain the whole prefix. Every rule that contains an address contains
+// the longest inserted prefix matching it, so one longest-prefix lookup
+// decides. For an instant outside the compiled window, Check walks the
+// inserted prefixes that contain the address and re-ranks their rules at
+// that instant, so a decision is never stale.
 type Snapshot struct {
-	pol      policy.Policy // as given, for Policy and Rules
-	at, next time.Time     // compile instant; first expiry after it, or never
-	enabled  bool
-	exempt   bool    // mobile subjects are exempt
+	table    *bart.Table[leaf]
+	at, next time.Time // compile instant; first expiry after it, or never
+	settings policy.Settings
 	dflt     [2]bool // default outcome per subject class
-	table    bart.Table[leaf]
-	nodes    []node
-	owners   []int32    // rule indices, grouped by node
-	rules    []ruleInfo // sorted by precedence: a smaller index wins
+	allows   [2]int  // allow rules applicable per class: an auto default denies when > 0
+	rules    int     // how many rules
 	// passed is set by a Checker once the next change has arrived and before
 	// the recompiled snapshot replaces this one: requests with a zero At are
 	// then decided at that instant rather than at the compile instant.
 	passed atomic.Bool
 }
 
-// leaf is the value stored in the table for an inserted prefix.
+// leaf is the value stored for an inserted prefix. Everything it points to
+// is immutable, so tables derived with bart's copy-on-write methods share it.
 type leaf struct {
-	win  [2]int32 // winning rule per subject class at the compile instant; -1 for none
-	node int32
+	ids   [2]string // the winner's id per class at the compile instant; "" for none
+	allow [2]bool   // the winner's action per class
+	n     *node
 }
 
-// node is an inserted prefix: the rules whose cover holds exactly it, and
-// the nearest inserted prefix containing it.
+// node holds the rules whose cover holds exactly a prefix, best first, and
+// the prefix's winners at the compile instant.
 type node struct {
-	parent int32 // -1 at the top
-	lo, hi int32 // owners[lo:hi]
+	rules []*ruleInfo
+	win   [2]*ruleInfo
 }
 
 type ruleInfo struct {
-	id        string
+	rule      policy.Rule // a private copy
+	seq       uint64      // order of arrival, for Rules
+	size      rangeset.Size
 	exp       time.Time // never when the rule does not expire
 	allow     bool
 	adminOnly bool
+}
+
+func newRuleInfo(r policy.Rule, seq uint64) *ruleInfo {
+	exp, ok := r.Expiry()
+	if !ok {
+		exp = never
+	}
+	return &ruleInfo{rule: r.Clone(), seq: seq, size: r.Target.Size(), exp: exp,
+		allow: r.Action == policy.Allow, adminOnly: r.AdminOnly}
 }
 
 // live reports whether the rule applies to the subject class and is not
@@ -69,6 +80,25 @@ type ruleInfo struct {
 func (r *ruleInfo) live(class int, t time.Time) bool {
 	return (class == 1 || !r.adminOnly) && t.Before(r.exp)
 }
+
+// better reports whether a beats b under the precedence; a nil b loses.
+func better(denyFirst bool, a, b *ruleInfo) bool {
+	switch {
+	case b == nil:
+		return true
+	case denyFirst && a.allow != b.allow:
+		return !a.allow
+	}
+	if c := a.size.Compare(b.size); c != 0 {
+		return c < 0
+	}
+	if a.allow != b.allow {
+		return !a.allow
+	}
+	return a.rule.ID < b.rule.ID
+}
+
+func (s *Snapshot) denyFirst() bool { return s.settings.Precedence == policy.DenyOverrides }
 
 // ErrZeroInstant reports a compile instant that is the zero time.Time,
 // which is almost always a forgotten time.Now().
@@ -78,88 +108,35 @@ var ErrZeroInstant = errors.New("check.Compile: zero compile instant")
 // invalid policy does not compile: the error is [policy.Policy.Validate]'s,
 // naming every offending rule. The snapshot keeps its own copy of p.
 func Compile(p policy.Policy, t0 time.Time) (*Snapshot, error) {
+	s, _, err := compile(p, t0)
+	return s, err
+}
+
+// compile is Compile, also returning the rules by id.
+func compile(p policy.Policy, t0 time.Time) (*Snapshot, map[string]*ruleInfo, error) {
 	if t0.IsZero() {
-		return nil, ErrZeroInstant
+		return nil, nil, ErrZeroInstant
 	}
 	if err := p.Validate(); err != nil {
-		return nil, fmt.Errorf("check.Compile: %w", err)
+		return nil, nil, fmt.Errorf("check.Compile: %w", err)
 	}
-	s := &Snapshot{
-		pol:     p.Clone(),
-		at:      t0,
-		next:    never,
-		enabled: p.Settings.Enabled,
-		exempt:  !p.Settings.ApplyToMobile,
-	}
-	order := rankOrder(p)
-	s.rules = make([]ruleInfo, len(order))
-	hasAllow := [2]bool{}
-	for rank, i := range order {
-		r := p.Rules[i]
-		exp, ok := r.Expiry()
-		if !ok {
-			exp = never
-		}
-		if exp.After(t0) && exp.Before(s.next) {
-			s.next = exp
-		}
-		s.rules[rank] = ruleInfo{id: r.ID, exp: exp, allow: r.Action == policy.Allow, adminOnly: r.AdminOnly}
-		if r.Action == policy.Allow {
-			hasAllow[1] = true
-			hasAllow[0] = hasAllow[0] || !r.AdminOnly
-		}
-	}
-	for c := range s.dflt {
-		switch p.Settings.DefaultAction {
-		case policy.DefaultAllow:
-			s.dflt[c] = true
-		case policy.DefaultAuto:
-			s.dflt[c] = !hasAllow[c]
-		}
-	}
-	s.build(order, p)
-	return s, nil
-}
-
-// rankOrder returns the indices of p's rules sorted by precedence, the
-// winner first.
-func rankOrder(p policy.Policy) []int {
-	order := make([]int, len(p.Rules))
-	for i := range order {
-		order[i] = i
-	}
-	denyFirst := p.Settings.Precedence == policy.DenyOverrides
-	slices.SortFunc(order, func(i, j int) int {
-		a, b := &p.Rules[i], &p.Rules[j]
-		deny := cmp.Compare(b.Action, a.Action) // Deny > Allow: deny sorts first
-		if denyFirst && deny != 0 {
-			return deny
-		}
-		if c := a.Target.Size().Compare(b.Target.Size()); c != 0 {
-			return c
-		}
-		if deny != 0 {
-			return deny
-		}
-		return cmp.Compare(a.ID, b.ID)
-	})
-	return order
-}
-
-// build inserts every rule's prefix cover and computes each prefix's
-// winners, walking the prefixes in address order with a stack of the
-// prefixes that contain the current one.
-func (s *Snapshot) build(order []int, p policy.Policy) {
+	s := &Snapshot{table: new(bart.Table[leaf]), at: t0, next: never, settings: p.Settings, rules: len(p.Rules)}
+	byID := make(map[string]*ruleInfo, len(p.Rules))
 	type owned struct {
-		pfx  netip.Prefix
-		rule int32
+		pfx netip.Prefix
+		r   *ruleInfo
 	}
 	var all []owned
-	for rank, i := range order {
-		for pfx := range p.Rules[i].Target.Prefixes() {
-			all = append(all, owned{pfx, int32(rank)})
+	for i, r := range p.Rules {
+		ri := newRuleInfo(r, uint64(i))
+		byID[r.ID] = ri
+		s.count(ri, +1)
+		for pfx := range r.Target.Prefixes() {
+			all = append(all, owned{pfx, ri})
 		}
 	}
+	s.setDefaults()
+	deny := s.denyFirst()
 	slices.SortFunc(all, func(a, b owned) int {
 		if c := a.pfx.Addr().Compare(b.pfx.Addr()); c != 0 {
 			return c
@@ -167,46 +144,97 @@ func (s *Snapshot) build(order []int, p policy.Policy) {
 		if c := cmp.Compare(a.pfx.Bits(), b.pfx.Bits()); c != 0 {
 			return c
 		}
-		return cmp.Compare(a.rule, b.rule)
+		if better(deny, a.r, b.r) {
+			return -1
+		}
+		return 1
 	})
-	s.owners = make([]int32, len(all))
+	// Walk the prefixes in address order with a stack of the inserted
+	// prefixes that contain the current one: its top holds the winners
+	// inherited from outside.
 	type frame struct {
 		pfx netip.Prefix
-		lf  leaf
+		win [2]*ruleInfo
 	}
 	var stack []frame
 	for lo := 0; lo < len(all); {
 		pfx := all[lo].pfx
 		hi := lo
 		for hi < len(all) && all[hi].pfx == pfx {
-			s.owners[hi] = all[hi].rule
 			hi++
+		}
+		n := &node{rules: make([]*ruleInfo, hi-lo)}
+		for i := range n.rules {
+			n.rules[i] = all[lo+i].r
 		}
 		for len(stack) > 0 && !contains(stack[len(stack)-1].pfx, pfx) {
 			stack = stack[:len(stack)-1]
 		}
-		lf := leaf{win: [2]int32{-1, -1}, node: int32(len(s.nodes))}
-		n := node{parent: -1, lo: int32(lo), hi: int32(hi)}
+		var inherited [2]*ruleInfo
 		if len(stack) > 0 {
-			top := stack[len(stack)-1].lf
-			n.parent, lf.win = top.node, top.win
+			inherited = stack[len(stack)-1].win
 		}
-		for c := range lf.win {
-			// Owners are sorted by rank, so the first live one is the best.
-			for _, o := range s.owners[lo:hi] {
-				if s.rules[o].live(c, s.at) {
-					if lf.win[c] < 0 || o < lf.win[c] {
-						lf.win[c] = o
-					}
-					break
-				}
-			}
-		}
-		s.nodes = append(s.nodes, n)
-		s.table.Insert(pfx, lf)
-		stack = append(stack, frame{pfx, lf})
+		s.table.Insert(pfx, s.newLeaf(n, inherited))
+		stack = append(stack, frame{pfx, n.win})
 		lo = hi
 	}
+	return s, byID, nil
+}
+
+// count adds (d = +1) or removes (d = -1) r's share of the snapshot's
+// counters: rules, allow rules per class, and the next change.
+func (s *Snapshot) count(r *ruleInfo, d int) {
+	if r.allow {
+		s.allows[1] += d
+		if !r.adminOnly {
+			s.allows[0] += d
+		}
+	}
+	if d > 0 && r.exp.After(s.at) && r.exp.Before(s.next) {
+		s.next = r.exp
+	}
+}
+
+func (s *Snapshot) setDefaults() {
+	for c := range s.dflt {
+		switch s.settings.DefaultAction {
+		case policy.DefaultAllow:
+			s.dflt[c] = true
+		case policy.DefaultDeny:
+			s.dflt[c] = false
+		default:
+			s.dflt[c] = s.allows[c] == 0
+		}
+	}
+}
+
+// newLeaf sets n's winners from its own rules and those inherited from
+// the nearest inserted prefix containing it, and returns its leaf.
+func (s *Snapshot) newLeaf(n *node, inherited [2]*ruleInfo) leaf {
+	for c := range n.win {
+		n.win[c] = inherited[c]
+		// The rules are sorted best first: the first live one is the best.
+		for _, r := range n.rules {
+			if r.live(c, s.at) {
+				if better(s.denyFirst(), r, n.win[c]) {
+					n.win[c] = r
+				}
+				break
+			}
+		}
+	}
+	return leafOf(n)
+}
+
+// leafOf returns the leaf of n, with its winners' decisions.
+func leafOf(n *node) leaf {
+	lf := leaf{n: n}
+	for c, w := range n.win {
+		if w != nil {
+			lf.ids[c], lf.allow[c] = w.rule.ID, w.allow
+		}
+	}
+	return lf
 }
 
 // contains reports whether prefix o lies within prefix p.
@@ -216,17 +244,17 @@ func contains(p, o netip.Prefix) bool {
 
 // Check decides r as SEMANTICS §4 says, at the instant r.At; a zero r.At
 // means the snapshot's own instant ([Snapshot.At]), or, once a [Checker]
-// has seen the snapshot's next change arrive, that change's instant. Requests at instants
-// from At up to [Snapshot.NextChange] are answered by one lookup; any other
-// instant, earlier or later, is answered exactly too, by re-ranking the
-// rules that contain the address at that instant.
+// has seen the snapshot's next change arrive, that change's instant.
+// Requests at instants from At up to [Snapshot.NextChange] are answered by
+// one lookup; any other instant, earlier or later, is answered exactly too,
+// by re-ranking the rules that contain the address at that instant.
 //
 // Check does not allocate, takes no lock and reads no clock.
 func (s *Snapshot) Check(r Request) Decision {
-	if !s.enabled {
+	if !s.settings.Enabled {
 		return Decision{Allowed: true, Reason: ReasonDisabled}
 	}
-	if r.Mobile && s.exempt {
+	if r.Mobile && !s.settings.ApplyToMobile {
 		return Decision{Allowed: true, Reason: ReasonExempt}
 	}
 	if !r.Addr.IsValid() {
@@ -236,38 +264,39 @@ func (s *Snapshot) Check(r Request) Decision {
 	if r.Admin {
 		class = 1
 	}
-	lf, ok := s.table.Lookup(r.Addr.Unmap().WithZone(""))
-	if !ok {
-		return Decision{Allowed: s.dflt[class], Reason: ReasonDefault}
-	}
-	win, at := lf.win[class], r.At
+	a := r.Addr.Unmap().WithZone("")
+	at := r.At
 	if at.IsZero() && s.passed.Load() {
 		at = s.next
 	}
 	if !at.IsZero() && (at.Before(s.at) || !at.Before(s.next)) {
-		win = s.winnerAt(lf.node, class, at)
+		return s.checkAt(a, class, at)
 	}
-	if win < 0 {
+	lf, ok := s.table.Lookup(a)
+	if !ok || lf.ids[class] == "" {
 		return Decision{Allowed: s.dflt[class], Reason: ReasonDefault}
 	}
-	ri := &s.rules[win]
-	return Decision{Allowed: ri.allow, Rule: ri.id, Reason: ReasonRule}
+	return Decision{Allowed: lf.allow[class], Rule: lf.ids[class], Reason: ReasonRule}
 }
 
-// winnerAt returns the best rule live at t for the class among the owners
-// of node n and of every node containing it, or -1.
-func (s *Snapshot) winnerAt(n int32, class int, t time.Time) int32 {
-	best := int32(-1)
-	for ; n >= 0; n = s.nodes[n].parent {
-		nd := &s.nodes[n]
-		for _, o := range s.owners[nd.lo:nd.hi] {
-			if (best < 0 || o < best) && s.rules[o].live(class, t) {
-				best = o
-				break // owners are sorted by rank
+// checkAt decides for an instant outside the compiled window: the best
+// rule live at t among the rules of every inserted prefix containing a.
+func (s *Snapshot) checkAt(a netip.Addr, class int, t time.Time) Decision {
+	var best *ruleInfo
+	for _, lf := range s.table.Supernets(netip.PrefixFrom(a, a.BitLen())) {
+		for _, r := range lf.n.rules {
+			if r.live(class, t) {
+				if better(s.denyFirst(), r, best) {
+					best = r
+				}
+				break // the rules are sorted best first
 			}
 		}
 	}
-	return best
+	if best == nil {
+		return Decision{Allowed: s.dflt[class], Reason: ReasonDefault}
+	}
+	return Decision{Allowed: best.allow, Rule: best.rule.ID, Reason: ReasonRule}
 }
 
 // At returns the instant the snapshot was compiled for.
@@ -279,14 +308,40 @@ func (s *Snapshot) NextChange() (time.Time, bool) {
 	return s.next, s.next != never
 }
 
-// Policy returns a copy of the policy the snapshot was compiled from.
-func (s *Snapshot) Policy() policy.Policy { return s.pol.Clone() }
+// Settings returns the settings the snapshot decides with.
+func (s *Snapshot) Settings() policy.Settings { return s.settings }
 
-// Rules returns the snapshot's rules, each a copy, in the policy's order.
+// Len returns the number of rules.
+func (s *Snapshot) Len() int { return s.rules }
+
+// Policy returns a copy of the policy the snapshot decides: its settings
+// and its rules, in the order of [Snapshot.Rules].
+func (s *Snapshot) Policy() policy.Policy {
+	p := policy.Policy{Settings: s.settings, Rules: make([]policy.Rule, 0, s.rules)}
+	for r := range s.Rules() {
+		p.Rules = append(p.Rules, r)
+	}
+	return p
+}
+
+// Rules returns copies of the snapshot's rules: those of the compiled
+// policy in its order, then any added since (see [Checker.Put]) in the
+// order they came.
 func (s *Snapshot) Rules() iter.Seq[policy.Rule] {
 	return func(yield func(policy.Rule) bool) {
-		for _, r := range s.pol.Rules {
-			if !yield(r.Clone()) {
+		seen := make(map[*ruleInfo]bool, s.rules)
+		infos := make([]*ruleInfo, 0, s.rules)
+		for _, lf := range s.table.All() {
+			for _, r := range lf.n.rules {
+				if !seen[r] {
+					seen[r] = true
+					infos = append(infos, r)
+				}
+			}
+		}
+		slices.SortFunc(infos, func(a, b *ruleInfo) int { return cmp.Compare(a.seq, b.seq) })
+		for _, r := range infos {
+			if !yield(r.rule.Clone()) {
 				return
 			}
 		}

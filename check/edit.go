@@ -1,0 +1,174 @@
+package check
+
+import (
+	"cmp"
+	"container/heap"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/ipgate/ipgate/policy"
+)
+
+// rulesState is what a Checker keeps beside its snapshot to change it in
+// place of a recompile: the rules by id, the expiries still to come, and
+// the next arrival number. Only writers touch it, under the Checker's mutex.
+type rulesState struct {
+	byID map[string]*ruleInfo
+	exps expiryHeap
+	seq  uint64
+}
+
+func newRulesState(s *Snapshot, byID map[string]*ruleInfo) *rulesState {
+	st := &rulesState{byID: byID, seq: uint64(len(byID))}
+	for _, r := range byID {
+		if r.exp.After(s.at) && r.exp != never {
+			st.exps = append(st.exps, r)
+		}
+	}
+	heap.Init(&st.exps)
+	return st
+}
+
+// expiryHeap orders rules by expiry, soonest first. Entries of rules since
+// removed or replaced stay until they reach the top, and are skipped there.
+type expiryHeap []*ruleInfo
+
+func (h expiryHeap) Len() int           { return len(h) }
+func (h expiryHeap) Less(i, j int) bool { return h[i].exp.Before(h[j].exp) }
+func (h expiryHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *expiryHeap) Push(x any)        { *h = append(*h, x.(*ruleInfo)) }
+func (h *expiryHeap) Pop() any {
+	old := *h
+	r := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return r
+}
+
+// current reports whether r is still a rule of the state.
+func (st *rulesState) current(r *ruleInfo) bool { return st.byID[r.rule.ID] == r }
+
+// edit derives from old a snapshot for instant t0 with the rules in del
+// removed and those in add added, and with the rules expired by t0
+// re-ranked, using bart's copy-on-write operations on just the prefixes
+// these rules cover and those beneath them. old is not changed.
+func (st *rulesState) edit(old *Snapshot, t0 time.Time, settings policy.Settings, del []*ruleInfo, add []policy.Rule) *Snapshot {
+	s := &Snapshot{table: old.table, at: t0, settings: settings, allows: old.allows, rules: old.rules}
+	var dirty []netip.Prefix
+	for _, r := range del {
+		delete(st.byID, r.rule.ID)
+		s.count(r, -1)
+		s.rules--
+		for pfx := range r.rule.Target.Prefixes() {
+			lf, _ := s.table.Get(pfx)
+			s.setRules(old, pfx, slices.DeleteFunc(slices.Clone(lf.n.rules), func(x *ruleInfo) bool { return x == r }))
+			dirty = append(dirty, pfx)
+		}
+	}
+	deny := settings.Precedence == policy.DenyOverrides
+	for _, nr := range add {
+		r := newRuleInfo(nr, st.seq)
+		st.seq++
+		st.byID[nr.ID] = r
+		s.count(r, +1)
+		s.rules++
+		if r.exp.After(t0) && r.exp != never {
+			heap.Push(&st.exps, r)
+		}
+		for pfx := range nr.Target.Prefixes() {
+			var rules []*ruleInfo
+			if lf, ok := s.table.Get(pfx); ok {
+				rules = lf.n.rules
+			}
+			i, _ := slices.BinarySearchFunc(rules, r, func(x, y *ruleInfo) int {
+				if better(deny, x, y) {
+					return -1
+				}
+				return 1
+			})
+			s.setRules(old, pfx, slices.Insert(slices.Clone(rules), i, r))
+			dirty = append(dirty, pfx)
+		}
+	}
+	// Rules expired by t0 change the winners beneath their prefixes.
+	s.next = never
+	for len(st.exps) > 0 {
+		r := st.exps[0]
+		if !st.current(r) {
+			heap.Pop(&st.exps)
+			continue
+		}
+		if r.exp.After(t0) {
+			s.next = r.exp
+			break
+		}
+		heap.Pop(&st.exps)
+		for pfx := range r.rule.Target.Prefixes() {
+			dirty = append(dirty, pfx)
+		}
+	}
+	s.setDefaults()
+	// Outer prefixes first, so that inner ones are reached with their new
+	// inherited winners; each is done once.
+	slices.SortFunc(dirty, func(a, b netip.Prefix) int {
+		if c := cmp.Compare(a.Bits(), b.Bits()); c != 0 {
+			return c
+		}
+		return a.Addr().Compare(b.Addr())
+	})
+	for _, pfx := range slices.Compact(dirty) {
+		s.rerank(pfx)
+	}
+	return s
+}
+
+// setRules gives pfx a new set of rules. It keeps the winners pfx had in
+// the snapshot the edit started from (for a new prefix, those its
+// addresses had there) until rerank recomputes them, so that rerank sees
+// what changed beneath it. A prefix left with no rules is removed: its
+// addresses then fall to the prefix containing it.
+func (s *Snapshot) setRules(base *Snapshot, pfx netip.Prefix, rules []*ruleInfo) {
+	if len(rules) == 0 {
+		s.table = s.table.DeletePersist(pfx)
+		return
+	}
+	win := base.inherited(pfx)
+	if lf, ok := base.table.Get(pfx); ok {
+		win = lf.n.win
+	}
+	s.table = s.table.InsertPersist(pfx, leafOf(&node{rules: rules, win: win}))
+}
+
+// rerank recomputes the winners of pfx and of the prefixes beneath it,
+// skipping every subtree whose root keeps its winners.
+func (s *Snapshot) rerank(pfx netip.Prefix) {
+	var below []netip.Prefix
+	for p := range s.table.Subnets(pfx) {
+		below = append(below, p)
+	}
+	for i := 0; i < len(below); {
+		p := below[i]
+		lf, _ := s.table.Get(p)
+		nl := s.newLeaf(&node{rules: lf.n.rules}, s.inherited(p))
+		if nl.n.win == lf.n.win {
+			// Nothing beneath p inherits anything new through it.
+			for i++; i < len(below) && contains(p, below[i]); i++ {
+			}
+			continue
+		}
+		s.table = s.table.InsertPersist(p, nl)
+		i++
+	}
+}
+
+// inherited returns the winners of the nearest inserted prefix strictly
+// containing p.
+func (s *Snapshot) inherited(p netip.Prefix) [2]*ruleInfo {
+	if p.Bits() == 0 {
+		return [2]*ruleInfo{}
+	}
+	if _, lf, ok := s.table.LookupPrefixLPM(netip.PrefixFrom(p.Addr(), p.Bits()-1).Masked()); ok {
+		return lf.n.win
+	}
+	return [2]*ruleInfo{}
+}

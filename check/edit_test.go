@@ -1,0 +1,124 @@
+package check_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/ipgate/ipgate/check"
+	"github.com/ipgate/ipgate/policy"
+)
+
+// FuzzEdits applies random edits to a live Checker, one at a time (Put,
+// Delete, small Updates, the clock crossing expiries), and after each one
+// requires its decisions to equal a fresh Compile's of the same policy and
+// decideSlow's, at the clock's instant and at instants around the expiries.
+func FuzzEdits(f *testing.F) {
+	for seed := range uint64(8) {
+		f.Add(seed, uint8(10+seed))
+	}
+	f.Fuzz(func(t *testing.T, seed uint64, n uint8) {
+		rng := rand.New(rand.NewPCG(seed, seed+1))
+		want := randomPolicy(rng, int(n%16), fuzzT0)
+		want.Settings.Enabled = true
+		want.Settings.ApplyToMobile = true
+		clock := newFakeClock(fuzzT0)
+		c, err := check.NewChecker(want, clock.options())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		next := 1000
+		for step := range 30 {
+			var what string
+			switch k := rng.IntN(10); {
+			case k < 4 || len(want.Rules) == 0: // add or replace one rule
+				r := randomPolicy(rng, 1, clock.Now()).Rules[0]
+				if len(want.Rules) > 0 && rng.IntN(2) == 0 {
+					r.ID = want.Rules[rng.IntN(len(want.Rules))].ID
+				} else {
+					r.ID = fmt.Sprint("n", next)
+					next++
+				}
+				if err := c.Put(r); err != nil {
+					t.Fatal(err)
+				}
+				if i := slices.IndexFunc(want.Rules, func(x policy.Rule) bool { return x.ID == r.ID }); i >= 0 {
+					want.Rules[i] = r
+				} else {
+					want.Rules = append(want.Rules, r)
+				}
+				what = "Put " + r.ID + " " + r.Target.String() + " " + r.Action.String()
+			case k < 6:
+				i := rng.IntN(len(want.Rules))
+				what = "Delete " + want.Rules[i].ID
+				if err := c.Delete(want.Rules[i].ID); err != nil {
+					t.Fatal(err)
+				}
+				want.Rules = slices.Delete(want.Rules, i, i+1)
+			case k < 8: // an Update that changes a few rules
+				q := want.Clone()
+				for range 1 + rng.IntN(2) {
+					q.Rules[rng.IntN(len(q.Rules))].Action = policy.Action(1 + rng.IntN(2))
+				}
+				q.Settings.DefaultAction = policy.DefaultAction(1 + rng.IntN(3))
+				if err := c.Update(q); err != nil {
+					t.Fatal(err)
+				}
+				want, what = q, "Update"
+			default: // time passes
+				clock.Set(clock.Now().Add(time.Duration(rng.IntN(90)) * time.Second))
+				what = "clock " + clock.Now().Format(time.TimeOnly)
+			}
+			now := clock.Now()
+			fresh, err := check.Compile(want, now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, a := range probes(want) {
+				for _, admin := range []bool{false, true} {
+					req := check.Request{Addr: a, Admin: admin}
+					wantD := decideSlow(want, check.Request{Addr: a, Admin: admin, At: now})
+					if got := c.Check(req); got != wantD {
+						t.Fatalf("seed %d step %d (%s): live Check(%v admin=%v) = %v, want %v\nrules: %v", seed, step, what, a, admin, got, wantD, rulesText(want))
+					}
+					if got := fresh.Check(req); got != wantD {
+						t.Fatalf("seed %d step %d: fresh Compile disagrees with decideSlow: %v vs %v", seed, step, got, wantD)
+					}
+					for _, at := range instants(want, now) {
+						req.At = at
+						if got, w := c.Check(req), decideSlow(want, req); got != w {
+							t.Fatalf("seed %d step %d (%s): Check(%v admin=%v at %s) = %v, want %v", seed, step, what, a, admin, at, got, w)
+						}
+					}
+				}
+			}
+			if got := c.Snapshot().Len(); got != len(want.Rules) {
+				t.Fatalf("step %d (%s): snapshot has %d rules, want %d", step, what, got, len(want.Rules))
+			}
+		}
+		var ids, wantIDs []string
+		for r := range c.Snapshot().Rules() {
+			ids = append(ids, r.ID)
+		}
+		for _, r := range want.Rules {
+			wantIDs = append(wantIDs, r.ID)
+		}
+		slices.Sort(ids)
+		slices.Sort(wantIDs)
+		if !slices.Equal(ids, wantIDs) {
+			t.Fatalf("Rules() = %v, want %v", ids, wantIDs)
+		}
+	})
+}
+
+func rulesText(p policy.Policy) string {
+	s := fmt.Sprintf("%v %v default %v\n", p.Settings.Precedence, p.Settings.Enabled, p.Settings.DefaultAction)
+	for _, r := range p.Rules {
+		e, _ := r.Expiry()
+		s += fmt.Sprintf("  %s %s %s admin=%v exp=%s\n", r.ID, r.Target, r.Action, r.AdminOnly, e.Format(time.TimeOnly))
+	}
+	return s
+}
