@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Runs the benchmark suite and writes BENCHMARKS.md (and the raw results,
+# with benchstat's summary, to bench.txt and benchstat.txt).
+#
+#   ./run.sh            # 1k, 100k and 1M rules, COUNT=6 runs each
+#   COUNT=10 ./run.sh
+#   SHORT=1 ./run.sh    # 1k and 100k only
+set -euo pipefail
+cd "$(dirname "$0")"
+count=${COUNT:-6}
+short=()
+[ -n "${SHORT:-}" ] && short=(-short)
+command -v benchstat >/dev/null || GOFLAGS= go install golang.org/x/perf/cmd/benchstat@latest
+export PATH=$PATH:$(go env GOPATH)/bin
+
+go test "${short[@]}" -run TestAgreement -count 1 .
+{
+	go test "${short[@]}" -run '^$' -bench 'BenchmarkLookup' -benchmem -count "$count" -timeout 60m .
+	go test "${short[@]}" -run '^$' -bench 'BenchmarkCompile' -benchmem -benchtime 3x -count 3 -timeout 60m .
+	go test "${short[@]}" -run '^$' -bench 'BenchmarkLiveUpdate' -benchtime 3000x -count 3 -timeout 60m .
+	go test -run '^$' -bench 'BenchmarkReference' -count "$count" .
+} | tee bench.txt
+benchstat bench.txt > benchstat.txt
+{
+	go run ./cmd/report < bench.txt
+	echo
+	echo "Go: $(go version); cores: $(nproc)."
+	echo
+	echo "Exact command: \`cd examples/bench && COUNT=$count ./run.sh\`. benchstat's own summary is in \`benchstat.txt\`."
+} > BENCHMARKS.md
+echo "wrote BENCHMARKS.md"
