@@ -30,7 +30,7 @@ var never = policy.MaxExpiry.Add(time.Second)
 // inserted prefixes that contain the address and re-ranks their rules at
 // that instant, so a decision is never stale.
 type Snapshot struct {
-	table    *bart.Table[leaf]
+	table    *bart.Fast[leaf]
 	at, next time.Time // compile instant; first expiry after it, or never
 	settings policy.Settings
 	dflt     [2]bool // default outcome per subject class
@@ -120,7 +120,7 @@ func compile(p policy.Policy, t0 time.Time) (*Snapshot, map[string]*ruleInfo, er
 	if err := p.Validate(); err != nil {
 		return nil, nil, fmt.Errorf("check.Compile: %w", err)
 	}
-	s := &Snapshot{table: new(bart.Table[leaf]), at: t0, next: never, settings: p.Settings, rules: len(p.Rules)}
+	s := &Snapshot{table: new(bart.Fast[leaf]), at: t0, next: never, settings: p.Settings, rules: len(p.Rules)}
 	byID := make(map[string]*ruleInfo, len(p.Rules))
 	type owned struct {
 		pfx netip.Prefix

@@ -37,6 +37,7 @@ func FuzzCompile(f *testing.F) {
 							t.Fatalf("seed %d n %d: Check(%v admin=%v mobile=%v at %s) = %v, want %v\npolicy: %+v",
 								seed, n, a, admin, mobile, at.Format(time.RFC3339Nano), got, want, p)
 						}
+						checkExplain(t, s, req, want)
 						if at.Equal(fuzzT0) {
 							req.At = time.Time{}
 							if got := s.Check(req); got != want {
@@ -71,4 +72,33 @@ func FuzzCompile(f *testing.F) {
 			}
 		}
 	})
+}
+
+// checkExplain requires Explain to agree with Check: the same decision,
+// the winner first and only when a rule decided, and every match
+// containing the address.
+func checkExplain(t *testing.T, s *check.Snapshot, req check.Request, want check.Decision) {
+	t.Helper()
+	e := s.Explain(req)
+	if e.Decision != want {
+		t.Fatalf("Explain(%v).Decision = %v, want %v", req.Addr, e.Decision, want)
+	}
+	winners := 0
+	for i, m := range e.Matches {
+		if !m.Rule.Target.Contains(req.Addr.Unmap().WithZone("")) {
+			t.Fatalf("Explain(%v) lists %s, which does not contain it", req.Addr, m.Rule.Target)
+		}
+		if m.Status == check.StatusWinner {
+			winners++
+			if i != 0 || m.Rule.ID != want.Rule {
+				t.Fatalf("Explain(%v): winner %s at %d, decision %v", req.Addr, m.Rule.ID, i, want)
+			}
+		}
+		if m.Status == check.StatusBeaten && m.By != want.Rule {
+			t.Fatalf("Explain(%v): %s beaten by %s, decision %v", req.Addr, m.Rule.ID, m.By, want)
+		}
+	}
+	if ruled := want.Reason == check.ReasonRule; ruled != (winners == 1) {
+		t.Fatalf("Explain(%v) has %d winners for decision %v:\n%v", req.Addr, winners, want, e)
+	}
 }

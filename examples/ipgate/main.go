@@ -1,0 +1,155 @@
+// Command ipgate checks addresses against a policy document and validates
+// policy documents.
+//
+//	ipgate check POLICY.json ADDR [--admin] [--mobile] [--at TIME]
+//	ipgate validate POLICY.json
+//
+// check prints one line, "allow" or "deny", the rule and the reason, and
+// exits 0 when allowed, 1 when denied. validate prints every error, one per
+// line, each naming its rule, and exits 1 when there is any. Bad usage or
+// an unreadable file exits 2.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/ipgate/ipgate/check"
+	"github.com/ipgate/ipgate/policy"
+	"github.com/ipgate/ipgate/rangeset"
+)
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+const usage = `usage:
+  ipgate check POLICY.json ADDR [--admin] [--mobile] [--at TIME]
+  ipgate validate POLICY.json
+`
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "check":
+		return runCheck(args[1:], stdout, stderr)
+	case "validate":
+		return runValidate(args[1:], stdout, stderr)
+	}
+	fmt.Fprintf(stderr, "ipgate: unknown command %q\n%s", args[0], usage)
+	return 2
+}
+
+// parse parses flags wherever they stand among the positional arguments.
+func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
+func load(name string, stderr io.Writer) (policy.Policy, bool) {
+	data, err := os.ReadFile(name)
+	if err != nil {
+		fmt.Fprintln(stderr, "ipgate:", err)
+		return policy.Policy{}, false
+	}
+	p, err := policy.Decode(data)
+	if err != nil {
+		printErrors(stderr, err)
+		return policy.Policy{}, false
+	}
+	return p, true
+}
+
+// printErrors prints each joined error on its own line.
+func printErrors(w io.Writer, err error) {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range j.Unwrap() {
+			printErrors(w, e)
+		}
+		return
+	}
+	fmt.Fprintln(w, err)
+}
+
+func runCheck(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	admin := fs.Bool("admin", false, "the subject is an admin")
+	mobile := fs.Bool("mobile", false, "the subject is a mobile client")
+	at := fs.String("at", "", "the instant to decide at, RFC 3339 (default: now)")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return 2
+	}
+	if len(pos) != 2 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	p, ok := load(pos[0], stderr)
+	if !ok {
+		return 2
+	}
+	addr, err := rangeset.ParseAddr(pos[1])
+	if err != nil {
+		fmt.Fprintln(stderr, "ipgate:", err)
+		return 2
+	}
+	now := time.Now()
+	if *at != "" {
+		if now, err = time.Parse(time.RFC3339Nano, *at); err != nil {
+			fmt.Fprintf(stderr, "ipgate: --at %q: want an RFC 3339 instant\n", *at)
+			return 2
+		}
+	}
+	snap, err := check.Compile(p, now)
+	if err != nil {
+		printErrors(stderr, err)
+		return 2
+	}
+	d := snap.Check(check.Request{Addr: addr, Admin: *admin, Mobile: *mobile, At: now})
+	verdict := "deny"
+	if d.Allowed {
+		verdict = "allow"
+	}
+	rule := d.Rule
+	if rule == "" {
+		rule = "-"
+	}
+	fmt.Fprintf(stdout, "%s rule=%s reason=%s\n", verdict, rule, d.Reason)
+	if !d.Allowed {
+		return 1
+	}
+	return 0
+}
+
+func runValidate(args []string, stdout, stderr io.Writer) int {
+	if len(args) != 1 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	data, err := os.ReadFile(args[0])
+	if err != nil {
+		fmt.Fprintln(stderr, "ipgate:", err)
+		return 2
+	}
+	p, err := policy.Decode(data)
+	if err != nil {
+		printErrors(stdout, err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "ok: %d rules\n", len(p.Rules))
+	return 0
+}
