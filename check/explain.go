@@ -15,9 +15,9 @@ type MatchStatus uint8
 // The statuses of a rule whose target contains the address.
 const (
 	StatusWinner        MatchStatus = iota + 1 // it decided
-	StatusBeaten                          // a better rule decided; see Match.By and Match.Why
-	StatusExpired                         // it had expired at the instant; see Match.Since
-	StatusNotApplicable                   // admin-only, and the subject is not an admin
+	StatusBeaten                               // a better rule decided; see Match.By and Match.Why
+	StatusExpired                              // it had expired at the instant; see Match.Since
+	StatusNotApplicable                        // admin-only, and the subject is not an admin
 )
 
 var statusNames = [...]string{StatusWinner: "winner", StatusBeaten: "beaten", StatusExpired: "expired", StatusNotApplicable: "not applicable"}
