@@ -157,15 +157,12 @@ func compile(p policy.Policy, t0 time.Time) (*Snapshot, map[string]*ruleInfo, er
 		win [2]*ruleInfo
 	}
 	var stack []frame
+	single := map[*ruleInfo]*node{}
 	for lo := 0; lo < len(all); {
 		pfx := all[lo].pfx
 		hi := lo
 		for hi < len(all) && all[hi].pfx == pfx {
 			hi++
-		}
-		n := &node{rules: make([]*ruleInfo, hi-lo)}
-		for i := range n.rules {
-			n.rules[i] = all[lo+i].r
 		}
 		for len(stack) > 0 && !contains(stack[len(stack)-1].pfx, pfx) {
 			stack = stack[:len(stack)-1]
@@ -174,8 +171,23 @@ func compile(p policy.Policy, t0 time.Time) (*Snapshot, map[string]*ruleInfo, er
 		if len(stack) > 0 {
 			inherited = stack[len(stack)-1].win
 		}
-		s.table.Insert(pfx, s.newLeaf(n, inherited))
-		stack = append(stack, frame{pfx, n.win})
+		rules := make([]*ruleInfo, hi-lo)
+		for i := range rules {
+			rules[i] = all[lo+i].r
+		}
+		win := s.winners(rules, inherited)
+		// The prefixes of one rule's cover that it alone owns mostly share
+		// their winners too: they share one node.
+		n := &node{rules: rules, win: win}
+		if len(rules) == 1 {
+			if prev := single[rules[0]]; prev != nil && prev.win == win {
+				n = prev
+			} else {
+				single[rules[0]] = n
+			}
+		}
+		s.table.Insert(pfx, leafOf(n))
+		stack = append(stack, frame{pfx, win})
 		lo = hi
 	}
 	return s, byID, nil
@@ -208,22 +220,23 @@ func (s *Snapshot) setDefaults() {
 	}
 }
 
-// newLeaf sets n's winners from its own rules and those inherited from
-// the nearest inserted prefix containing it, and returns its leaf.
-func (s *Snapshot) newLeaf(n *node, inherited [2]*ruleInfo) leaf {
-	for c := range n.win {
-		n.win[c] = inherited[c]
+// winners returns the winners of a prefix with the given rules (best
+// first) that inherits the winners of the nearest inserted prefix
+// containing it.
+func (s *Snapshot) winners(rules []*ruleInfo, inherited [2]*ruleInfo) [2]*ruleInfo {
+	win := inherited
+	for c := range win {
 		// The rules are sorted best first: the first live one is the best.
-		for _, r := range n.rules {
+		for _, r := range rules {
 			if r.live(c, s.at) {
-				if better(s.denyFirst(), r, n.win[c]) {
-					n.win[c] = r
+				if better(s.denyFirst(), r, win[c]) {
+					win[c] = r
 				}
 				break
 			}
 		}
 	}
-	return leafOf(n)
+	return win
 }
 
 // leafOf returns the leaf of n, with its winners' decisions.

@@ -149,14 +149,14 @@ func (s *Snapshot) rerank(pfx netip.Prefix) {
 	for i := 0; i < len(below); {
 		p := below[i]
 		lf, _ := s.table.Get(p)
-		nl := s.newLeaf(&node{rules: lf.n.rules}, s.inherited(p))
-		if nl.n.win == lf.n.win {
+		win := s.winners(lf.n.rules, s.inherited(p))
+		if win == lf.n.win {
 			// Nothing beneath p inherits anything new through it.
 			for i++; i < len(below) && contains(p, below[i]); i++ {
 			}
 			continue
 		}
-		s.table = s.table.InsertPersist(p, nl)
+		s.table = s.table.InsertPersist(p, leafOf(&node{rules: lf.n.rules, win: win}))
 		i++
 	}
 }
