@@ -81,6 +81,12 @@ func (c *Checker) Check(r Request) Decision {
 	return c.cur.Load().Check(r)
 }
 
+// Allowed reports whether r may pass with the current snapshot; see
+// [Snapshot.Allowed]. It does not allocate and takes no lock.
+func (c *Checker) Allowed(r Request) bool {
+	return c.cur.Load().Allowed(r)
+}
+
 // Snapshot returns the snapshot currently served.
 func (c *Checker) Snapshot() *Snapshot { return c.cur.Load() }
 

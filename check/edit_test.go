@@ -122,3 +122,54 @@ func rulesText(p policy.Policy) string {
 	}
 	return s
 }
+
+// TestAllowedOneAction runs one-action policies, where a membership table
+// answers Allowed, through random edits that keep them one-action and then
+// break it, against decideSlow.
+func TestAllowedOneAction(t *testing.T) {
+	t.Parallel()
+	for seed := range uint64(40) {
+		rng := rand.New(rand.NewPCG(seed, 7))
+		a := policy.Action(1 + seed%2)
+		oneAction := func(p policy.Policy) policy.Policy {
+			for i := range p.Rules {
+				p.Rules[i].Action, p.Rules[i].AdminOnly = a, false
+				p.Rules[i].ExpiresAt, p.Rules[i].TTL = time.Time{}, nil
+			}
+			return p
+		}
+		want := oneAction(randomPolicy(rng, 1+rng.IntN(12), fuzzT0))
+		want.Settings.Enabled = true
+		c, err := check.NewChecker(want, newFakeClock(fuzzT0).options())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for step := range 12 {
+			switch {
+			case step == 10: // another action: the membership table goes
+				r := oneAction(randomPolicy(rng, 1, fuzzT0)).Rules[0]
+				r.ID, r.Action = "other", policy.Allow+policy.Deny-a
+				c.Put(r)
+				want.Rules = append(want.Rules, r)
+			case step%3 == 2 && len(want.Rules) > 0:
+				i := rng.IntN(len(want.Rules))
+				c.Delete(want.Rules[i].ID)
+				want.Rules = slices.Delete(want.Rules, i, i+1)
+			default:
+				r := oneAction(randomPolicy(rng, 1, fuzzT0)).Rules[0]
+				r.ID = fmt.Sprint("s", step)
+				c.Put(r)
+				want.Rules = append(want.Rules, r)
+			}
+			for _, addr := range probes(want) {
+				for _, mobile := range []bool{false, true} {
+					req := check.Request{Addr: addr, Mobile: mobile}
+					if got, w := c.Allowed(req), decideSlow(want, check.Request{Addr: addr, Mobile: mobile, At: fuzzT0}).Allowed; got != w {
+						t.Fatalf("seed %d step %d: Allowed(%v mobile=%v) = %v, want %v\n%s", seed, step, addr, mobile, got, w, rulesText(want))
+					}
+				}
+			}
+		}
+		c.Close()
+	}
+}

@@ -38,6 +38,9 @@ func FuzzCompile(f *testing.F) {
 								seed, n, a, admin, mobile, at.Format(time.RFC3339Nano), got, want, p)
 						}
 						checkExplain(t, s, req, want)
+						if got := s.Allowed(req); got != want.Allowed {
+							t.Fatalf("Allowed(%v) = %v, want %v", req, got, want.Allowed)
+						}
 						if at.Equal(fuzzT0) {
 							req.At = time.Time{}
 							if got := s.Check(req); got != want {

@@ -212,6 +212,11 @@ func BenchmarkLookupOneAction(b *testing.B) {
 					sink = snap.Check(check.Request{Addr: qs[i&mask]}).Allowed
 				}
 			})
+			b.Run("impl=ipgate-allowed", func(b *testing.B) {
+				for i := 0; b.Loop(); i++ {
+					sink = snap.Allowed(check.Request{Addr: qs[i&mask]})
+				}
+			})
 			b.Run("impl=bart", func(b *testing.B) {
 				for i := 0; b.Loop(); i++ {
 					sink, _ = bt.T.Lookup(qs[i&mask])

@@ -38,7 +38,8 @@ type Options struct {
 	// duplicate targets: a workload every longest-prefix-match peer can
 	// express exactly.
 	PrefixOnly bool
-	// OneAction makes every rule a deny: a pure denylist.
+	// OneAction makes every rule a deny that binds everyone forever: a
+	// pure denylist.
 	OneAction bool
 }
 
@@ -77,7 +78,7 @@ func Generate(n int, seed uint64, o Options) Workload {
 		if !r.Target.IsValid() || seen[r.Target] && o.PrefixOnly {
 			continue
 		}
-		if !o.PrefixOnly {
+		if !o.PrefixOnly && !o.OneAction {
 			if rng.IntN(50) == 0 {
 				r.AdminOnly = true
 			}
