@@ -40,7 +40,7 @@ type Snapshot struct {
 	// rules all share one action and bind everyone forever: membership then
 	// decides, and Allowed asks this smaller table.
 	members *bart.Lite
-	rules    int     // how many rules
+	rules   int // how many rules
 	// passed is set by a Checker once the next change has arrived and before
 	// the recompiled snapshot replaces this one: requests with a zero At are
 	// then decided at that instant rather than at the compile instant.
