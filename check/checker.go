@@ -116,7 +116,7 @@ func (c *Checker) Update(p policy.Policy) error {
 	ids := make(map[string]bool, len(p.Rules))
 	for _, r := range p.Rules {
 		ids[r.ID] = true
-		if o := c.state.byID[r.ID]; o == nil || !sameRule(o.rule, r) {
+		if o := c.state.byID[r.ID]; o == nil || !o.rule.Equal(r) {
 			add = append(add, r)
 			if o != nil {
 				del = append(del, o)
@@ -143,13 +143,6 @@ func (c *Checker) recompile(p policy.Policy, now time.Time) error {
 	c.state = newRulesState(s, byID)
 	c.publish(s)
 	return nil
-}
-
-// sameRule reports whether a and b are equal in every field.
-func sameRule(a, b policy.Rule) bool {
-	return a.ID == b.ID && a.Target == b.Target && a.Action == b.Action && a.AdminOnly == b.AdminOnly &&
-		a.ExpiresAt.Equal(b.ExpiresAt) && a.CreatedAt.Equal(b.CreatedAt) && a.UpdatedAt.Equal(b.UpdatedAt) &&
-		a.Comment == b.Comment && (a.TTL == nil) == (b.TTL == nil) && (a.TTL == nil || *a.TTL == *b.TTL)
 }
 
 // ErrUnknownRule is returned by [Checker.Delete] for an id the served

@@ -73,6 +73,14 @@ func (r Rule) Expired(t time.Time) bool {
 	return ok && !t.Before(e)
 }
 
+// Equal reports whether r and o are equal in every field; instants are
+// compared with time.Time.Equal.
+func (r Rule) Equal(o Rule) bool {
+	return r.ID == o.ID && r.Target == o.Target && r.Action == o.Action && r.AdminOnly == o.AdminOnly &&
+		r.ExpiresAt.Equal(o.ExpiresAt) && r.CreatedAt.Equal(o.CreatedAt) && r.UpdatedAt.Equal(o.UpdatedAt) &&
+		r.Comment == o.Comment && (r.TTL == nil) == (o.TTL == nil) && (r.TTL == nil || *r.TTL == *o.TTL)
+}
+
 // Clone returns a copy of r that shares no memory with it.
 func (r Rule) Clone() Rule {
 	if r.TTL != nil {

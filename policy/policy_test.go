@@ -262,3 +262,31 @@ func TestDecodeRule(t *testing.T) {
 		t.Errorf("DecodeRule(host bits) = %v, want ErrHostBits", err)
 	}
 }
+
+func TestRuleEqual(t *testing.T) {
+	t.Parallel()
+	a := rule("a", "10.0.0.0/8", policy.Allow)
+	a.TTL, a.CreatedAt = ptr(int64(60)), t0
+	b := a.Clone()
+	b.CreatedAt = t0.In(time.FixedZone("x", 3600)) // the same instant
+	if !a.Equal(b) {
+		t.Error("equal rules differ")
+	}
+	for _, change := range []func(*policy.Rule){
+		func(r *policy.Rule) { r.ID = "b" },
+		func(r *policy.Rule) { r.Target = rangeset.MustParseRange("10.0.0.0/9") },
+		func(r *policy.Rule) { r.Action = policy.Deny },
+		func(r *policy.Rule) { r.AdminOnly = true },
+		func(r *policy.Rule) { r.TTL = ptr(int64(61)) },
+		func(r *policy.Rule) { r.TTL = nil },
+		func(r *policy.Rule) { r.ExpiresAt = t0 },
+		func(r *policy.Rule) { r.UpdatedAt = t0 },
+		func(r *policy.Rule) { r.Comment = "x" },
+	} {
+		c := a.Clone()
+		change(&c)
+		if a.Equal(c) || c.Equal(a) {
+			t.Errorf("rules differing in one field are Equal: %+v", c)
+		}
+	}
+}

@@ -91,25 +91,19 @@ func (e DocEditor) Put(ctx context.Context, name string, np policy.Policy, expec
 		for i := range np.Rules {
 			r := &np.Rules[i]
 			prev, ok := old[r.ID]
-			switch {
-			case !ok:
+			if !ok {
 				r.CreatedAt, r.UpdatedAt = now, now
-			case sameContent(prev, *r):
-				r.CreatedAt, r.UpdatedAt = prev.CreatedAt, prev.UpdatedAt
-			default:
-				r.CreatedAt, r.UpdatedAt = prev.CreatedAt, now
+				continue
+			}
+			// Unchanged but for timestamps: keep them.
+			r.CreatedAt, r.UpdatedAt = prev.CreatedAt, prev.UpdatedAt
+			if !prev.Equal(*r) {
+				r.UpdatedAt = now
 			}
 		}
 		*p = np
 		return nil
 	})
-}
-
-// sameContent reports whether a and b differ in nothing but timestamps.
-func sameContent(a, b policy.Rule) bool {
-	return a.ID == b.ID && a.Target == b.Target && a.Action == b.Action && a.AdminOnly == b.AdminOnly &&
-		a.ExpiresAt.Equal(b.ExpiresAt) && a.Comment == b.Comment &&
-		(a.TTL == nil) == (b.TTL == nil) && (a.TTL == nil || *a.TTL == *b.TTL)
 }
 
 // Delete removes the named policy.
