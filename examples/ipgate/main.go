@@ -2,15 +2,21 @@
 // policy documents.
 //
 //	ipgate check POLICY.json ADDR [--admin] [--mobile] [--at TIME]
+//	ipgate explain POLICY.json ADDR [--admin] [--mobile] [--at TIME]
 //	ipgate validate POLICY.json
+//	ipgate import-nginx NGINX.conf
 //
 // check prints one line, "allow" or "deny", the rule and the reason, and
 // exits 0 when allowed, 1 when denied. validate prints every error, one per
-// line, each naming its rule, and exits 1 when there is any. Bad usage or
-// an unreadable file exits 2.
+// line, each naming its rule, and exits 1 when there is any. explain prints
+// the decision and every rule whose target contains the address, with what
+// became of it. import-nginx turns nginx allow/deny lines into an
+// order-free policy document with the same decisions. Bad usage or an
+// unreadable file exits 2.
 package main
 
 import (
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -26,7 +32,9 @@ func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
 const usage = `usage:
   ipgate check POLICY.json ADDR [--admin] [--mobile] [--at TIME]
+  ipgate explain POLICY.json ADDR [--admin] [--mobile] [--at TIME]
   ipgate validate POLICY.json
+  ipgate import-nginx NGINX.conf
 `
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -35,8 +43,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	switch args[0] {
-	case "check":
-		return runCheck(args[1:], stdout, stderr)
+	case "check", "explain":
+		return runCheck(args[0], args[1:], stdout, stderr)
+	case "import-nginx":
+		return runImport(args[1:], stdout, stderr)
 	case "validate":
 		return runValidate(args[1:], stdout, stderr)
 	}
@@ -84,8 +94,8 @@ func printErrors(w io.Writer, err error) {
 	fmt.Fprintln(w, err)
 }
 
-func runCheck(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+func runCheck(cmd string, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	admin := fs.Bool("admin", false, "the subject is an admin")
 	mobile := fs.Bool("mobile", false, "the subject is a mobile client")
@@ -119,7 +129,16 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 		printErrors(stderr, err)
 		return 2
 	}
-	d := snap.Check(check.Request{Addr: addr, Admin: *admin, Mobile: *mobile, At: now})
+	req := check.Request{Addr: addr, Admin: *admin, Mobile: *mobile, At: now}
+	if cmd == "explain" {
+		e := snap.Explain(req)
+		fmt.Fprint(stdout, e)
+		if !e.Decision.Allowed {
+			return 1
+		}
+		return 0
+	}
+	d := snap.Check(req)
 	verdict := "deny"
 	if d.Allowed {
 		verdict = "allow"
@@ -151,5 +170,35 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	fmt.Fprintf(stdout, "ok: %d rules\n", len(p.Rules))
+	return 0
+}
+
+func runImport(args []string, stdout, stderr io.Writer) int {
+	if len(args) != 1 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	data, err := os.ReadFile(args[0])
+	if err != nil {
+		fmt.Fprintln(stderr, "ipgate:", err)
+		return 2
+	}
+	list, err := policy.ParseNginx(string(data))
+	if err != nil {
+		fmt.Fprintln(stderr, "ipgate:", err)
+		return 1
+	}
+	// nginx lets through what no line matches.
+	p, err := policy.FromOrdered(list, policy.DefaultAllow)
+	if err != nil {
+		fmt.Fprintln(stderr, "ipgate:", err)
+		return 1
+	}
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(p); err != nil {
+		fmt.Fprintln(stderr, "ipgate:", err)
+		return 2
+	}
 	return 0
 }

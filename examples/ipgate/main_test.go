@@ -22,6 +22,7 @@ func TestCLI(t *testing.T) {
 	  {"id": "guest", "ip": "10.1.0.0/16", "action": "deny"},
 	  {"id": "desk", "ip": "192.0.2.1", "action": "allow", "adminOnly": true},
 	  {"id": "temp", "ip": "198.51.100.7", "action": "allow", "expiresAt": "2026-06-01T00:00:00Z"}]}`)
+	nginx := write(t, "deny 192.168.1.1;\nallow 192.168.1.0/24;\ndeny all;\n")
 	bad := write(t, `{"rules": [
 	  {"id": "a", "ip": "10.0.0.5/24", "action": "allow"},
 	  {"id": "b", "ip": "10.0.0.1", "action": "permit"}]}`)
@@ -43,6 +44,11 @@ func TestCLI(t *testing.T) {
 		{[]string{"validate", bad}, 1, "rule \"a\": invalid target: rangeset.ParseRange(\"10.0.0.5/24\"): host bits set (canonical form 10.0.0.0/24)\nrule \"b\": invalid action \"permit\" (want \"allow\" or \"deny\")\n", ""},
 		{[]string{"validate", filepath.Join(t.TempDir(), "missing.json")}, 2, "", ""},
 		{[]string{"frobnicate"}, 2, "", "ipgate: unknown command \"frobnicate\"\n" + usage},
+		{[]string{"explain", good, "10.1.3.4", "--at", "2026-01-01T00:00:00Z"}, 1, "deny (rule guest) at 2026-01-01T00:00:00Z\n" +
+			"  guest 10.1.0.0/16 deny: winner\n  office 10.0.0.0/8 allow: beaten by guest (narrower)\n", ""},
+		{[]string{"explain", good, "198.51.100.7", "--at", "2026-07-01T00:00:00Z"}, 1, "deny (default) at 2026-07-01T00:00:00Z\n" +
+			"  temp 198.51.100.7 allow: expired since 2026-06-01T00:00:00Z\n", ""},
+		{[]string{"import-nginx", nginx}, 0, nginxJSON, ""},
 	}
 	for _, tt := range tests {
 		var out, errOut bytes.Buffer
@@ -52,3 +58,43 @@ func TestCLI(t *testing.T) {
 		}
 	}
 }
+
+const nginxJSON = `{
+  "enabled": true,
+  "defaultAction": "allow",
+  "precedence": "mostSpecific",
+  "applyToMobile": true,
+  "rules": [
+    {
+      "id": "line3",
+      "ip": "0.0.0.0-192.168.0.255",
+      "action": "deny"
+    },
+    {
+      "id": "line2",
+      "ip": "192.168.1.0",
+      "action": "allow"
+    },
+    {
+      "id": "line1",
+      "ip": "192.168.1.1",
+      "action": "deny"
+    },
+    {
+      "id": "line2.2",
+      "ip": "192.168.1.2-192.168.1.255",
+      "action": "allow"
+    },
+    {
+      "id": "line3.2",
+      "ip": "192.168.2.0-255.255.255.255",
+      "action": "deny"
+    },
+    {
+      "id": "line3.3",
+      "ip": "::/0",
+      "action": "deny"
+    }
+  ]
+}
+`
