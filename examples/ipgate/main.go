@@ -4,13 +4,15 @@
 //	ipgate check POLICY.json ADDR [--admin] [--mobile] [--at TIME]
 //	ipgate explain POLICY.json ADDR [--admin] [--mobile] [--at TIME]
 //	ipgate validate POLICY.json
+//	ipgate diff OLD.json NEW.json [--at TIME]
 //	ipgate import-nginx NGINX.conf
 //
 // check prints one line, "allow" or "deny", the rule and the reason, and
 // exits 0 when allowed, 1 when denied. validate prints every error, one per
 // line, each naming its rule, and exits 1 when there is any. explain prints
 // the decision and every rule whose target contains the address, with what
-// became of it. import-nginx turns nginx allow/deny lines into an
+// became of it. diff prints every range whose decision changes, per
+// subject, and exits 1 when there is any. import-nginx turns nginx allow/deny lines into an
 // order-free policy document with the same decisions. Bad usage or an
 // unreadable file exits 2.
 package main
@@ -34,6 +36,7 @@ const usage = `usage:
   ipgate check POLICY.json ADDR [--admin] [--mobile] [--at TIME]
   ipgate explain POLICY.json ADDR [--admin] [--mobile] [--at TIME]
   ipgate validate POLICY.json
+  ipgate diff OLD.json NEW.json [--at TIME]
   ipgate import-nginx NGINX.conf
 `
 
@@ -47,6 +50,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runCheck(args[0], args[1:], stdout, stderr)
 	case "import-nginx":
 		return runImport(args[1:], stdout, stderr)
+	case "diff":
+		return runDiff(args[1:], stdout, stderr)
 	case "validate":
 		return runValidate(args[1:], stdout, stderr)
 	}
@@ -117,12 +122,9 @@ func runCheck(cmd string, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "ipgate:", err)
 		return 2
 	}
-	now := time.Now()
-	if *at != "" {
-		if now, err = time.Parse(time.RFC3339Nano, *at); err != nil {
-			fmt.Fprintf(stderr, "ipgate: --at %q: want an RFC 3339 instant\n", *at)
-			return 2
-		}
+	now, ok := instant(*at, stderr)
+	if !ok {
+		return 2
 	}
 	snap, err := check.Compile(p, now)
 	if err != nil {
@@ -199,6 +201,53 @@ func runImport(args []string, stdout, stderr io.Writer) int {
 	if err := enc.Encode(p); err != nil {
 		fmt.Fprintln(stderr, "ipgate:", err)
 		return 2
+	}
+	return 0
+}
+
+// instant parses --at, defaulting to now.
+func instant(at string, stderr io.Writer) (time.Time, bool) {
+	if at == "" {
+		return time.Now(), true
+	}
+	t, err := time.Parse(time.RFC3339Nano, at)
+	if err != nil {
+		fmt.Fprintf(stderr, "ipgate: --at %q: want an RFC 3339 instant\n", at)
+		return time.Time{}, false
+	}
+	return t, true
+}
+
+func runDiff(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("diff", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	at := fs.String("at", "", "the instant to compare at, RFC 3339 (default: now)")
+	pos, err := parse(fs, args)
+	if err != nil || len(pos) != 2 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	now, ok := instant(*at, stderr)
+	if !ok {
+		return 2
+	}
+	var snaps [2]*check.Snapshot
+	for i, name := range pos {
+		p, ok := load(name, stderr)
+		if !ok {
+			return 2
+		}
+		if snaps[i], err = check.Compile(p, now); err != nil {
+			printErrors(stderr, err)
+			return 2
+		}
+	}
+	changes := check.Diff(snaps[0], snaps[1], now)
+	for _, c := range changes {
+		fmt.Fprintf(stdout, "%s admin=%v mobile=%v: %v -> %v\n", c.Range, c.Admin, c.Mobile, c.Old, c.New)
+	}
+	if len(changes) > 0 {
+		return 1
 	}
 	return 0
 }

@@ -22,6 +22,11 @@ func TestCLI(t *testing.T) {
 	  {"id": "guest", "ip": "10.1.0.0/16", "action": "deny"},
 	  {"id": "desk", "ip": "192.0.2.1", "action": "allow", "adminOnly": true},
 	  {"id": "temp", "ip": "198.51.100.7", "action": "allow", "expiresAt": "2026-06-01T00:00:00Z"}]}`)
+	narrower := write(t, `{"rules": [
+	  {"id": "office", "ip": "10.0.0.0/8", "action": "allow"},
+	  {"id": "guest", "ip": "10.1.128.0/17", "action": "deny"},
+	  {"id": "desk", "ip": "192.0.2.1", "action": "allow", "adminOnly": true},
+	  {"id": "temp", "ip": "198.51.100.7", "action": "allow", "expiresAt": "2026-06-01T00:00:00Z"}]}`)
 	nginx := write(t, "deny 192.168.1.1;\nallow 192.168.1.0/24;\ndeny all;\n")
 	bad := write(t, `{"rules": [
 	  {"id": "a", "ip": "10.0.0.5/24", "action": "allow"},
@@ -49,6 +54,12 @@ func TestCLI(t *testing.T) {
 		{[]string{"explain", good, "198.51.100.7", "--at", "2026-07-01T00:00:00Z"}, 1, "deny (default) at 2026-07-01T00:00:00Z\n" +
 			"  temp 198.51.100.7 allow: expired since 2026-06-01T00:00:00Z\n", ""},
 		{[]string{"import-nginx", nginx}, 0, nginxJSON, ""},
+		{[]string{"diff", good, good}, 0, "", ""},
+		{[]string{"diff", good, narrower, "--at", "2026-01-01T00:00:00Z"}, 1,
+			"10.1.0.0/17 admin=false mobile=false: deny (rule guest) -> allow (rule office)\n" +
+				"10.1.0.0/17 admin=false mobile=true: deny (rule guest) -> allow (rule office)\n" +
+				"10.1.0.0/17 admin=true mobile=false: deny (rule guest) -> allow (rule office)\n" +
+				"10.1.0.0/17 admin=true mobile=true: deny (rule guest) -> allow (rule office)\n", ""},
 	}
 	for _, tt := range tests {
 		var out, errOut bytes.Buffer
