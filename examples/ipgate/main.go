@@ -5,6 +5,7 @@
 //	ipgate explain POLICY.json ADDR [--admin] [--mobile] [--at TIME]
 //	ipgate validate POLICY.json
 //	ipgate diff OLD.json NEW.json [--at TIME]
+//	ipgate lint POLICY.json [--at TIME]
 //	ipgate import-nginx NGINX.conf
 //
 // check prints one line, "allow" or "deny", the rule and the reason, and
@@ -12,7 +13,9 @@
 // line, each naming its rule, and exits 1 when there is any. explain prints
 // the decision and every rule whose target contains the address, with what
 // became of it. diff prints every range whose decision changes, per
-// subject, and exits 1 when there is any. import-nginx turns nginx allow/deny lines into an
+// subject, and exits 1 when there is any. lint prints warnings (rules that
+// never win, duplicates, covered rules, broad allows, expired rules, a
+// fragile allowlist) and exits 1 when there is any. import-nginx turns nginx allow/deny lines into an
 // order-free policy document with the same decisions. Bad usage or an
 // unreadable file exits 2.
 package main
@@ -37,6 +40,7 @@ const usage = `usage:
   ipgate explain POLICY.json ADDR [--admin] [--mobile] [--at TIME]
   ipgate validate POLICY.json
   ipgate diff OLD.json NEW.json [--at TIME]
+  ipgate lint POLICY.json [--at TIME]
   ipgate import-nginx NGINX.conf
 `
 
@@ -52,6 +56,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runImport(args[1:], stdout, stderr)
 	case "diff":
 		return runDiff(args[1:], stdout, stderr)
+	case "lint":
+		return runLint(args[1:], stdout, stderr)
 	case "validate":
 		return runValidate(args[1:], stdout, stderr)
 	}
@@ -247,6 +253,37 @@ func runDiff(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "%s admin=%v mobile=%v: %v -> %v\n", c.Range, c.Admin, c.Mobile, c.Old, c.New)
 	}
 	if len(changes) > 0 {
+		return 1
+	}
+	return 0
+}
+
+func runLint(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("lint", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	at := fs.String("at", "", "the instant to lint at, RFC 3339 (default: now)")
+	pos, err := parse(fs, args)
+	if err != nil || len(pos) != 1 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	now, ok := instant(*at, stderr)
+	if !ok {
+		return 2
+	}
+	p, ok := load(pos[0], stderr)
+	if !ok {
+		return 2
+	}
+	ws, err := check.Lint(p, now, nil)
+	if err != nil {
+		printErrors(stderr, err)
+		return 2
+	}
+	for _, w := range ws {
+		fmt.Fprintln(stdout, w)
+	}
+	if len(ws) > 0 {
 		return 1
 	}
 	return 0

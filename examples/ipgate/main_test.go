@@ -55,6 +55,8 @@ func TestCLI(t *testing.T) {
 			"  temp 198.51.100.7 allow: expired since 2026-06-01T00:00:00Z\n", ""},
 		{[]string{"import-nginx", nginx}, 0, nginxJSON, ""},
 		{[]string{"diff", good, good}, 0, "", ""},
+		{[]string{"lint", good, "--at", "2026-07-01T00:00:00Z"}, 1, "expired: rule \"temp\" expired at 2026-06-01T00:00:00Z\n", ""},
+		{[]string{"lint", narrower, "--at", "2026-01-01T00:00:00Z"}, 0, "", ""},
 		{[]string{"diff", good, narrower, "--at", "2026-01-01T00:00:00Z"}, 1,
 			"10.1.0.0/17 admin=false mobile=false: deny (rule guest) -> allow (rule office)\n" +
 				"10.1.0.0/17 admin=false mobile=true: deny (rule guest) -> allow (rule office)\n" +
