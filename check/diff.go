@@ -40,25 +40,7 @@ func diff(a *Snapshot, ta time.Time, b *Snapshot, tb time.Time) []Change {
 		if is4 {
 			first, last = netip.IPv4Unspecified(), lastAddr(true)
 		}
-		cuts := []netip.Addr{first}
-		if !is4 {
-			// No query lands in ::ffff:0:0/96: it is decided as IPv4.
-			cuts = append(cuts, netip.MustParseAddr("::ffff:0:0"), netip.MustParseAddr("::1:0:0:0"))
-		}
-		for _, s := range []*Snapshot{a, b} {
-			for p := range s.table.All() {
-				if p.Addr().Is4() != is4 {
-					continue
-				}
-				r := rangeset.PrefixRange(p)
-				cuts = append(cuts, r.From())
-				if n := r.To().Next(); n.IsValid() && n.Is4() == is4 {
-					cuts = append(cuts, n)
-				}
-			}
-		}
-		slices.SortFunc(cuts, netip.Addr.Compare)
-		cuts = slices.Compact(cuts)
+		cuts := cutsIn(rangeset.RangeFrom(first, last), a, b)
 		for _, admin := range []bool{false, true} {
 			for _, mobile := range []bool{false, true} {
 				open := -1 // the change the previous piece extended, if any
@@ -87,6 +69,30 @@ func diff(a *Snapshot, ta time.Time, b *Snapshot, tb time.Time) []Change {
 		}
 	}
 	return out
+}
+
+// cutsIn returns, in order, the addresses of r at which a decision of any
+// of the snapshots may change: r's start, the ends of their prefixes, and
+// the ends of ::ffff:0:0/96, where no IPv6 query lands. Decisions are
+// constant from each cut to the next.
+func cutsIn(r rangeset.Range, snaps ...*Snapshot) []netip.Addr {
+	cuts := []netip.Addr{r.From()}
+	add := func(a netip.Addr) {
+		if r.Contains(a) {
+			cuts = append(cuts, a)
+		}
+	}
+	add(netip.MustParseAddr("::ffff:0:0"))
+	add(netip.MustParseAddr("::1:0:0:0"))
+	for _, s := range snaps {
+		for p := range s.table.All() {
+			pr := rangeset.PrefixRange(p)
+			add(pr.From())
+			add(pr.To().Next())
+		}
+	}
+	slices.SortFunc(cuts, netip.Addr.Compare)
+	return slices.Compact(cuts)
 }
 
 func lastAddr(is4 bool) netip.Addr {

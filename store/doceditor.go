@@ -29,6 +29,10 @@ type DocEditor struct {
 	Backend Backend
 	// Now is the clock that sets CreatedAt and UpdatedAt; nil means time.Now.
 	Now func() time.Time
+	// Guard, when not nil, sees every write as the policy before and after
+	// it, and refuses it with an error, nothing stored: a lockout guard
+	// (check.Guard) keeps the admin's own address allowed.
+	Guard func(old, new policy.Policy) error
 }
 
 // errNoChange ends an edit that changes nothing: nothing is committed.
@@ -61,6 +65,10 @@ func (e DocEditor) edit(ctx context.Context, name string, expected Revision, cre
 		if expected != Any && expected != rev {
 			return rev, &ConflictError{Name: name, Expected: expected, Current: rev}
 		}
+		var old policy.Policy
+		if e.Guard != nil {
+			old = p.Clone()
+		}
 		switch err := change(&p, e.now()); {
 		case errors.Is(err, errNoChange):
 			return rev, nil
@@ -69,6 +77,11 @@ func (e DocEditor) edit(ctx context.Context, name string, expected Revision, cre
 		}
 		if err := p.Validate(); err != nil {
 			return rev, fmt.Errorf("%w %q: %w", ErrInvalid, name, err)
+		}
+		if e.Guard != nil {
+			if err := e.Guard(old, p); err != nil {
+				return rev, fmt.Errorf("%w %q: %w", ErrRefused, name, err)
+			}
 		}
 		next, err := e.Backend.Swap(ctx, name, rev, &p)
 		if errors.Is(err, ErrConflict) && expected == Any {

@@ -29,6 +29,9 @@ var (
 	// ErrInvalid reports a write that would make the policy invalid; the
 	// policy's validation errors are wrapped too.
 	ErrInvalid = errors.New("store: invalid policy")
+	// ErrRefused reports a write that the store's guard refused (see
+	// DocEditor.Guard); the guard's error is wrapped too.
+	ErrRefused = errors.New("store: write refused by the guard")
 )
 
 // ConflictError reports a conditional write whose expected revision is not

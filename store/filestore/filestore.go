@@ -43,6 +43,8 @@ import (
 type Options struct {
 	// Now sets CreatedAt and UpdatedAt; nil means time.Now.
 	Now func() time.Time
+	// Guard refuses writes; see store.DocEditor.Guard.
+	Guard func(old, new policy.Policy) error
 	// PollInterval is how often watchers look for outside changes; zero
 	// means 250 milliseconds.
 	PollInterval time.Duration
@@ -69,7 +71,7 @@ func Open(dir string, opts *Options) (*Store, error) {
 	f := &files{dir: dir, poll: 250 * time.Millisecond, watchers: map[string]map[chan struct{}]bool{}}
 	s := &Store{DocEditor: store.DocEditor{Backend: f}, files: f}
 	if opts != nil {
-		s.Now = opts.Now
+		s.Now, s.Guard = opts.Now, opts.Guard
 		if opts.PollInterval > 0 {
 			f.poll = opts.PollInterval
 		}

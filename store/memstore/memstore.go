@@ -16,6 +16,8 @@ import (
 type Options struct {
 	// Now sets CreatedAt and UpdatedAt; nil means time.Now.
 	Now func() time.Time
+	// Guard refuses writes; see store.DocEditor.Guard.
+	Guard func(old, new policy.Policy) error
 }
 
 // Store keeps policies in memory. It is safe for concurrent use; every
@@ -30,7 +32,7 @@ func New(opts *Options) *Store {
 	m := &mem{policies: map[string]entry{}, watchers: map[string]map[chan struct{}]bool{}}
 	s := &Store{DocEditor: store.DocEditor{Backend: m}, mem: m}
 	if opts != nil {
-		s.Now = opts.Now
+		s.Now, s.Guard = opts.Now, opts.Guard
 	}
 	return s
 }

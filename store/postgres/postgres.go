@@ -37,6 +37,9 @@ type Options struct {
 	Schema string
 	// Now sets CreatedAt and UpdatedAt; nil means time.Now.
 	Now func() time.Time
+	// Guard refuses writes; see store.DocEditor.Guard. With a guard, rule
+	// edits load the whole policy, as the guard needs it.
+	Guard func(old, new policy.Policy) error
 	// Retry is how long a watcher waits between reconnection attempts;
 	// zero means one second.
 	Retry time.Duration
@@ -82,7 +85,7 @@ func Open(ctx context.Context, opts *Options) (*Store, error) {
 		pool.Close()
 		return nil, err
 	}
-	return &Store{DocEditor: store.DocEditor{Backend: d, Now: o.Now}, db: d}, nil
+	return &Store{DocEditor: store.DocEditor{Backend: d, Now: o.Now, Guard: o.Guard}, db: d}, nil
 }
 
 // Close closes the store's connections.
@@ -347,6 +350,9 @@ func (s *Store) now() time.Time {
 
 // SetSettings replaces the policy's settings, leaving its rows alone.
 func (s *Store) SetSettings(ctx context.Context, name string, st policy.Settings, expected store.Revision) (store.Revision, error) {
+	if s.Guard != nil {
+		return s.DocEditor.SetSettings(ctx, name, st, expected)
+	}
 	if err := (policy.Policy{Settings: st}).Validate(); err != nil {
 		return 0, fmt.Errorf("%w %q: %w", store.ErrInvalid, name, err)
 	}
@@ -360,6 +366,9 @@ func (s *Store) SetSettings(ctx context.Context, name string, st policy.Settings
 
 // CreateRule inserts one row.
 func (s *Store) CreateRule(ctx context.Context, name string, r policy.Rule, expected store.Revision) (policy.Rule, store.Revision, error) {
+	if s.Guard != nil {
+		return s.DocEditor.CreateRule(ctx, name, r, expected)
+	}
 	r = r.Clone()
 	r.CreatedAt = s.now()
 	r.UpdatedAt = r.CreatedAt
@@ -426,12 +435,18 @@ func (d *db) rule(ctx context.Context, tx pgx.Tx, name, id string, lock bool) (p
 
 // UpdateRule replaces one row, keeping its CreatedAt.
 func (s *Store) UpdateRule(ctx context.Context, name string, r policy.Rule, expected store.Revision) (policy.Rule, store.Revision, error) {
+	if s.Guard != nil {
+		return s.DocEditor.UpdateRule(ctx, name, r, expected)
+	}
 	r = r.Clone()
 	return s.modify(ctx, name, r.ID, expected, func(policy.Rule) policy.Rule { return r })
 }
 
 // PatchRule changes the fields patch sets in one row.
 func (s *Store) PatchRule(ctx context.Context, name, id string, patch store.Patch, expected store.Revision) (policy.Rule, store.Revision, error) {
+	if s.Guard != nil {
+		return s.DocEditor.PatchRule(ctx, name, id, patch, expected)
+	}
 	return s.modify(ctx, name, id, expected, patch.Apply)
 }
 
@@ -464,6 +479,9 @@ func (s *Store) modify(ctx context.Context, name, id string, expected store.Revi
 
 // DeleteRule deletes one row.
 func (s *Store) DeleteRule(ctx context.Context, name, id string, expected store.Revision) (store.Revision, error) {
+	if s.Guard != nil {
+		return s.DocEditor.DeleteRule(ctx, name, id, expected)
+	}
 	return s.db.write(ctx, name, false, func(tx pgx.Tx, cur store.Revision) (bool, bool, error) {
 		if err := conflict(name, expected, cur); err != nil {
 			return false, false, err
@@ -479,6 +497,9 @@ func (s *Store) DeleteRule(ctx context.Context, name, id string, expected store.
 // DeleteRules deletes the rows of the rules that q matches, chosen under
 // the row lock, so no rule written meanwhile is touched unseen.
 func (s *Store) DeleteRules(ctx context.Context, name string, q store.Query, expected store.Revision) (int, store.Revision, error) {
+	if s.Guard != nil {
+		return s.DocEditor.DeleteRules(ctx, name, q, expected)
+	}
 	n := 0
 	rev, err := s.db.write(ctx, name, false, func(tx pgx.Tx, cur store.Revision) (bool, bool, error) {
 		if err := conflict(name, expected, cur); err != nil {
