@@ -69,14 +69,21 @@ type ruleInfo struct {
 	exp       time.Time // never when the rule does not expire
 	allow     bool
 	adminOnly bool
+	shared    *node        // while compiling: the last node the rule alone owns
+	self      [1]*ruleInfo // the rule list of the prefixes it alone owns
 }
 
 func newRuleInfo(r policy.Rule, seq uint64) *ruleInfo {
+	ri := makeRuleInfo(r, seq)
+	return &ri
+}
+
+func makeRuleInfo(r policy.Rule, seq uint64) ruleInfo {
 	exp, ok := r.Expiry()
 	if !ok {
 		exp = never
 	}
-	return &ruleInfo{rule: r.Clone(), seq: seq, size: r.Target.Size(), exp: exp,
+	return ruleInfo{rule: r.Clone(), seq: seq, size: r.Target.Size(), exp: exp,
 		allow: r.Action == policy.Allow, adminOnly: r.AdminOnly}
 }
 
@@ -132,8 +139,10 @@ func compile(p policy.Policy, t0 time.Time) (*Snapshot, map[string]*ruleInfo, er
 		r   *ruleInfo
 	}
 	var all []owned
+	infos := make([]ruleInfo, len(p.Rules)) // one allocation for every rule
 	for i, r := range p.Rules {
-		ri := newRuleInfo(r, uint64(i))
+		ri := &infos[i]
+		*ri = makeRuleInfo(r, uint64(i))
 		byID[r.ID] = ri
 		s.count(ri, +1)
 		for pfx := range r.Target.Prefixes() {
@@ -162,7 +171,10 @@ func compile(p policy.Policy, t0 time.Time) (*Snapshot, map[string]*ruleInfo, er
 		win [2]*ruleInfo
 	}
 	var stack []frame
-	single := map[*ruleInfo]*node{}
+	// Nodes come from a few large allocations, and a prefix that one rule
+	// owns alone uses that rule's own one-element list; edits never write
+	// to either, they make new ones.
+	var slab []node
 	for lo := 0; lo < len(all); {
 		pfx := all[lo].pfx
 		hi := lo
@@ -176,24 +188,37 @@ func compile(p policy.Policy, t0 time.Time) (*Snapshot, map[string]*ruleInfo, er
 		if len(stack) > 0 {
 			inherited = stack[len(stack)-1].win
 		}
-		rules := make([]*ruleInfo, hi-lo)
-		for i := range rules {
-			rules[i] = all[lo+i].r
+		only := all[lo].r
+		only.self[0] = only
+		rules := only.self[:]
+		if hi-lo > 1 {
+			rules = make([]*ruleInfo, hi-lo)
+			for i := range rules {
+				rules[i] = all[lo+i].r
+			}
 		}
 		win := s.winners(rules, inherited)
 		// The prefixes of one rule's cover that it alone owns mostly share
 		// their winners too: they share one node.
-		n := &node{rules: rules, win: win}
-		if len(rules) == 1 {
-			if prev := single[rules[0]]; prev != nil && prev.win == win {
-				n = prev
-			} else {
-				single[rules[0]] = n
+		var n *node
+		if len(rules) == 1 && only.shared != nil && only.shared.win == win {
+			n = only.shared
+		} else {
+			if len(slab) == cap(slab) {
+				slab = make([]node, 0, min(1024, len(all)-lo))
+			}
+			slab = append(slab, node{rules: rules, win: win})
+			n = &slab[len(slab)-1]
+			if len(rules) == 1 {
+				only.shared = n
 			}
 		}
 		s.table.Insert(pfx, leafOf(n))
 		stack = append(stack, frame{pfx, win})
 		lo = hi
+	}
+	for i := range infos {
+		infos[i].shared = nil
 	}
 	if s.oneAction() {
 		s.members = new(bart.Lite)
