@@ -38,12 +38,11 @@ import (
 	"strconv"
 
 	"github.com/ipgate/ipgate/check"
+	"github.com/ipgate/ipgate/examples/internal/seedstore"
 	"github.com/ipgate/ipgate/examples/middleware"
 	"github.com/ipgate/ipgate/policy"
 	"github.com/ipgate/ipgate/rangeset"
 	"github.com/ipgate/ipgate/store"
-	"github.com/ipgate/ipgate/store/filestore"
-	"github.com/ipgate/ipgate/store/postgres"
 )
 
 // portal is the policy name: one per tenant.
@@ -51,25 +50,14 @@ const portal = "docspace-portal"
 
 func main() {
 	listen := flag.String("listen", "127.0.0.1:8092", "address to listen on")
-	dir := flag.String("dir", "docspace-data", "directory of the file store")
-	pg := flag.String("postgres", "-", "use PostgreSQL with this DSN ('' for $IPGATE_POSTGRES_DSN or the local server)")
+	stores := seedstore.Register(flag.CommandLine, "docspace-data")
 	flag.Parse()
 	ctx := context.Background()
-	var st store.Editor
-	if *pg != "-" {
-		s, err := postgres.Open(ctx, &postgres.Options{DSN: *pg})
-		if err != nil {
-			log.Fatal(err)
-		}
-		defer s.Close()
-		st = s
-	} else {
-		s, err := filestore.Open(*dir, nil)
-		if err != nil {
-			log.Fatal(err)
-		}
-		st = s
+	st, closeStore, err := stores.Open(ctx)
+	if err != nil {
+		log.Fatal(err)
 	}
+	defer closeStore()
 	h, closeFn, err := newServer(ctx, st)
 	if err != nil {
 		log.Fatal(err)
