@@ -25,11 +25,6 @@ import (
 	"github.com/ipgate/ipgate/check"
 )
 
-// Checker decides requests: a *check.Checker or a *check.Snapshot.
-type Checker interface {
-	Check(check.Request) check.Decision
-}
-
 // Options configure a [Guard]. A nil *Options means the defaults: the
 // peer address decides, headers are ignored, denial is a 403.
 type Options struct {
@@ -72,12 +67,13 @@ var (
 
 // Guard decides requests with a checker. It is safe for concurrent use.
 type Guard struct {
-	c    Checker
+	c    check.Decider
 	opts Options
 }
 
-// New returns a guard deciding with c.
-func New(c Checker, opts *Options) *Guard {
+// New returns a guard deciding with c: a *check.Checker, a *check.Snapshot,
+// or a wrapper such as *check.Shadow.
+func New(c check.Decider, opts *Options) *Guard {
 	g := &Guard{c: c}
 	if opts != nil {
 		g.opts = *opts
