@@ -41,11 +41,10 @@ import (
 	"log"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/ipgate/ipgate/check"
-	"github.com/ipgate/ipgate/examples/internal/seedstore"
+	"github.com/ipgate/ipgate/examples/internal/seed"
 	"github.com/ipgate/ipgate/examples/middleware"
 	"github.com/ipgate/ipgate/policy"
 	"github.com/ipgate/ipgate/rangeset"
@@ -54,7 +53,7 @@ import (
 
 func main() {
 	listen := flag.String("listen", "127.0.0.1:8094", "address to listen on")
-	stores := seedstore.Register(flag.CommandLine, "comm100-data")
+	stores := seed.Register(flag.CommandLine, "comm100-data")
 	flag.Parse()
 	st, closeStore, err := stores.Open(context.Background())
 	if err != nil {
@@ -69,14 +68,16 @@ func main() {
 
 type server struct {
 	*http.ServeMux
-	st store.Editor
-
-	mu       sync.Mutex
-	checkers map[string]*check.Checker
+	st        store.Editor
+	followers *seed.Followers
 }
 
 func newServer(st store.Editor) *server {
-	s := &server{ServeMux: http.NewServeMux(), st: st, checkers: map[string]*check.Checker{}}
+	s := &server{ServeMux: http.NewServeMux(), st: st, followers: seed.NewFollowers(st, func() policy.Policy {
+		p := policy.New()
+		p.Settings.Enabled, p.Settings.ApplyToMobile = false, false
+		return p
+	}, nil)}
 	s.HandleFunc("GET /v4/global/loginIpAllowlistConfig", s.getConfig)
 	s.HandleFunc("PUT /v4/global/loginIpAllowlistConfig", s.putConfig)
 	s.HandleFunc("POST /v4/global/loginIpAllowlistConfig:enable", s.switchConfig(true))
@@ -106,13 +107,7 @@ func newServer(st store.Editor) *server {
 	return s
 }
 
-func (s *server) close() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, c := range s.checkers {
-		c.Close()
-	}
-}
+func (s *server) close() { s.followers.Close() }
 
 func siteID(r *http.Request) int {
 	if id, err := strconv.Atoi(r.URL.Query().Get("siteId")); err == nil {
@@ -123,36 +118,15 @@ func siteID(r *http.Request) int {
 
 func site(r *http.Request) string { return "comm100-site-" + strconv.Itoa(siteID(r)) }
 
-// checker returns the checker following a site's policy, creating the
-// site's policy (disabled, not applied to mobile) when it is new.
+// checker returns the checker following a policy, creating the policy
+// when it is new.
 func (s *server) checker(ctx context.Context, name string) (*check.Checker, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if c := s.checkers[name]; c != nil {
-		return c, nil
-	}
-	if _, _, err := s.st.Load(ctx, name); errors.Is(err, store.ErrNotFound) {
-		p := policy.New()
-		p.Settings.Enabled, p.Settings.ApplyToMobile = false, false
-		if _, err := s.st.Put(ctx, name, p, 0); err != nil && !errors.Is(err, store.ErrConflict) {
-			return nil, err
-		}
-	}
-	c, err := check.Follow(context.Background(), s.st, name, nil)
-	if err != nil {
-		return nil, err
-	}
-	s.checkers[name] = c
-	return c, nil
+	return s.followers.Get(ctx, name)
 }
 
-// settle waits, briefly, until the site's checker serves revision rev.
+// settle waits, briefly, until the checker serves revision rev.
 func (s *server) settle(ctx context.Context, name string, rev store.Revision) {
-	if c, err := s.checker(ctx, name); err == nil {
-		for deadline := time.Now().Add(2 * time.Second); c.Status().Revision < rev && time.Now().Before(deadline); {
-			time.Sleep(time.Millisecond)
-		}
-	}
+	s.followers.Settle(ctx, name, rev)
 }
 
 func reply(w http.ResponseWriter, code int, v any) {

@@ -38,7 +38,7 @@ import (
 	"strconv"
 
 	"github.com/ipgate/ipgate/check"
-	"github.com/ipgate/ipgate/examples/internal/seedstore"
+	"github.com/ipgate/ipgate/examples/internal/seed"
 	"github.com/ipgate/ipgate/examples/middleware"
 	"github.com/ipgate/ipgate/policy"
 	"github.com/ipgate/ipgate/rangeset"
@@ -50,7 +50,7 @@ const portal = "docspace-portal"
 
 func main() {
 	listen := flag.String("listen", "127.0.0.1:8092", "address to listen on")
-	stores := seedstore.Register(flag.CommandLine, "docspace-data")
+	stores := seed.Register(flag.CommandLine, "docspace-data")
 	flag.Parse()
 	ctx := context.Background()
 	st, closeStore, err := stores.Open(ctx)

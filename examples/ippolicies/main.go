@@ -42,7 +42,7 @@ import (
 	"time"
 
 	"github.com/ipgate/ipgate/check"
-	"github.com/ipgate/ipgate/examples/internal/seedstore"
+	"github.com/ipgate/ipgate/examples/internal/seed"
 	"github.com/ipgate/ipgate/examples/middleware"
 	"github.com/ipgate/ipgate/policy"
 	"github.com/ipgate/ipgate/rangeset"
@@ -53,7 +53,7 @@ const name = "ip-address-policies"
 
 func main() {
 	listen := flag.String("listen", "127.0.0.1:8095", "address to listen on")
-	stores := seedstore.Register(flag.CommandLine, "ippolicies-data")
+	stores := seed.Register(flag.CommandLine, "ippolicies-data")
 	flag.Parse()
 	st, closeStore, err := stores.Open(context.Background())
 	if err != nil {

@@ -30,11 +30,9 @@ import (
 	"log"
 	"net/http"
 	"strconv"
-	"sync"
-	"time"
 
 	"github.com/ipgate/ipgate/check"
-	"github.com/ipgate/ipgate/examples/internal/seedstore"
+	"github.com/ipgate/ipgate/examples/internal/seed"
 	"github.com/ipgate/ipgate/examples/middleware"
 	"github.com/ipgate/ipgate/policy"
 	"github.com/ipgate/ipgate/rangeset"
@@ -43,7 +41,7 @@ import (
 
 func main() {
 	listen := flag.String("listen", "127.0.0.1:8093", "address to listen on")
-	stores := seedstore.Register(flag.CommandLine, "voximplant-data")
+	stores := seed.Register(flag.CommandLine, "voximplant-data")
 	flag.Parse()
 	st, closeStore, err := stores.Open(context.Background())
 	if err != nil {
@@ -58,14 +56,12 @@ func main() {
 
 type server struct {
 	*http.ServeMux
-	st store.Editor
-
-	mu       sync.Mutex
-	checkers map[string]*check.Checker // by account
+	st        store.Editor
+	followers *seed.Followers
 }
 
 func newServer(st store.Editor) *server {
-	s := &server{ServeMux: http.NewServeMux(), st: st, checkers: map[string]*check.Checker{}}
+	s := &server{ServeMux: http.NewServeMux(), st: st, followers: seed.NewFollowers(st, func() policy.Policy { return policy.New() }, nil)}
 	for method, h := range map[string]http.HandlerFunc{
 		"AddAuthorizedAccountIP": s.add, "CheckAuthorizedAccountIP": s.check,
 		"DelAuthorizedAccountIP": s.del, "GetAuthorizedAccountIPs": s.get,
@@ -88,13 +84,7 @@ func newServer(st store.Editor) *server {
 	return s
 }
 
-func (s *server) close() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, c := range s.checkers {
-		c.Close()
-	}
-}
+func (s *server) close() { s.followers.Close() }
 
 func account(r *http.Request) string {
 	if id := r.FormValue("account_id"); id != "" {
@@ -103,37 +93,15 @@ func account(r *http.Request) string {
 	return "voximplant-account-1"
 }
 
-// checker returns the checker following an account's policy, creating an
-// empty policy for a new account.
+// checker returns the checker following a policy, creating the policy
+// when it is new.
 func (s *server) checker(ctx context.Context, name string) (*check.Checker, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if c := s.checkers[name]; c != nil {
-		return c, nil
-	}
-	if _, _, err := s.st.Load(ctx, name); errors.Is(err, store.ErrNotFound) {
-		if _, err := s.st.Put(ctx, name, policy.New(), 0); err != nil && !errors.Is(err, store.ErrConflict) {
-			return nil, err
-		}
-	}
-	c, err := check.Follow(context.Background(), s.st, name, nil)
-	if err != nil {
-		return nil, err
-	}
-	s.checkers[name] = c
-	return c, nil
+	return s.followers.Get(ctx, name)
 }
 
-// settle waits, briefly, until the account's checker serves revision rev,
-// so that a Check right after a write sees it.
+// settle waits, briefly, until the checker serves revision rev.
 func (s *server) settle(ctx context.Context, name string, rev store.Revision) {
-	c, err := s.checker(ctx, name)
-	if err != nil {
-		return
-	}
-	for deadline := time.Now().Add(2 * time.Second); c.Status().Revision < rev && time.Now().Before(deadline); {
-		time.Sleep(time.Millisecond)
-	}
+	s.followers.Settle(ctx, name, rev)
 }
 
 func reply(w http.ResponseWriter, v any) {

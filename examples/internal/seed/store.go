@@ -1,6 +1,7 @@
-// Package seedstore opens the store a seed-product example runs on: the
-// file store by default, PostgreSQL when asked.
-package seedstore
+// Package seed holds what the seed-product examples share: the store they
+// run on (the file store by default, PostgreSQL when asked) and the checkers
+// that follow its policies.
+package seed
 
 import (
 	"context"
