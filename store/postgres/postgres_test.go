@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -241,4 +242,51 @@ func BenchmarkPropagation(b *testing.B) {
 	slices.Sort(delays)
 	b.ReportMetric(float64(delays[len(delays)/2].Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(delays[len(delays)*99/100].Microseconds())/1000, "p99-ms")
+}
+
+// TestGuard shows that with a guard, rule edits go through the whole-policy
+// path, so the guard sees them and a refused write stores nothing.
+func TestGuard(t *testing.T) {
+	ctx := t.Context()
+	openStore(t, nil) // a fresh schema, dropped at the end
+	schema := fmt.Sprintf("ipgate_test_%d_%d", os.Getpid(), schemas.Load())
+	refuse := errors.New("no denies here")
+	s, err := postgres.Open(ctx, &postgres.Options{Schema: schema, Guard: func(old, new policy.Policy) error {
+		for _, r := range new.Rules {
+			if r.Action == policy.Deny {
+				return refuse
+			}
+		}
+		return nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	_, rev, err := s.CreateRule(ctx, "p", rule("ok", "10.0.0.0/8", policy.Allow), store.Any)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, write := range map[string]func() error{
+		"CreateRule": func() error {
+			_, _, err := s.CreateRule(ctx, "p", rule("bad", "10.1.0.0/16", policy.Deny), store.Any)
+			return err
+		},
+		"UpdateRule": func() error {
+			_, _, err := s.UpdateRule(ctx, "p", rule("ok", "10.0.0.0/8", policy.Deny), store.Any)
+			return err
+		},
+		"PatchRule": func() error {
+			a := policy.Deny
+			_, _, err := s.PatchRule(ctx, "p", "ok", store.Patch{Action: &a}, store.Any)
+			return err
+		},
+	} {
+		if err := write(); !errors.Is(err, store.ErrRefused) || !errors.Is(err, refuse) {
+			t.Errorf("%s = %v, want the guard's refusal", name, err)
+		}
+	}
+	if p, now, _ := s.Load(ctx, "p"); now != rev || len(p.Rules) != 1 || p.Rules[0].Action != policy.Allow {
+		t.Errorf("refused writes changed the policy: rev %d -> %d, %+v", rev, now, p.Rules)
+	}
 }
