@@ -35,10 +35,8 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"log"
 	"net/http"
 	"strconv"
 	"time"
@@ -52,18 +50,11 @@ import (
 )
 
 func main() {
-	listen := flag.String("listen", "127.0.0.1:8094", "address to listen on")
-	stores := seed.Register(flag.CommandLine, "comm100-data")
-	flag.Parse()
-	st, closeStore, err := stores.Open(context.Background())
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer closeStore()
-	s := newServer(st)
-	defer s.close()
-	log.Printf("Comm100 login IP allowlist on %s", *listen)
-	log.Fatal(http.ListenAndServe(*listen, s))
+	seed.Main("Comm100 login IP allowlist", "127.0.0.1:8094", "comm100-data",
+		func(_ context.Context, st store.Editor) (http.Handler, func(), error) {
+			s := newServer(st)
+			return s, s.close, nil
+		})
 }
 
 type server struct {

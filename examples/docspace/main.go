@@ -28,11 +28,8 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"log"
 	"net/http"
 	"net/netip"
 	"strconv"
@@ -49,35 +46,18 @@ import (
 const portal = "docspace-portal"
 
 func main() {
-	listen := flag.String("listen", "127.0.0.1:8092", "address to listen on")
-	stores := seed.Register(flag.CommandLine, "docspace-data")
-	flag.Parse()
-	ctx := context.Background()
-	st, closeStore, err := stores.Open(ctx)
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer closeStore()
-	h, closeFn, err := newServer(ctx, st)
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer closeFn()
-	log.Printf("DocSpace IP restrictions on %s", *listen)
-	log.Fatal(http.ListenAndServe(*listen, h))
+	seed.Main("DocSpace IP restrictions", "127.0.0.1:8092", "docspace-data", newServer)
 }
 
 // newServer returns the API and the guarded route over st, with a checker
 // following the portal's policy (created empty and disabled when absent).
 func newServer(ctx context.Context, st store.Editor) (http.Handler, func(), error) {
-	if _, _, err := st.Load(ctx, portal); errors.Is(err, store.ErrNotFound) {
+	followers := seed.NewFollowers(st, func() policy.Policy {
 		p := policy.New()
-		p.Settings.Enabled = false
-		if _, err := st.Put(ctx, portal, p, 0); err != nil {
-			return nil, nil, err
-		}
-	}
-	c, err := check.Follow(ctx, st, portal, nil)
+		p.Settings.Enabled = false // a new portal enforces nothing
+		return p
+	}, nil)
+	c, err := followers.Get(ctx, portal)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -97,7 +77,7 @@ func newServer(ctx context.Context, st store.Editor) (http.Handler, func(), erro
 		_, client, _ := middleware.FromContext(r.Context())
 		reply(w, http.StatusOK, map[string]string{"displayName": "Sample User", "ip": client.String()}, "")
 	})))
-	return mux, func() { c.Close() }, nil
+	return mux, followers.Close, nil
 }
 
 type api struct {

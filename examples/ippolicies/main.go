@@ -33,10 +33,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"log"
 	"net/http"
 	"strconv"
 	"time"
@@ -52,41 +50,31 @@ import (
 const name = "ip-address-policies"
 
 func main() {
-	listen := flag.String("listen", "127.0.0.1:8095", "address to listen on")
-	stores := seed.Register(flag.CommandLine, "ippolicies-data")
-	flag.Parse()
-	st, closeStore, err := stores.Open(context.Background())
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer closeStore()
-	s, err := newServer(context.Background(), st, nil)
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer s.c.Close()
-	log.Printf("IP address policies on %s", *listen)
-	log.Fatal(http.ListenAndServe(*listen, s))
+	seed.Main("IP address policies", "127.0.0.1:8095", "ippolicies-data",
+		func(ctx context.Context, st store.Editor) (http.Handler, func(), error) {
+			s, err := newServer(ctx, st, nil)
+			if err != nil {
+				return nil, nil, err
+			}
+			return s, s.followers.Close, nil
+		})
 }
 
 type server struct {
 	*http.ServeMux
-	st store.Editor
-	c  *check.Checker
+	st        store.Editor
+	followers *seed.Followers
+	c         *check.Checker
 }
 
 // newServer serves the API over st, with a checker made with opts.
 func newServer(ctx context.Context, st store.Editor, opts *check.Options) (*server, error) {
-	if _, _, err := st.Load(ctx, name); errors.Is(err, store.ErrNotFound) {
-		if _, err := st.Put(ctx, name, policy.New(), 0); err != nil {
-			return nil, err
-		}
-	}
-	c, err := check.Follow(ctx, st, name, opts)
+	followers := seed.NewFollowers(st, func() policy.Policy { return policy.New() }, opts)
+	c, err := followers.Get(ctx, name)
 	if err != nil {
 		return nil, err
 	}
-	s := &server{ServeMux: http.NewServeMux(), st: st, c: c}
+	s := &server{ServeMux: http.NewServeMux(), st: st, followers: followers, c: c}
 	s.HandleFunc("POST /addresses", s.create)
 	s.HandleFunc("GET /addresses", s.list)
 	s.HandleFunc("GET /addresses/{id}", s.get)
@@ -128,11 +116,7 @@ func fail(w http.ResponseWriter, err error) {
 }
 
 // settle waits, briefly, until the checker serves revision rev.
-func (s *server) settle(rev store.Revision) {
-	for deadline := time.Now().Add(2 * time.Second); s.c.Status().Revision < rev && time.Now().Before(deadline); {
-		time.Sleep(time.Millisecond)
-	}
-}
+func (s *server) settle(rev store.Revision) { s.followers.Settle(context.Background(), name, rev) }
 
 func address(r policy.Rule) map[string]any {
 	a := map[string]any{"id": r.ID, "ipAddress": r.Target.String(), "policy": r.Action.String(),
@@ -203,29 +187,37 @@ func (b body) patch() (store.Patch, error) {
 	return p, nil
 }
 
-func (s *server) create(w http.ResponseWriter, r *http.Request) {
+// write reads an address from the body (whole when whole is set), hands
+// it to do as a patch, and answers with the written address.
+func (s *server) write(w http.ResponseWriter, r *http.Request, whole bool, code int,
+	do func(store.Patch) (policy.Rule, store.Revision, error)) {
 	b, err := readBody(r)
-	if err == nil && (b.IPAddress == nil || b.Policy == nil) {
-		err = &badField{"ipAddress", "ipAddress and policy are required"}
+	if err == nil && whole && (b.IPAddress == nil || b.Policy == nil) {
+		err = &badField{"ipAddress", "a whole address needs ipAddress and policy"}
 	}
-	if err != nil {
-		fail(w, err)
-		return
+	var p store.Patch
+	if err == nil {
+		p, err = b.patch()
 	}
-	p, err := b.patch()
-	if err != nil {
-		fail(w, err)
-		return
+	var rule policy.Rule
+	var rev store.Revision
+	if err == nil {
+		rule, rev, err = do(p)
 	}
-	var id [8]byte
-	rand.Read(id[:])
-	rule, rev, err := s.st.CreateRule(r.Context(), name, p.Apply(policy.Rule{ID: hex.EncodeToString(id[:])}), store.Any)
 	if err != nil {
 		fail(w, err)
 		return
 	}
 	s.settle(rev)
-	reply(w, http.StatusCreated, address(rule))
+	reply(w, code, address(rule))
+}
+
+func (s *server) create(w http.ResponseWriter, r *http.Request) {
+	s.write(w, r, true, http.StatusCreated, func(p store.Patch) (policy.Rule, store.Revision, error) {
+		var id [8]byte
+		rand.Read(id[:])
+		return s.st.CreateRule(r.Context(), name, p.Apply(policy.Rule{ID: hex.EncodeToString(id[:])}), store.Any)
+	})
 }
 
 func (s *server) get(w http.ResponseWriter, r *http.Request) {
@@ -237,47 +229,18 @@ func (s *server) get(w http.ResponseWriter, r *http.Request) {
 	reply(w, http.StatusOK, address(rule))
 }
 
+// put replaces the whole address.
 func (s *server) put(w http.ResponseWriter, r *http.Request) {
-	b, err := readBody(r)
-	if err == nil && (b.IPAddress == nil || b.Policy == nil) {
-		err = &badField{"ipAddress", "PUT replaces the whole address: ipAddress and policy are required"}
-	}
-	if err != nil {
-		fail(w, err)
-		return
-	}
-	p, err := b.patch()
-	if err != nil {
-		fail(w, err)
-		return
-	}
-	rule, rev, err := s.st.UpdateRule(r.Context(), name, p.Apply(policy.Rule{ID: r.PathValue("id")}), store.Any)
-	if err != nil {
-		fail(w, err)
-		return
-	}
-	s.settle(rev)
-	reply(w, http.StatusOK, address(rule))
+	s.write(w, r, true, http.StatusOK, func(p store.Patch) (policy.Rule, store.Revision, error) {
+		return s.st.UpdateRule(r.Context(), name, p.Apply(policy.Rule{ID: r.PathValue("id")}), store.Any)
+	})
 }
 
+// patch changes only the fields sent.
 func (s *server) patch(w http.ResponseWriter, r *http.Request) {
-	b, err := readBody(r)
-	if err != nil {
-		fail(w, err)
-		return
-	}
-	p, err := b.patch()
-	if err != nil {
-		fail(w, err)
-		return
-	}
-	rule, rev, err := s.st.PatchRule(r.Context(), name, r.PathValue("id"), p, store.Any)
-	if err != nil {
-		fail(w, err)
-		return
-	}
-	s.settle(rev)
-	reply(w, http.StatusOK, address(rule))
+	s.write(w, r, false, http.StatusOK, func(p store.Patch) (policy.Rule, store.Revision, error) {
+		return s.st.PatchRule(r.Context(), name, r.PathValue("id"), p, store.Any)
+	})
 }
 
 func (s *server) delete(w http.ResponseWriter, r *http.Request) {

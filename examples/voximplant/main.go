@@ -25,9 +25,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
-	"log"
 	"net/http"
 	"strconv"
 
@@ -40,18 +38,11 @@ import (
 )
 
 func main() {
-	listen := flag.String("listen", "127.0.0.1:8093", "address to listen on")
-	stores := seed.Register(flag.CommandLine, "voximplant-data")
-	flag.Parse()
-	st, closeStore, err := stores.Open(context.Background())
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer closeStore()
-	s := newServer(st)
-	defer s.close()
-	log.Printf("Voximplant authorized IPs on %s", *listen)
-	log.Fatal(http.ListenAndServe(*listen, s))
+	seed.Main("Voximplant authorized IPs", "127.0.0.1:8093", "voximplant-data",
+		func(_ context.Context, st store.Editor) (http.Handler, func(), error) {
+			s := newServer(st)
+			return s, s.close, nil
+		})
 }
 
 type server struct {
