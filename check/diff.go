@@ -36,11 +36,9 @@ func (s *Snapshot) Expiring(from, to time.Time) []Change {
 func diff(a *Snapshot, ta time.Time, b *Snapshot, tb time.Time) []Change {
 	var out []Change
 	for _, is4 := range []bool{true, false} {
-		first, last := netip.IPv6Unspecified(), lastAddr(false)
-		if is4 {
-			first, last = netip.IPv4Unspecified(), lastAddr(true)
-		}
-		cuts := cutsIn(rangeset.RangeFrom(first, last), a, b)
+		family := rangeset.Family(is4)
+		last := family.To()
+		cuts := cutsIn(family, a, b)
 		for _, admin := range []bool{false, true} {
 			for _, mobile := range []bool{false, true} {
 				open := -1 // the change the previous piece extended, if any
@@ -93,11 +91,4 @@ func cutsIn(r rangeset.Range, snaps ...*Snapshot) []netip.Addr {
 	}
 	slices.SortFunc(cuts, netip.Addr.Compare)
 	return slices.Compact(cuts)
-}
-
-func lastAddr(is4 bool) netip.Addr {
-	if is4 {
-		return netip.AddrFrom4([4]byte{255, 255, 255, 255})
-	}
-	return netip.AddrFrom16([16]byte{255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255})
 }

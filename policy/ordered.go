@@ -74,20 +74,13 @@ func FromOrdered(list []Ordered, dflt DefaultAction) (Policy, error) {
 			flush(from.Prev())
 			owner, start = first, from
 		}
-		flush(lastAddr(is4))
+		flush(rangeset.Family(is4).To())
 	}
 	slices.SortFunc(p.Rules, func(a, b Rule) int { return a.Target.Compare(b.Target) })
 	if err := p.Validate(); err != nil {
 		return Policy{}, fmt.Errorf("policy.FromOrdered: %w", err)
 	}
 	return p, nil
-}
-
-func lastAddr(is4 bool) netip.Addr {
-	if is4 {
-		return netip.AddrFrom4([4]byte{255, 255, 255, 255})
-	}
-	return netip.AddrFrom16([16]byte{255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255})
 }
 
 // ParseNginx reads nginx access directives, "allow ADDRESS|CIDR|all;" and

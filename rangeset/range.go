@@ -52,6 +52,15 @@ func PrefixRange(p netip.Prefix) Range {
 // invalid, zoned or IPv4-mapped.
 func AddrRange(a netip.Addr) Range { return RangeFrom(a, a) }
 
+// Family returns the range of every address of one family: 0.0.0.0/0
+// when is4, else ::/0.
+func Family(is4 bool) Range {
+	if is4 {
+		return PrefixRange(netip.PrefixFrom(netip.IPv4Unspecified(), 0))
+	}
+	return PrefixRange(netip.PrefixFrom(netip.IPv6Unspecified(), 0))
+}
+
 // From returns the first address of r.
 func (r Range) From() netip.Addr { return r.from }
 

@@ -141,3 +141,13 @@ func TestMarshalText(t *testing.T) {
 		t.Errorf("zero Range marshals to %q", b)
 	}
 }
+
+func TestFamily(t *testing.T) {
+	t.Parallel()
+	if got := rangeset.Family(true).String(); got != "0.0.0.0/0" {
+		t.Errorf("Family(true) = %s", got)
+	}
+	if got := rangeset.Family(false); got.String() != "::/0" || got.To() != netip.MustParseAddr("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff") {
+		t.Errorf("Family(false) = %s", got)
+	}
+}
