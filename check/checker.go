@@ -28,6 +28,8 @@ type Options struct {
 	// is not a store.Watcher, and how long it waits before watching again
 	// after a watch ended; zero means 5 seconds.
 	PollInterval time.Duration
+
+	largeTables bool // tests: every compile uses a bart.Table, whatever its size
 }
 
 func (o *Options) now() func() time.Time {
@@ -62,12 +64,13 @@ type Checker struct {
 	closed    bool
 	state     *rulesState
 	follow    *follower // nil unless made by Follow
+	large     bool      // see Options.largeTables
 }
 
 // NewChecker compiles p at the clock's current instant and returns a
 // checker serving it. An invalid policy is an error, as in [Compile].
 func NewChecker(p policy.Policy, opts *Options) (*Checker, error) {
-	c := &Checker{now: opts.now(), afterFunc: opts.afterFunc()}
+	c := &Checker{now: opts.now(), afterFunc: opts.afterFunc(), large: opts != nil && opts.largeTables}
 	if err := c.Update(p); err != nil {
 		return nil, err
 	}
@@ -136,7 +139,7 @@ func (c *Checker) Update(p policy.Policy) error {
 }
 
 func (c *Checker) recompile(p policy.Policy, now time.Time) error {
-	s, byID, err := compile(p, now)
+	s, byID, err := compile(p, now, c.large)
 	if err != nil {
 		return err
 	}

@@ -30,7 +30,7 @@ var never = policy.MaxExpiry.Add(time.Second)
 // inserted prefixes that contain the address and re-ranks their rules at
 // that instant, so a decision is never stale.
 type Snapshot struct {
-	table    *bart.Fast[leaf]
+	table    table
 	at, next time.Time // compile instant; first expiry after it, or never
 	settings policy.Settings
 	dflt     [2]bool // default outcome per subject class
@@ -49,10 +49,17 @@ type Snapshot struct {
 
 // leaf is the value stored for an inserted prefix. Everything it points to
 // is immutable, so tables derived with bart's copy-on-write methods share it.
+//
+// It is kept small: the lookup's cost at large sizes is mostly cache
+// misses, which grow with the size of the values (examples/bench). It
+// holds the decision for subjects who are not administrators, and for
+// administrators too unless an admin-only rule makes theirs differ
+// (split); their winner is then read from the node.
 type leaf struct {
-	ids   [2]string // the winner's id per class at the compile instant; "" for none
-	allow [2]bool   // the winner's action per class
 	n     *node
+	id    string // the winner's id at the compile instant; "" for none
+	allow bool   // the winner's action
+	split bool   // administrators have another winner: n.win[1]
 }
 
 // node holds the rules whose cover holds exactly a prefix, best first, and
@@ -120,19 +127,20 @@ var ErrZeroInstant = errors.New("check.Compile: zero compile instant")
 // invalid policy does not compile: the error is [policy.Policy.Validate]'s,
 // naming every offending rule. The snapshot keeps its own copy of p.
 func Compile(p policy.Policy, t0 time.Time) (*Snapshot, error) {
-	s, _, err := compile(p, t0)
+	s, _, err := compile(p, t0, false)
 	return s, err
 }
 
-// compile is Compile, also returning the rules by id.
-func compile(p policy.Policy, t0 time.Time) (*Snapshot, map[string]*ruleInfo, error) {
+// compile is Compile, also returning the rules by id. With large set, the
+// table is a bart.Table whatever its size (tests use it).
+func compile(p policy.Policy, t0 time.Time, large bool) (*Snapshot, map[string]*ruleInfo, error) {
 	if t0.IsZero() {
 		return nil, nil, ErrZeroInstant
 	}
 	if err := p.Validate(); err != nil {
 		return nil, nil, fmt.Errorf("check.Compile: %w", err)
 	}
-	s := &Snapshot{table: new(bart.Fast[leaf]), at: t0, next: never, settings: p.Settings, rules: len(p.Rules)}
+	s := &Snapshot{at: t0, next: never, settings: p.Settings, rules: len(p.Rules)}
 	byID := make(map[string]*ruleInfo, len(p.Rules))
 	type owned struct {
 		pfx netip.Prefix
@@ -150,6 +158,7 @@ func compile(p policy.Policy, t0 time.Time) (*Snapshot, map[string]*ruleInfo, er
 		}
 	}
 	s.setDefaults()
+	s.table = newTable(len(all), large)
 	deny := s.denyFirst()
 	slices.SortFunc(all, func(a, b owned) int {
 		if c := a.pfx.Addr().Compare(b.pfx.Addr()); c != 0 {
@@ -307,11 +316,9 @@ func (s *Snapshot) winners(rules []*ruleInfo, inherited [2]*ruleInfo) [2]*ruleIn
 
 // leafOf returns the leaf of n, with its winners' decisions.
 func leafOf(n *node) leaf {
-	lf := leaf{n: n}
-	for c, w := range n.win {
-		if w != nil {
-			lf.ids[c], lf.allow[c] = w.rule.ID, w.allow
-		}
+	lf := leaf{n: n, split: n.win[0] != n.win[1]}
+	if w := n.win[0]; w != nil {
+		lf.id, lf.allow = w.rule.ID, w.allow
 	}
 	return lf
 }
@@ -352,17 +359,23 @@ func (s *Snapshot) Check(r Request) Decision {
 		return s.checkAt(a, class, at)
 	}
 	lf, ok := s.table.Lookup(a)
-	if !ok || lf.ids[class] == "" {
+	if ok && class == 1 && lf.split {
+		if w := lf.n.win[1]; w != nil {
+			return Decision{Allowed: w.allow, Rule: w.rule.ID, Reason: ReasonRule}
+		}
+		ok = false
+	}
+	if !ok || lf.id == "" {
 		return Decision{Allowed: s.dflt[class], Reason: ReasonDefault}
 	}
-	return Decision{Allowed: lf.allow[class], Rule: lf.ids[class], Reason: ReasonRule}
+	return Decision{Allowed: lf.allow, Rule: lf.id, Reason: ReasonRule}
 }
 
 // checkAt decides for an instant outside the compiled window: the best
 // rule live at t among the rules of every inserted prefix containing a.
 func (s *Snapshot) checkAt(a netip.Addr, class int, t time.Time) Decision {
 	var best *ruleInfo
-	for _, lf := range s.table.Supernets(netip.PrefixFrom(a, a.BitLen())) {
+	s.table.eachSupernet(netip.PrefixFrom(a, a.BitLen()), func(lf leaf) bool {
 		for _, r := range lf.n.rules {
 			if r.live(class, t) {
 				if better(s.denyFirst(), r, best) {
@@ -371,7 +384,8 @@ func (s *Snapshot) checkAt(a netip.Addr, class int, t time.Time) Decision {
 				break // the rules are sorted best first
 			}
 		}
-	}
+		return true
+	})
 	if best == nil {
 		return Decision{Allowed: s.dflt[class], Reason: ReasonDefault}
 	}

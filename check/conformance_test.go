@@ -175,28 +175,38 @@ func runVector(data []byte) (n int, problems []string) {
 		return n, append(problems, "policy: "+err.Error())
 	}
 
-	// Every check at its instant, in file order, on a checker that stays at
-	// the compile instant: exact through the re-ranking path.
-	clock := newFakeClock(v.now)
-	c, err := check.NewChecker(p, clock.options())
-	if err != nil {
-		return n, append(problems, "NewChecker: "+err.Error())
-	}
-	defer c.Close()
-	for i, vc := range v.checks {
-		n++
-		if msg := compare(c, vc, vc.at); msg != "" {
-			fail("check %d (explicit at): %s", i, msg)
+	// Both kinds of lookup table: the bart.Fast of small policies and the
+	// bart.Table of large ones.
+	n += len(v.checks)
+	for _, large := range []bool{false, true} {
+		kind := "bart.Fast"
+		clock := newFakeClock(v.now)
+		opts := clock.options()
+		if large {
+			kind, opts = "bart.Table", check.LargeTables(opts)
 		}
-	}
-	// Then in time order with the clock moved to each check's instant, on the
-	// live path: a zero At, answered by whatever snapshot the timer swapped in.
-	order := slices.Clone(v.checks)
-	sort.SliceStable(order, func(i, j int) bool { return order[i].at.Before(order[j].at) })
-	for i, vc := range order {
-		clock.Set(vc.at)
-		if msg := compare(c, vc, time.Time{}); msg != "" {
-			fail("check %d in time order (clock at %s): %s", i, vc.at.Format(time.RFC3339), msg)
+		// Every check at its instant, in file order, on a checker that stays
+		// at the compile instant: exact through the re-ranking path.
+		c, err := check.NewChecker(p, opts)
+		if err != nil {
+			return n, append(problems, "NewChecker: "+err.Error())
+		}
+		defer c.Close()
+		for i, vc := range v.checks {
+			if msg := compare(c, vc, vc.at); msg != "" {
+				fail("%s: check %d (explicit at): %s", kind, i, msg)
+			}
+		}
+		// Then in time order with the clock moved to each check's instant, on
+		// the live path: a zero At, answered by whatever snapshot the timer
+		// swapped in.
+		order := slices.Clone(v.checks)
+		sort.SliceStable(order, func(i, j int) bool { return order[i].at.Before(order[j].at) })
+		for i, vc := range order {
+			clock.Set(vc.at)
+			if msg := compare(c, vc, time.Time{}); msg != "" {
+				fail("%s: check %d in time order (clock at %s): %s", kind, i, vc.at.Format(time.RFC3339), msg)
+			}
 		}
 	}
 	return n, problems

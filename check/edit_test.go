@@ -24,8 +24,14 @@ func FuzzEdits(f *testing.F) {
 		want := randomPolicy(rng, int(n%16), fuzzT0)
 		want.Settings.Enabled = true
 		want.Settings.ApplyToMobile = true
+		// Odd seeds edit bart.Table, even ones bart.Fast.
+		large := seed%2 == 1
 		clock := newFakeClock(fuzzT0)
-		c, err := check.NewChecker(want, clock.options())
+		compile, opts := check.Compile, clock.options()
+		if large {
+			compile, opts = check.CompileLarge, check.LargeTables(opts)
+		}
+		c, err := check.NewChecker(want, opts)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -73,7 +79,10 @@ func FuzzEdits(f *testing.F) {
 				what = "clock " + clock.Now().Format(time.TimeOnly)
 			}
 			now := clock.Now()
-			fresh, err := check.Compile(want, now)
+			if got := c.Snapshot().UsesLargeTable(); got != large {
+				t.Fatalf("step %d (%s): large table %v, want %v", step, what, got, large)
+			}
+			fresh, err := compile(want, now)
 			if err != nil {
 				t.Fatal(err)
 			}

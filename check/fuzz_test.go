@@ -2,10 +2,12 @@ package check_test
 
 import (
 	"math/rand/v2"
+	"net/netip"
 	"testing"
 	"time"
 
 	"github.com/ipgate/ipgate/check"
+	"github.com/ipgate/ipgate/policy"
 )
 
 var fuzzT0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -13,7 +15,8 @@ var fuzzT0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 // FuzzCompile checks compiled decisions against decideSlow on random
 // policies: at the compile instant, at every expiry and just before and
 // after it, before the compile instant, and through a live Checker whose
-// clock moves across the expiries.
+// clock moves across the expiries. Both kinds of table are checked: the
+// bart.Fast of small policies and the bart.Table of large ones.
 func FuzzCompile(f *testing.F) {
 	for seed := range uint64(16) {
 		f.Add(seed, uint8(seed*3))
@@ -21,44 +24,30 @@ func FuzzCompile(f *testing.F) {
 	f.Fuzz(func(t *testing.T, seed uint64, n uint8) {
 		rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 		p := randomPolicy(rng, int(n%24), fuzzT0)
-		s, err := check.Compile(p, fuzzT0)
-		if err != nil {
-			t.Fatalf("Compile: %v", err)
-		}
 		addrs := probes(p)
 		ats := instants(p, fuzzT0)
-		for _, at := range ats {
-			for _, a := range addrs {
-				for _, admin := range []bool{false, true} {
-					for _, mobile := range []bool{false, true} {
-						req := check.Request{Addr: a, Admin: admin, Mobile: mobile, At: at}
-						want := decideSlow(p, req)
-						if got := s.Check(req); got != want {
-							t.Fatalf("seed %d n %d: Check(%v admin=%v mobile=%v at %s) = %v, want %v\npolicy: %+v",
-								seed, n, a, admin, mobile, at.Format(time.RFC3339Nano), got, want, p)
-						}
-						checkExplain(t, s, req, want)
-						if got := s.Allowed(req); got != want.Allowed {
-							t.Fatalf("Allowed(%v) = %v, want %v", req, got, want.Allowed)
-						}
-						if at.Equal(fuzzT0) {
-							req.At = time.Time{}
-							if got := s.Check(req); got != want {
-								t.Fatalf("Check(%v, zero At) = %v, want %v as at the compile instant", a, got, want)
-							}
-						}
-					}
-				}
+		for _, compile := range []func(policy.Policy, time.Time) (*check.Snapshot, error){check.Compile, check.CompileLarge} {
+			s, err := compile(p, fuzzT0)
+			if err != nil {
+				t.Fatalf("Compile: %v", err)
 			}
+			checkSnapshot(t, s, p, addrs, ats)
 		}
 		// The live path: a checker whose clock moves forward, asked with a
 		// zero At, must follow every expiry.
 		clock := newFakeClock(fuzzT0)
-		c, err := check.NewChecker(p, clock.options())
+		opts := clock.options()
+		if seed%2 == 1 {
+			opts = check.LargeTables(opts)
+		}
+		c, err := check.NewChecker(p, opts)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer c.Close()
+		if got := c.Snapshot().UsesLargeTable(); got != (seed%2 == 1) {
+			t.Fatalf("seed %d: large table %v", seed, got)
+		}
 		for _, at := range ats {
 			if at.Before(fuzzT0) {
 				continue
@@ -75,6 +64,36 @@ func FuzzCompile(f *testing.F) {
 			}
 		}
 	})
+}
+
+// checkSnapshot checks s against decideSlow on p for every address and
+// instant, every subject, through Check, Explain and Allowed.
+func checkSnapshot(t *testing.T, s *check.Snapshot, p policy.Policy, addrs []netip.Addr, ats []time.Time) {
+	t.Helper()
+	for _, at := range ats {
+		for _, a := range addrs {
+			for _, admin := range []bool{false, true} {
+				for _, mobile := range []bool{false, true} {
+					req := check.Request{Addr: a, Admin: admin, Mobile: mobile, At: at}
+					want := decideSlow(p, req)
+					if got := s.Check(req); got != want {
+						t.Fatalf("Check(%v admin=%v mobile=%v at %s) = %v, want %v\npolicy: %+v",
+							a, admin, mobile, at.Format(time.RFC3339Nano), got, want, p)
+					}
+					checkExplain(t, s, req, want)
+					if got := s.Allowed(req); got != want.Allowed {
+						t.Fatalf("Allowed(%v) = %v, want %v", req, got, want.Allowed)
+					}
+					if at.Equal(fuzzT0) {
+						req.At = time.Time{}
+						if got := s.Check(req); got != want {
+							t.Fatalf("Check(%v, zero At) = %v, want %v as at the compile instant", a, got, want)
+						}
+					}
+				}
+			}
+		}
+	}
 }
 
 // checkExplain requires Explain to agree with Check: the same decision,

@@ -56,7 +56,7 @@ type LintOptions struct {
 // rules would turn into allow-all. An invalid policy is an error, as in
 // [Compile].
 func Lint(p policy.Policy, t0 time.Time, opts *LintOptions) ([]Warning, error) {
-	s, byID, err := compile(p, t0)
+	s, byID, err := compile(p, t0, false)
 	if err != nil {
 		return nil, err
 	}

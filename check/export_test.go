@@ -1,0 +1,24 @@
+package check
+
+import (
+	"time"
+
+	"github.com/ipgate/ipgate/policy"
+)
+
+// CompileLarge is Compile with a bart.Table whatever the policy's size, so
+// that tests of small policies reach the table large policies use.
+func CompileLarge(p policy.Policy, t0 time.Time) (*Snapshot, error) {
+	s, _, err := compile(p, t0, true)
+	return s, err
+}
+
+// LargeTables makes every compile of a checker made with o use a
+// bart.Table, as CompileLarge does.
+func LargeTables(o *Options) *Options {
+	o.largeTables = true
+	return o
+}
+
+// UsesLargeTable reports whether s looks up in a bart.Table.
+func (s *Snapshot) UsesLargeTable() bool { return s.table.large != nil }
