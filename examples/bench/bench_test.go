@@ -3,7 +3,9 @@ package bench
 import (
 	"fmt"
 	"net/netip"
+	"os"
 	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -107,62 +109,12 @@ func BenchmarkLookup(b *testing.B) {
 			for _, p := range prefixes(w.Policy) {
 				lite.Insert(p)
 			}
-			b.Run("impl=ipgate-snapshot", func(b *testing.B) {
-				b.ReportAllocs()
-				for i := 0; b.Loop(); i++ {
-					sink = snap.Check(check.Request{Addr: qs[i&mask]}).Allowed
-				}
-			})
-			b.Run("impl=ipgate-checker", func(b *testing.B) {
-				b.ReportAllocs()
-				for i := 0; b.Loop(); i++ {
-					sink = c.Check(check.Request{Addr: qs[i&mask]}).Allowed
-				}
-			})
-			b.Run("impl=bart", func(b *testing.B) {
-				b.ReportAllocs()
-				for i := 0; b.Loop(); i++ {
-					sink, _ = bt.T.Lookup(qs[i&mask])
-				}
-			})
-			b.Run("impl=bart-lite", func(b *testing.B) {
-				b.ReportAllocs()
-				for i := 0; b.Loop(); i++ {
-					sink = lite.Lookup(qs[i&mask])
-				}
-			})
-			b.Run("impl=bart-lite/parallel", func(b *testing.B) {
-				b.ReportAllocs()
-				b.RunParallel(func(pb *testing.PB) {
-					for i := 0; pb.Next(); i++ {
-						sink = lite.Lookup(qs[i&mask])
-					}
-				})
-			})
-			b.Run("impl=ipgate-snapshot/parallel", func(b *testing.B) {
-				b.ReportAllocs()
-				b.RunParallel(func(pb *testing.PB) {
-					for i := 0; pb.Next(); i++ {
-						sink = snap.Check(check.Request{Addr: qs[i&mask]}).Allowed
-					}
-				})
-			})
-			b.Run("impl=ipgate-checker/parallel", func(b *testing.B) {
-				b.ReportAllocs()
-				b.RunParallel(func(pb *testing.PB) {
-					for i := 0; pb.Next(); i++ {
-						sink = c.Check(check.Request{Addr: qs[i&mask]}).Allowed
-					}
-				})
-			})
-			b.Run("impl=bart/parallel", func(b *testing.B) {
-				b.ReportAllocs()
-				b.RunParallel(func(pb *testing.PB) {
-					for i := 0; pb.Next(); i++ {
-						sink, _ = bt.T.Lookup(qs[i&mask])
-					}
-				})
-			})
+			impls := []impl{
+				{"ipgate-snapshot", func(a netip.Addr) bool { return snap.Check(check.Request{Addr: a}).Allowed }},
+				{"ipgate-checker", func(a netip.Addr) bool { return c.Check(check.Request{Addr: a}).Allowed }},
+				{"bart", func(a netip.Addr) bool { v, _ := bt.T.Lookup(a); return v }},
+				{"bart-lite", lite.Lookup},
+			}
 			// The peers that hold no rule ids, on the same queries.
 			for _, peer := range []struct {
 				name  string
@@ -173,25 +125,46 @@ func BenchmarkLookup(b *testing.B) {
 				{"cidranger", func() func(netip.Addr) bool { return NewRanger(w.Policy).Allowed }, 1_000_000},
 				{"linear", func() func(netip.Addr) bool { return NewLinear(w.Policy).Allowed }, 100_000},
 			} {
-				if size.n > peer.max {
-					continue // minutes per run
+				if size.n <= peer.max {
+					impls = append(impls, impl{peer.name, peer.build()})
 				}
-				allowed := peer.build()
-				b.Run("impl="+peer.name, func(b *testing.B) {
-					b.ReportAllocs()
-					for i := 0; b.Loop(); i++ {
-						sink = allowed(qs[i&mask])
-					}
-				})
-				b.Run("impl="+peer.name+"/parallel", func(b *testing.B) {
-					b.ReportAllocs()
-					b.RunParallel(func(pb *testing.PB) {
-						for i := 0; pb.Next(); i++ {
-							sink = allowed(qs[i&mask])
-						}
-					})
-				})
 			}
+			runImpls(b, impls, qs)
+		})
+	}
+}
+
+// impl is one implementation's answer to "is this address allowed?".
+type impl struct {
+	name    string
+	allowed func(netip.Addr) bool
+}
+
+// runImpls times every impl on the queries, serially and with
+// b.RunParallel, starting with the impl at $BENCH_ROUND (modulo their
+// number): run.sh runs the suite once per round with a new start, so that
+// no impl is always the first one timed after the set-up, nor timed only in
+// one stretch of this shared machine's noise.
+//
+// Every impl is called through a func value, the floor included, so that
+// all pay the same call cost.
+func runImpls(b *testing.B, impls []impl, qs []netip.Addr) {
+	round, _ := strconv.Atoi(os.Getenv("BENCH_ROUND"))
+	for k := range impls {
+		im := impls[(k+round)%len(impls)]
+		b.Run("impl="+im.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				sink = im.allowed(qs[i&mask])
+			}
+		})
+		b.Run("impl="+im.name+"/parallel", func(b *testing.B) {
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for i := 0; pb.Next(); i++ {
+					sink = im.allowed(qs[i&mask])
+				}
+			})
 		})
 	}
 }
@@ -207,26 +180,12 @@ func BenchmarkLookupOneAction(b *testing.B) {
 			snap, _ := check.Compile(w.Policy, w.At)
 			bt := NewBartTable(w.Policy)
 			lite := NewBartLite(w.Policy)
-			b.Run("impl=ipgate-snapshot", func(b *testing.B) {
-				for i := 0; b.Loop(); i++ {
-					sink = snap.Check(check.Request{Addr: qs[i&mask]}).Allowed
-				}
-			})
-			b.Run("impl=ipgate-allowed", func(b *testing.B) {
-				for i := 0; b.Loop(); i++ {
-					sink = snap.Allowed(check.Request{Addr: qs[i&mask]})
-				}
-			})
-			b.Run("impl=bart", func(b *testing.B) {
-				for i := 0; b.Loop(); i++ {
-					sink, _ = bt.T.Lookup(qs[i&mask])
-				}
-			})
-			b.Run("impl=bart-lite", func(b *testing.B) {
-				for i := 0; b.Loop(); i++ {
-					sink = lite.L.Lookup(qs[i&mask])
-				}
-			})
+			runImpls(b, []impl{
+				{"ipgate-snapshot", func(a netip.Addr) bool { return snap.Check(check.Request{Addr: a}).Allowed }},
+				{"ipgate-allowed", func(a netip.Addr) bool { return snap.Allowed(check.Request{Addr: a}) }},
+				{"bart", func(a netip.Addr) bool { v, _ := bt.T.Lookup(a); return v }},
+				{"bart-lite", lite.L.Lookup},
+			}, qs)
 		})
 	}
 }
