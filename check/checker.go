@@ -139,11 +139,11 @@ func (c *Checker) Update(p policy.Policy) error {
 }
 
 func (c *Checker) recompile(p policy.Policy, now time.Time) error {
-	s, byID, err := compile(p, now, c.large)
+	s, infos, err := compile(p, now, c.large)
 	if err != nil {
 		return err
 	}
-	c.state = newRulesState(s, byID)
+	c.state = newRulesState(s, infos)
 	c.publish(s)
 	return nil
 }

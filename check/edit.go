@@ -19,9 +19,11 @@ type rulesState struct {
 	seq  uint64
 }
 
-func newRulesState(s *Snapshot, byID map[string]*ruleInfo) *rulesState {
-	st := &rulesState{byID: byID, seq: uint64(len(byID))}
-	for _, r := range byID {
+func newRulesState(s *Snapshot, infos []ruleInfo) *rulesState {
+	st := &rulesState{byID: make(map[string]*ruleInfo, len(infos)), seq: uint64(len(infos))}
+	for i := range infos {
+		r := &infos[i]
+		st.byID[r.rule.ID] = r
 		if r.exp.After(s.at) && r.exp != never {
 			st.exps = append(st.exps, r)
 		}

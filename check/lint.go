@@ -56,7 +56,7 @@ type LintOptions struct {
 // rules would turn into allow-all. An invalid policy is an error, as in
 // [Compile].
 func Lint(p policy.Policy, t0 time.Time, opts *LintOptions) ([]Warning, error) {
-	s, byID, err := compile(p, t0, false)
+	s, infos, err := compile(p, t0, false)
 	if err != nil {
 		return nil, err
 	}
@@ -85,8 +85,8 @@ func Lint(p policy.Policy, t0 time.Time, opts *LintOptions) ([]Warning, error) {
 		exp       time.Time
 	}
 	seen := map[key]string{}
-	for _, r := range p.Rules {
-		ri := byID[r.ID]
+	for i, r := range p.Rules {
+		ri := &infos[i]
 		if !t0.Before(ri.exp) {
 			warn(Expired, []string{r.ID}, "rule %q expired at %s", r.ID, ri.exp.Format(time.RFC3339))
 		}
@@ -110,8 +110,8 @@ func Lint(p policy.Policy, t0 time.Time, opts *LintOptions) ([]Warning, error) {
 			warn(Covered, []string{r.ID, out.rule.ID}, "rule %q is covered by the broader rule %q of the same action, with no rule of the other action between them", r.ID, out.rule.ID)
 		}
 	}
-	for _, r := range p.Rules {
-		if t0.Before(byID[r.ID].exp) && !s.everWins(byID[r.ID]) {
+	for i, r := range p.Rules {
+		if ri := &infos[i]; t0.Before(ri.exp) && !s.everWins(ri) {
 			warn(NeverWins, []string{r.ID}, "rule %q never wins: narrower or equal rules decide every address it holds, for every subject it binds", r.ID)
 		}
 	}

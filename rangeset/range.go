@@ -135,7 +135,12 @@ func (r Range) Prefixes() iter.Seq[netip.Prefix] {
 		if !r.IsValid() {
 			return
 		}
-		for _, p := range netipx.IPRangeFrom(r.from, r.to).Prefixes() {
+		ipr := netipx.IPRangeFrom(r.from, r.to)
+		if p, ok := ipr.Prefix(); ok {
+			yield(p) // most ranges: no slice to build
+			return
+		}
+		for _, p := range ipr.Prefixes() {
 			if !yield(p) {
 				return
 			}
