@@ -146,7 +146,7 @@ func compile(p policy.Policy, t0 time.Time, large bool) (*Snapshot, []ruleInfo, 
 		key prefixKey // the prefix, in a form that sorts fast
 		r   *ruleInfo
 	}
-	all := make([]owned, 0, len(p.Rules)) // most rules are one prefix
+	all := make([]owned, 0, len(p.Rules))   // most rules are one prefix
 	infos := make([]ruleInfo, len(p.Rules)) // one allocation for every rule
 	for i, r := range p.Rules {
 		ri := &infos[i]
