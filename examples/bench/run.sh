@@ -24,7 +24,7 @@ go test -c -o bench.test .
 	for round in $(seq 0 $((count - 1))); do
 		BENCH_ROUND=$round ./bench.test "${binshort[@]}" -test.run '^$' -test.bench 'BenchmarkLookup' -test.benchmem -test.count 1 -test.timeout 60m
 	done
-	go test "${short[@]}" -run '^$' -bench 'BenchmarkCompile' -benchmem -benchtime 3x -count 3 -timeout 60m .
+	go test "${short[@]}" -run '^$' -bench 'BenchmarkCompile' -benchmem -count 5 -timeout 60m .
 	go test "${short[@]}" -run '^$' -bench 'BenchmarkLiveUpdate' -benchtime 3000x -count 3 -timeout 60m .
 	go test -run '^$' -bench 'BenchmarkReference' -count "$count" .
 } | tee bench.txt
