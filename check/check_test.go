@@ -234,6 +234,10 @@ func TestNoAllocs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	large, err := check.CompileLarge(p, fuzzT0)
+	if err != nil {
+		t.Fatal(err)
+	}
 	c, _ := check.NewChecker(p, nil)
 	defer c.Close()
 	addrs := probes(p)
@@ -245,6 +249,8 @@ func TestNoAllocs(t *testing.T) {
 		{"Snapshot.Check", s.Check, fuzzT0},
 		{"Snapshot.Check/zero At", s.Check, time.Time{}},
 		{"Snapshot.Check/re-rank", s.Check, fuzzT0.Add(time.Hour)},
+		{"Snapshot.Check/bart.Table", large.Check, fuzzT0},
+		{"Snapshot.Check/bart.Table/re-rank", large.Check, fuzzT0.Add(time.Hour)},
 		{"Checker.Check", c.Check, time.Time{}},
 	} {
 		i := 0
