@@ -11,7 +11,7 @@ import (
 // nodes carry a 256-byte rank cache that makes small tables faster than
 // bart.Table, while in large ones the bigger nodes cost more in cache
 // misses than the cache saves (examples/bench: Fast 0.97x Table's lookup
-// time at 1k rules, 1.2x to 1.3x at 100k and 1M).
+// time at 1k rules, 1.05x to 1.3x at 100k and 1M).
 const fastMax = 1 << 14
 
 // table is the snapshot's lookup table: a bart.Fast for small policies, a
