@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"math"
 	"net/netip"
 	"slices"
 	"sync/atomic"
@@ -75,7 +76,6 @@ type node struct {
 // compile visits rules in prefix order, not in the order they lie in memory.
 type ruleInfo struct {
 	self      [1]*ruleInfo // the rule list of the prefixes it alone owns
-	shared    *node        // while compiling: the last node the rule alone owns
 	size      rangeset.Size
 	exp       time.Time // never when the rule does not expire
 	allow     bool
@@ -144,29 +144,28 @@ func compile(p policy.Policy, t0 time.Time, large bool) (*Snapshot, []ruleInfo, 
 	if err := p.Validate(); err != nil {
 		return nil, nil, fmt.Errorf("check.Compile: %w", err)
 	}
-	s := &Snapshot{at: t0, next: never, settings: p.Settings, rules: len(p.Rules)}
-	type owned struct {
-		key prefixKey // the prefix, in a form that sorts fast
-		r   *ruleInfo
+	if uint64(len(p.Rules)) > math.MaxUint32 {
+		return nil, nil, fmt.Errorf("check.Compile: %d rules: at most %d", len(p.Rules), uint32(math.MaxUint32))
 	}
-	all := make([]owned, 0, len(p.Rules))   // most rules are one prefix
+	s := &Snapshot{at: t0, next: never, settings: p.Settings, rules: len(p.Rules)}
+	all := make([]entry, 0, len(p.Rules))   // most rules are one prefix
 	infos := make([]ruleInfo, len(p.Rules)) // one allocation for every rule
 	for i, r := range p.Rules {
 		ri := &infos[i]
 		*ri = makeRuleInfo(r, uint64(i))
 		s.count(ri, +1)
 		for pfx := range r.Target.Prefixes() {
-			all = append(all, owned{keyOf(pfx), ri})
+			all = append(all, entryOf(pfx, uint32(i)))
 		}
 	}
 	s.setDefaults()
 	s.table = newTable(len(all), large)
 	deny := s.denyFirst()
-	slices.SortFunc(all, func(a, b owned) int {
-		if c := a.key.compare(b.key); c != 0 {
+	slices.SortFunc(all, func(a, b entry) int {
+		if c := a.compare(b); c != 0 {
 			return c
 		}
-		if better(deny, a.r, b.r) {
+		if better(deny, &infos[a.rule], &infos[b.rule]) {
 			return -1
 		}
 		return 1
@@ -183,13 +182,13 @@ func compile(p policy.Policy, t0 time.Time, large bool) (*Snapshot, []ruleInfo, 
 	// owns alone uses that rule's own one-element list; edits never write
 	// to either, they make new ones.
 	var slab []node
+	owns := make([]*node, len(p.Rules)) // the last node each rule alone owns
 	for lo := 0; lo < len(all); {
-		key := all[lo].key
-		pfx := key.prefix()
 		hi := lo
-		for hi < len(all) && all[hi].key == key {
+		for hi < len(all) && all[hi].compare(all[lo]) == 0 {
 			hi++
 		}
+		pfx := all[lo].prefix()
 		for len(stack) > 0 && !contains(stack[len(stack)-1].pfx, pfx) {
 			stack = stack[:len(stack)-1]
 		}
@@ -197,21 +196,22 @@ func compile(p policy.Policy, t0 time.Time, large bool) (*Snapshot, []ruleInfo, 
 		if len(stack) > 0 {
 			inherited = stack[len(stack)-1].win
 		}
-		only := all[lo].r
+		i := all[lo].rule
+		only := &infos[i]
 		only.self[0] = only
 		rules := only.self[:]
 		if hi-lo > 1 {
 			rules = make([]*ruleInfo, hi-lo)
-			for i := range rules {
-				rules[i] = all[lo+i].r
+			for j := range rules {
+				rules[j] = &infos[all[lo+j].rule]
 			}
 		}
 		win := s.winners(rules, inherited)
 		// The prefixes of one rule's cover that it alone owns mostly share
 		// their winners too: they share one node.
 		var n *node
-		if len(rules) == 1 && only.shared != nil && only.shared.win == win {
-			n = only.shared
+		if len(rules) == 1 && owns[i] != nil && owns[i].win == win {
+			n = owns[i]
 		} else {
 			if len(slab) == cap(slab) {
 				slab = make([]node, 0, min(1024, len(all)-lo))
@@ -219,15 +219,12 @@ func compile(p policy.Policy, t0 time.Time, large bool) (*Snapshot, []ruleInfo, 
 			slab = append(slab, node{rules: rules, win: win})
 			n = &slab[len(slab)-1]
 			if len(rules) == 1 {
-				only.shared = n
+				owns[i] = n
 			}
 		}
 		s.table.Insert(pfx, leafOf(n))
 		stack = append(stack, frame{pfx, win})
 		lo = hi
-	}
-	for i := range infos {
-		infos[i].shared = nil
 	}
 	if s.oneAction() {
 		s.members = new(bart.Lite)
@@ -324,45 +321,49 @@ func leafOf(n *node) leaf {
 	return lf
 }
 
-// prefixKey orders prefixes as compile walks them: IPv4 before IPv6, then
-// by address, then shorter first, so that a prefix comes before those it
-// contains. It compares faster than netip's own methods.
-type prefixKey struct {
+// entry is one prefix of one rule's cover, as compile sorts them: IPv4
+// before IPv6, then by address, then shorter first, so that a prefix comes
+// before those it contains, and the rules of one prefix are adjacent. It
+// compares faster than netip's own types and holds no pointer, so that the
+// garbage collector need not scan the slice a compile sorts.
+type entry struct {
 	hi, lo uint64 // the address, 16 bytes big-endian
 	fb     uint16 // family (IPv6: 1<<8) and prefix length
+	rule   uint32 // the rule's index in the policy
 }
 
-func keyOf(p netip.Prefix) prefixKey {
+func entryOf(p netip.Prefix, rule uint32) entry {
 	a := p.Addr().As16()
-	k := prefixKey{hi: binary.BigEndian.Uint64(a[:8]), lo: binary.BigEndian.Uint64(a[8:]), fb: uint16(p.Bits())}
+	e := entry{hi: binary.BigEndian.Uint64(a[:8]), lo: binary.BigEndian.Uint64(a[8:]), fb: uint16(p.Bits()), rule: rule}
 	if p.Addr().Is6() {
-		k.fb |= 1 << 8
+		e.fb |= 1 << 8
 	}
-	return k
+	return e
 }
 
-func (k prefixKey) prefix() netip.Prefix {
+func (e entry) prefix() netip.Prefix {
 	var a [16]byte
-	binary.BigEndian.PutUint64(a[:8], k.hi)
-	binary.BigEndian.PutUint64(a[8:], k.lo)
+	binary.BigEndian.PutUint64(a[:8], e.hi)
+	binary.BigEndian.PutUint64(a[8:], e.lo)
 	addr := netip.AddrFrom16(a)
-	if k.fb>>8 == 0 {
+	if e.fb>>8 == 0 {
 		addr = addr.Unmap()
 	}
-	return netip.PrefixFrom(addr, int(k.fb&0xff))
+	return netip.PrefixFrom(addr, int(e.fb&0xff))
 }
 
-func (k prefixKey) compare(o prefixKey) int {
-	if k.fb>>8 != o.fb>>8 {
-		return cmp.Compare(k.fb>>8, o.fb>>8)
+// compare orders e and o by their prefixes alone.
+func (e entry) compare(o entry) int {
+	if e.fb>>8 != o.fb>>8 {
+		return cmp.Compare(e.fb>>8, o.fb>>8)
 	}
-	if k.hi != o.hi {
-		return cmp.Compare(k.hi, o.hi)
+	if e.hi != o.hi {
+		return cmp.Compare(e.hi, o.hi)
 	}
-	if k.lo != o.lo {
-		return cmp.Compare(k.lo, o.lo)
+	if e.lo != o.lo {
+		return cmp.Compare(e.lo, o.lo)
 	}
-	return cmp.Compare(k.fb, o.fb)
+	return cmp.Compare(e.fb, o.fb)
 }
 
 // contains reports whether prefix o lies within prefix p.
