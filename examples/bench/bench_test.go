@@ -2,6 +2,7 @@ package bench
 
 import (
 	"fmt"
+	"iter"
 	"net/netip"
 	"os"
 	"runtime"
@@ -152,9 +153,7 @@ type impl struct {
 // Every impl is called through a func value, the floor included, so that
 // all pay the same call cost.
 func runImpls(b *testing.B, impls []impl, qs []netip.Addr) {
-	round, _ := strconv.Atoi(os.Getenv("BENCH_ROUND"))
-	for k := range impls {
-		im := impls[(k+round)%len(impls)]
+	for im := range inRoundOrder(impls) {
 		b.Run("impl="+im.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for i := 0; b.Loop(); i++ {
@@ -173,6 +172,19 @@ func runImpls(b *testing.B, impls []impl, qs []netip.Addr) {
 				psink.Store(x)
 			})
 		})
+	}
+}
+
+// inRoundOrder yields the elements of s starting with the one at
+// $BENCH_ROUND, modulo len(s).
+func inRoundOrder[T any](s []T) iter.Seq[T] {
+	round, _ := strconv.Atoi(os.Getenv("BENCH_ROUND"))
+	return func(yield func(T) bool) {
+		for k := range s {
+			if !yield(s[(k+round)%len(s)]) {
+				return
+			}
+		}
 	}
 }
 
@@ -210,19 +222,22 @@ func heapOf(build func() any) uint64 {
 }
 
 // BenchmarkCompile measures building each structure from the policy, and
-// reports the heap it retains per rule.
+// reports the heap it retains per rule. Like the lookups, run.sh runs it
+// once per round and size, each in its own process, starting with another
+// implementation.
 func BenchmarkCompile(b *testing.B) {
+	type build struct {
+		name  string
+		build func() any
+	}
 	for _, size := range sizes {
 		b.Run("rules="+size.name, func(b *testing.B) {
 			skipLarge(b, size.n)
 			w := work(size.n, Options{})
-			for _, impl := range []struct {
-				name  string
-				build func() any
-			}{
+			for impl := range inRoundOrder([]build{
 				{"ipgate", func() any { s, _ := check.Compile(w.Policy, w.At); return s }},
 				{"bart", func() any { return NewBartTable(w.Policy) }},
-			} {
+			}) {
 				b.Run("impl="+impl.name, func(b *testing.B) {
 					heap := heapOf(impl.build)
 					b.ReportAllocs()

@@ -24,7 +24,16 @@ go test -c -o bench.test .
 	for round in $(seq 0 $((count - 1))); do
 		BENCH_ROUND=$round ./bench.test "${binshort[@]}" -test.run '^$' -test.bench 'BenchmarkLookup' -test.benchmem -test.count 1 -test.timeout 60m
 	done
-	go test "${short[@]}" -run '^$' -bench 'BenchmarkCompile' -benchmem -count 5 -timeout 60m .
+	# Compiles likewise, each size in a process of its own, so that no
+	# other size's workload is on the heap the garbage collector scans.
+	sizes=(1k 100k 1M)
+	[ -n "${SHORT:-}" ] && sizes=(1k 100k)
+	for round in $(seq 0 $((count - 1))); do
+		for size in "${sizes[@]}"; do
+			BENCH_ROUND=$round ./bench.test -test.run '^$' -test.bench "BenchmarkCompile\$/^rules=$size\$" -test.benchmem -test.count 1 -test.timeout 60m
+		done
+	done
+	go test "${short[@]}" -run '^$' -bench 'BenchmarkCompileWorst' -benchmem -count 5 -timeout 60m .
 	go test "${short[@]}" -run '^$' -bench 'BenchmarkLiveUpdate' -benchtime 3000x -count 3 -timeout 60m .
 	go test -run '^$' -bench 'BenchmarkReference' -count "$count" .
 } | tee bench.txt
