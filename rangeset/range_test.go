@@ -115,6 +115,16 @@ func TestPrefixes(t *testing.T) {
 	if n := len(slices.Collect((rangeset.Range{}).Prefixes())); n != 0 {
 		t.Errorf("zero Range has %d prefixes", n)
 	}
+	// A range that is one prefix yields just that prefix.
+	for text, want := range map[string]string{
+		"10.0.0.0/8": "10.0.0.0/8", "10.0.0.7": "10.0.0.7/32", "10.0.0.0-10.0.0.255": "10.0.0.0/24",
+		"2001:db8::/48": "2001:db8::/48", "::/0": "::/0",
+	} {
+		got := slices.Collect(rangeset.MustParseRange(text).Prefixes())
+		if !slices.Equal(got, []netip.Prefix{netip.MustParsePrefix(want)}) {
+			t.Errorf("%s: Prefixes() = %v, want [%s]", text, got, want)
+		}
+	}
 	if p, ok := rangeset.MustParseRange("10.0.0.1-10.0.0.9").Prefix(); ok {
 		t.Errorf("Prefix() of a non-prefix range = %v, true", p)
 	}
