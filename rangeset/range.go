@@ -38,11 +38,14 @@ func RangeFrom(from, to netip.Addr) Range {
 	return r
 }
 
-// PrefixRange returns the range of addresses in p. It returns the zero
-// Range when p is invalid, has host bits set, or is written in IPv4-mapped
-// or zoned form.
+// PrefixRange returns the range of addresses in p, with p's host bits
+// masked off as [netip.Prefix.Masked] does: 10.0.0.5/24 gives
+// 10.0.0.0-10.0.0.255, the range of 10.0.0.0/24. It returns the zero Range
+// when p is invalid or written in IPv4-mapped form. (The text parsers are
+// stricter: [ParseRange] refuses host bits, naming the canonical prefix.)
 func PrefixRange(p netip.Prefix) Range {
-	if !p.IsValid() || p.Masked() != p {
+	p = p.Masked()
+	if !p.IsValid() {
 		return Range{}
 	}
 	return RangeFrom(p.Addr(), netipx.PrefixLastIP(p))

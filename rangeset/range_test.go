@@ -33,8 +33,31 @@ func TestRangeFrom(t *testing.T) {
 	if r := rangeset.RangeFrom(netip.Addr{}, a("1.2.3.4")); r.IsValid() || r != (rangeset.Range{}) {
 		t.Errorf("RangeFrom(zero, 1.2.3.4) = %v, want the zero Range", r)
 	}
-	if r := rangeset.PrefixRange(netip.MustParsePrefix("10.0.0.5/24")); r.IsValid() {
-		t.Errorf("PrefixRange(10.0.0.5/24) = %v, want invalid", r)
+}
+
+func TestPrefixRange(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in, want string // want "" means the zero Range
+	}{
+		{"10.0.0.0/24", "10.0.0.0/24"},
+		{"10.0.0.5/24", "10.0.0.0/24"}, // masked, as netip.Prefix.Masked does
+		{"10.0.0.5/32", "10.0.0.5"},
+		{"10.255.255.255/0", "0.0.0.0/0"},
+		{"2001:db8::1/32", "2001:db8::/32"},
+		{"::ffff:10.0.0.0/104", ""}, // IPv4-mapped form
+	}
+	for _, tt := range tests {
+		got := rangeset.PrefixRange(netip.MustParsePrefix(tt.in))
+		if want := tt.want; (want == "") != !got.IsValid() || want != "" && got.String() != want {
+			t.Errorf("PrefixRange(%s) = %v (valid %v), want %q", tt.in, got, got.IsValid(), want)
+		}
+	}
+	if r := rangeset.PrefixRange(netip.Prefix{}); r != (rangeset.Range{}) {
+		t.Errorf("PrefixRange(zero Prefix) = %v, want the zero Range", r)
+	}
+	if r := rangeset.PrefixRange(netip.PrefixFrom(netip.MustParseAddr("10.0.0.1"), 33)); r != (rangeset.Range{}) {
+		t.Errorf("PrefixRange(10.0.0.1/33) = %v, want the zero Range", r)
 	}
 }
 
