@@ -10,7 +10,8 @@ import (
 	"github.com/ipgate/ipgate/policy"
 )
 
-// Options configure a [Checker]. A nil *Options means the defaults.
+// Options configure a [Checker]. A nil *Options, and a zero field, mean
+// the defaults.
 type Options struct {
 	// Now reads the clock; nil means time.Now. It is the only clock the
 	// checker reads: policies are compiled at Now, and the expiry timer
@@ -20,77 +21,76 @@ type Options struct {
 	// function that cancels it, reporting whether it did; nil means
 	// time.AfterFunc. Tests inject a fake clock through Now and AfterFunc.
 	AfterFunc func(d time.Duration, f func()) (stop func() bool)
-	// OnError, when not nil, is called by a following checker (see
-	// [Follow]) with every error it meets while the last good snapshot keeps
-	// serving: an unreachable store, an invalid policy. It must not block.
-	OnError func(error)
-	// PollInterval is how often a following checker reloads a store that
-	// is not a store.Watcher, and how long it waits before watching again
-	// after a watch ended; zero means 5 seconds.
-	PollInterval time.Duration
-
 	largeTables bool // tests: every compile uses a bart.Table, whatever its size
 }
 
-func (o *Options) now() func() time.Time {
-	if o == nil || o.Now == nil {
-		return time.Now
-	}
-	return o.Now
-}
 
-func (o *Options) afterFunc() func(time.Duration, func()) func() bool {
-	if o == nil || o.AfterFunc == nil {
-		return func(d time.Duration, f func()) func() bool { return time.AfterFunc(d, f).Stop }
-	}
-	return o.AfterFunc
-}
-
-// ErrClosed is returned by [Checker.Update] after [Checker.Close].
+// ErrClosed is returned by the writes of a [Checker] after [Checker.Close].
 var ErrClosed = errors.New("check: checker is closed")
 
 // Checker serves decisions from the current [Snapshot] of a policy while
 // new ones are swapped in. It is safe for concurrent use: [Checker.Check]
 // is lock-free (one atomic load, then [Snapshot.Check]), and writers share
-// a mutex. When the snapshot's next expiry passes, a timer recompiles the
-// policy at the new instant and swaps it in, so that live traffic sees
-// expiry on time.
+// a mutex. When the snapshot's next expiry passes, a timer re-ranks the
+// expired rules and swaps the result in, so that the lookup keeps
+// answering; decisions are exact at the request's instant even when the
+// timer is late.
+//
+// The zero Checker serves no policy: it denies every request with the zero
+// [Decision] until the first successful [Checker.Update], and it reads the
+// system clock.
 type Checker struct {
-	cur       atomic.Pointer[Snapshot]
-	mu        sync.Mutex // held by writers: Update, the expiry timer, Close
-	now       func() time.Time
-	afterFunc func(time.Duration, func()) func() bool
-	stop      func() bool // cancels the pending expiry timer, if any
-	closed    bool
-	state     *rulesState
-	follow    *follower // nil unless made by Follow
-	large     bool      // see Options.largeTables
+	cur   atomic.Pointer[Snapshot]
+	mu    sync.Mutex // held by writers: Update, Put, Delete, the expiry timer, Close
+	opts  Options
+	stop  func() bool // cancels the pending expiry timer, if any
+	close bool
+	state *rulesState
 }
 
 // NewChecker compiles p at the clock's current instant and returns a
 // checker serving it. An invalid policy is an error, as in [Compile].
 func NewChecker(p policy.Policy, opts *Options) (*Checker, error) {
-	c := &Checker{now: opts.now(), afterFunc: opts.afterFunc(), large: opts != nil && opts.largeTables}
+	c := new(Checker)
+	if opts != nil {
+		c.opts = *opts
+	}
 	if err := c.Update(p); err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
+func (c *Checker) now() time.Time {
+	if c.opts.Now == nil {
+		return time.Now()
+	}
+	return c.opts.Now()
+}
+
+func (c *Checker) afterFunc(d time.Duration, f func()) func() bool {
+	if c.opts.AfterFunc == nil {
+		return time.AfterFunc(d, f).Stop
+	}
+	return c.opts.AfterFunc(d, f)
+}
+
 // Check decides r with the current snapshot; see [Snapshot.Check]. A zero
-// r.At is decided at the current snapshot's instant, which the expiry timer
-// keeps up to date. It does not allocate and takes no lock.
+// r.At is the checker's clock reading, which it takes only when the policy
+// has a rule that expires. It does not allocate and takes no lock.
 func (c *Checker) Check(r Request) Decision {
-	return c.cur.Load().Check(r)
+	s := c.cur.Load()
+	if s == nil {
+		return Decision{}
+	}
+	if r.At.IsZero() && s.expiring {
+		r.At = c.now()
+	}
+	return s.Check(r)
 }
 
-// Allowed reports whether r may pass with the current snapshot; see
-// [Snapshot.Allowed]. It does not allocate and takes no lock.
-func (c *Checker) Allowed(r Request) bool {
-	return c.cur.Load().Allowed(r)
-}
-
-// Snapshot returns the snapshot currently served.
+// Snapshot returns the snapshot currently served, nil before the first
+// successful [Checker.Update].
 func (c *Checker) Snapshot() *Snapshot { return c.cur.Load() }
 
 // Update swaps in p, compiled at the clock's current instant. An invalid
@@ -102,7 +102,7 @@ func (c *Checker) Snapshot() *Snapshot { return c.cur.Load() }
 func (c *Checker) Update(p policy.Policy) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closed {
+	if c.close {
 		return ErrClosed
 	}
 	now := c.now()
@@ -139,7 +139,7 @@ func (c *Checker) Update(p policy.Policy) error {
 }
 
 func (c *Checker) recompile(p policy.Policy, now time.Time) error {
-	s, infos, err := compile(p, now, c.large)
+	s, infos, err := compile(p, now, c.opts.largeTables)
 	if err != nil {
 		return err
 	}
@@ -152,6 +152,8 @@ func (c *Checker) recompile(p policy.Policy, now time.Time) error {
 // policy does not have.
 var ErrUnknownRule = errors.New("check: no rule with this id")
 
+var errNoPolicy = errors.New("check: the checker serves no policy yet: call Update first")
+
 // Put adds r to the served policy, or replaces the rule with r's id, and
 // swaps the result in. Only the prefixes r and the rule it replaces cover,
 // and those beneath them, are recomputed. An invalid rule is refused with
@@ -162,8 +164,11 @@ func (c *Checker) Put(r policy.Rule) error {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closed {
+	if c.close {
 		return ErrClosed
+	}
+	if c.state == nil {
+		return errNoPolicy
 	}
 	var del []*ruleInfo
 	if o := c.state.byID[r.ID]; o != nil {
@@ -188,8 +193,11 @@ func (c *Checker) notBefore(s *Snapshot) time.Time {
 func (c *Checker) Delete(id string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closed {
+	if c.close {
 		return ErrClosed
+	}
+	if c.state == nil {
+		return errNoPolicy
 	}
 	o := c.state.byID[id]
 	if o == nil {
@@ -214,44 +222,33 @@ func (c *Checker) publish(s *Snapshot) {
 
 // expire re-ranks the rules of s that expired once its next change has
 // passed, unless s has been replaced meanwhile. Rules expiring at the same
-// instant cause one swap.
+// instant cause one swap. Until it is done, requests are still decided
+// exactly (see [Snapshot.Check]), only more slowly.
 func (c *Checker) expire(s *Snapshot) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closed || c.cur.Load() != s {
+	if c.close || c.cur.Load() != s {
 		return
 	}
 	now := c.now()
-	next, _ := s.NextChange()
-	if !now.IsZero() && now.Before(next) {
+	if next, _ := s.NextChange(); now.Before(next) {
 		// The timer fired early (the wall clock was moved): wait again.
 		c.stop = c.afterFunc(next.Sub(now), func() { c.expire(s) })
 		return
 	}
-	// Until the new snapshot is in, requests with a zero At are decided at
-	// the change's instant, so that no expired rule outlives its expiry by
-	// the time the update takes.
-	s.passed.Store(true)
-	if now.IsZero() {
-		return // a broken injected clock: s keeps serving, exact at any instant
-	}
 	c.publish(c.state.edit(s, now, s.settings, nil, nil))
 }
 
-// Close stops the checker's timer and, for a checker made by [Follow], its
-// following. The checker keeps answering Check with
-// its last snapshot; Update fails with [ErrClosed].
+// Close stops the checker's expiry timer. The checker keeps answering
+// Check with its last snapshot, exactly at each request's instant; its
+// writes fail with [ErrClosed]. Close always returns nil.
 func (c *Checker) Close() error {
 	c.mu.Lock()
-	c.closed = true
+	defer c.mu.Unlock()
+	c.close = true
 	if c.stop != nil {
 		c.stop()
 		c.stop = nil
-	}
-	c.mu.Unlock()
-	if f := c.follow; f != nil {
-		f.cancel()
-		<-f.done
 	}
 	return nil
 }

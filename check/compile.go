@@ -9,10 +9,8 @@ import (
 	"math"
 	"net/netip"
 	"slices"
-	"sync/atomic"
-	"time"
+		"time"
 
-	"github.com/gaissmai/bart"
 	"github.com/ipgate/ipgate/policy"
 	"github.com/ipgate/ipgate/rangeset"
 )
@@ -22,6 +20,8 @@ var never = policy.MaxExpiry.Add(time.Second)
 
 // Snapshot is a compiled policy: an immutable lookup table that decides
 // requests. It is safe for concurrent use by any number of goroutines.
+// The zero Snapshot holds no policy and denies every request with the zero
+// [Decision]; make one with [Compile].
 //
 // Each rule's target is inserted into a bart table as its prefix cover. Each
 // inserted prefix carries, for each subject class (admin or not), the
@@ -37,16 +37,14 @@ type Snapshot struct {
 	settings policy.Settings
 	dflt     [2]bool // default outcome per subject class
 	allows   [2]int  // allow rules applicable per class: an auto default denies when > 0
-	special  int     // admin-only or expiring rules: they rule out the membership table
-	// members, when not nil, holds every inserted prefix of a policy whose
-	// rules all share one action and bind everyone forever: membership then
-	// decides, and Allowed asks this smaller table.
-	members *bart.Lite
-	rules   int // how many rules
-	// passed is set by a Checker once the next change has arrived and before
-	// the recompiled snapshot replaces this one: requests with a zero At are
-	// then decided at that instant rather than at the compile instant.
-	passed atomic.Bool
+	expires  int     // rules that expire, at any instant
+	rules    int     // how many rules
+	// expiring says a request's instant may matter: some rule expires.
+	expiring bool
+	// plain says the common request (no admin, no mobile, no instant) is
+	// decided by the lookup alone: the policy is enabled and no rule
+	// expires. It is false in the zero Snapshot.
+	plain bool
 }
 
 // leaf is the value stored for an inserted prefix. Everything it points to
@@ -226,20 +224,14 @@ func compile(p policy.Policy, t0 time.Time, large bool) (*Snapshot, []ruleInfo, 
 		stack = append(stack, frame{pfx, win})
 		lo = hi
 	}
-	if s.oneAction() {
-		s.members = new(bart.Lite)
-		for pfx := range s.table.All() {
-			s.members.Insert(pfx)
-		}
-	}
 	return s, infos, nil
 }
 
 // count adds (d = +1) or removes (d = -1) r's share of the snapshot's
 // counters: rules, allow rules per class, and the next change.
 func (s *Snapshot) count(r *ruleInfo, d int) {
-	if r.adminOnly || r.exp != never {
-		s.special += d
+	if r.exp != never {
+		s.expires += d
 	}
 	if r.allow {
 		s.allows[1] += d
@@ -252,35 +244,11 @@ func (s *Snapshot) count(r *ruleInfo, d int) {
 	}
 }
 
-// oneAction reports whether every rule has one action and binds every
-// subject forever, so that membership in the rules' prefixes decides.
-func (s *Snapshot) oneAction() bool {
-	return s.special == 0 && (s.allows[0] == 0 || s.allows[0] == s.rules)
-}
-
-// Allowed reports whether r may pass, as Check(r).Allowed does, without
-// naming the rule. For a policy whose rules all share one action and bind
-// every subject forever, a membership table (bart.Lite) answers, which is
-// faster than Check. It does not allocate, takes no lock and reads no
-// clock.
-func (s *Snapshot) Allowed(r Request) bool {
-	if s.members == nil {
-		return s.Check(r).Allowed
-	}
-	switch {
-	case !s.settings.Enabled, r.Mobile && !s.settings.ApplyToMobile:
-		return true
-	case !r.Addr.IsValid():
-		return false
-	}
-	// bart ignores a zone; Addr.WithZone would cost a call.
-	if s.members.Lookup(r.Addr.Unmap()) {
-		return s.allows[0] > 0
-	}
-	return s.dflt[0]
-}
-
+// setDefaults sets what follows from the settings and the counters: the
+// default outcome per class and the flags of the request path.
 func (s *Snapshot) setDefaults() {
+	s.expiring = s.expires > 0
+	s.plain = s.settings.Enabled && !s.expiring
 	for c := range s.dflt {
 		switch s.settings.DefaultAction {
 		case policy.DefaultAllow:
@@ -372,33 +340,44 @@ func contains(p, o netip.Prefix) bool {
 }
 
 // Check decides r as SEMANTICS §4 says, at the instant r.At; a zero r.At
-// means the snapshot's own instant ([Snapshot.At]), or, once a [Checker]
-// has seen the snapshot's next change arrive, that change's instant.
-// Requests at instants from At up to [Snapshot.NextChange] are answered by
-// one lookup; any other instant, earlier or later, is answered exactly too,
-// by re-ranking the rules that contain the address at that instant.
+// means now, and the clock is read for it only when some rule of the
+// policy expires. Requests at instants from [Snapshot.At] up to
+// [Snapshot.NextChange] are answered by one lookup; any other instant,
+// earlier or later, is answered exactly too, by re-ranking the rules that
+// contain the address at that instant. No expired rule ever decides.
 //
-// Check does not allocate, takes no lock and reads no clock.
+// Check does not allocate and takes no lock.
 func (s *Snapshot) Check(r Request) Decision {
-	if !s.settings.Enabled {
+	if !s.plain || r.Admin || r.Mobile || !r.At.IsZero() || !r.Addr.IsValid() {
+		return s.checkRare(r)
+	}
+	lf, ok := s.table.Lookup(r.Addr.Unmap()) // bart ignores a zone; Addr.WithZone would cost a call
+	if !ok || lf.id == "" {
+		return Decision{Allowed: s.dflt[0], Reason: ReasonDefault}
+	}
+	return Decision{Allowed: lf.allow, Rule: lf.id, Reason: ReasonRule}
+}
+
+// checkRare is Check for every request that is not decided by the lookup
+// alone: a disabled policy, a mobile or admin subject, an instant, a
+// policy with expiring rules, an invalid address, the zero Snapshot.
+func (s *Snapshot) checkRare(r Request) Decision {
+	switch {
+	case s.table == (table{}):
+		return Decision{}
+	case !s.settings.Enabled:
 		return Decision{Allowed: true, Reason: ReasonDisabled}
-	}
-	if r.Mobile && !s.settings.ApplyToMobile {
+	case r.Mobile && !s.settings.ApplyToMobile:
 		return Decision{Allowed: true, Reason: ReasonExempt}
-	}
-	if !r.Addr.IsValid() {
+	case !r.Addr.IsValid():
 		return Decision{Reason: ReasonInvalid}
 	}
 	class := 0
 	if r.Admin {
 		class = 1
 	}
-	a := r.Addr.Unmap() // bart ignores a zone; Addr.WithZone would cost a call
-	at := r.At
-	if at.IsZero() && s.passed.Load() {
-		at = s.next
-	}
-	if !at.IsZero() && (at.Before(s.at) || !at.Before(s.next)) {
+	a := r.Addr.Unmap()
+	if at := s.instant(r.At); at.Before(s.at) || !at.Before(s.next) {
 		return s.checkAt(a, class, at)
 	}
 	lf, ok := s.table.Lookup(a)
@@ -412,6 +391,19 @@ func (s *Snapshot) Check(r Request) Decision {
 		return Decision{Allowed: s.dflt[class], Reason: ReasonDefault}
 	}
 	return Decision{Allowed: lf.allow, Rule: lf.id, Reason: ReasonRule}
+}
+
+// instant returns the instant a request at t is decided at: t, or for a
+// zero t the clock's reading when a rule expires and, when none does, the
+// snapshot's instant, at which every instant from it on decides alike.
+func (s *Snapshot) instant(t time.Time) time.Time {
+	switch {
+	case !t.IsZero():
+		return t
+	case s.expiring:
+		return time.Now()
+	}
+	return s.at
 }
 
 // checkAt decides for an instant outside the compiled window: the best
@@ -449,16 +441,6 @@ func (s *Snapshot) Settings() policy.Settings { return s.settings }
 
 // Len returns the number of rules.
 func (s *Snapshot) Len() int { return s.rules }
-
-// Policy returns a copy of the policy the snapshot decides: its settings
-// and its rules, in the order of [Snapshot.Rules].
-func (s *Snapshot) Policy() policy.Policy {
-	p := policy.Policy{Settings: s.settings, Rules: make([]policy.Rule, 0, s.rules)}
-	for r := range s.Rules() {
-		p.Rules = append(p.Rules, r)
-	}
-	return p
-}
 
 // Rules returns copies of the snapshot's rules: those of the compiled
 // policy in its order, then any added since (see [Checker.Put]) in the

@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"strconv"
 	"time"
+
+	"github.com/ipgate/ipgate/rangeset"
 )
 
 // Request is what a decision is asked about: a client address, who the
@@ -58,15 +60,16 @@ type Decision struct {
 	Reason Reason
 }
 
-// String returns "allow" or "deny", followed by the reason and the rule,
-// e.g. "deny (rule guest-net)" or "allow (default)".
+// String returns "allow" or "deny", followed by the reason and the rule
+// quoted with [rangeset.Quote], e.g. `deny (rule "guest-net")` or
+// "allow (default)".
 func (d Decision) String() string {
 	s := "deny"
 	if d.Allowed {
 		s = "allow"
 	}
 	if d.Rule != "" {
-		return s + " (" + d.Reason.String() + " " + d.Rule + ")"
+		return s + " (" + d.Reason.String() + " " + rangeset.Quote(d.Rule) + ")"
 	}
 	return s + " (" + d.Reason.String() + ")"
 }

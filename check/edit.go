@@ -55,8 +55,8 @@ func (st *rulesState) current(r *ruleInfo) bool { return st.byID[r.rule.ID] == r
 // re-ranked, using bart's copy-on-write operations on just the prefixes
 // these rules cover and those beneath them. old is not changed.
 func (st *rulesState) edit(old *Snapshot, t0 time.Time, settings policy.Settings, del []*ruleInfo, add []policy.Rule) *Snapshot {
-	s := &Snapshot{table: old.table, at: t0, settings: settings, allows: old.allows, special: old.special,
-		rules: old.rules, members: old.members}
+	s := &Snapshot{table: old.table, at: t0, settings: settings, allows: old.allows, expires: old.expires,
+		rules: old.rules}
 	var dirty []netip.Prefix
 	for _, r := range del {
 		delete(st.byID, r.rule.ID)
@@ -111,7 +111,6 @@ func (st *rulesState) edit(old *Snapshot, t0 time.Time, settings policy.Settings
 		}
 	}
 	s.setDefaults()
-	s.updateMembers(old, del, add)
 	// Outer prefixes first, so that inner ones are reached with their new
 	// inherited winners; each is done once.
 	slices.SortFunc(dirty, func(a, b netip.Prefix) int {
@@ -124,28 +123,6 @@ func (st *rulesState) edit(old *Snapshot, t0 time.Time, settings policy.Settings
 		s.rerank(pfx)
 	}
 	return s
-}
-
-// updateMembers keeps the membership table in step with the edit while the
-// policy stays one-action; it is dropped when the policy stops being one,
-// and comes back with the next full compile.
-func (s *Snapshot) updateMembers(old *Snapshot, del []*ruleInfo, add []policy.Rule) {
-	if s.members == nil || !s.oneAction() {
-		s.members = nil
-		return
-	}
-	for _, r := range del {
-		for pfx := range r.rule.Target.Prefixes() {
-			if _, ok := s.table.Get(pfx); !ok {
-				s.members = s.members.DeletePersist(pfx)
-			}
-		}
-	}
-	for _, r := range add {
-		for pfx := range r.Target.Prefixes() {
-			s.members = s.members.InsertPersist(pfx)
-		}
-	}
 }
 
 // setRules gives pfx a new set of rules. It keeps the winners pfx had in

@@ -27,10 +27,10 @@ func ExampleCompile() {
 		fmt.Println(ip, snap.Check(check.Request{Addr: netip.MustParseAddr(ip), At: now}))
 	}
 	// Output:
-	// 10.200.0.1 allow (rule corp)
-	// 10.1.9.9 deny (rule guest-net)
-	// 10.1.2.3 allow (rule printer)
-	// ::ffff:10.1.2.3 allow (rule printer)
+	// 10.200.0.1 allow (rule "corp")
+	// 10.1.9.9 deny (rule "guest-net")
+	// 10.1.2.3 allow (rule "printer")
+	// ::ffff:10.1.2.3 allow (rule "printer")
 	// 192.0.2.1 deny (default)
 }
 
@@ -47,7 +47,7 @@ func ExampleSnapshot_Check() {
 	next, _ := snap.NextChange()
 	fmt.Println(next.Format(time.RFC3339))
 	// Output:
-	// allow (rule contractor)
+	// allow (rule "contractor")
 	// deny (default)
 	// 2026-01-01T01:00:00Z
 }
@@ -69,9 +69,9 @@ func ExampleChecker() {
 	fmt.Println(err)
 	fmt.Println(c.Check(req))
 	// Output:
-	// allow (rule office)
+	// allow (rule "office")
 	// check.Compile: rule "office": invalid target: no ip, or from and to
-	// allow (rule office)
+	// allow (rule "office")
 }
 
 // Readers check concurrently while a writer swaps policies in; run it with
@@ -101,5 +101,5 @@ func ExampleChecker_concurrent() {
 	wg.Wait()
 	fmt.Println(c.Check(check.Request{Addr: netip.MustParseAddr("203.0.113.9")}))
 	// Output:
-	// allow (rule open)
+	// allow (rule "open")
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ipgate/ipgate/policy"
+	"github.com/ipgate/ipgate/rangeset"
 )
 
 // MatchStatus says what became of one rule in an [Explanation].
@@ -57,13 +58,8 @@ type Explanation struct {
 // took part in (disabled, exempt, invalid) has no matches. It never disagrees with
 // Check. Unlike Check, it allocates.
 func (s *Snapshot) Explain(r Request) Explanation {
+	r.At = s.instant(r.At)
 	e := Explanation{Decision: s.Check(r), At: r.At}
-	if e.At.IsZero() {
-		e.At = s.at
-		if s.passed.Load() {
-			e.At = s.next
-		}
-	}
 	if r := e.Decision.Reason; r != ReasonRule && r != ReasonDefault {
 		return e // disabled, exempt or invalid: no rule took part
 	}
@@ -71,7 +67,7 @@ func (s *Snapshot) Explain(r Request) Explanation {
 	if r.Admin {
 		class = 1
 	}
-	a := r.Addr.Unmap().WithZone("")
+	a := rangeset.Canonical(r.Addr)
 	var all []*ruleInfo
 	for _, lf := range s.table.Supernets(netip.PrefixFrom(a, a.BitLen())) {
 		all = append(all, lf.n.rules...)
@@ -126,16 +122,16 @@ func why(denyFirst bool, w, r *ruleInfo) string {
 }
 
 // String returns the explanation in a few lines, as the command-line tool
-// prints it.
+// prints it, with rule ids quoted by [rangeset.Quote].
 func (e Explanation) String() string {
 	var b strings.Builder
 	b.WriteString(e.Decision.String())
 	b.WriteString(" at " + e.At.Format(time.RFC3339Nano) + "\n")
 	for _, m := range e.Matches {
-		b.WriteString("  " + m.Rule.ID + " " + m.Rule.Target.String() + " " + m.Rule.Action.String() + ": " + m.Status.String())
+		b.WriteString("  " + rangeset.Quote(m.Rule.ID) + " " + m.Rule.Target.String() + " " + m.Rule.Action.String() + ": " + m.Status.String())
 		switch m.Status {
 		case StatusBeaten:
-			b.WriteString(" by " + m.By + " (" + m.Why + ")")
+			b.WriteString(" by " + rangeset.Quote(m.By) + " (" + m.Why + ")")
 		case StatusExpired:
 			b.WriteString(" since " + m.Since.Format(time.RFC3339Nano))
 		}

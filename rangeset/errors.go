@@ -2,7 +2,6 @@ package rangeset
 
 import (
 	"errors"
-	"fmt"
 )
 
 // Sentinel errors wrapped by [*ParseError]. Test for them with errors.Is.
@@ -29,9 +28,6 @@ var (
 	ErrMapped = errors.New("IPv4-mapped IPv6 address not allowed in a rule target (write the IPv4 address)")
 )
 
-// maxQuoted is how many bytes of a bad input a [ParseError] quotes.
-const maxQuoted = 64
-
 // ParseError reports text that a parser of this package rejected.
 type ParseError struct {
 	// Func is the parser that rejected the input, e.g. "rangeset.ParseRange".
@@ -46,10 +42,7 @@ type ParseError struct {
 // `rangeset.ParseRange("10.0.0.5/24"): host bits set (canonical form 10.0.0.0/24)`.
 // An input longer than 64 bytes is cut, and its length is given.
 func (e *ParseError) Error() string {
-	if len(e.Input) > maxQuoted {
-		return fmt.Sprintf("%s(%q... (%d bytes)): %v", e.Func, e.Input[:maxQuoted], len(e.Input), e.Err)
-	}
-	return fmt.Sprintf("%s(%q): %v", e.Func, e.Input, e.Err)
+	return e.Func + "(" + Quote(e.Input) + "): " + e.Err.Error()
 }
 
 // Unwrap returns e.Err.

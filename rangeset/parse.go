@@ -77,7 +77,7 @@ func ParseAddr(s string) (netip.Addr, error) {
 	if err != nil {
 		return netip.Addr{}, &ParseError{Func: fn, Input: s, Err: addrError(s, err)}
 	}
-	return a.Unmap().WithZone(""), nil
+	return Canonical(a), nil
 }
 
 // trim removes the white space SEMANTICS §2 allows around a target.
@@ -108,7 +108,7 @@ func parsePrefix(addr, bits string) (Range, error) {
 	}
 	n, ok := atoi(bits)
 	if !ok || n > a.BitLen() {
-		return Range{}, fmt.Errorf("%w %q (want 0 to %d)", ErrPrefixLen, cut(bits), a.BitLen())
+		return Range{}, fmt.Errorf("%w %s (want 0 to %d)", ErrPrefixLen, Quote(bits), a.BitLen())
 	}
 	p := netip.PrefixFrom(a, n)
 	if m := p.Masked(); m != p {
@@ -135,14 +135,14 @@ func atoi(s string) (int, bool) {
 
 func parseTargetAddr(s string) (netip.Addr, error) {
 	if strings.IndexByte(s, '%') >= 0 {
-		return netip.Addr{}, fmt.Errorf("%w: %q", ErrZone, cut(s))
+		return netip.Addr{}, fmt.Errorf("%w: %s", ErrZone, Quote(s))
 	}
 	a, err := netip.ParseAddr(s)
 	if err != nil {
 		return netip.Addr{}, addrError(s, err)
 	}
 	if a.Is4In6() {
-		return netip.Addr{}, fmt.Errorf("%w: %q", ErrMapped, cut(s))
+		return netip.Addr{}, fmt.Errorf("%w: %s", ErrMapped, Quote(s))
 	}
 	return a, nil
 }
@@ -153,13 +153,5 @@ func addrError(s string, err error) error {
 		return fmt.Errorf("%w: missing address", ErrAddr)
 	}
 	reason := strings.TrimPrefix(err.Error(), fmt.Sprintf("ParseAddr(%q): ", s))
-	return fmt.Errorf("%w %q: %s", ErrAddr, cut(s), cut(reason))
-}
-
-// cut shortens s for quoting inside an error message.
-func cut(s string) string {
-	if len(s) > maxQuoted {
-		return s[:maxQuoted] + "..."
-	}
-	return s
+	return fmt.Errorf("%w %s: %s", ErrAddr, Quote(s), reason)
 }

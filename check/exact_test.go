@@ -1,0 +1,152 @@
+package check_test
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/ipgate/ipgate/check"
+	"github.com/ipgate/ipgate/policy"
+	"github.com/ipgate/ipgate/rangeset"
+)
+
+// expiringAllow is an allowlist whose one entry expires at exp.
+func expiringAllow(exp time.Time) policy.Policy {
+	r := policy.Rule{ID: "tmp", Target: rangeset.MustParseRange("10.0.0.0/8"), Action: policy.Allow, ExpiresAt: exp}
+	return policy.New(r)
+}
+
+var tenOne = netip.MustParseAddr("10.0.0.1")
+
+// A request with a zero At is decided now, not at the compile instant: a
+// bare snapshot never lets an expired rule decide, however old it is.
+func TestZeroAtBareSnapshot(t *testing.T) {
+	t.Parallel()
+	now := time.Now()
+	s, err := check.Compile(expiringAllow(now.Add(-time.Minute)), now.Add(-time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := s.Check(check.Request{Addr: tenOne, At: now.Add(-2 * time.Minute)}); !d.Allowed {
+		t.Fatalf("before the expiry: %v, want allow", d)
+	}
+	want := check.Decision{Reason: check.ReasonDefault}
+	if d := s.Check(check.Request{Addr: tenOne}); d != want {
+		t.Errorf("zero At after the expiry: %v, want %v", d, want)
+	}
+	if e := s.Explain(check.Request{Addr: tenOne}); e.Decision != want || e.At.Before(now) {
+		t.Errorf("Explain with zero At: %v at %v, want %v at now", e.Decision, e.At, want)
+	}
+}
+
+// A checker decides exactly at its clock's instant even when its expiry
+// timer never fires (late, suspended) and after Close.
+func TestZeroAtLateTimerAndClose(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	now := t0
+	late := &check.Options{
+		Now:       func() time.Time { return now },
+		AfterFunc: func(time.Duration, func()) func() bool { return func() bool { return true } }, // never fires
+	}
+	c, err := check.NewChecker(expiringAllow(t0.Add(time.Second)), late)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := c.Check(check.Request{Addr: tenOne}); !d.Allowed {
+		t.Fatalf("before the expiry: %v, want allow", d)
+	}
+	now = t0.Add(time.Second) // exactly the expiry: expired (SEMANTICS §3)
+	if d := c.Check(check.Request{Addr: tenOne}); d.Allowed {
+		t.Errorf("at the expiry, timer not fired: %v, want deny", d)
+	}
+	now = t0
+	c.Close()
+	now = t0.Add(400*time.Millisecond + time.Second)
+	if d := c.Check(check.Request{Addr: tenOne}); d.Allowed {
+		t.Errorf("after Close, past the expiry: %v, want deny", d)
+	}
+}
+
+// The zero Snapshot and the zero Checker deny every request and do not
+// panic; the zero Checker becomes useful with Update.
+func TestZeroValues(t *testing.T) {
+	t.Parallel()
+	var s check.Snapshot
+	req := check.Request{Addr: tenOne}
+	if d := s.Check(req); d != (check.Decision{}) {
+		t.Errorf("zero Snapshot: Check = %v, want the zero Decision", d)
+	}
+	if e := s.Explain(req); e.Decision != (check.Decision{}) || len(e.Matches) != 0 {
+		t.Errorf("zero Snapshot: Explain = %+v", e)
+	}
+	for range s.Pieces(rangeset.MustParseRange("10.0.0.0/8")) {
+	}
+	var c check.Checker
+	if d := c.Check(req); d != (check.Decision{}) {
+		t.Errorf("zero Checker: Check = %v, want the zero Decision", d)
+	}
+	if c.Snapshot() != nil {
+		t.Error("zero Checker: Snapshot is not nil")
+	}
+	if err := c.Put(policy.Rule{ID: "a", Target: rangeset.MustParseRange("10.0.0.1"), Action: policy.Allow}); err == nil {
+		t.Error("zero Checker: Put before Update succeeded")
+	}
+	if err := c.Delete("a"); err == nil {
+		t.Error("zero Checker: Delete before Update succeeded")
+	}
+	if err := c.Update(policy.New(rule("a", "10.0.0.0/8", policy.Allow))); err != nil {
+		t.Fatal(err)
+	}
+	if d := c.Check(req); !d.Allowed || d.Rule != "a" {
+		t.Errorf("zero Checker after Update: %v, want allow by a", d)
+	}
+	c.Close()
+	if err := c.Update(policy.New()); !errors.Is(err, check.ErrClosed) {
+		t.Errorf("Update after Close: %v, want ErrClosed", err)
+	}
+}
+
+// Pieces cuts exactly where decisions may change and skips the IPv4-mapped
+// block: every address of one piece is decided alike.
+func TestPieces(t *testing.T) {
+	t.Parallel()
+	p := policy.New(
+		rule("a", "10.0.0.0/8", policy.Allow),
+		rule("b", "10.1.0.0-10.1.0.9", policy.Deny),
+		rule("c", "::fffe:0:0/95", policy.Deny),
+	)
+	s, err := check.Compile(p, fuzzT0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for r := range s.Pieces(rangeset.MustParseRange("10.0.0.0-10.2.0.0")) {
+		got = append(got, r.String())
+	}
+	// 10.1.0.0-10.1.0.9 is covered by several prefixes, each a cut.
+	for _, piece := range got {
+		r := rangeset.MustParseRange(piece)
+		d0 := s.Check(check.Request{Addr: r.From(), At: fuzzT0})
+		for a, n := r.From(), 0; n < 4096; a, n = a.Next(), n+1 {
+			if d := s.Check(check.Request{Addr: a, At: fuzzT0}); d != d0 {
+				t.Fatalf("piece %s: %v decided %v, its start %v", piece, a, d, d0)
+			}
+			if a == r.To() {
+				break
+			}
+		}
+	}
+	if want := "[10.0.0.0/16 10.1.0.0/29 10.1.0.8/31 10.1.0.10-10.1.255.255 10.2.0.0]"; fmt.Sprint(got) != want {
+		t.Errorf("Pieces = %v, want %s", got, want)
+	}
+	var v6 []string
+	for r := range s.Pieces(rangeset.MustParseRange("::fffe:0:0-::1:0:0:0")) {
+		v6 = append(v6, r.String())
+	}
+	if want := "[::fffe:0:0/96 ::1:0:0:0]"; fmt.Sprint(v6) != want {
+		t.Errorf("Pieces across the mapped block = %v, want %s", v6, want)
+	}
+}
