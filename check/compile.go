@@ -9,7 +9,7 @@ import (
 	"math"
 	"net/netip"
 	"slices"
-		"time"
+	"time"
 
 	"github.com/ipgate/ipgate/policy"
 	"github.com/ipgate/ipgate/rangeset"
