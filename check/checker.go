@@ -20,7 +20,8 @@ type Options struct {
 	// AfterFunc runs f in its own goroutine once d has passed, and returns a
 	// function that cancels it, reporting whether it did; nil means
 	// time.AfterFunc. Tests inject a fake clock through Now and AfterFunc.
-	AfterFunc   func(d time.Duration, f func()) (stop func() bool)
+	AfterFunc func(d time.Duration, f func()) (stop func() bool)
+
 	largeTables bool // tests: every compile uses a bart.Table, whatever its size
 }
 

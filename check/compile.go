@@ -121,9 +121,9 @@ func better(denyFirst bool, a, b *ruleInfo) bool {
 
 func (s *Snapshot) denyFirst() bool { return s.settings.Precedence == policy.DenyOverrides }
 
-// ErrZeroInstant reports a compile instant that is the zero time.Time,
+// errZeroInstant reports a compile instant that is the zero time.Time,
 // which is almost always a forgotten time.Now().
-var ErrZeroInstant = errors.New("check.Compile: zero compile instant")
+var errZeroInstant = errors.New("check.Compile: zero compile instant: pass time.Now()")
 
 // Compile validates p and compiles it for decisions from instant t0 on. An
 // invalid policy does not compile: the error is [policy.Policy.Validate]'s,
@@ -137,7 +137,7 @@ func Compile(p policy.Policy, t0 time.Time) (*Snapshot, error) {
 // large set, the table is a bart.Table whatever its size (tests use it).
 func compile(p policy.Policy, t0 time.Time, large bool) (*Snapshot, []ruleInfo, error) {
 	if t0.IsZero() {
-		return nil, nil, ErrZeroInstant
+		return nil, nil, errZeroInstant
 	}
 	if err := p.Validate(); err != nil {
 		return nil, nil, fmt.Errorf("check.Compile: %w", err)
