@@ -1,0 +1,119 @@
+package lockout_test
+
+import (
+	"errors"
+	"math/rand/v2"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/ipgate/ipgate/check"
+	"github.com/ipgate/ipgate/check/lockout"
+	"github.com/ipgate/ipgate/policy"
+	"github.com/ipgate/ipgate/rangeset"
+	"github.com/ipgate/ipgate/store"
+	"github.com/ipgate/ipgate/store/memstore"
+)
+
+// TestDeniesBruteForce compares Denies with per-address decisions over
+// random kept ranges.
+func TestDeniesBruteForce(t *testing.T) {
+	t.Parallel()
+	seeds := uint64(400)
+	if testing.Short() {
+		seeds = 100
+	}
+	for seed := range seeds {
+		rng := rand.New(rand.NewPCG(seed, 13))
+		p := randomPolicy(rng, rng.IntN(10))
+		s, err := check.Compile(p, t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k := lockout.Keep{Range: randTarget(rng), Admin: rng.IntN(2) == 0, Mobile: rng.IntN(2) == 0}
+		addr, d, denied := lockout.Denies(s, k, t0)
+		// Decisions change only at rule ends and at the mapped block's, so
+		// the first denied address is the range's start or one of the probes.
+		var first netip.Addr
+		for _, a := range append(probes(p), k.Range.From()) {
+			if k.Range.Contains(a) && !a.Is4In6() && !s.Check(check.Request{Addr: a, Admin: k.Admin, Mobile: k.Mobile, At: t0}).Allowed {
+				if !first.IsValid() || a.Less(first) {
+					first = a
+				}
+			}
+		}
+		if denied != first.IsValid() || denied && (addr != first || d.Allowed) {
+			t.Fatalf("seed %d: Denies(%v) = %v, %v, %v; brute force finds %v\n%+v", seed, k, addr, d, denied, first, p)
+		}
+	}
+}
+
+// TestDeniesMappedBlock pins that the mapped block inside a kept IPv6
+// range is not checked as IPv6 (no request is decided there), while the
+// addresses around it are.
+func TestDeniesMappedBlock(t *testing.T) {
+	t.Parallel()
+	s, err := check.Compile(policy.New(rule("v6", "::/1", policy.Allow), rule("v4", "0.0.0.0/0", policy.Allow),
+		rule("above", "::1:0:0:0/112", policy.Deny)), t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := lockout.Keep{Range: rangeset.MustParseRange("::fffe:0:0-::1:0:0:0")}
+	if a, d, ok := lockout.Denies(s, k, t0); !ok || a != netip.MustParseAddr("::1:0:0:0") || d.Rule != "above" {
+		t.Errorf("Denies(%v) = %v, %v, %v; want ::1:0:0:0 denied by above", k.Range, a, d, ok)
+	}
+	if _, _, ok := lockout.Denies(s, lockout.Keep{}, t0); ok {
+		t.Error("Denies(invalid range) reported a denial")
+	}
+}
+
+func TestGuardedStore(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	now := func() time.Time { return t0 }
+	guard := lockout.Guard([]lockout.Keep{
+		{Range: rangeset.MustParseRange("203.0.113.5"), Admin: true}, // the admin's own address
+		{Range: rangeset.MustParseRange("198.51.100.0/24")},          // the break-glass network
+	}, now)
+	st := memstore.New(&memstore.Options{Now: now, Guard: guard})
+	rev, err := st.Put(ctx, "p", policy.New(
+		rule("admins", "203.0.113.0/24", policy.Allow),
+		rule("glass", "198.51.100.0/24", policy.Allow),
+	), store.Any)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = st.CreateRule(ctx, "p", rule("oops\nallow", "203.0.113.0/28", policy.Deny), store.Any)
+	var le *lockout.Error
+	if !errors.Is(err, store.ErrRefused) || !errors.As(err, &le) || le.Addr != netip.MustParseAddr("203.0.113.5") || le.Decision.Rule != "oops\nallow" {
+		t.Fatalf("CreateRule(lockout) = %v", err)
+	}
+	if got, want := le.Error(), `lockout.Guard: 203.0.113.5 (admin=true mobile=false, kept as 203.0.113.5) would be denied by rule "oops\nallow"`; got != want {
+		t.Errorf("error text\n%s\nwant\n%s", got, want)
+	}
+	_, err = st.DeleteRule(ctx, "p", "glass", store.Any) // glass falls to the default: denied
+	if !errors.As(err, &le) || le.Addr != netip.MustParseAddr("198.51.100.0") || le.Decision.Reason != check.ReasonDefault {
+		t.Errorf("DeleteRule(glass) = %v", err)
+	}
+	if got, want := le.Error(), "lockout.Guard: 198.51.100.0 (admin=false mobile=false, kept as 198.51.100.0/24) would be denied by the default action"; got != want {
+		t.Errorf("error text\n%s\nwant\n%s", got, want)
+	}
+	if _, now, _ := st.Load(ctx, "p"); now != rev {
+		t.Errorf("refused writes moved the revision from %d to %d", rev, now)
+	}
+	// Deleting every allow rule of an auto allowlist would allow everything.
+	_, _, err = st.DeleteRules(ctx, "p", store.Query{Action: policy.Allow}, store.Any)
+	if !errors.Is(err, lockout.ErrOpensAllowlist) {
+		t.Errorf("DeleteRules(every allow) = %v, want ErrOpensAllowlist", err)
+	}
+	// Said explicitly, it is accepted.
+	open := policy.New()
+	open.Settings.DefaultAction = policy.DefaultAllow
+	if _, err := st.Put(ctx, "p", open, store.Any); err != nil {
+		t.Errorf("Put(explicit allow-all) = %v", err)
+	}
+	// An invalid policy is refused with its compile error.
+	if _, err := st.Put(ctx, "p", policy.New(rule("", "10.0.0.0/8", policy.Allow)), store.Any); err == nil {
+		t.Error("Put(invalid policy) succeeded")
+	}
+}
