@@ -1,0 +1,9 @@
+// Package lint finds what is probably a mistake in a valid policy: rules
+// that never win, duplicates, rules covered by a broader one, allow rules
+// wider than intended, expired rules, and an auto allowlist that a few
+// deletions would turn into allow-all.
+//
+// The never-wins and covered findings are exact, not sampled: they decide
+// one address per piece of each rule's target ([check.Snapshot.Pieces]),
+// at each instant where a rule there expires.
+package lint

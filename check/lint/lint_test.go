@@ -1,0 +1,156 @@
+package lint_test
+
+import (
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/ipgate/ipgate/check/lint"
+	"github.com/ipgate/ipgate/policy"
+)
+
+func kinds(ws []lint.Warning, id string) []lint.Kind {
+	var out []lint.Kind
+	for _, w := range ws {
+		if slices.Contains(w.Rules, id) {
+			out = append(out, w.Kind)
+		}
+	}
+	return out
+}
+
+func TestPolicy(t *testing.T) {
+	t.Parallel()
+	old := rule("old", "192.0.2.9", policy.Allow)
+	old.ExpiresAt = t0.Add(-time.Hour)
+	p := policy.New(
+		rule("corp", "10.0.0.0/8", policy.Allow),
+		rule("lab", "10.1.0.0/16", policy.Allow),      // covered by corp
+		rule("lab-copy", "10.1.0.0/16", policy.Allow), // duplicate of lab
+		rule("hidden", "10.2.0.0/16", policy.Deny),
+		rule("h1", "10.2.0.0/17", policy.Allow), // h1 and h2 hide "hidden"
+		rule("h2", "10.2.128.0/17", policy.Allow),
+		rule("world", "0.0.0.0/1", policy.Allow), // wider than /8
+		rule("later", "10.3.0.0/16", policy.Deny),
+		rule("later-hole", "10.3.0.0/16", policy.Allow), // loses to the deny until it expires
+		old,
+	)
+	p.Rules[8].ExpiresAt = t0.Add(time.Hour)
+	p.Rules[7].ExpiresAt = t0.Add(time.Minute) // "later" expires first: "later-hole" wins then
+	p.Settings.Enabled = false                 // linted all the same
+	ws, err := lint.Policy(p, t0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id, want := range map[string][]lint.Kind{
+		"lab":        {lint.Duplicate, lint.Covered},
+		"lab-copy":   {lint.Duplicate, lint.Covered, lint.NeverWins},
+		"hidden":     {lint.NeverWins},
+		"world":      {lint.BroadAllow},
+		"old":        {lint.Expired},
+		"h1":         nil, // inside a deny: removing it would change decisions
+		"later-hole": nil, // it wins once "later" has expired
+	} {
+		got := kinds(ws, id)
+		for _, k := range want {
+			if !slices.Contains(got, k) {
+				t.Errorf("rule %s: warnings %v, want %v among them\n%v", id, got, k, ws)
+			}
+		}
+		if want == nil && len(got) > 0 {
+			t.Errorf("rule %s: warnings %v, want none", id, got)
+		}
+	}
+	ws, _ = lint.Policy(policy.New(rule("only", "10.0.0.0/8", policy.Allow)), t0, &lint.Options{MaxAllow4: 4})
+	if k := kinds(ws, "only"); !slices.Equal(k, []lint.Kind{lint.FragileAllowlist}) {
+		t.Errorf("one-rule allowlist: %v", ws)
+	}
+	if _, err := lint.Policy(policy.New(rule("", "10.0.0.0/8", policy.Allow)), t0, nil); err == nil {
+		t.Error("Policy of an invalid policy succeeded")
+	}
+	ws, _ = lint.Policy(policy.New(rule("wide6", "2001::/16", policy.Allow), rule("ok6", "2001:db8::/32", policy.Deny)), t0, nil)
+	if k := kinds(ws, "wide6"); !slices.Contains(k, lint.BroadAllow) {
+		t.Errorf("a /16 IPv6 allow: %v, want broad-allow", ws)
+	}
+}
+
+// TestMessagesQuoted pins the text of each warning, with ids that hold
+// control characters quoted so that they cannot forge a line.
+func TestMessagesQuoted(t *testing.T) {
+	t.Parallel()
+	bad := "x\nallow rule=office"
+	old := rule(bad, "192.0.2.9", policy.Allow)
+	old.ExpiresAt = t0.Add(-time.Hour)
+	ws, err := lint.Policy(policy.New(old, rule("wide", "0.0.0.0/4", policy.Allow)), t0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, w := range ws {
+		got = append(got, w.String())
+	}
+	want := []string{
+		`expired: rule "x\nallow rule=office" expired at 2025-12-31T23:00:00Z`,
+		`broad-allow: rule "wide" allows 0.0.0.0/4, wider than /8`,
+		`fragile-allowlist: the allowlist rests on 2 allow rule(s) ["x\nallow rule=office" "wide"] under defaultAction auto: deleting them allows every address; set defaultAction to deny to pin it`,
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("warnings\n%q\nwant\n%q", got, want)
+	}
+	ws, _ = lint.Policy(policy.New(rule(bad, "10.0.0.0/16", policy.Allow), rule("a", "10.0.0.0/8", policy.Allow),
+		rule(bad+"2", "10.0.0.0/16", policy.Allow), rule("b", "10.0.0.0/24", policy.Deny)), t0, nil)
+	got = got[:0]
+	for _, w := range ws {
+		got = append(got, w.String())
+	}
+	want = []string{
+		`duplicate: rule "x\nallow rule=office2" duplicates rule "x\nallow rule=office"`,
+		`never-wins: rule "x\nallow rule=office2" never wins: narrower or equal rules decide every address it holds, for every subject it binds`,
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("warnings\n%q\nwant\n%q", got, want)
+	}
+}
+
+// TestNeverWinsBruteForce checks the never-wins warning against
+// decideSlow at every probe, subject and instant of random policies.
+func TestNeverWinsBruteForce(t *testing.T) {
+	t.Parallel()
+	seeds := uint64(400)
+	if testing.Short() {
+		seeds = 40
+	}
+	for seed := range seeds {
+		rng := rand.New(rand.NewPCG(seed, 5))
+		p := randomPolicy(rng, rng.IntN(12))
+		ws, err := lint.Policy(p, t0, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wins := map[string]bool{}
+		for _, at := range instants(p) {
+			if at.Before(t0) {
+				continue
+			}
+			for _, a := range probes(p) {
+				if a.Is4In6() {
+					continue // decided as IPv4
+				}
+				for _, admin := range []bool{false, true} {
+					if id, ok := decideSlow(p, a, admin, at); ok {
+						wins[id] = true
+					}
+				}
+			}
+		}
+		for _, r := range p.Rules {
+			if r.Expired(t0) {
+				continue
+			}
+			if warned := slices.Contains(kinds(ws, r.ID), lint.NeverWins); warned == wins[r.ID] {
+				t.Fatalf("seed %d: rule %s %s: never-wins warning %v, but wins somewhere: %v\n%+v", seed, r.ID, r.Target, warned, wins[r.ID], p)
+			}
+		}
+	}
+}
