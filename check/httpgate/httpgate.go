@@ -1,18 +1,4 @@
-// Package middleware guards net/http handlers with an ipgate checker, and
-// finds the client address in a way that cannot be spoofed.
-//
-// The most common way an IP allowlist fails is not the lookup but the
-// address it is fed: a left-most X-Forwarded-For value the client wrote
-// itself, one header line of several, or a malformed hop that makes the
-// code fall back to the proxy's own address, which the allowlist passes.
-// This package decides on the peer address alone unless the peer is a
-// trusted proxy; behind trusted proxies it walks the forwarding header
-// from the right, skipping trusted hops, and takes the first untrusted
-// address. Anything it cannot read with certainty (an element that does
-// not parse, an empty element, an obfuscated or "unknown" identifier, a
-// trusted peer that sent no header, more trusted hops than the limit)
-// denies the request: it never decides on a proxy's address.
-package middleware
+package httpgate
 
 import (
 	"context"
@@ -20,93 +6,192 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"net/textproto"
 	"strings"
 
 	"github.com/ipgate/ipgate/check"
+	"github.com/ipgate/ipgate/rangeset"
 )
 
-// Options configure a [Guard]. A nil *Options means the defaults: the
-// peer address decides, headers are ignored, denial is a 403.
+// Decider decides a request. [*check.Snapshot], [*check.Checker] and the
+// followers of package follow are Deciders; so is any wrapper that keeps
+// their contract (SEMANTICS §4).
+type Decider interface {
+	Check(check.Request) check.Decision
+}
+
+// Options configure a [Gate]. A nil *Options means the defaults: the peer
+// address decides, no header is read, denial is a 403.
 type Options struct {
-	// TrustedProxies are the peers whose forwarding headers are believed.
-	// Empty means none: the peer address (RemoteAddr) decides.
+	// TrustedProxies are the peers whose forwarding headers are believed
+	// (see [Private], [Loopback] and [LinkLocal] for common classes). Empty
+	// means none: the peer address (RemoteAddr) decides. A prefix written
+	// IPv4-mapped is unmapped (::ffff:10.0.0.0/104 trusts 10.0.0.0/8); one
+	// shorter than /96 or invalid is refused by [New]. Host bits are
+	// ignored. An IPv6 prefix never holds an IPv4 address, mapped or not.
 	TrustedProxies []netip.Prefix
-	// Forwarded reads the RFC 7239 Forwarded header (its for= parameters)
-	// instead of X-Forwarded-For.
+	// Forwarded reads the RFC 7239 Forwarded header (the for parameter of
+	// each element) instead of X-Forwarded-For.
 	Forwarded bool
+	// ClientIPHeader, when not "", names a header that holds the one client
+	// address the trusted proxies set, replacing any the client sent, such
+	// as "CF-Connecting-IP", "True-Client-IP" or "X-Real-IP". It is read
+	// instead of X-Forwarded-For, and only from a trusted peer; several
+	// values, or one that is not an address, fail closed. Set it only when
+	// every trusted proxy overwrites that header.
+	ClientIPHeader string
 	// MaxHops is how many trusted hops the header walk may skip before it
-	// gives up and denies; zero means 10.
+	// gives up and fails; zero means 10.
 	MaxHops int
-	// AllowNoHeader lets a trusted peer that sent no forwarding header be
-	// decided on its own address (health checks from the proxy). Off, such
-	// a request is denied.
-	AllowNoHeader bool
+	// AllTrustedLeftmost decides a request whose every address is trusted
+	// (the peer and each hop, or the peer alone when it sent no header, as
+	// a proxy's health check does) on the left-most of them. Off, such a
+	// request fails ([ErrAllTrusted], [ErrNoHeader]): those are proxies'
+	// addresses, and a policy that admits the proxies would admit every
+	// client.
+	AllTrustedLeftmost bool
 	// Subject says whether a request comes from an admin or a mobile
 	// client; nil means neither.
 	Subject func(*http.Request) (admin, mobile bool)
 	// Deny answers denied requests; nil means 403 Forbidden.
 	Deny http.Handler
-	// OnDecision, when not nil, sees every decision, the client address it
-	// was made on (invalid when none could be found) and the error that
-	// denied it, if any: for log/slog and metrics.
+	// OnDecision, when not nil, sees every decision [Gate.Handler] makes,
+	// the client address it was made on (invalid when none could be found)
+	// and the error that made it so, if any: for log/slog and metrics.
 	OnDecision func(r *http.Request, d check.Decision, client netip.Addr, err error)
 }
 
-// Errors that deny a request before any rule is consulted.
+// Errors that say why no client address could be read. They are wrapped
+// with the offending value, quoted with [rangeset.Quote].
 var (
-	// ErrPeer reports a RemoteAddr that is not an IP address.
-	ErrPeer = errors.New("middleware: peer address is not an IP address")
-	// ErrHeader reports a forwarding header element that cannot be trusted:
-	// unparsable, empty, obfuscated or "unknown".
-	ErrHeader = errors.New("middleware: unusable forwarding header element")
-	// ErrNoHeader reports a trusted proxy that sent no forwarding header.
-	ErrNoHeader = errors.New("middleware: trusted proxy sent no forwarding header")
-	// ErrHops reports more trusted hops than Options.MaxHops.
-	ErrHops = errors.New("middleware: too many trusted hops")
+	// ErrPeer reports a RemoteAddr that is not an IP address (a Unix
+	// socket peer, for one).
+	ErrPeer = errors.New("httpgate: peer address is not an IP address")
+	// ErrHeader reports a header that cannot be read with certainty: an
+	// element that is unparsable, empty, obfuscated or "unknown", a
+	// Forwarded element with no or a repeated parameter, several values of
+	// a single-address header, or too many elements.
+	ErrHeader = errors.New("httpgate: unusable forwarding header")
+	// ErrNoHeader reports a trusted peer that sent no header.
+	ErrNoHeader = errors.New("httpgate: trusted proxy sent no header")
+	// ErrHops reports more trusted hops than [Options.MaxHops].
+	ErrHops = errors.New("httpgate: too many trusted hops")
+	// ErrAllTrusted reports a chain in which every address is trusted.
+	ErrAllTrusted = errors.New("httpgate: every address of the chain is a trusted proxy")
 )
 
-// Guard decides requests with a checker. It is safe for concurrent use.
-type Guard struct {
-	c    check.Decider
-	opts Options
+// Gate decides requests with a [Decider]. It is safe for concurrent use.
+//
+// The zero Gate decides nothing: it denies every request with the zero
+// [check.Decision].
+type Gate struct {
+	d       Decider
+	opts    Options
+	header  string // the header read behind trusted proxies, canonical
+	maxElem int    // the most Forwarded elements read
 }
 
-// New returns a guard deciding with c: a *check.Checker, a *check.Snapshot,
-// or a wrapper such as *check.Shadow.
-func New(c check.Decider, opts *Options) *Guard {
-	g := &Guard{c: c}
+// defaultMaxHops is [Options.MaxHops] when it is zero.
+const defaultMaxHops = 10
+
+// maxForwarded is the most Forwarded elements read, unless MaxHops asks
+// for more: the header is read whole, so its length must be bounded.
+const maxForwarded = 64
+
+// New returns a gate deciding with d. It refuses a nil d, a trusted
+// prefix that is invalid or IPv4-mapped and shorter than /96, a negative
+// MaxHops, and a ClientIPHeader that is not a header name or is set
+// together with Forwarded.
+func New(d Decider, opts *Options) (*Gate, error) {
+	g := &Gate{d: d}
 	if opts != nil {
 		g.opts = *opts
 	}
-	if g.opts.MaxHops <= 0 {
-		g.opts.MaxHops = 10
+	var errs []error
+	if d == nil {
+		errs = append(errs, errors.New("httpgate.New: nil Decider"))
 	}
-	if g.opts.Deny == nil {
-		g.opts.Deny = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-			http.Error(w, "403 forbidden", http.StatusForbidden)
-		})
+	g.opts.TrustedProxies = make([]netip.Prefix, 0, len(g.opts.TrustedProxies))
+	for _, p := range opts.trusted() {
+		c, err := canonicalPrefix(p)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("httpgate.New: trusted proxy %s: %v", rangeset.Quote(p.String()), err))
+			continue
+		}
+		g.opts.TrustedProxies = append(g.opts.TrustedProxies, c)
 	}
-	return g
+	switch {
+	case g.opts.MaxHops < 0:
+		errs = append(errs, fmt.Errorf("httpgate.New: negative MaxHops %d", g.opts.MaxHops))
+	case g.opts.MaxHops == 0:
+		g.opts.MaxHops = defaultMaxHops
+	}
+	g.maxElem = max(maxForwarded, g.opts.MaxHops+1)
+	g.header = "X-Forwarded-For"
+	switch h := g.opts.ClientIPHeader; {
+	case h != "" && !isToken(h):
+		errs = append(errs, fmt.Errorf("httpgate.New: ClientIPHeader %s is not a header name", rangeset.Quote(h)))
+	case h != "" && g.opts.Forwarded:
+		errs = append(errs, errors.New("httpgate.New: both ClientIPHeader and Forwarded are set"))
+	case h != "":
+		g.header = textproto.CanonicalMIMEHeaderKey(h)
+	case g.opts.Forwarded:
+		g.header = "Forwarded"
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return g, nil
 }
 
-// Check finds the client address of r and decides it. An error means no
-// client address could be found with certainty; the decision then denies
-// with reason invalid.
-func (g *Guard) Check(r *http.Request) (check.Decision, error) {
+func (o *Options) trusted() []netip.Prefix {
+	if o == nil {
+		return nil
+	}
+	return o.TrustedProxies
+}
+
+// canonicalPrefix returns p as the addresses it holds are compared:
+// masked, and unmapped when written IPv4-mapped.
+func canonicalPrefix(p netip.Prefix) (netip.Prefix, error) {
+	switch {
+	case !p.IsValid():
+		return netip.Prefix{}, errors.New("invalid prefix")
+	case p.Addr().Is4In6() && p.Bits() < 96:
+		return netip.Prefix{}, errors.New("IPv4-mapped prefix shorter than /96")
+	case p.Addr().Is4In6():
+		p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+	}
+	return p.Masked(), nil
+}
+
+// Check finds the client address of r and decides it with the gate's
+// decider. The decision's Allowed field is the answer.
+//
+// An error says why no client address could be read; the request is then
+// decided with the invalid address, which SEMANTICS §4 allows only when
+// the policy is disabled or exempts the subject, and denies with reason
+// invalid otherwise. A decider that allows the invalid address for any
+// other reason is overruled: the decision is then a deny, reason invalid.
+func (g *Gate) Check(r *http.Request) (check.Decision, error) {
 	d, _, err := g.decide(r)
 	return d, err
 }
 
-func (g *Guard) decide(r *http.Request) (check.Decision, netip.Addr, error) {
-	client, err := g.ClientAddr(r)
-	if err != nil {
-		return check.Decision{Reason: check.ReasonInvalid}, netip.Addr{}, err
+func (g *Gate) decide(r *http.Request) (check.Decision, netip.Addr, error) {
+	if g.d == nil {
+		return check.Decision{}, netip.Addr{}, nil
 	}
+	client, err := g.ClientAddr(r)
 	var admin, mobile bool
 	if g.opts.Subject != nil {
 		admin, mobile = g.opts.Subject(r)
 	}
-	return g.c.Check(check.Request{Addr: client, Admin: admin, Mobile: mobile}), client, nil
+	d := g.d.Check(check.Request{Addr: client, Admin: admin, Mobile: mobile})
+	if err != nil && d.Allowed && d.Reason != check.ReasonDisabled && d.Reason != check.ReasonExempt {
+		d = check.Decision{Reason: check.ReasonInvalid}
+	}
+	return d, client, err
 }
 
 type ctxKey struct{}
@@ -116,88 +201,82 @@ type verdict struct {
 	client netip.Addr
 }
 
-// Handler returns a handler that passes allowed requests to next, with the
-// decision and the client address in the request context (see
-// [FromContext]), and answers the others with Options.Deny.
-func (g *Guard) Handler(next http.Handler) http.Handler {
+// Handler returns a handler that passes the requests [Gate.Check] allows
+// to next, with the decision and the client address in the request
+// context (see [FromContext]), and answers the others with Options.Deny,
+// which sees the same context.
+func (g *Gate) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		d, client, err := g.decide(r)
 		if g.opts.OnDecision != nil {
 			g.opts.OnDecision(r, d, client, err)
 		}
 		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, verdict{d, client}))
-		if err != nil || !d.Allowed {
-			g.opts.Deny.ServeHTTP(w, r)
+		if !d.Allowed {
+			if g.opts.Deny != nil {
+				g.opts.Deny.ServeHTTP(w, r)
+				return
+			}
+			http.Error(w, "403 forbidden", http.StatusForbidden)
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
 }
 
-// FromContext returns the decision and client address a [Guard.Handler]
-// put in ctx, and reports whether there were any.
+// FromContext returns the decision and client address a [Gate.Handler]
+// put in ctx, and reports whether there were any. The address is invalid
+// when none could be read.
 func FromContext(ctx context.Context) (check.Decision, netip.Addr, bool) {
 	v, ok := ctx.Value(ctxKey{}).(verdict)
 	return v.d, v.client, ok
 }
 
 // ClientAddr returns the address r is decided on: the peer, or, behind
-// trusted proxies, the first untrusted address from the right of the
-// forwarding header (the left-most when every hop is trusted). Addresses
-// are normalized as SEMANTICS §1 says: ports, brackets and zones dropped,
-// IPv4-mapped addresses unmapped. The work is bounded by MaxHops, however
-// long the header.
-func (g *Guard) ClientAddr(r *http.Request) (netip.Addr, error) {
+// trusted proxies, the address the header names (see the package doc).
+// The address is canonical ([rangeset.Canonical]). An error, wrapping one
+// of the Err values of this package, means no address can be read with
+// certainty; the address is then invalid.
+func (g *Gate) ClientAddr(r *http.Request) (netip.Addr, error) {
 	peer, err := parseHost(r.RemoteAddr)
 	if err != nil {
-		return netip.Addr{}, fmt.Errorf("%w: %q", ErrPeer, cut(r.RemoteAddr))
+		return netip.Addr{}, fmt.Errorf("%w: %s", ErrPeer, rangeset.Quote(r.RemoteAddr))
 	}
 	if !g.trusted(peer) {
 		return peer, nil
 	}
-	name := "X-Forwarded-For"
-	if g.opts.Forwarded {
-		name = "Forwarded"
+	header := g.header
+	if header == "" { // the zero Gate
+		header = "X-Forwarded-For"
 	}
-	lines := r.Header.Values(name)
+	lines := r.Header.Values(header)
 	if len(lines) == 0 {
-		if g.opts.AllowNoHeader {
+		if g.opts.AllTrustedLeftmost {
 			return peer, nil
 		}
-		return netip.Addr{}, ErrNoHeader
+		return netip.Addr{}, fmt.Errorf("%w %s", ErrNoHeader, header)
 	}
-	// Walk the elements from the right, across every header line, last
-	// line first, peeling one element at a time.
-	var last netip.Addr
-	hops := 0
-	for i := len(lines) - 1; i >= 0; i-- {
-		rest := lines[i]
-		for {
-			elem := rest
-			j := strings.LastIndexByte(rest, ',')
-			if j >= 0 {
-				elem, rest = rest[j+1:], rest[:j]
-			}
-			a, err := g.parseElement(elem)
-			if err != nil {
-				return netip.Addr{}, err
-			}
-			if !g.trusted(a) {
-				return a, nil
-			}
-			if hops++; hops > g.opts.MaxHops {
-				return netip.Addr{}, fmt.Errorf("%w (more than %d)", ErrHops, g.opts.MaxHops)
-			}
-			last = a
-			if j < 0 {
-				break
-			}
-		}
+	w := walk{maxHops: g.opts.MaxHops}
+	switch {
+	case g.opts.ClientIPHeader != "":
+		err = g.single(lines, &w)
+	case g.opts.Forwarded:
+		err = g.forwarded(lines, &w)
+	default:
+		err = g.forwardedFor(lines, &w)
 	}
-	return last, nil // every hop is trusted: the left-most
+	switch {
+	case err != nil:
+		return netip.Addr{}, err
+	case w.client.IsValid():
+		return w.client, nil
+	case g.opts.AllTrustedLeftmost:
+		return w.last, nil
+	}
+	return netip.Addr{}, fmt.Errorf("%w (%d hops in %s)", ErrAllTrusted, w.hops, header)
 }
 
-func (g *Guard) trusted(a netip.Addr) bool {
+func (g *Gate) trusted(a netip.Addr) bool {
 	for _, p := range g.opts.TrustedProxies {
 		if p.Contains(a) {
 			return true
@@ -206,38 +285,67 @@ func (g *Guard) trusted(a netip.Addr) bool {
 	return false
 }
 
-// parseElement reads one X-Forwarded-For element, or the for= parameter
-// of one Forwarded element.
-func (g *Guard) parseElement(elem string) (netip.Addr, error) {
-	elem = strings.Trim(elem, " \t")
-	if g.opts.Forwarded {
-		v, ok := forParam(elem)
-		if !ok {
-			return netip.Addr{}, fmt.Errorf("%w: no for= in %q", ErrHeader, cut(elem))
-		}
-		elem = v
-	}
-	a, err := parseHost(elem)
-	if err != nil {
-		return netip.Addr{}, fmt.Errorf("%w: %q", ErrHeader, cut(elem))
-	}
-	return a, nil
+// walk follows a chain of hops from the right.
+type walk struct {
+	maxHops int
+	hops    int        // trusted hops seen
+	last    netip.Addr // the left-most trusted hop so far
+	client  netip.Addr // the first untrusted hop, once found
 }
 
-// forParam returns the value of the for= parameter of a Forwarded element
-// (pairs separated by ';', names case-insensitive, values maybe quoted).
-func forParam(elem string) (string, bool) {
-	for pair := range strings.SplitSeq(elem, ";") {
-		k, v, ok := strings.Cut(strings.Trim(pair, " \t"), "=")
-		if !ok || !strings.EqualFold(k, "for") {
-			continue
-		}
-		if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
-			v = v[1 : len(v)-1]
-		}
-		return v, true
+// step takes the next hop to the left and reports whether the walk is
+// over: a is untrusted, or there are too many trusted hops.
+func (w *walk) step(g *Gate, a netip.Addr) (bool, error) {
+	if !g.trusted(a) {
+		w.client = a
+		return true, nil
 	}
-	return "", false
+	if w.hops++; w.hops > w.maxHops {
+		return true, fmt.Errorf("%w (more than %d)", ErrHops, w.maxHops)
+	}
+	w.last = a
+	return false, nil
+}
+
+// forwardedFor walks X-Forwarded-For from the right, across every header
+// line, last line first, peeling one element at a time: only the
+// elements it reaches are read, so the work is bounded by MaxHops.
+func (g *Gate) forwardedFor(lines []string, w *walk) error {
+	for i := len(lines) - 1; i >= 0; i-- {
+		rest := lines[i]
+		for {
+			elem := rest
+			j := strings.LastIndexByte(rest, ',')
+			if j >= 0 {
+				elem, rest = rest[j+1:], rest[:j]
+			}
+			a, err := parseHost(strings.Trim(elem, " \t"))
+			if err != nil {
+				return fmt.Errorf("%w: X-Forwarded-For element %s", ErrHeader, rangeset.Quote(elem))
+			}
+			if done, err := w.step(g, a); done {
+				return err
+			}
+			if j < 0 {
+				break
+			}
+		}
+	}
+	return nil
+}
+
+// single reads a header that holds one address.
+func (g *Gate) single(lines []string, w *walk) error {
+	v := strings.Trim(lines[0], " \t")
+	if len(lines) > 1 || strings.IndexByte(v, ',') >= 0 {
+		return fmt.Errorf("%w: several values of %s", ErrHeader, g.header)
+	}
+	a, err := parseHost(v)
+	if err != nil {
+		return fmt.Errorf("%w: %s %s", ErrHeader, g.header, rangeset.Quote(v))
+	}
+	_, err = w.step(g, a)
+	return err
 }
 
 // parseHost reads an address with an optional port: "192.0.2.1",
@@ -246,21 +354,14 @@ func forParam(elem string) (string, bool) {
 // identifiers ("_hidden") and "unknown" are errors.
 func parseHost(s string) (netip.Addr, error) {
 	if ap, err := netip.ParseAddrPort(s); err == nil {
-		return ap.Addr().Unmap().WithZone(""), nil
+		return rangeset.Canonical(ap.Addr()), nil
 	}
-	if strings.HasPrefix(s, "[") && strings.HasSuffix(s, "]") {
+	if len(s) >= 2 && s[0] == '[' && s[len(s)-1] == ']' {
 		s = s[1 : len(s)-1]
 	}
 	a, err := netip.ParseAddr(s)
 	if err != nil {
 		return netip.Addr{}, err
 	}
-	return a.Unmap().WithZone(""), nil
-}
-
-func cut(s string) string {
-	if len(s) > 64 {
-		return s[:64] + "..."
-	}
-	return s
+	return rangeset.Canonical(a), nil
 }
