@@ -1,0 +1,126 @@
+package ordered
+
+import (
+	"errors"
+	"net/netip"
+	"strconv"
+	"time"
+
+	"github.com/ipgate/ipgate/check"
+	"github.com/ipgate/ipgate/policy"
+	"github.com/ipgate/ipgate/rangeset"
+)
+
+// Entry is one entry of an ordered first-match list: the first entry
+// whose target contains an address decides it.
+type Entry struct {
+	// ID names the entry; the rules made from it are named after it.
+	// Several entries may share an ID.
+	ID string
+	// Target is the addresses the entry matches.
+	Target rangeset.Range
+	// Action is what it does with them.
+	Action policy.Action
+}
+
+// The ends of ::ffff:0:0/96, which no request is decided as (SEMANTICS
+// §1): a rule may span it.
+var (
+	mappedFrom = netip.MustParseAddr("::ffff:0:0")
+	mappedNext = netip.MustParseAddr("::1:0:0:0")
+)
+
+// compileAt is the instant the entries are compiled at: they never expire,
+// so any instant will do.
+var compileAt = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// Policy converts an ordered first-match list into an order-free policy
+// with exactly the same decisions on every address, under
+// [policy.DefaultSettings] with the default action dflt for the addresses
+// no entry contains. Each piece of the address space where the list
+// decides alike goes to the first entry that contains it, and adjacent
+// pieces of one entry are merged into one range, so the rules do not
+// overlap and no precedence can change what the list said. A rule is
+// named after its entry: the entry's ID for its first range, then "ID.2",
+// "ID.3" (skipping the IDs of other entries) when the entry survives in
+// several ranges. Entries that no address reaches make no rule.
+//
+// An entry with an empty ID, an invalid target or an invalid action is an
+// error naming the entry by its index and ID, and so is an invalid dflt.
+// It takes time in proportion to the number of pieces times the depth of
+// nesting of the entries.
+func Policy(list []Entry, dflt policy.DefaultAction) (policy.Policy, error) {
+	const fn = "ordered.Policy"
+	if !dflt.IsValid() {
+		return policy.Policy{}, errors.New(fn + ": invalid default action " + dflt.String())
+	}
+	in := policy.Policy{Settings: policy.DefaultSettings()}
+	reserved := map[string]bool{}
+	for i, e := range list {
+		what := ""
+		switch {
+		case e.ID == "":
+			what = "empty id"
+		case !e.Target.IsValid():
+			what = "invalid target"
+		case !e.Action.IsValid():
+			what = "invalid action " + e.Action.String()
+		}
+		if what != "" {
+			return policy.Policy{}, errors.New(fn + ": entry " + strconv.Itoa(i) + " (" + rangeset.Quote(e.ID) + "): " + what)
+		}
+		reserved[e.ID] = true
+		// Ids made unique, and the entry's index read back from them.
+		in.Rules = append(in.Rules, policy.Rule{ID: strconv.Itoa(i), Target: e.Target, Action: e.Action})
+	}
+	s, err := check.Compile(in, compileAt)
+	if err != nil {
+		return policy.Policy{}, errors.New(fn + ": " + err.Error())
+	}
+	out := policy.Policy{Settings: policy.DefaultSettings()}
+	out.Settings.DefaultAction = dflt
+	count := map[string]int{} // entry id -> how many ranges it has named
+	used := map[string]bool{}
+	name := func(id string) string {
+		for n := count[id] + 1; ; n++ {
+			cand := id
+			if n > 1 {
+				cand += "." + strconv.Itoa(n)
+			}
+			if !used[cand] && (n == 1 || !reserved[cand]) {
+				count[id], used[cand] = n, true
+				return cand
+			}
+		}
+	}
+	for _, is4 := range []bool{true, false} {
+		owner, from, to := -1, netip.Addr{}, netip.Addr{}
+		flush := func() {
+			if owner >= 0 {
+				e := list[owner]
+				out.Rules = append(out.Rules, policy.Rule{ID: name(e.ID), Target: rangeset.RangeFrom(from, to), Action: e.Action})
+			}
+		}
+		for p := range s.Pieces(rangeset.Family(is4)) {
+			first := -1
+			for _, m := range s.Explain(check.Request{Addr: p.From(), Admin: true, At: compileAt}).Matches {
+				if i, _ := strconv.Atoi(m.Rule.ID); first < 0 || i < first {
+					first = i
+				}
+			}
+			// Pieces skip the mapped block, and a range may span it.
+			adjacent := to.IsValid() && (to.Next() == p.From() || to.Next() == mappedFrom && p.From() == mappedNext)
+			if first == owner && adjacent {
+				to = p.To()
+				continue
+			}
+			flush()
+			owner, from, to = first, p.From(), p.To()
+		}
+		flush()
+	}
+	if err := out.Validate(); err != nil {
+		return policy.Policy{}, errors.New(fn + ": " + err.Error())
+	}
+	return out, nil
+}
