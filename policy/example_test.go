@@ -37,7 +37,7 @@ func ExamplePolicy_Validate() {
 	fmt.Println(p.Validate())
 	// Output:
 	// rule "office": duplicate id
-	// rule "temp": ttl without createdAt or updatedAt
+	// rule "temp": TTL without CreatedAt or UpdatedAt
 }
 
 func ExamplePolicy_MarshalJSON() {

@@ -2,14 +2,12 @@ package policy
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"strconv"
-	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ipgate/ipgate/rangeset"
 )
@@ -34,7 +32,9 @@ var (
 // included), a duplicate key, a misplaced null or a value of the wrong type.
 type DocError struct {
 	// Path names the offending key, e.g. "rules[2].adminOnly"; empty for
-	// the document itself.
+	// the document itself. A key that is not a plain identifier is quoted
+	// as by [rangeset.Quote], so Path holds no control characters and at
+	// most about 64 bytes of the key.
 	Path string
 	// Err says what is wrong.
 	Err error
@@ -56,84 +56,111 @@ var (
 	ruleKeys    = []string{"id", "ip", "from", "to", "action", "adminOnly", "createdAt", "updatedAt", "ttl", "expiresAt", "comment"}
 )
 
+// The indices of settingKeys and ruleKeys.
+const (
+	keyEnabled = iota
+	keyDefaultAction
+	keyPrecedence
+	keyApplyToMobile
+	keyRules
+)
+
+const (
+	keyID = iota
+	keyIP
+	keyFrom
+	keyTo
+	keyAction
+	keyAdminOnly
+	keyCreatedAt
+	keyUpdatedAt
+	keyTTL
+	keyExpiresAt
+	keyComment
+)
+
+// keyIndex returns the index of key in keys, or -1. It does not allocate.
+func keyIndex(keys []string, key []byte) int {
+	for i, k := range keys {
+		if string(key) == k {
+			return i
+		}
+	}
+	return -1
+}
+
+// keyText returns key as a path shows it: as it is when it is a plain
+// identifier, else quoted by [rangeset.Quote].
+func keyText(key string) string {
+	if key == "" {
+		return rangeset.Quote(key)
+	}
+	for i := 0; i < len(key); i++ {
+		c := key[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '_' || i > 0 && '0' <= c && c <= '9') {
+			return rangeset.Quote(key)
+		}
+	}
+	return key
+}
+
+// clip returns s, cut to about 64 bytes as [rangeset.Quote] cuts, for text
+// that needs no quotes (a number).
+func clip(s string) string {
+	if len(s) <= 64 {
+		return s
+	}
+	return rangeset.Quote(s)
+}
+
 // Decode parses a policy document (the object form of the shared vectors'
 // README): settings keys, each optional with the defaults of
 // [DefaultSettings], and "rules", each rule with "ip" (single, CIDR or range
 // text) or "from" and "to". Decoding is strict: any deviation is a
-// [*DocError] naming the key. Null is accepted only for "comment",
-// "createdAt" and "updatedAt", where it means absent. The decoded policy is
-// then validated, and every rule problem is reported at once as in
-// [Policy.Validate]. On error the returned Policy is the zero Policy.
+// [*DocError] naming the key, and inside a rule it is wrapped in a
+// [*RuleError] naming the rule. Null is accepted only for "comment",
+// "createdAt" and "updatedAt", where it means absent (as does an empty
+// "createdAt" or "updatedAt"). The decoded policy is then validated as
+// [Policy.Validate] does, the errors speaking of JSON keys, and every rule
+// problem is reported at once, up to 100 and then a count of the rest. An
+// "expiresAt" at the zero instant 0001-01-01T00:00:00Z (however written)
+// is refused with [ErrZeroInstant], since a [Rule]'s zero ExpiresAt means
+// no expiry; so is a zero-instant "updatedAt" or "createdAt" that a "ttl"
+// counts from. On error the returned Policy is the zero Policy.
+//
+// Decode reads data once and allocates little beyond the policy itself.
 func Decode(data []byte) (Policy, error) {
-	d := newDocReader(data)
-	p := Policy{Settings: DefaultSettings()}
-	known := map[int][]error{}
-	err := d.object("", settingKeys, func(key, path string) error {
-		var err error
-		switch key {
-		case "enabled":
-			p.Settings.Enabled, err = d.boolean(path)
-		case "applyToMobile":
-			p.Settings.ApplyToMobile, err = d.boolean(path)
-		case "defaultAction":
-			err = d.text(path, &p.Settings.DefaultAction)
-		case "precedence":
-			err = d.text(path, &p.Settings.Precedence)
-		case "rules":
-			err = d.array(path, func(i int, path string) error {
-				r, problems, err := d.rule(path)
-				if len(problems) > 0 {
-					known[i] = problems
-				}
-				p.Rules = append(p.Rules, r)
-				return err
-			})
-		}
-		return err
-	})
-	if err == nil {
-		err = d.end()
-	}
-	if err == nil {
-		err = validate(p, known)
-	}
-	if err != nil {
-		return Policy{}, nameRule(data, err)
-	}
-	return p, nil
+	d := decoder{s: scanner{buf: data}}
+	// Every rule is an object: the count of '{' bounds the rules, and the
+	// size of the smallest rule bounds that, should strings hold braces.
+	n := min(bytes.Count(data, []byte{'{'}), len(data)/minRuleSize+1)
+	d.p.Rules = make([]Rule, 0, n)
+	d.ids.init(n)
+	return d.policy()
 }
 
-// nameRule wraps a document error inside rules[i] in a [*RuleError], so
-// that it names the rule's id as well as the key. The id is read leniently,
-// as the strict reader stopped at the error.
-func nameRule(data []byte, err error) error {
-	var de *DocError
-	if !errors.As(err, &de) {
-		return err
-	}
-	var i int
-	if _, scanErr := fmt.Sscanf(de.Path, "rules[%d]", &i); scanErr != nil {
-		return err
-	}
-	var doc struct{ Rules []map[string]json.RawMessage }
-	_ = json.Unmarshal(data, &doc)
-	var id string
-	if i < len(doc.Rules) {
-		_ = json.Unmarshal(doc.Rules[i]["id"], &id)
-	}
-	return &RuleError{Index: i, ID: id, Err: err}
+// minRuleSize is the length of the shortest rule object,
+// {"id":"a","ip":"::","action":"deny"}, with its comma.
+const minRuleSize = 37
+
+// DecodeReader decodes the policy document that r holds, exactly as
+// [Decode] does, reading it once through a small buffer: the document is
+// never held whole in memory. An error from r is returned as it is.
+func DecodeReader(r io.Reader) (Policy, error) {
+	d := decoder{s: scanner{r: r, buf: make([]byte, 0, readChunk)}}
+	return d.policy()
 }
 
 // DecodeRule parses one rule document, strictly as [Decode] does, and
 // validates the rule on its own (uniqueness of ids is a policy's concern).
 func DecodeRule(data []byte) (Rule, error) {
-	d := newDocReader(data)
-	r, problems, err := d.rule("")
+	d := decoder{s: scanner{buf: data}}
+	r, err := d.rule(-1)
 	if err == nil {
 		err = d.end()
 	}
 	if err == nil {
-		err = validate(Policy{Settings: DefaultSettings(), Rules: []Rule{r}}, map[int][]error{0: problems})
+		err = d.probs.err()
 	}
 	if err != nil {
 		return Rule{}, err
@@ -161,16 +188,599 @@ func (r *Rule) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
-type ruleDoc struct {
-	ID        string     `json:"id"`
-	IP        string     `json:"ip"`
-	Action    Action     `json:"action"`
-	AdminOnly bool       `json:"adminOnly,omitempty"`
-	CreatedAt *time.Time `json:"createdAt,omitempty"`
-	UpdatedAt *time.Time `json:"updatedAt,omitempty"`
-	TTL       *int64     `json:"ttl,omitempty"`
-	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
-	Comment   string     `json:"comment,omitempty"`
+// decoder reads one policy or rule document and validates it as it goes.
+type decoder struct {
+	s     scanner
+	p     Policy
+	probs problems
+	ids   idSet
+	// The target text of the rule being read, copied out of the scanner's
+	// buffer, which may move before the rule's end.
+	ip, from, to []byte
+	// unread says that the last value read was an object or array, of which
+	// only the kind was read.
+	unread bool
+}
+
+func (d *decoder) policy() (Policy, error) {
+	p, err := d.document()
+	if err != nil {
+		return Policy{}, err
+	}
+	return p, nil
+}
+
+func (d *decoder) document() (Policy, error) {
+	s := &d.s
+	d.p.Settings = DefaultSettings()
+	if err := d.open("", kindObject); err != nil {
+		return Policy{}, err
+	}
+	var seen uint8
+	for more := d.first('}'); more; {
+		if s.peek() != '"' {
+			return Policy{}, s.syntaxError("", "looking for beginning of object key string")
+		}
+		key, err := s.readString("")
+		if err != nil {
+			return Policy{}, err
+		}
+		k := keyIndex(settingKeys, key)
+		switch {
+		case k < 0:
+			return Policy{}, &DocError{Path: keyText(string(key)), Err: unknownKey(key, settingKeys)}
+		case seen&(1<<k) != 0:
+			return Policy{}, &DocError{Path: settingKeys[k], Err: ErrDuplicateKey}
+		}
+		seen |= 1 << k
+		path := settingKeys[k]
+		if err := s.expect(path, ':', "after object key"); err != nil {
+			return Policy{}, err
+		}
+		switch k {
+		case keyEnabled:
+			d.p.Settings.Enabled, err = d.boolean(path)
+		case keyApplyToMobile:
+			d.p.Settings.ApplyToMobile, err = d.boolean(path)
+		case keyDefaultAction:
+			err = d.enum(path, &d.p.Settings.DefaultAction)
+		case keyPrecedence:
+			err = d.enum(path, &d.p.Settings.Precedence)
+		case keyRules:
+			err = d.rules()
+		}
+		if err != nil {
+			return Policy{}, err
+		}
+		if more, err = d.next("", '}', "after object key:value pair"); err != nil {
+			return Policy{}, err
+		}
+	}
+	if err := d.end(); err != nil {
+		return Policy{}, err
+	}
+	if err := d.probs.err(); err != nil {
+		return Policy{}, err
+	}
+	p := d.p
+	switch {
+	case len(p.Rules) == 0:
+		p.Rules = nil
+	case cap(p.Rules) > len(p.Rules)+len(p.Rules)/4+16:
+		p.Rules = append([]Rule(nil), p.Rules...) // the estimate was far off
+	}
+	return p, nil
+}
+
+// open reads the start of a value that must be of kind want (an object or
+// an array), or fails as the old token-based decoder did: null is ErrNull,
+// a scalar is read and then refused, a container is refused at once.
+func (d *decoder) open(path string, want kind) error {
+	s := &d.s
+	k := kindOf(s.peek())
+	switch k {
+	case want:
+		s.pos++
+		return nil
+	case kindNone:
+		return s.syntaxError(path, "looking for beginning of value")
+	case kindObject, kindArray:
+		return typeError(path, want.describe(), k)
+	}
+	t, err := s.scalar(path, k)
+	if err != nil {
+		return err
+	}
+	if t.kind == kindNull {
+		return &DocError{Path: path, Err: ErrNull}
+	}
+	return typeError(path, want.describe(), t.kind)
+}
+
+// first reports whether an object or array just opened has a first
+// member, reading its close if not.
+func (d *decoder) first(close byte) bool {
+	s := &d.s
+	if s.peek() == close {
+		s.pos++
+		return false
+	}
+	return true
+}
+
+// next reads the separator after a member: a comma (true) or close
+// (false).
+func (d *decoder) next(path string, close byte, what string) (bool, error) {
+	s := &d.s
+	switch s.peek() {
+	case ',':
+		s.pos++
+		return true, nil
+	case close:
+		s.pos++
+		return false, nil
+	}
+	return false, s.syntaxError(path, what)
+}
+
+// end checks that nothing but white space follows the document.
+func (d *decoder) end() error {
+	s := &d.s
+	if s.skipSpace() {
+		return &DocError{Err: fmt.Errorf("%w: data after the document", ErrSyntax)}
+	}
+	if s.rerr != nil {
+		return &readError{s.rerr}
+	}
+	return nil
+}
+
+func typeError(path, want string, got kind) error {
+	return &DocError{Path: path, Err: fmt.Errorf("%w: want %s, got %s", ErrType, want, got.describe())}
+}
+
+func unknownKey(key []byte, keys []string) error {
+	for _, k := range keys {
+		if bytes.EqualFold([]byte(k), key) {
+			return fmt.Errorf("%w (keys are case-sensitive: did you mean %q?)", ErrUnknownKey, k)
+		}
+	}
+	return ErrUnknownKey
+}
+
+// value reads the next value when it is a scalar (null is ErrNull unless
+// nullOK); for an object or array it reads only the kind, and the caller
+// refuses it.
+func (d *decoder) value(path string, nullOK bool) (token, error) {
+	s := &d.s
+	k := kindOf(s.peek())
+	switch k {
+	case kindNone:
+		return token{}, s.syntaxError(path, "looking for beginning of value")
+	case kindObject, kindArray:
+		d.unread = true
+		return token{kind: k}, nil
+	}
+	d.unread = false
+	t, err := s.scalar(path, k)
+	if err == nil && t.kind == kindNull && !nullOK {
+		err = &DocError{Path: path, Err: ErrNull}
+	}
+	return t, err
+}
+
+func (d *decoder) boolean(path string) (bool, error) {
+	t, err := d.value(path, false)
+	if err == nil && t.kind != kindBool {
+		err = typeError(path, "true or false", t.kind)
+	}
+	return t.val, err
+}
+
+// str reads a string, or null when nullOK (kind kindNull, no bytes).
+func (d *decoder) str(path string, nullOK bool) (token, error) {
+	t, err := d.value(path, nullOK)
+	if err == nil && t.kind != kindString && t.kind != kindNull {
+		err = typeError(path, "a string", t.kind)
+	}
+	return t, err
+}
+
+func (d *decoder) enum(path string, v interface{ UnmarshalText([]byte) error }) error {
+	t, err := d.str(path, false)
+	if err != nil {
+		return err
+	}
+	if err := v.UnmarshalText(t.b); err != nil {
+		return &DocError{Path: path, Err: fmt.Errorf("%w: %w", ErrSettings, err)}
+	}
+	return nil
+}
+
+func (d *decoder) integer(path string) (int64, error) {
+	t, err := d.value(path, false)
+	if err != nil {
+		return 0, err
+	}
+	if t.kind != kindNumber {
+		return 0, typeError(path, "an integer", t.kind)
+	}
+	n, ok := parseInt(t.b)
+	if !ok {
+		return 0, &DocError{Path: path, Err: fmt.Errorf("%w: want a whole number of seconds in int64, got %s", ErrType, clip(string(t.b)))}
+	}
+	return n, nil
+}
+
+// parseInt parses a JSON number as strconv.ParseInt(s, 10, 64) would.
+func parseInt(b []byte) (int64, bool) {
+	neg := len(b) > 0 && b[0] == '-'
+	if neg {
+		b = b[1:]
+	}
+	if len(b) == 0 {
+		return 0, false
+	}
+	var n uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		if n > (1<<63)/10 {
+			return 0, false
+		}
+		n = n*10 + uint64(c-'0')
+	}
+	switch {
+	case !neg && n > 1<<63-1, neg && n > 1<<63:
+		return 0, false
+	case neg:
+		return -int64(n), true
+	}
+	return int64(n), true
+}
+
+// instant reads an RFC 3339 timestamp; with nullOK, null and "" give ok
+// false.
+func (d *decoder) instant(path string, nullOK bool) (t time.Time, ok bool, err error) {
+	tok, err := d.str(path, nullOK)
+	if err != nil || nullOK && len(tok.b) == 0 {
+		return time.Time{}, false, err
+	}
+	// time.Parse keeps no reference to its input when it succeeds.
+	t, perr := time.Parse(time.RFC3339Nano, unsafeString(tok.b))
+	if perr != nil {
+		return time.Time{}, false, &DocError{Path: path, Err: fmt.Errorf("%w: want an RFC 3339 timestamp, got %s", ErrType, rangeset.Quote(string(tok.b)))}
+	}
+	return t, true, nil
+}
+
+// rules reads the array of rules.
+func (d *decoder) rules() error {
+	if err := d.open("rules", kindArray); err != nil {
+		return err
+	}
+	for more := d.first(']'); more; {
+		r, err := d.rule(len(d.p.Rules))
+		if err != nil {
+			return err
+		}
+		d.p.Rules = append(d.p.Rules, r)
+		if more, err = d.next("rules", ']', "after array element"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// rulePath returns the path of rule i, or "" for a lone rule (i < 0).
+func rulePath(i int) string {
+	if i < 0 {
+		return ""
+	}
+	return "rules[" + strconv.Itoa(i) + "]"
+}
+
+func joinPath(base, key string) string {
+	if key == "" {
+		return base
+	}
+	if base == "" {
+		return key
+	}
+	return base + "." + key
+}
+
+// ruleFacts is what the decoder learnt about a rule beyond its fields.
+type ruleFacts struct {
+	actionErr, targetErr error
+	zero                 zeroFields
+	ip, from, to         bool
+}
+
+// zeroFields says which instants a document wrote at the zero instant:
+// a Rule cannot hold them, as its zero instants mean unset.
+type zeroFields uint8
+
+const (
+	zeroExpiresAt zeroFields = 1 << iota
+	zeroUpdatedAt
+	zeroCreatedAt
+)
+
+// rule reads rule i (i < 0: a lone rule document) and validates it.
+// Inside a policy a document error is a [*RuleError] naming the rule's
+// id, which is read leniently from the rest of the rule, as the id may
+// come after the error.
+func (d *decoder) rule(i int) (Rule, error) {
+	s := &d.s
+	var r Rule
+	var f ruleFacts
+	if err := d.open("", kindObject); err != nil {
+		return Rule{}, d.inRule(i, "", d.pathed(i, err, ""))
+	}
+	var seen uint16
+	var fail error // the first document error, while the rest is read for the id
+	id := ""       // the last id read, as a lenient reader of the whole object would have it
+	// broken returns the error for a document found malformed at err: the
+	// first document error if there was one, with no id, as the id cannot
+	// be read from a malformed document.
+	broken := func(err error, key string) (Rule, error) {
+		if fail != nil {
+			return Rule{}, d.inRule(i, "", fail)
+		}
+		return Rule{}, d.inRule(i, "", d.pathed(i, err, key))
+	}
+	for more := d.first('}'); more; {
+		if s.peek() != '"' {
+			return broken(s.syntaxError("", "looking for beginning of object key string"), "")
+		}
+		key, err := s.readString("")
+		if err != nil {
+			return broken(err, "")
+		}
+		k := keyIndex(ruleKeys, key)
+		if fail == nil {
+			switch {
+			case k < 0:
+				fail = &DocError{Path: joinPath(rulePath(i), keyText(string(key))), Err: unknownKey(key, ruleKeys)}
+			case seen&(1<<k) != 0:
+				fail = &DocError{Path: joinPath(rulePath(i), ruleKeys[k]), Err: ErrDuplicateKey}
+			}
+			if fail != nil && i < 0 {
+				return Rule{}, fail
+			}
+		}
+		if k >= 0 {
+			seen |= 1 << k
+		}
+		if err := s.expect("", ':', "after object key"); err != nil {
+			return broken(err, "")
+		}
+		switch {
+		case fail != nil:
+			// Leniently: the value is only checked, and the last id kept.
+			var err error
+			if k == keyID {
+				id, err = d.lenientID()
+			} else {
+				err = s.skipValue()
+			}
+			if err != nil {
+				return broken(err, "")
+			}
+		default:
+			err := d.field(&r, &f, k)
+			if err == nil {
+				if k == keyID {
+					id = r.ID
+				}
+				break
+			}
+			var de *DocError
+			if !errors.As(err, &de) || errors.Is(err, ErrSyntax) || i < 0 {
+				return broken(err, ruleKeys[k])
+			}
+			fail = d.pathed(i, err, ruleKeys[k])
+			if k == keyID {
+				id = ""
+			}
+			// A refused object or array value is still to be read.
+			if d.unread {
+				if err := s.skipValue(); err != nil {
+					return broken(err, "")
+				}
+			}
+		}
+		if more, err = d.next("", '}', "after object key:value pair"); err != nil {
+			return broken(err, "")
+		}
+	}
+	if fail != nil {
+		if d.skipRest() != nil {
+			id = ""
+		}
+		return Rule{}, d.inRule(i, id, fail)
+	}
+	d.target(&r, &f)
+	d.check(i, &r, &f)
+	return r, nil
+}
+
+// pathed gives a document error from inside rule i the path of the rule,
+// or of key in it.
+func (d *decoder) pathed(i int, err error, key string) error {
+	var de *DocError
+	if errors.As(err, &de) && de.Path == "" {
+		de.Path = joinPath(rulePath(i), key)
+	}
+	return err
+}
+
+// inRule wraps an error from inside rule i of a policy in a [*RuleError].
+func (d *decoder) inRule(i int, id string, err error) error {
+	var re *readError
+	if i < 0 || errors.As(err, &re) {
+		return err
+	}
+	return &RuleError{Index: i, ID: id, Err: err}
+}
+
+// lenientID reads the value of an "id" key: a string, else it gives "".
+func (d *decoder) lenientID() (string, error) {
+	s := &d.s
+	if s.peek() == '"' {
+		b, err := s.readString("")
+		return string(b), err
+	}
+	return "", s.skipValue()
+}
+
+// skipRest checks the syntax of the document after a rule that had a
+// document error: the rest of the rules, of the settings, and the end.
+func (d *decoder) skipRest() error {
+	s := &d.s
+	for _, close := range []byte{']', '}'} {
+		for {
+			c := s.peek()
+			if c == close {
+				s.pos++
+				break
+			}
+			if c != ',' {
+				return ErrSyntax
+			}
+			s.pos++
+			if close == '}' {
+				if err := s.skipKey(); err != nil {
+					return err
+				}
+			}
+			if err := s.skipValue(); err != nil {
+				return err
+			}
+		}
+	}
+	if s.skipSpace() || s.rerr != nil {
+		return ErrSyntax
+	}
+	return nil
+}
+
+// field reads the value of rule key k into r.
+func (d *decoder) field(r *Rule, f *ruleFacts, k int) error {
+	var err error
+	var t token
+	var ok bool
+	switch k {
+	case keyID:
+		if t, err = d.str("", false); err == nil {
+			r.ID = string(t.b)
+		}
+	case keyIP:
+		if t, err = d.str("", false); err == nil {
+			d.ip, f.ip = append(d.ip[:0], t.b...), true
+		}
+	case keyFrom:
+		if t, err = d.str("", false); err == nil {
+			d.from, f.from = append(d.from[:0], t.b...), true
+		}
+	case keyTo:
+		if t, err = d.str("", false); err == nil {
+			d.to, f.to = append(d.to[:0], t.b...), true
+		}
+	case keyAction:
+		if t, err = d.str("", false); err == nil {
+			switch string(t.b) {
+			case "allow":
+				r.Action = Allow
+			case "deny":
+				r.Action = Deny
+			default:
+				f.actionErr = fmt.Errorf("%w %s (want \"allow\" or \"deny\")", ErrAction, rangeset.Quote(string(t.b)))
+			}
+		}
+	case keyAdminOnly:
+		r.AdminOnly, err = d.boolean("")
+	case keyCreatedAt:
+		if r.CreatedAt, ok, err = d.instant("", true); ok && r.CreatedAt.IsZero() {
+			f.zero |= zeroCreatedAt
+		}
+	case keyUpdatedAt:
+		if r.UpdatedAt, ok, err = d.instant("", true); ok && r.UpdatedAt.IsZero() {
+			f.zero |= zeroUpdatedAt
+		}
+	case keyExpiresAt:
+		if r.ExpiresAt, ok, err = d.instant("", false); ok && r.ExpiresAt.IsZero() {
+			f.zero |= zeroExpiresAt
+		}
+	case keyTTL:
+		var n int64
+		if n, err = d.integer(""); err == nil {
+			r.TTL = &n
+		}
+	case keyComment:
+		if t, err = d.str("", true); err == nil && len(t.b) > 0 {
+			r.Comment = string(t.b)
+		}
+	}
+	return err
+}
+
+// target parses the rule's target text.
+func (d *decoder) target(r *Rule, f *ruleFacts) {
+	var err error
+	// The parsers keep no reference to their input when they succeed; on
+	// failure they are called again with a copy, for an error that may keep it.
+	switch {
+	case f.ip && (f.from || f.to):
+		err = errFromToAndIP
+	case f.ip:
+		if r.Target, err = rangeset.ParseRange(unsafeString(d.ip)); err != nil {
+			_, err = rangeset.ParseRange(string(d.ip))
+		}
+	case f.from && f.to:
+		if r.Target, err = rangeset.ParseFromTo(unsafeString(d.from), unsafeString(d.to)); err != nil {
+			_, err = rangeset.ParseFromTo(string(d.from), string(d.to))
+		}
+	case f.from || f.to:
+		err = errFromWithoutTo
+	}
+	if err != nil {
+		if !errors.Is(err, ErrTarget) {
+			err = fmt.Errorf("%w: %w", ErrTarget, err)
+		}
+		f.targetErr = err
+	}
+}
+
+// check validates rule i as [Policy.Validate] does, in the document's
+// terms, adding to d.probs.
+func (d *decoder) check(i int, r *Rule, f *ruleFacts) {
+	idx := max(i, 0)
+	ps := &d.probs
+	if f.actionErr != nil {
+		ps.add(idx, r.ID, f.actionErr)
+	}
+	if f.targetErr != nil {
+		ps.add(idx, r.ID, f.targetErr)
+	}
+	switch {
+	case r.ID == "":
+		ps.add(idx, r.ID, ErrEmptyID)
+	case i >= 0 && d.ids.dup(d.p.Rules, i, r.ID):
+		ps.add(idx, r.ID, ErrDuplicateID)
+	}
+	if !r.Target.IsValid() && f.targetErr == nil {
+		ps.add(idx, r.ID, errMissingTarget)
+	}
+	if r.Action == 0 && f.actionErr == nil {
+		ps.add(idx, r.ID, errMissingAction)
+	}
+	var buf [4]error
+	for _, err := range expiryProblems(buf[:0], r, f.zero, docTerms) {
+		ps.add(idx, r.ID, err)
+	}
 }
 
 // MarshalJSON implements [json.Marshaler]. The target is written as "ip" in
@@ -178,279 +788,166 @@ type ruleDoc struct {
 // rule without a valid target or action is an error, since it could not be
 // read back.
 func (r Rule) MarshalJSON() ([]byte, error) {
+	return r.appendJSON(make([]byte, 0, 64+len(r.ID)+len(r.Comment)))
+}
+
+func (r *Rule) appendJSON(b []byte) ([]byte, error) {
 	if !r.Target.IsValid() {
 		return nil, &RuleError{ID: r.ID, Err: errMissingTarget}
 	}
-	doc := ruleDoc{ID: r.ID, IP: r.Target.String(), Action: r.Action, AdminOnly: r.AdminOnly,
-		CreatedAt: nonZero(r.CreatedAt), UpdatedAt: nonZero(r.UpdatedAt), TTL: r.TTL,
-		ExpiresAt: nonZero(r.ExpiresAt), Comment: r.Comment}
-	return json.Marshal(doc)
+	if !r.Action.IsValid() {
+		return nil, &RuleError{ID: r.ID, Err: fmt.Errorf("policy: cannot marshal invalid Action(%d)", r.Action)}
+	}
+	b = append(b, `{"id":`...)
+	b = appendString(b, r.ID)
+	b = append(b, `,"ip":"`...)
+	b = appendTarget(b, r.Target)
+	b = append(b, `","action":"`...)
+	b = append(b, actionNames[r.Action]...)
+	b = append(b, '"')
+	if r.AdminOnly {
+		b = append(b, `,"adminOnly":true`...)
+	}
+	var err error
+	if b, err = appendInstant(b, `,"createdAt":`, r.CreatedAt); err != nil {
+		return nil, &RuleError{ID: r.ID, Err: err}
+	}
+	if b, err = appendInstant(b, `,"updatedAt":`, r.UpdatedAt); err != nil {
+		return nil, &RuleError{ID: r.ID, Err: err}
+	}
+	if r.TTL != nil {
+		b = append(b, `,"ttl":`...)
+		b = strconv.AppendInt(b, *r.TTL, 10)
+	}
+	if b, err = appendInstant(b, `,"expiresAt":`, r.ExpiresAt); err != nil {
+		return nil, &RuleError{ID: r.ID, Err: err}
+	}
+	if r.Comment != "" {
+		b = append(b, `,"comment":`...)
+		b = appendString(b, r.Comment)
+	}
+	return append(b, '}'), nil
 }
 
-func nonZero(t time.Time) *time.Time {
-	if t.IsZero() {
-		return nil
+// appendTarget appends the text of [rangeset.Range.String] without
+// allocating.
+func appendTarget(b []byte, t rangeset.Range) []byte {
+	if t.From() == t.To() {
+		return t.From().AppendTo(b)
 	}
-	return &t
+	if p, ok := t.Prefix(); ok {
+		return p.AppendTo(b)
+	}
+	b = t.From().AppendTo(b)
+	b = append(b, '-')
+	return t.To().AppendTo(b)
+}
+
+// appendInstant appends key and t in RFC 3339 unless t is zero; like
+// encoding/json, it refuses a year outside 0-9999 or an offset that RFC
+// 3339 cannot write.
+func appendInstant(b []byte, key string, t time.Time) ([]byte, error) {
+	if t.IsZero() {
+		return b, nil
+	}
+	b = append(b, key...)
+	b = append(b, '"')
+	b, err := t.AppendText(b)
+	return append(b, '"'), err
+}
+
+// appendString appends s quoted as encoding/json quotes it, HTML escapes
+// included, so that output is byte for byte what json.Marshal writes.
+func appendString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= ' ' && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '\\', '"':
+				b = append(b, '\\', c)
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
 }
 
 // MarshalJSON implements [json.Marshaler]: every setting is written, then
-// the rules. [Decode] of the result gives back an equal policy.
+// the rules. [Decode] of the result gives back an equal policy. The output
+// is compact, as json.Marshal writes it.
 func (p Policy) MarshalJSON() ([]byte, error) {
-	rules := p.Rules
-	if rules == nil {
-		rules = []Rule{}
+	s := p.Settings
+	if !s.DefaultAction.IsValid() {
+		return nil, fmt.Errorf("policy: cannot marshal invalid %v", s.DefaultAction)
 	}
-	return json.Marshal(struct {
-		Enabled       bool          `json:"enabled"`
-		DefaultAction DefaultAction `json:"defaultAction"`
-		Precedence    Precedence    `json:"precedence"`
-		ApplyToMobile bool          `json:"applyToMobile"`
-		Rules         []Rule        `json:"rules"`
-	}{p.Settings.Enabled, p.Settings.DefaultAction, p.Settings.Precedence, p.Settings.ApplyToMobile, rules})
-}
-
-// docReader walks a JSON document token by token, so that keys compare
-// exactly and duplicates are seen.
-type docReader struct{ dec *json.Decoder }
-
-func newDocReader(data []byte) *docReader {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	return &docReader{dec: dec}
-}
-
-func (d *docReader) token(path string) (json.Token, error) {
-	tok, err := d.dec.Token()
-	if err == io.EOF {
-		err = io.ErrUnexpectedEOF
+	if !s.Precedence.IsValid() {
+		return nil, fmt.Errorf("policy: cannot marshal invalid %v", s.Precedence)
 	}
-	if err != nil {
-		return nil, &DocError{Path: path, Err: fmt.Errorf("%w: %v", ErrSyntax, err)}
+	size := 128
+	for i := range p.Rules {
+		size += 80 + len(p.Rules[i].ID) + len(p.Rules[i].Comment)
 	}
-	return tok, nil
-}
-
-// value reads the next value's first token; null is an error unless nullOK.
-func (d *docReader) value(path string, nullOK bool) (json.Token, error) {
-	tok, err := d.token(path)
-	if err == nil && tok == nil && !nullOK {
-		err = &DocError{Path: path, Err: ErrNull}
-	}
-	return tok, err
-}
-
-func (d *docReader) end() error {
-	if _, err := d.dec.Token(); err != io.EOF {
-		return &DocError{Err: fmt.Errorf("%w: data after the document", ErrSyntax)}
-	}
-	return nil
-}
-
-func typeError(path, want string, tok json.Token) error {
-	got := "a " + fmt.Sprintf("%T", tok)
-	switch tok := tok.(type) {
-	case json.Delim:
-		got = map[json.Delim]string{'{': "an object", '[': "an array"}[tok]
-	case json.Number:
-		got = "a number"
-	case string:
-		got = "a string"
-	case bool:
-		got = "a boolean"
-	}
-	return &DocError{Path: path, Err: fmt.Errorf("%w: want %s, got %s", ErrType, want, got)}
-}
-
-func (d *docReader) object(path string, keys []string, field func(key, path string) error) error {
-	tok, err := d.value(path, false)
-	if err != nil {
-		return err
-	}
-	if tok != json.Delim('{') {
-		return typeError(path, "an object", tok)
-	}
-	seen := map[string]bool{}
-	for d.dec.More() {
-		tok, err := d.token(path)
-		if err != nil {
-			return err
+	b := make([]byte, 0, size)
+	b = append(b, `{"enabled":`...)
+	b = strconv.AppendBool(b, s.Enabled)
+	b = append(b, `,"defaultAction":"`...)
+	b = append(b, defaultNames[s.DefaultAction]...)
+	b = append(b, `","precedence":"`...)
+	b = append(b, precedenceNames[s.Precedence]...)
+	b = append(b, `","applyToMobile":`...)
+	b = strconv.AppendBool(b, s.ApplyToMobile)
+	b = append(b, `,"rules":[`...)
+	for i := range p.Rules {
+		if i > 0 {
+			b = append(b, ',')
 		}
-		key := tok.(string) // the decoder only yields strings in key position
-		kp := key
-		if path != "" {
-			kp = path + "." + key
-		}
-		switch {
-		case seen[key]:
-			return &DocError{Path: kp, Err: ErrDuplicateKey}
-		case !slices.Contains(keys, key):
-			return &DocError{Path: kp, Err: unknownKey(key, keys)}
-		}
-		seen[key] = true
-		if err := field(key, kp); err != nil {
-			return err
-		}
-	}
-	_, err = d.token(path)
-	return err
-}
-
-func unknownKey(key string, keys []string) error {
-	for _, k := range keys {
-		if strings.EqualFold(k, key) {
-			return fmt.Errorf("%w (keys are case-sensitive: did you mean %q?)", ErrUnknownKey, k)
-		}
-	}
-	return ErrUnknownKey
-}
-
-func (d *docReader) array(path string, elem func(i int, path string) error) error {
-	tok, err := d.value(path, false)
-	if err != nil {
-		return err
-	}
-	if tok != json.Delim('[') {
-		return typeError(path, "an array", tok)
-	}
-	for i := 0; d.dec.More(); i++ {
-		if err := elem(i, path+"["+strconv.Itoa(i)+"]"); err != nil {
-			return err
-		}
-	}
-	_, err = d.token(path)
-	return err
-}
-
-// str reads a string; null gives "" when nullOK.
-func (d *docReader) str(path string, nullOK bool) (string, error) {
-	tok, err := d.value(path, nullOK)
-	if err != nil || tok == nil {
-		return "", err
-	}
-	s, ok := tok.(string)
-	if !ok {
-		return "", typeError(path, "a string", tok)
-	}
-	return s, nil
-}
-
-// optStr reads a string that must be present when its key is.
-func (d *docReader) optStr(path string) (*string, error) {
-	s, err := d.str(path, false)
-	return &s, err
-}
-
-func (d *docReader) boolean(path string) (bool, error) {
-	tok, err := d.value(path, false)
-	if err != nil {
-		return false, err
-	}
-	b, ok := tok.(bool)
-	if !ok {
-		return false, typeError(path, "true or false", tok)
-	}
-	return b, nil
-}
-
-func (d *docReader) integer(path string) (int64, error) {
-	tok, err := d.value(path, false)
-	if err != nil {
-		return 0, err
-	}
-	n, ok := tok.(json.Number)
-	if !ok {
-		return 0, typeError(path, "an integer", tok)
-	}
-	v, err := strconv.ParseInt(string(n), 10, 64)
-	if err != nil {
-		return 0, &DocError{Path: path, Err: fmt.Errorf("%w: want a whole number of seconds in int64, got %s", ErrType, n)}
-	}
-	return v, nil
-}
-
-// instant reads an RFC 3339 timestamp; null gives the zero time when nullOK.
-func (d *docReader) instant(path string, nullOK bool) (time.Time, error) {
-	s, err := d.str(path, nullOK)
-	if err != nil || s == "" && nullOK {
-		return time.Time{}, err
-	}
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		return time.Time{}, &DocError{Path: path, Err: fmt.Errorf("%w: want an RFC 3339 timestamp, got %q", ErrType, s)}
-	}
-	return t, nil
-}
-
-// text reads a string into an enum through its UnmarshalText.
-func (d *docReader) text(path string, v interface{ UnmarshalText([]byte) error }) error {
-	s, err := d.str(path, false)
-	if err != nil {
-		return err
-	}
-	if err := v.UnmarshalText([]byte(s)); err != nil {
-		return &DocError{Path: path, Err: fmt.Errorf("%w: %w", ErrSettings, err)}
-	}
-	return nil
-}
-
-// rule reads one rule object. Problems that validation must report under
-// the rule's id (a bad target or action) come back in problems; a
-// malformed document is err.
-func (d *docReader) rule(path string) (r Rule, problems []error, err error) {
-	var ip, from, to *string
-	err = d.object(path, ruleKeys, func(key, path string) error {
 		var err error
-		switch key {
-		case "id":
-			r.ID, err = d.str(path, false)
-		case "ip":
-			ip, err = d.optStr(path)
-		case "from":
-			from, err = d.optStr(path)
-		case "to":
-			to, err = d.optStr(path)
-		case "action":
-			var s string
-			if s, err = d.str(path, false); err == nil && r.Action.UnmarshalText([]byte(s)) != nil {
-				problems = append(problems, fmt.Errorf("%w %q (want \"allow\" or \"deny\")", ErrAction, s))
+		if b, err = p.Rules[i].appendJSON(b); err != nil {
+			var re *RuleError
+			if errors.As(err, &re) {
+				re.Index = i
 			}
-		case "adminOnly":
-			r.AdminOnly, err = d.boolean(path)
-		case "createdAt":
-			r.CreatedAt, err = d.instant(path, true)
-		case "updatedAt":
-			r.UpdatedAt, err = d.instant(path, true)
-		case "expiresAt":
-			r.ExpiresAt, err = d.instant(path, false)
-		case "ttl":
-			var n int64
-			n, err = d.integer(path)
-			r.TTL = &n
-		case "comment":
-			r.Comment, err = d.str(path, true)
+			return nil, err
 		}
-		return err
-	})
-	if err != nil {
-		return Rule{}, nil, err
 	}
-	var terr error
-	switch {
-	case ip != nil && (from != nil || to != nil):
-		terr = errFromToAndIP
-	case ip != nil:
-		r.Target, terr = rangeset.ParseRange(*ip)
-	case from != nil && to != nil:
-		r.Target, terr = rangeset.ParseFromTo(*from, *to)
-	case from != nil || to != nil:
-		terr = errFromWithoutTo
-	}
-	if terr != nil {
-		if !errors.Is(terr, ErrTarget) {
-			terr = fmt.Errorf("%w: %w", ErrTarget, terr)
-		}
-		problems = append(problems, terr)
-	}
-	return r, problems, nil
+	return append(b, "]}"...), nil
 }

@@ -3,6 +3,7 @@ package policy
 import (
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"slices"
 	"strconv"
 	"time"
@@ -29,13 +30,17 @@ type Rule struct {
 	// AdminOnly restricts the rule to admin subjects.
 	AdminOnly bool
 	// ExpiresAt, when not zero, is the instant from which the rule no longer
-	// matches.
+	// matches. The zero time.Time means no expiry, so a rule cannot expire
+	// at the zero instant 0001-01-01T00:00:00Z itself ([Decode] refuses a
+	// document that says so, with [ErrZeroInstant]); any later instant,
+	// however far past, works.
 	ExpiresAt time.Time
 	// TTL, when not nil, is the rule's time to live in whole seconds,
 	// counted from UpdatedAt, else from CreatedAt. A rule has at most one of
 	// TTL and ExpiresAt.
 	TTL *int64
-	// CreatedAt and UpdatedAt are set by stores; zero means unknown.
+	// CreatedAt and UpdatedAt are set by stores; zero means unknown. A
+	// TTL counts from UpdatedAt when it is not zero, else from CreatedAt.
 	CreatedAt, UpdatedAt time.Time
 	// Comment is free text.
 	Comment string
@@ -93,7 +98,7 @@ func (r Rule) Clone() Rule {
 // Settings are a policy's switches (SEMANTICS §3). The zero Settings is
 // invalid (its DefaultAction and Precedence are unset), so that a policy
 // built without thought fails to compile instead of allowing everything:
-// start from [DefaultSettings].
+// start from [DefaultSettings], or build the policy with [New].
 type Settings struct {
 	// Enabled false allows every request, reason "disabled".
 	Enabled bool
@@ -121,6 +126,36 @@ type Policy struct {
 // New returns a policy with [DefaultSettings] and the given rules.
 func New(rules ...Rule) Policy {
 	return Policy{Settings: DefaultSettings(), Rules: slices.Clone(rules)}
+}
+
+// Allowlist returns a policy that allows the given targets and denies
+// every other address: one allow rule per target, each parsed by
+// [rangeset.ParseRange] and named by its canonical text (so "10.0.0.0/8"
+// is the rule "10.0.0.0/8"), under [DefaultSettings] with default action
+// deny, so that an empty list denies everything. A target given twice, in
+// any spelling, gives one rule. Every target that does not parse is
+// reported, as an errors.Join of the parse errors, each naming its input;
+// then the Policy is the zero Policy.
+func Allowlist(targets ...string) (Policy, error) {
+	p := New()
+	p.Settings.DefaultAction = DefaultDeny
+	var ps problems
+	seen := make(map[rangeset.Range]bool, len(targets))
+	for _, t := range targets {
+		r, err := rangeset.ParseRange(t)
+		if err != nil {
+			ps.addErr(err)
+			continue
+		}
+		if !seen[r] {
+			seen[r] = true
+			p.Rules = append(p.Rules, Rule{ID: r.String(), Target: r, Action: Allow})
+		}
+	}
+	if err := ps.err(); err != nil {
+		return Policy{}, fmt.Errorf("policy.Allowlist: %w", err)
+	}
+	return p, nil
 }
 
 // Clone returns a deep copy of p.
@@ -152,15 +187,45 @@ var (
 	ErrNegativeTTL = errors.New("negative ttl")
 	// ErrExpiryRange reports an expiry after [MaxExpiry].
 	ErrExpiryRange = errors.New("expiry after 9999-12-31T23:59:59Z")
+	// ErrZeroInstant reports a document's expiresAt at the zero instant
+	// 0001-01-01T00:00:00Z (SEMANTICS §3 would have the rule expired at
+	// every instant, but a [Rule]'s zero ExpiresAt means no expiry), or a
+	// zero-instant updatedAt or createdAt that a ttl counts from.
+	ErrZeroInstant = errors.New("zero instant 0001-01-01T00:00:00Z")
 	// ErrSettings reports an unset or unknown setting.
 	ErrSettings = errors.New("invalid setting")
 	// ErrUnknownValue reports enum text that names no value, e.g. "Allow".
 	ErrUnknownValue = errors.New("unknown")
 
+	// The problems in a document's terms...
 	errMissingTarget = fmt.Errorf("%w: no ip, or from and to", ErrTarget)
 	errMissingAction = fmt.Errorf("%w: missing", ErrAction)
 	errFromToAndIP   = fmt.Errorf("%w: both ip and from/to", ErrTarget)
 	errFromWithoutTo = fmt.Errorf("%w: from without to, or to without from", ErrTarget)
+
+	// ... and in Go's, for rules built in Go.
+	errGoTarget       = &problem{"invalid target: Target is the zero rangeset.Range", ErrTarget}
+	errGoAction       = &problem{"invalid action: Action is zero (want policy.Allow or policy.Deny)", ErrAction}
+	errGoTTLNoBase    = &problem{"TTL without CreatedAt or UpdatedAt", ErrTTLNoBase}
+	errGoTTLAndExpiry = &problem{"both TTL and ExpiresAt", ErrTTLAndExpiry}
+)
+
+// problem is an error whose text says more than the sentinel it wraps.
+type problem struct {
+	msg string
+	err error
+}
+
+func (p *problem) Error() string { return p.msg }
+func (p *problem) Unwrap() error { return p.err }
+
+// terms says in whose words a problem is reported: a document's keys or a
+// Rule's fields.
+type terms bool
+
+const (
+	goTerms  terms = false
+	docTerms terms = true
 )
 
 // RuleError reports a problem with one rule of a policy.
@@ -174,86 +239,188 @@ type RuleError struct {
 }
 
 // Error returns `rule "ID": problem`, or `rule #Index: problem` when the
-// rule has no id.
+// rule has no id. The id is quoted by [rangeset.Quote]: control characters
+// are escaped and a long id is cut.
 func (e *RuleError) Error() string {
 	if e.ID == "" {
 		return "rule #" + strconv.Itoa(e.Index) + ": " + e.Err.Error()
 	}
-	return "rule " + strconv.Quote(e.ID) + ": " + e.Err.Error()
+	return "rule " + rangeset.Quote(e.ID) + ": " + e.Err.Error()
 }
 
 // Unwrap returns e.Err.
 func (e *RuleError) Unwrap() error { return e.Err }
 
+// maxProblems is how many problems [Validate] and [Decode] report before
+// they only count the rest.
+const maxProblems = 100
+
+// problems collects the first maxProblems errors and counts the rest.
+type problems struct {
+	errs []error
+	more int
+}
+
+func (ps *problems) add(i int, id string, err error) {
+	if len(ps.errs) < maxProblems {
+		ps.errs = append(ps.errs, &RuleError{Index: i, ID: id, Err: err})
+	} else {
+		ps.more++
+	}
+}
+
+func (ps *problems) addErr(err error) {
+	if len(ps.errs) < maxProblems {
+		ps.errs = append(ps.errs, err)
+	} else {
+		ps.more++
+	}
+}
+
+func (ps *problems) err() error {
+	if ps.more > 0 {
+		return errors.Join(append(ps.errs, moreProblems(ps.more))...)
+	}
+	return errors.Join(ps.errs...)
+}
+
+// moreProblems is the last line of a long list of problems.
+type moreProblems int
+
+func (n moreProblems) Error() string {
+	if n == 1 {
+		return "and 1 more problem"
+	}
+	return "and " + strconv.Itoa(int(n)) + " more problems"
+}
+
 // Validate reports every problem of p at once, as an errors.Join of
 // [*RuleError] values (one per problem, each naming its rule) and settings
-// errors wrapping [ErrSettings]. It returns nil for a valid policy. A
-// disabled policy is validated all the same.
+// errors wrapping [ErrSettings], up to 100 problems and then a line that
+// counts the rest. It returns nil for a valid policy. A disabled policy is
+// validated all the same. The errors speak of the Go fields (Target,
+// TTL, Settings.DefaultAction); [Decode] reports the same problems in the
+// document's keys.
+//
+// Validate cannot see an ExpiresAt at the zero instant, which is how a
+// Rule says it has no expiry; see [Rule].
 func (p Policy) Validate() error {
-	return validate(p, nil)
-}
-
-// validate checks p; known holds problems found while decoding, by rule
-// index, whose rules are not checked again for the same fields.
-func validate(p Policy, known map[int][]error) error {
-	var errs []error
+	var ps problems
 	s := p.Settings
 	if !s.DefaultAction.IsValid() {
-		errs = append(errs, fmt.Errorf("%w: defaultAction is %v", ErrSettings, s.DefaultAction))
+		ps.addErr(settingError("DefaultAction", s.DefaultAction.String(), s.DefaultAction == 0))
 	}
 	if !s.Precedence.IsValid() {
-		errs = append(errs, fmt.Errorf("%w: precedence is %v", ErrSettings, s.Precedence))
+		ps.addErr(settingError("Precedence", s.Precedence.String(), s.Precedence == 0))
 	}
-	seen := make(map[string]bool, len(p.Rules))
-	for i, r := range p.Rules {
-		bad := func(err error) { errs = append(errs, &RuleError{Index: i, ID: r.ID, Err: err}) }
-		pre := known[i]
-		for _, err := range pre {
-			bad(err)
-		}
+	ids := idSet{}
+	ids.init(len(p.Rules))
+	var buf [4]error
+	for i := range p.Rules {
+		r := &p.Rules[i]
 		switch {
 		case r.ID == "":
-			bad(ErrEmptyID)
-		case seen[r.ID]:
-			bad(ErrDuplicateID)
+			ps.add(i, r.ID, ErrEmptyID)
+		case ids.dup(p.Rules, i, r.ID):
+			ps.add(i, r.ID, ErrDuplicateID)
 		}
-		seen[r.ID] = true
-		if !r.Target.IsValid() && !hasErr(pre, ErrTarget) {
-			bad(errMissingTarget)
+		if !r.Target.IsValid() {
+			ps.add(i, r.ID, errGoTarget)
 		}
-		if !r.Action.IsValid() && !hasErr(pre, ErrAction) {
-			if r.Action == 0 {
-				bad(errMissingAction)
-			} else {
-				bad(fmt.Errorf("%w %v", ErrAction, r.Action))
-			}
+		switch {
+		case r.Action == 0:
+			ps.add(i, r.ID, errGoAction)
+		case !r.Action.IsValid():
+			ps.add(i, r.ID, fmt.Errorf("%w %v (want policy.Allow or policy.Deny)", ErrAction, r.Action))
 		}
-		for _, err := range expiryErrors(r) {
-			bad(err)
+		for _, err := range expiryProblems(buf[:0], r, 0, goTerms) {
+			ps.add(i, r.ID, err)
 		}
 	}
-	return errors.Join(errs...)
+	return ps.err()
 }
 
-func hasErr(errs []error, target error) bool {
-	return slices.ContainsFunc(errs, func(e error) bool { return errors.Is(e, target) })
+func settingError(field, value string, unset bool) error {
+	if unset {
+		return fmt.Errorf("%w: Settings.%s is unset (%s): build the policy with policy.New, or start from policy.DefaultSettings()", ErrSettings, field, value)
+	}
+	return fmt.Errorf("%w: Settings.%s is %s", ErrSettings, field, value)
 }
 
-func expiryErrors(r Rule) []error {
-	var errs []error
+// expiryProblems appends the problems of r's expiry. zero says which
+// instants a document wrote at the zero instant (none, for Go).
+func expiryProblems(errs []error, r *Rule, zero zeroFields, t terms) []error {
 	if r.TTL != nil {
-		if !r.ExpiresAt.IsZero() {
-			errs = append(errs, ErrTTLAndExpiry)
+		if !r.ExpiresAt.IsZero() || zero&zeroExpiresAt != 0 {
+			errs = append(errs, pick(t, ErrTTLAndExpiry, errGoTTLAndExpiry))
 		}
 		if *r.TTL < 0 {
-			errs = append(errs, fmt.Errorf("%w %d", ErrNegativeTTL, *r.TTL))
+			if t == docTerms {
+				errs = append(errs, fmt.Errorf("%w %d", ErrNegativeTTL, *r.TTL))
+			} else {
+				errs = append(errs, &problem{"negative TTL " + strconv.FormatInt(*r.TTL, 10), ErrNegativeTTL})
+			}
 		}
-		if r.CreatedAt.IsZero() && r.UpdatedAt.IsZero() {
-			errs = append(errs, ErrTTLNoBase)
+		switch {
+		case zero&zeroUpdatedAt != 0:
+			errs = append(errs, &problem{"updatedAt, from which the ttl counts, is the " + ErrZeroInstant.Error() + " (a Rule's zero UpdatedAt means unknown)", ErrZeroInstant})
+		case r.UpdatedAt.IsZero() && zero&zeroCreatedAt != 0:
+			errs = append(errs, &problem{"createdAt, from which the ttl counts, is the " + ErrZeroInstant.Error() + " (a Rule's zero CreatedAt means unknown)", ErrZeroInstant})
+		case r.CreatedAt.IsZero() && r.UpdatedAt.IsZero():
+			errs = append(errs, pick(t, ErrTTLNoBase, errGoTTLNoBase))
 		}
+	}
+	if zero&zeroExpiresAt != 0 {
+		errs = append(errs, &problem{"expiresAt is the " + ErrZeroInstant.Error() + " (a Rule's zero ExpiresAt means no expiry)", ErrZeroInstant})
 	}
 	if e, ok := r.Expiry(); ok && e.After(MaxExpiry) {
 		errs = append(errs, fmt.Errorf("%w: %s", ErrExpiryRange, e.Format(time.RFC3339Nano)))
 	}
 	return errs
+}
+
+func pick(t terms, doc, gov error) error {
+	if t == docTerms {
+		return doc
+	}
+	return gov
+}
+
+// idSet finds duplicate ids among many rules without a map of strings:
+// it maps a hash of each id to the first rule that has it, and keeps in a
+// map of strings only the ids whose hash another id has.
+type idSet struct {
+	seed  maphash.Seed
+	first map[uint64]int32
+	other map[string]struct{}
+}
+
+func (s *idSet) init(n int) {
+	s.seed = maphash.MakeSeed()
+	s.first = make(map[uint64]int32, n)
+}
+
+// dup reports whether an earlier call was given id, and notes it as rule
+// i's. rules[j] must hold, for each j given earlier, the id given with it.
+func (s *idSet) dup(rules []Rule, i int, id string) bool {
+	if s.first == nil {
+		s.init(0)
+	}
+	h := maphash.String(s.seed, id)
+	j, ok := s.first[h]
+	switch {
+	case !ok:
+		s.first[h] = int32(i)
+		return false
+	case rules[j].ID == id:
+		return true
+	}
+	if _, ok := s.other[id]; ok {
+		return true
+	}
+	if s.other == nil {
+		s.other = map[string]struct{}{}
+	}
+	s.other[id] = struct{}{}
+	return false
 }

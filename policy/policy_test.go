@@ -90,8 +90,10 @@ func TestValidate(t *testing.T) {
 func TestValidateSettings(t *testing.T) {
 	t.Parallel()
 	err := policy.Policy{}.Validate()
-	if !errors.Is(err, policy.ErrSettings) || !strings.Contains(err.Error(), "defaultAction") || !strings.Contains(err.Error(), "precedence") {
-		t.Errorf("zero Policy.Validate() = %v, want both unset settings named", err)
+	for _, want := range []string{"Settings.DefaultAction is unset", "Settings.Precedence is unset", "policy.New", "policy.DefaultSettings"} {
+		if !errors.Is(err, policy.ErrSettings) || !strings.Contains(err.Error(), want) {
+			t.Errorf("zero Policy.Validate() = %v, want it to say %q", err, want)
+		}
 	}
 	disabled := policy.New(rule("a", "10.0.0.1", 0))
 	disabled.Settings.Enabled = false

@@ -1,0 +1,230 @@
+package policy
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"testing/iotest"
+)
+
+// diffSeeds are documents that reach every branch of both decoders.
+var diffSeeds = []string{
+	`{}`, ``, ` `, `null`, `nul`, `[]`, `"x"`, `1`, `true`, `{"enabled":true}{}`, `{"enabled":true} x`,
+	`{"enabled": true, "defaultAction": "deny", "precedence": "denyOverrides", "applyToMobile": false, "rules": []}`,
+	`{"rules": [{"id": "a", "ip": "10.0.0.0/8", "action": "allow"}, {"id": "b", "from": "10.1.0.1", "to": "10.1.0.9", "action": "deny", "adminOnly": true, "createdAt": "2025-12-31T00:00:00Z", "ttl": 86400, "comment": "c", "updatedAt": null}]}`,
+	`{"rules": [{"id": "a\u0000\ud800\udc00\ud800x\u00e9\"\\\/\b\f\n\r\t", "ip": " 10.0.0.1 ", "action": "allow", "comment": "\xff\xfe<>&\u2028"}]}`,
+	`{"rules": [{"id": "a", "ip": "10.0.0.1", "action": "allow", "id": "b"}]}`,
+	`{"rules": [{"Action": "allow", "id": "b", "ip": "10.0.0.1"}]}`,
+	`{"rules": [{"x": {"y": [1, {"id": "q"}]}, "id": "b", "ip": "10.0.0.1", "action": "allow"}]}`,
+	`{"rules": [{"adminOnly": [1, 2], "id": "b", "ip": "10.0.0.1", "action": "allow"}], "enabled": true}`,
+	`{"rules": [{"adminOnly": [1, 2}, "id": "b"}]}`,
+	`{"rules": [{"id": 5, "id": "c", "x": 1}]}`,
+	`{"rules": [{"x": 1, "id": "c", "id": null}]}`,
+	`{"rules": [{"x": 1, "id": "c"}, 5, {"id": 1}]}`,
+	`{"rules": [{"x": 1, "id": "c"}]} x`,
+	`{"rules": [null]}`, `{"rules": [5]}`, `{"rules": ["x"]}`, `{"rules": [[]]}`, `{"rules": {}}`, `{"rules": null}`,
+	`{"rules": [{"id": "a", "ip": "10.0.0.1", "action": "allow", "ttl": 1.5, "createdAt": "2026-01-01T00:00:00Z"}]}`,
+	`{"rules": [{"id": "a", "ip": "10.0.0.1", "action": "allow", "ttl": -9223372036854775808, "createdAt": "2026-01-01T00:00:00Z"}]}`,
+	`{"rules": [{"id": "a", "ip": "10.0.0.1", "action": "allow", "ttl": 9223372036854775808, "createdAt": "2026-01-01T00:00:00Z"}]}`,
+	`{"rules": [{"id": "a", "ip": "10.0.0.1", "action": "allow", "ttl": 1e3, "createdAt": "2026-01-01T00:00:00Z"}]}`,
+	`{"rules": [{"id": "a", "ip": "10.0.0.1", "action": "allow", "ttl": 01}]}`,
+	`{"rules": [{"id": "a", "ip": "10.0.0.1", "action": "allow", "ttl": -}]}`,
+	`{"rules": [{"id": "a", "ip": "10.0.0.1", "action": "allow", "createdAt": ""}]}`,
+	`{"rules": [{"id": "a", "ip": "10.0.0.1", "action": "allow", "expiresAt": ""}]}`,
+	`{"rules": [{"id": "a", "ip": "10.0.0.1", "action": "allow", "expiresAt": "2026-01-01T00:00:00+01:00"}]}`,
+	`{"rules": [{"id": "a", "ip": "10.0.0.1", "action": "allow", "expiresAt": "0001-01-01T00:00:00Z"}]}`,
+	`{"rules": [{"id": "a", "ip": "10.0.0.1", "action": "allow", "expiresAt": "0000-12-31T23:00:00-01:00"}]}`,
+	`{"rules": [{"id": "a", "ip": "10.0.0.1", "action": "allow", "ttl": 60, "createdAt": "0001-01-01T00:00:00Z"}]}`,
+	`{"rules": [{"id": "a", "ip": "10.0.0.1", "action": "allow", "ttl": 60, "createdAt": "0001-01-01T00:00:01Z"}]}`,
+	`{"rules": [{"id": "a", "ip": "10.0.0.1", "action": "allow", "ttl": 60, "updatedAt": "0001-01-01T00:00:00Z", "createdAt": "2026-01-01T00:00:00Z"}]}`,
+	`{"rules": [{"id": "a", "ip": "10.0.0.1", "action": "allow", "createdAt": "0001-01-01T00:00:00Z"}]}`,
+	`{"rules": [{"id": "a", "ip": "10.0.0.1", "action": "allow", "expiresAt": "9999-12-31T23:59:59.5Z"}]}`,
+	`{"rules": [{"id": "a", "ip": "10.0.0.1", "action": "allow", "expiresAt": "2026-01-01T00:00:00Z", "ttl": 5}]}`,
+	`{"rules": [{"id": "", "ip": "10.0.0.5/24", "action": "permit"}, {"id": "", "action": "allow"}, {"ip": "1.1.1.1", "from": "x"}]}`,
+	`{"rules": [{"id": "a", "from": "10.0.0.1", "action": "allow"}, {"id": "a", "to": "10.0.0.1", "from": "::1", "action": "deny"}]}`,
+	`{"rules": [{"id": "a", "ip": "10.0.0.1", "action": "allow",}]}`,
+	`{"rules": [{"id": "a", "ip": "10.0.0.1", "action": "allow"},]}`,
+	`{"rules": [{"id": "a" "ip": "10.0.0.1"}]}`,
+	`{"rules": [{"id": "a", "ip": "10.0.0.1\x01"}]}`,
+	`{"rules": [{"id": "a\u12"}]}`, `{"rules": [{"id": "a\x"}]}`, `{"rules": [{"id": "a\`,
+	`{"Enabled": true}`, `{"enabled": true, "enabled": false}`, `{"enabled": null}`, `{"enabled": "true"}`, `{"enabled": tru}`,
+	`{"defaultAction": "Deny"}`, `{"precedence": "first"}`, `{"precedence": 5}`, `{"x\ny": 1}`, `{"": 1}`, `{1: 2}`, `{"a"}`,
+	` {"enabled" : false } `, "{\"enabled\":\ttrue\r\n}",
+}
+
+// decodeBoth runs the old and the new decoders, and the new one over a
+// reader that returns a byte at a time, and fails on any disagreement
+// other than the deliberate ones: a zero-instant expiry is refused, and
+// malformed JSON is described in other words.
+func decodeBoth(t *testing.T, data []byte) {
+	t.Helper()
+	want, werr := oldDecode(data)
+	got, gerr := Decode(data)
+	streamed, serr := DecodeReader(iotest.OneByteReader(bytes.NewReader(data)))
+	if !reflect.DeepEqual(got, streamed) || errText(gerr) != errText(serr) {
+		t.Fatalf("Decode(%q) = %v, %v\nDecodeReader = %v, %v", data, got, gerr, streamed, serr)
+	}
+	switch {
+	case werr == nil && gerr != nil:
+		if !errors.Is(gerr, ErrZeroInstant) {
+			t.Fatalf("Decode(%q) = %v, the old decoder accepted it", data, gerr)
+		}
+		return
+	case werr != nil && gerr == nil:
+		t.Fatalf("Decode(%q) accepted what the old decoder refused with %v", data, werr)
+	case werr != nil:
+		if errors.Is(gerr, ErrZeroInstant) {
+			return // where the old decoder said ErrTTLNoBase
+		}
+		if errors.Is(werr, ErrSyntax) || errors.Is(gerr, ErrSyntax) {
+			if !errors.Is(werr, ErrSyntax) || !errors.Is(gerr, ErrSyntax) || ruleName(werr) != ruleName(gerr) {
+				t.Fatalf("Decode(%q):\n got %v\nwant %v", data, gerr, werr)
+			}
+			return
+		}
+		if gerr.Error() != werr.Error() {
+			t.Fatalf("Decode(%q):\n got %v\nwant %v", data, gerr, werr)
+		}
+		return
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("Decode(%q) = %+v, want %+v", data, got, want)
+	}
+	enc, err := got.MarshalJSON()
+	old, oerr := json.Marshal(oldPolicy(want))
+	if (err == nil) != (oerr == nil) || !bytes.Equal(enc, old) {
+		t.Fatalf("MarshalJSON(Decode(%q)) = %s, %v, want %s, %v", data, enc, err, old, oerr)
+	}
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// ruleName returns the "rule ..." prefix of err's text, if any.
+func ruleName(err error) string {
+	var re *RuleError
+	if errors.As(err, &re) {
+		return re.ID
+	}
+	return ""
+}
+
+func TestDecodeDifferential(t *testing.T) {
+	t.Parallel()
+	docs := diffSeeds
+	files, _ := filepath.Glob("../check/testdata/vectors/*.json")
+	for _, name := range files {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v struct{ Policy json.RawMessage }
+		if json.Unmarshal(data, &v) == nil && v.Policy != nil {
+			docs = append(docs, string(v.Policy))
+		}
+	}
+	for _, doc := range docs {
+		decodeBoth(t, []byte(doc))
+	}
+	// Mutations of the seeds: cut, with a byte changed, inserted or
+	// deleted, with two documents spliced.
+	n := 20000
+	if testing.Short() {
+		n = 3000
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	const alphabet = "{}[]:,\"\\ \n0123456789-+.eEtruefalsn\x00\x1f\x7f\xff\xc3uU/"
+	for range n {
+		b := []byte(docs[rng.IntN(len(docs))])
+		for range 1 + rng.IntN(3) {
+			i := 0
+			if len(b) > 0 {
+				i = rng.IntN(len(b) + 1)
+			}
+			switch rng.IntN(5) {
+			case 0:
+				b = b[:i]
+			case 1:
+				if i < len(b) {
+					b[i] = alphabet[rng.IntN(len(alphabet))]
+				}
+			case 2:
+				b = append(b[:i], append([]byte{alphabet[rng.IntN(len(alphabet))]}, b[i:]...)...)
+			case 3:
+				if i < len(b) {
+					b = append(b[:i], b[i+1:]...)
+				}
+			case 4:
+				o := docs[rng.IntN(len(docs))]
+				b = append(b[:i:i], o[rng.IntN(len(o)+1):]...)
+			}
+		}
+		decodeBoth(t, b)
+	}
+}
+
+// FuzzDecodeDifferential compares the decoder with the old one (see
+// decodeBoth).
+func FuzzDecodeDifferential(f *testing.F) {
+	for _, s := range diffSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) { decodeBoth(t, data) })
+}
+
+// chunkReader returns its data in chunks of random sizes.
+type chunkReader struct {
+	data []byte
+	rng  *rand.Rand
+}
+
+func (r *chunkReader) Read(p []byte) (int, error) {
+	if len(r.data) == 0 {
+		return 0, io.EOF
+	}
+	n := min(len(p), len(r.data), 1+r.rng.IntN(200))
+	copy(p, r.data[:n])
+	r.data = r.data[n:]
+	return n, nil
+}
+
+func TestDecodeReaderLongTokens(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("é\\n", 100000)
+	doc := `{"rules": [{"id": "a", "ip": "10.0.0.1", "action": "allow", "comment": "` + long + `"},` +
+		`{"id": "b", "ip": "` + strings.Repeat(" ", 300000) + `10.0.0.2", "action": "deny", "ttl": ` + "1" + strings.Repeat("0", 10) + `, "createdAt": "2026-01-01T00:00:00Z"}]}`
+	want, err := Decode([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := DecodeReader(&chunkReader{data: []byte(doc), rng: rand.New(rand.NewPCG(3, 4))})
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("DecodeReader = %v, want what Decode gives", err)
+	}
+	if c := want.Rules[0].Comment; len(c) != 100000*3 || !strings.HasPrefix(c, "é\n") {
+		t.Errorf("long comment decoded as %q...", c[:10])
+	}
+}
+
+func TestDecodeReaderError(t *testing.T) {
+	t.Parallel()
+	boom := errors.New("boom")
+	for _, cut := range []int{0, 5, 30} {
+		doc := `{"rules": [{"id": "a", "ip": "10.0.0.1", "action": "allow"}]}`[:cut]
+		_, err := DecodeReader(io.MultiReader(strings.NewReader(doc), iotest.ErrReader(boom)))
+		if !errors.Is(err, boom) || errors.Is(err, ErrSyntax) || err.Error() != "boom" {
+			t.Errorf("DecodeReader(%q then an error) = %v, want the reader's error as it is", doc, err)
+		}
+	}
+}

@@ -1,0 +1,470 @@
+package policy
+
+// The decoder and encoder as they were before the hand-written scanner,
+// kept as the reference of the differential tests. Deliberate changes since
+// are applied here too, so that the comparison is exact: user text in
+// messages is quoted with rangeset.Quote and keys that are not plain
+// identifiers are quoted in paths. (The refusal of the zero instant and the
+// bound on the number of problems are not: the tests allow for them.)
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ipgate/ipgate/rangeset"
+)
+
+var (
+	oldErrMissingTarget = fmt.Errorf("%w: no ip, or from and to", ErrTarget)
+	oldErrMissingAction = fmt.Errorf("%w: missing", ErrAction)
+	oldErrFromToAndIP   = fmt.Errorf("%w: both ip and from/to", ErrTarget)
+	oldErrFromWithoutTo = fmt.Errorf("%w: from without to, or to without from", ErrTarget)
+	oldSettingKeys      = []string{"enabled", "defaultAction", "precedence", "applyToMobile", "rules"}
+	oldRuleKeys         = []string{"id", "ip", "from", "to", "action", "adminOnly", "createdAt", "updatedAt", "ttl", "expiresAt", "comment"}
+)
+
+type (
+	oldRule   Rule
+	oldPolicy Policy
+)
+
+func oldDecode(data []byte) (Policy, error) {
+	d := oldNewDocReader(data)
+	p := Policy{Settings: DefaultSettings()}
+	known := map[int][]error{}
+	err := d.object("", oldSettingKeys, func(key, path string) error {
+		var err error
+		switch key {
+		case "enabled":
+			p.Settings.Enabled, err = d.boolean(path)
+		case "applyToMobile":
+			p.Settings.ApplyToMobile, err = d.boolean(path)
+		case "defaultAction":
+			err = d.text(path, &p.Settings.DefaultAction)
+		case "precedence":
+			err = d.text(path, &p.Settings.Precedence)
+		case "rules":
+			err = d.array(path, func(i int, path string) error {
+				r, problems, err := d.rule(path)
+				if len(problems) > 0 {
+					known[i] = problems
+				}
+				p.Rules = append(p.Rules, r)
+				return err
+			})
+		}
+		return err
+	})
+	if err == nil {
+		err = d.end()
+	}
+	if err == nil {
+		err = oldValidate(p, known)
+	}
+	if err != nil {
+		return Policy{}, oldNameRule(data, err)
+	}
+	return p, nil
+}
+
+// nameRule wraps a document error inside rules[i] in a [*RuleError], so
+// that it names the rule's id as well as the key. The id is read leniently,
+// as the strict reader stopped at the error.
+func oldNameRule(data []byte, err error) error {
+	var de *DocError
+	if !errors.As(err, &de) {
+		return err
+	}
+	var i int
+	if _, scanErr := fmt.Sscanf(de.Path, "rules[%d]", &i); scanErr != nil {
+		return err
+	}
+	var doc struct{ Rules []map[string]json.RawMessage }
+	_ = json.Unmarshal(data, &doc)
+	var id string
+	if i < len(doc.Rules) {
+		_ = json.Unmarshal(doc.Rules[i]["id"], &id)
+	}
+	return &RuleError{Index: i, ID: id, Err: err}
+}
+
+// DecodeRule parses one rule document, strictly as [Decode] does, and
+// validates the rule on its own (uniqueness of ids is a policy's concern).
+func oldDecodeRule(data []byte) (Rule, error) {
+	d := oldNewDocReader(data)
+	r, problems, err := d.rule("")
+	if err == nil {
+		err = d.end()
+	}
+	if err == nil {
+		err = oldValidate(Policy{Settings: DefaultSettings(), Rules: []Rule{r}}, map[int][]error{0: problems})
+	}
+	if err != nil {
+		return Rule{}, err
+	}
+	return r, nil
+}
+
+type oldRuleDoc struct {
+	ID        string     `json:"id"`
+	IP        string     `json:"ip"`
+	Action    Action     `json:"action"`
+	AdminOnly bool       `json:"adminOnly,omitempty"`
+	CreatedAt *time.Time `json:"createdAt,omitempty"`
+	UpdatedAt *time.Time `json:"updatedAt,omitempty"`
+	TTL       *int64     `json:"ttl,omitempty"`
+	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
+	Comment   string     `json:"comment,omitempty"`
+}
+
+// MarshalJSON implements [json.Marshaler]. The target is written as "ip" in
+// its canonical text; zero timestamps and empty comments are left out. A
+// rule without a valid target or action is an error, since it could not be
+// read back.
+func (r oldRule) MarshalJSON() ([]byte, error) {
+	if !r.Target.IsValid() {
+		return nil, &RuleError{ID: r.ID, Err: oldErrMissingTarget}
+	}
+	doc := oldRuleDoc{ID: r.ID, IP: r.Target.String(), Action: r.Action, AdminOnly: r.AdminOnly,
+		CreatedAt: oldNonZero(r.CreatedAt), UpdatedAt: oldNonZero(r.UpdatedAt), TTL: r.TTL,
+		ExpiresAt: oldNonZero(r.ExpiresAt), Comment: r.Comment}
+	return json.Marshal(doc)
+}
+
+func oldNonZero(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+// MarshalJSON implements [json.Marshaler]: every setting is written, then
+// the rules. [Decode] of the result gives back an equal policy.
+func (p oldPolicy) MarshalJSON() ([]byte, error) {
+	rules := make([]oldRule, len(p.Rules))
+	for i, r := range p.Rules {
+		rules[i] = oldRule(r)
+	}
+	return json.Marshal(struct {
+		Enabled       bool          `json:"enabled"`
+		DefaultAction DefaultAction `json:"defaultAction"`
+		Precedence    Precedence    `json:"precedence"`
+		ApplyToMobile bool          `json:"applyToMobile"`
+		Rules         []oldRule     `json:"rules"`
+	}{p.Settings.Enabled, p.Settings.DefaultAction, p.Settings.Precedence, p.Settings.ApplyToMobile, rules})
+}
+
+// oldDocReader walks a JSON document token by token, so that keys compare
+// exactly and duplicates are seen.
+type oldDocReader struct{ dec *json.Decoder }
+
+func oldNewDocReader(data []byte) *oldDocReader {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	return &oldDocReader{dec: dec}
+}
+
+func (d *oldDocReader) token(path string) (json.Token, error) {
+	tok, err := d.dec.Token()
+	if err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	if err != nil {
+		return nil, &DocError{Path: path, Err: fmt.Errorf("%w: %v", ErrSyntax, err)}
+	}
+	return tok, nil
+}
+
+// value reads the next value's first token; null is an error unless nullOK.
+func (d *oldDocReader) value(path string, nullOK bool) (json.Token, error) {
+	tok, err := d.token(path)
+	if err == nil && tok == nil && !nullOK {
+		err = &DocError{Path: path, Err: ErrNull}
+	}
+	return tok, err
+}
+
+func (d *oldDocReader) end() error {
+	if _, err := d.dec.Token(); err != io.EOF {
+		return &DocError{Err: fmt.Errorf("%w: data after the document", ErrSyntax)}
+	}
+	return nil
+}
+
+func oldTypeError(path, want string, tok json.Token) error {
+	got := "a " + fmt.Sprintf("%T", tok)
+	switch tok := tok.(type) {
+	case json.Delim:
+		got = map[json.Delim]string{'{': "an object", '[': "an array"}[tok]
+	case json.Number:
+		got = "a number"
+	case string:
+		got = "a string"
+	case bool:
+		got = "a boolean"
+	}
+	return &DocError{Path: path, Err: fmt.Errorf("%w: want %s, got %s", ErrType, want, got)}
+}
+
+func (d *oldDocReader) object(path string, keys []string, field func(key, path string) error) error {
+	tok, err := d.value(path, false)
+	if err != nil {
+		return err
+	}
+	if tok != json.Delim('{') {
+		return oldTypeError(path, "an object", tok)
+	}
+	seen := map[string]bool{}
+	for d.dec.More() {
+		tok, err := d.token(path)
+		if err != nil {
+			return err
+		}
+		key := tok.(string) // the decoder only yields strings in key position
+		kp := keyText(key)
+		if path != "" {
+			kp = path + "." + kp
+		}
+		switch {
+		case seen[key]:
+			return &DocError{Path: kp, Err: ErrDuplicateKey}
+		case !slices.Contains(keys, key):
+			return &DocError{Path: kp, Err: oldUnknownKey(key, keys)}
+		}
+		seen[key] = true
+		if err := field(key, kp); err != nil {
+			return err
+		}
+	}
+	_, err = d.token(path)
+	return err
+}
+
+func oldUnknownKey(key string, keys []string) error {
+	for _, k := range keys {
+		if strings.EqualFold(k, key) {
+			return fmt.Errorf("%w (keys are case-sensitive: did you mean %q?)", ErrUnknownKey, k)
+		}
+	}
+	return ErrUnknownKey
+}
+
+func (d *oldDocReader) array(path string, elem func(i int, path string) error) error {
+	tok, err := d.value(path, false)
+	if err != nil {
+		return err
+	}
+	if tok != json.Delim('[') {
+		return oldTypeError(path, "an array", tok)
+	}
+	for i := 0; d.dec.More(); i++ {
+		if err := elem(i, path+"["+strconv.Itoa(i)+"]"); err != nil {
+			return err
+		}
+	}
+	_, err = d.token(path)
+	return err
+}
+
+// str reads a string; null gives "" when nullOK.
+func (d *oldDocReader) str(path string, nullOK bool) (string, error) {
+	tok, err := d.value(path, nullOK)
+	if err != nil || tok == nil {
+		return "", err
+	}
+	s, ok := tok.(string)
+	if !ok {
+		return "", oldTypeError(path, "a string", tok)
+	}
+	return s, nil
+}
+
+// optStr reads a string that must be present when its key is.
+func (d *oldDocReader) optStr(path string) (*string, error) {
+	s, err := d.str(path, false)
+	return &s, err
+}
+
+func (d *oldDocReader) boolean(path string) (bool, error) {
+	tok, err := d.value(path, false)
+	if err != nil {
+		return false, err
+	}
+	b, ok := tok.(bool)
+	if !ok {
+		return false, oldTypeError(path, "true or false", tok)
+	}
+	return b, nil
+}
+
+func (d *oldDocReader) integer(path string) (int64, error) {
+	tok, err := d.value(path, false)
+	if err != nil {
+		return 0, err
+	}
+	n, ok := tok.(json.Number)
+	if !ok {
+		return 0, oldTypeError(path, "an integer", tok)
+	}
+	v, err := strconv.ParseInt(string(n), 10, 64)
+	if err != nil {
+		return 0, &DocError{Path: path, Err: fmt.Errorf("%w: want a whole number of seconds in int64, got %s", ErrType, clip(string(n)))}
+	}
+	return v, nil
+}
+
+// instant reads an RFC 3339 timestamp; null gives the zero time when nullOK.
+func (d *oldDocReader) instant(path string, nullOK bool) (time.Time, error) {
+	s, err := d.str(path, nullOK)
+	if err != nil || s == "" && nullOK {
+		return time.Time{}, err
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, &DocError{Path: path, Err: fmt.Errorf("%w: want an RFC 3339 timestamp, got %s", ErrType, rangeset.Quote(s))}
+	}
+	return t, nil
+}
+
+// text reads a string into an enum through its UnmarshalText.
+func (d *oldDocReader) text(path string, v interface{ UnmarshalText([]byte) error }) error {
+	s, err := d.str(path, false)
+	if err != nil {
+		return err
+	}
+	if err := v.UnmarshalText([]byte(s)); err != nil {
+		return &DocError{Path: path, Err: fmt.Errorf("%w: %w", ErrSettings, err)}
+	}
+	return nil
+}
+
+// rule reads one rule object. Problems that validation must report under
+// the rule's id (a bad target or action) come back in problems; a
+// malformed document is err.
+func (d *oldDocReader) rule(path string) (r Rule, problems []error, err error) {
+	var ip, from, to *string
+	err = d.object(path, oldRuleKeys, func(key, path string) error {
+		var err error
+		switch key {
+		case "id":
+			r.ID, err = d.str(path, false)
+		case "ip":
+			ip, err = d.optStr(path)
+		case "from":
+			from, err = d.optStr(path)
+		case "to":
+			to, err = d.optStr(path)
+		case "action":
+			var s string
+			if s, err = d.str(path, false); err == nil && r.Action.UnmarshalText([]byte(s)) != nil {
+				problems = append(problems, fmt.Errorf("%w %s (want \"allow\" or \"deny\")", ErrAction, rangeset.Quote(s)))
+			}
+		case "adminOnly":
+			r.AdminOnly, err = d.boolean(path)
+		case "createdAt":
+			r.CreatedAt, err = d.instant(path, true)
+		case "updatedAt":
+			r.UpdatedAt, err = d.instant(path, true)
+		case "expiresAt":
+			r.ExpiresAt, err = d.instant(path, false)
+		case "ttl":
+			var n int64
+			n, err = d.integer(path)
+			r.TTL = &n
+		case "comment":
+			r.Comment, err = d.str(path, true)
+		}
+		return err
+	})
+	if err != nil {
+		return Rule{}, nil, err
+	}
+	var terr error
+	switch {
+	case ip != nil && (from != nil || to != nil):
+		terr = oldErrFromToAndIP
+	case ip != nil:
+		r.Target, terr = rangeset.ParseRange(*ip)
+	case from != nil && to != nil:
+		r.Target, terr = rangeset.ParseFromTo(*from, *to)
+	case from != nil || to != nil:
+		terr = oldErrFromWithoutTo
+	}
+	if terr != nil {
+		if !errors.Is(terr, ErrTarget) {
+			terr = fmt.Errorf("%w: %w", ErrTarget, terr)
+		}
+		problems = append(problems, terr)
+	}
+	return r, problems, nil
+}
+
+func oldValidate(p Policy, known map[int][]error) error {
+	var errs []error
+	s := p.Settings
+	if !s.DefaultAction.IsValid() {
+		errs = append(errs, fmt.Errorf("%w: defaultAction is %v", ErrSettings, s.DefaultAction))
+	}
+	if !s.Precedence.IsValid() {
+		errs = append(errs, fmt.Errorf("%w: precedence is %v", ErrSettings, s.Precedence))
+	}
+	seen := make(map[string]bool, len(p.Rules))
+	for i, r := range p.Rules {
+		bad := func(err error) { errs = append(errs, &RuleError{Index: i, ID: r.ID, Err: err}) }
+		pre := known[i]
+		for _, err := range pre {
+			bad(err)
+		}
+		switch {
+		case r.ID == "":
+			bad(ErrEmptyID)
+		case seen[r.ID]:
+			bad(ErrDuplicateID)
+		}
+		seen[r.ID] = true
+		if !r.Target.IsValid() && !oldHasErr(pre, ErrTarget) {
+			bad(oldErrMissingTarget)
+		}
+		if !r.Action.IsValid() && !oldHasErr(pre, ErrAction) {
+			if r.Action == 0 {
+				bad(oldErrMissingAction)
+			} else {
+				bad(fmt.Errorf("%w %v", ErrAction, r.Action))
+			}
+		}
+		for _, err := range oldExpiryErrors(r) {
+			bad(err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func oldHasErr(errs []error, target error) bool {
+	return slices.ContainsFunc(errs, func(e error) bool { return errors.Is(e, target) })
+}
+
+func oldExpiryErrors(r Rule) []error {
+	var errs []error
+	if r.TTL != nil {
+		if !r.ExpiresAt.IsZero() {
+			errs = append(errs, ErrTTLAndExpiry)
+		}
+		if *r.TTL < 0 {
+			errs = append(errs, fmt.Errorf("%w %d", ErrNegativeTTL, *r.TTL))
+		}
+		if r.CreatedAt.IsZero() && r.UpdatedAt.IsZero() {
+			errs = append(errs, ErrTTLNoBase)
+		}
+	}
+	if e, ok := r.Expiry(); ok && e.After(MaxExpiry) {
+		errs = append(errs, fmt.Errorf("%w: %s", ErrExpiryRange, e.Format(time.RFC3339Nano)))
+	}
+	return errs
+}
