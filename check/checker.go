@@ -209,7 +209,19 @@ func (c *Checker) Delete(id string) error {
 }
 
 // publish swaps s in and arms the timer for its next change. c.mu is held.
+// A snapshot whose node store is mostly nodes that edits replaced is
+// compiled afresh first, so that a long run of edits holds no more than
+// about twice the memory of a compile.
 func (c *Checker) publish(s *Snapshot) {
+	if s.nodes.n > 2*s.table.Size()+nodeChunk {
+		p := policy.Policy{Settings: s.settings, Rules: make([]policy.Rule, 0, s.rules)}
+		for r := range s.Rules() {
+			p.Rules = append(p.Rules, r)
+		}
+		if fresh, infos, err := compile(p, s.at, c.opts.largeTables); err == nil {
+			s, c.state = fresh, newRulesState(fresh, infos)
+		}
+	}
 	c.cur.Store(s)
 	if c.stop != nil {
 		c.stop()

@@ -33,6 +33,7 @@ var never = policy.MaxExpiry.Add(time.Second)
 // that instant, so a decision is never stale.
 type Snapshot struct {
 	table    table
+	nodes    nodes     // what the table's leaves index
 	at, next time.Time // compile instant; first expiry after it, or never
 	settings policy.Settings
 	dflt     [2]bool // default outcome per subject class
@@ -45,28 +46,6 @@ type Snapshot struct {
 	// decided by the lookup alone: the policy is enabled and no rule
 	// expires. It is false in the zero Snapshot.
 	plain bool
-}
-
-// leaf is the value stored for an inserted prefix. Everything it points to
-// is immutable, so tables derived with bart's copy-on-write methods share it.
-//
-// It is kept small: the lookup's cost at large sizes is mostly cache
-// misses, which grow with the size of the values (examples/bench). It
-// holds the decision for subjects who are not administrators, and for
-// administrators too unless an admin-only rule makes theirs differ
-// (split); their winner is then read from the node.
-type leaf struct {
-	n     *node
-	id    string // the winner's id at the compile instant; "" for none
-	allow bool   // the winner's action
-	split bool   // administrators have another winner: n.win[1]
-}
-
-// node holds the rules whose cover holds exactly a prefix, best first, and
-// the prefix's winners at the compile instant.
-type node struct {
-	rules []*ruleInfo
-	win   [2]*ruleInfo
 }
 
 // ruleInfo is a rule with what ranking it needs. The fields a compile and a
@@ -176,11 +155,10 @@ func compile(p policy.Policy, t0 time.Time, large bool) (*Snapshot, []ruleInfo, 
 		win [2]*ruleInfo
 	}
 	var stack []frame
-	// Nodes come from a few large allocations, and a prefix that one rule
-	// owns alone uses that rule's own one-element list; edits never write
-	// to either, they make new ones.
-	var slab []node
-	owns := make([]*node, len(p.Rules)) // the last node each rule alone owns
+	// A prefix that one rule owns alone uses that rule's own one-element
+	// list; edits never write to it, they make new ones.
+	owns := make([]leaf, len(p.Rules)) // the last leaf of a node each rule alone owns, plus one
+	owned := make([]bool, len(p.Rules))
 	for lo := 0; lo < len(all); {
 		hi := lo
 		for hi < len(all) && all[hi].compare(all[lo]) == 0 {
@@ -207,20 +185,19 @@ func compile(p policy.Policy, t0 time.Time, large bool) (*Snapshot, []ruleInfo, 
 		win := s.winners(rules, inherited)
 		// The prefixes of one rule's cover that it alone owns mostly share
 		// their winners too: they share one node.
-		var n *node
-		if len(rules) == 1 && owns[i] != nil && owns[i].win == win {
-			n = owns[i]
+		var lf leaf
+		if len(rules) == 1 && owned[i] && s.nodes.at(owns[i].node()).win == win {
+			lf = owns[i]
 		} else {
-			if len(slab) == cap(slab) {
-				slab = make([]node, 0, min(1024, len(all)-lo))
+			if s.nodes.n == maxNodes {
+				return nil, nil, fmt.Errorf("check.Compile: more than %d distinct prefixes", maxNodes)
 			}
-			slab = append(slab, node{rules: rules, win: win})
-			n = &slab[len(slab)-1]
+			lf = s.nodes.add(node{rules: rules, win: win})
 			if len(rules) == 1 {
-				owns[i] = n
+				owns[i], owned[i] = lf, true
 			}
 		}
-		s.table.Insert(pfx, leafOf(n))
+		s.table.Insert(pfx, lf)
 		stack = append(stack, frame{pfx, win})
 		lo = hi
 	}
@@ -278,15 +255,6 @@ func (s *Snapshot) winners(rules []*ruleInfo, inherited [2]*ruleInfo) [2]*ruleIn
 		}
 	}
 	return win
-}
-
-// leafOf returns the leaf of n, with its winners' decisions.
-func leafOf(n *node) leaf {
-	lf := leaf{n: n, split: n.win[0] != n.win[1]}
-	if w := n.win[0]; w != nil {
-		lf.id, lf.allow = w.rule.ID, w.allow
-	}
-	return lf
 }
 
 // entry is one prefix of one rule's cover, as compile sorts them: IPv4
@@ -352,10 +320,10 @@ func (s *Snapshot) Check(r Request) Decision {
 		return s.checkRare(r)
 	}
 	lf, ok := s.table.Lookup(r.Addr.Unmap()) // bart ignores a zone; Addr.WithZone would cost a call
-	if !ok || lf.id == "" {
+	if !ok || lf.id == nil {
 		return Decision{Allowed: s.dflt[0], Reason: ReasonDefault}
 	}
-	return Decision{Allowed: lf.allow, Rule: lf.id, Reason: ReasonRule}
+	return Decision{Allowed: lf.allow(), Rule: lf.winner(), Reason: ReasonRule}
 }
 
 // checkRare is Check for every request that is not decided by the lookup
@@ -381,16 +349,16 @@ func (s *Snapshot) checkRare(r Request) Decision {
 		return s.checkAt(a, class, at)
 	}
 	lf, ok := s.table.Lookup(a)
-	if ok && class == 1 && lf.split {
-		if w := lf.n.win[1]; w != nil {
+	if ok && class == 1 && lf.split() {
+		if w := s.nodes.at(lf.node()).win[1]; w != nil {
 			return Decision{Allowed: w.allow, Rule: w.rule.ID, Reason: ReasonRule}
 		}
 		ok = false
 	}
-	if !ok || lf.id == "" {
+	if !ok || lf.id == nil {
 		return Decision{Allowed: s.dflt[class], Reason: ReasonDefault}
 	}
-	return Decision{Allowed: lf.allow, Rule: lf.id, Reason: ReasonRule}
+	return Decision{Allowed: lf.allow(), Rule: lf.winner(), Reason: ReasonRule}
 }
 
 // instant returns the instant a request at t is decided at: t, or for a
@@ -411,7 +379,7 @@ func (s *Snapshot) instant(t time.Time) time.Time {
 func (s *Snapshot) checkAt(a netip.Addr, class int, t time.Time) Decision {
 	var best *ruleInfo
 	s.table.eachSupernet(netip.PrefixFrom(a, a.BitLen()), func(lf leaf) bool {
-		for _, r := range lf.n.rules {
+		for _, r := range s.nodes.at(lf.node()).rules {
 			if r.live(class, t) {
 				if better(s.denyFirst(), r, best) {
 					best = r
@@ -450,7 +418,7 @@ func (s *Snapshot) Rules() iter.Seq[policy.Rule] {
 		seen := make(map[*ruleInfo]bool, s.rules)
 		infos := make([]*ruleInfo, 0, s.rules)
 		for _, lf := range s.table.All() {
-			for _, r := range lf.n.rules {
+			for _, r := range s.nodes.at(lf.node()).rules {
 				if !seen[r] {
 					seen[r] = true
 					infos = append(infos, r)

@@ -55,7 +55,7 @@ func (st *rulesState) current(r *ruleInfo) bool { return st.byID[r.rule.ID] == r
 // re-ranked, using bart's copy-on-write operations on just the prefixes
 // these rules cover and those beneath them. old is not changed.
 func (st *rulesState) edit(old *Snapshot, t0 time.Time, settings policy.Settings, del []*ruleInfo, add []policy.Rule) *Snapshot {
-	s := &Snapshot{table: old.table, at: t0, settings: settings, allows: old.allows, expires: old.expires,
+	s := &Snapshot{table: old.table, nodes: old.nodes, at: t0, settings: settings, allows: old.allows, expires: old.expires,
 		rules: old.rules}
 	var dirty []netip.Prefix
 	for _, r := range del {
@@ -64,7 +64,7 @@ func (st *rulesState) edit(old *Snapshot, t0 time.Time, settings policy.Settings
 		s.rules--
 		for pfx := range r.rule.Target.Prefixes() {
 			lf, _ := s.table.Get(pfx)
-			s.setRules(old, pfx, slices.DeleteFunc(slices.Clone(lf.n.rules), func(x *ruleInfo) bool { return x == r }))
+			s.setRules(old, pfx, slices.DeleteFunc(slices.Clone(s.nodes.at(lf.node()).rules), func(x *ruleInfo) bool { return x == r }))
 			dirty = append(dirty, pfx)
 		}
 	}
@@ -81,7 +81,7 @@ func (st *rulesState) edit(old *Snapshot, t0 time.Time, settings policy.Settings
 		for pfx := range nr.Target.Prefixes() {
 			var rules []*ruleInfo
 			if lf, ok := s.table.Get(pfx); ok {
-				rules = lf.n.rules
+				rules = s.nodes.at(lf.node()).rules
 			}
 			i, _ := slices.BinarySearchFunc(rules, r, func(x, y *ruleInfo) int {
 				if better(deny, x, y) {
@@ -137,9 +137,9 @@ func (s *Snapshot) setRules(base *Snapshot, pfx netip.Prefix, rules []*ruleInfo)
 	}
 	win := base.inherited(pfx)
 	if lf, ok := base.table.Get(pfx); ok {
-		win = lf.n.win
+		win = base.nodes.at(lf.node()).win
 	}
-	s.table = s.table.InsertPersist(pfx, leafOf(&node{rules: rules, win: win}))
+	s.table = s.table.InsertPersist(pfx, s.nodes.add(node{rules: rules, win: win}))
 }
 
 // rerank recomputes the winners of pfx and of the prefixes beneath it,
@@ -152,14 +152,15 @@ func (s *Snapshot) rerank(pfx netip.Prefix) {
 	for i := 0; i < len(below); {
 		p := below[i]
 		lf, _ := s.table.Get(p)
-		win := s.winners(lf.n.rules, s.inherited(p))
-		if win == lf.n.win {
+		n := s.nodes.at(lf.node())
+		win := s.winners(n.rules, s.inherited(p))
+		if win == n.win {
 			// Nothing beneath p inherits anything new through it.
 			for i++; i < len(below) && contains(p, below[i]); i++ {
 			}
 			continue
 		}
-		s.table = s.table.InsertPersist(p, leafOf(&node{rules: lf.n.rules, win: win}))
+		s.table = s.table.InsertPersist(p, s.nodes.add(node{rules: n.rules, win: win}))
 		i++
 	}
 }
@@ -171,7 +172,7 @@ func (s *Snapshot) inherited(p netip.Prefix) [2]*ruleInfo {
 		return [2]*ruleInfo{}
 	}
 	if _, lf, ok := s.table.LookupPrefixLPM(netip.PrefixFrom(p.Addr(), p.Bits()-1).Masked()); ok {
-		return lf.n.win
+		return s.nodes.at(lf.node()).win
 	}
 	return [2]*ruleInfo{}
 }

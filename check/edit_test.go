@@ -3,6 +3,7 @@ package check_test
 import (
 	"fmt"
 	"math/rand/v2"
+	"net/netip"
 	"slices"
 	"testing"
 	"time"
@@ -183,5 +184,34 @@ func TestAllowedOneAction(t *testing.T) {
 			}
 		}
 		c.Close()
+	}
+}
+
+// A long run of edits does not grow the node store without bound: the
+// checker compiles afresh once most stored nodes are replaced ones, and
+// decides as before.
+func TestEditsReclaimNodes(t *testing.T) {
+	t.Parallel()
+	c, err := check.NewChecker(policy.New(rule("a", "10.0.0.0/8", policy.Allow), rule("b", "10.1.0.0/16", policy.Deny)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	most := 0
+	for i := range 5000 {
+		action := policy.Allow
+		if i%2 == 1 {
+			action = policy.Deny
+		}
+		if err := c.Put(rule("x", "10.1.2.0-10.1.3.7", action)); err != nil {
+			t.Fatal(err)
+		}
+		most = max(most, c.Snapshot().Nodes())
+		if d := c.Check(check.Request{Addr: netip.MustParseAddr("10.1.3.1")}); d.Rule != "x" || d.Allowed != (action == policy.Allow) {
+			t.Fatalf("edit %d: %v, want %v by x", i, d, action)
+		}
+	}
+	if most > 2*1024 {
+		t.Errorf("the node store reached %d nodes for a policy of 3 rules", most)
 	}
 }

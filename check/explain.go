@@ -70,7 +70,7 @@ func (s *Snapshot) Explain(r Request) Explanation {
 	a := rangeset.Canonical(r.Addr)
 	var all []*ruleInfo
 	for _, lf := range s.table.Supernets(netip.PrefixFrom(a, a.BitLen())) {
-		all = append(all, lf.n.rules...)
+		all = append(all, s.nodes.at(lf.node()).rules...)
 	}
 	deny := s.denyFirst()
 	slices.SortFunc(all, func(x, y *ruleInfo) int {

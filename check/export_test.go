@@ -22,3 +22,6 @@ func LargeTables(o *Options) *Options {
 
 // UsesLargeTable reports whether s looks up in a bart.Table.
 func (s *Snapshot) UsesLargeTable() bool { return s.table.large != nil }
+
+// Nodes returns how many nodes s's store holds, replaced ones included.
+func (s *Snapshot) Nodes() int { return s.nodes.n }

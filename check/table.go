@@ -125,3 +125,11 @@ func (t table) Subnets(pfx netip.Prefix) iter.Seq2[netip.Prefix, leaf] {
 	}
 	return t.large.Subnets(pfx)
 }
+
+// Size returns the number of prefixes.
+func (t table) Size() int {
+	if t.fast != nil {
+		return t.fast.Size()
+	}
+	return t.large.Size()
+}

@@ -1,0 +1,73 @@
+package check
+
+import "unsafe"
+
+// leaf is the value stored for an inserted prefix: 16 bytes, since the
+// lookup's cost at large sizes is mostly cache misses that grow with the
+// size of bart's values. It holds the decision for subjects who are not
+// administrators, and for administrators too unless an admin-only rule
+// makes theirs differ (split); their winner is then read from the node.
+// The winner's id is reachable without a further load: its bytes and
+// length are in the leaf.
+type leaf struct {
+	id   *byte  // the winner's id bytes (unsafe.StringData); nil when none wins
+	meta uint64 // id length<<32 | node index<<2 | split<<1 | allow
+}
+
+// The most nodes a snapshot's store can index.
+const maxNodes = 1 << 30
+
+func (lf leaf) allow() bool    { return lf.meta&1 != 0 }
+func (lf leaf) split() bool    { return lf.meta&2 != 0 }
+func (lf leaf) node() uint32   { return uint32(lf.meta>>2) & (maxNodes - 1) }
+func (lf leaf) winner() string { return unsafe.String(lf.id, int(lf.meta>>32)) }
+
+// node holds the rules whose cover holds exactly a prefix, best first, and
+// the prefix's winners at the compile instant.
+type node struct {
+	rules []*ruleInfo
+	win   [2]*ruleInfo
+}
+
+// nodes is an append-only store of nodes in fixed chunks, indexed by the
+// leaves. A snapshot derived by an edit shares its parent's store and
+// appends to it: the parent's leaves only index the slots it had, and a
+// chunk never moves, so readers of the parent are never disturbed. Edits
+// form one chain under the Checker's mutex, so only one snapshot ever
+// appends to a given store.
+type nodes struct {
+	chunks []*[nodeChunk]node
+	n      int // slots used
+}
+
+const nodeChunk = 1024
+
+func (ns *nodes) at(i uint32) *node { return &ns.chunks[i/nodeChunk][i%nodeChunk] }
+
+// add stores n and returns the leaf that indexes it.
+func (ns *nodes) add(n node) leaf {
+	if ns.n == len(ns.chunks)*nodeChunk {
+		ns.chunks = append(ns.chunks, new([nodeChunk]node))
+	}
+	i := ns.n
+	ns.n++
+	*ns.at(uint32(i)) = n
+	return leafOf(&n, uint32(i))
+}
+
+// leafOf returns the leaf of n, stored at index i, with its winners'
+// decisions.
+func leafOf(n *node, i uint32) leaf {
+	lf := leaf{meta: uint64(i) << 2}
+	if n.win[0] != n.win[1] {
+		lf.meta |= 2
+	}
+	if w := n.win[0]; w != nil {
+		lf.id = unsafe.StringData(w.rule.ID)
+		lf.meta |= uint64(len(w.rule.ID)) << 32
+		if w.allow {
+			lf.meta |= 1
+		}
+	}
+	return lf
+}
