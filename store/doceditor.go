@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ipgate/ipgate/policy"
+	"github.com/ipgate/ipgate/rangeset"
 )
 
 // Backend is a store of whole policy documents: what [DocEditor] needs to
@@ -16,7 +17,9 @@ type Backend interface {
 	Store
 	// Swap stores p as the named policy, or deletes the policy when p is
 	// nil, provided its current revision is still cur (0: absent). It
-	// returns the new revision, or a [*ConflictError] with nothing stored.
+	// returns the new revision, above every revision the policy ever had
+	// (a policy deleted and created again reuses none), or a
+	// [*ConflictError] with nothing stored.
 	Swap(ctx context.Context, name string, cur Revision, p *policy.Policy) (Revision, error)
 }
 
@@ -24,38 +27,61 @@ type Backend interface {
 // policy, checks the expected revision, applies the change to a copy,
 // validates the whole policy and swaps it in. An unconditional write that
 // loses a race to another writer is retried; a conditional one is refused.
-// It is safe for concurrent use when its Backend is.
+// A Backend whose Swap commits a revision not above the one it replaced
+// is reported as an error, never passed on: revisions only grow.
+// It is safe for concurrent use when its Backend is. Make one with
+// [NewDocEditor]; the zero DocEditor has no backend and panics.
 type DocEditor struct {
-	Backend Backend
+	b     Backend
+	now   func() time.Time
+	guard func(old, new policy.Policy) error
+}
+
+// DocOptions configure a [DocEditor]. A nil *DocOptions means the defaults.
+type DocOptions struct {
 	// Now is the clock that sets CreatedAt and UpdatedAt; nil means time.Now.
 	Now func() time.Time
 	// Guard, when not nil, sees every write as the policy before and after
 	// it, and refuses it with an error, nothing stored: a lockout guard
-	// (check.Guard) keeps the admin's own address allowed.
+	// (package check/lockout) keeps the admin's own address allowed.
 	Guard func(old, new policy.Policy) error
+}
+
+// NewDocEditor returns an editor writing through b.
+func NewDocEditor(b Backend, opts *DocOptions) *DocEditor {
+	e := &DocEditor{b: b, now: time.Now}
+	if opts != nil {
+		e.guard = opts.Guard
+		if opts.Now != nil {
+			e.now = opts.Now
+		}
+	}
+	return e
 }
 
 // errNoChange ends an edit that changes nothing: nothing is committed.
 var errNoChange = errors.New("no change")
 
 // Load returns the named policy and its revision.
-func (e DocEditor) Load(ctx context.Context, name string) (policy.Policy, Revision, error) {
-	return e.Backend.Load(ctx, name)
+func (e *DocEditor) Load(ctx context.Context, name string) (policy.Policy, Revision, error) {
+	return e.b.Load(ctx, name)
 }
 
-func (e DocEditor) now() time.Time {
-	if e.Now == nil {
-		return time.Now()
+// swap calls the backend and refuses a revision that does not grow.
+func (e *DocEditor) swap(ctx context.Context, name string, cur Revision, p *policy.Policy) (Revision, error) {
+	next, err := e.b.Swap(ctx, name, cur, p)
+	if err == nil && p != nil && next <= cur {
+		return next, fmt.Errorf("store: policy %s: the backend committed revision %d after %d: revisions must grow", rangeset.Quote(name), next, cur)
 	}
-	return e.Now()
+	return next, err
 }
 
 // edit runs one read-modify-write of the named policy; create says an
 // absent policy starts empty with default settings.
-func (e DocEditor) edit(ctx context.Context, name string, expected Revision, create bool,
+func (e *DocEditor) edit(ctx context.Context, name string, expected Revision, create bool,
 	change func(p *policy.Policy, now time.Time) error) (Revision, error) {
 	for {
-		p, rev, err := e.Backend.Load(ctx, name)
+		p, rev, err := e.b.Load(ctx, name)
 		if errors.Is(err, ErrNotFound) && create {
 			p, rev, err = policy.New(), 0, nil
 		}
@@ -66,7 +92,7 @@ func (e DocEditor) edit(ctx context.Context, name string, expected Revision, cre
 			return rev, &ConflictError{Name: name, Expected: expected, Current: rev}
 		}
 		var old policy.Policy
-		if e.Guard != nil {
+		if e.guard != nil {
 			old = p.Clone()
 		}
 		switch err := change(&p, e.now()); {
@@ -76,14 +102,14 @@ func (e DocEditor) edit(ctx context.Context, name string, expected Revision, cre
 			return rev, err
 		}
 		if err := p.Validate(); err != nil {
-			return rev, fmt.Errorf("%w %q: %w", ErrInvalid, name, err)
+			return rev, fmt.Errorf("%w %s: %w", ErrInvalid, rangeset.Quote(name), err)
 		}
-		if e.Guard != nil {
-			if err := e.Guard(old, p); err != nil {
-				return rev, fmt.Errorf("%w %q: %w", ErrRefused, name, err)
+		if e.guard != nil {
+			if err := e.guard(old, p); err != nil {
+				return rev, fmt.Errorf("%w %s: %w", ErrRefused, rangeset.Quote(name), err)
 			}
 		}
-		next, err := e.Backend.Swap(ctx, name, rev, &p)
+		next, err := e.swap(ctx, name, rev, &p)
 		if errors.Is(err, ErrConflict) && expected == Any {
 			continue
 		}
@@ -94,7 +120,7 @@ func (e DocEditor) edit(ctx context.Context, name string, expected Revision, cre
 // Put replaces the whole policy. A rule whose id the old policy has keeps
 // its CreatedAt, and its UpdatedAt too when nothing else changed; a
 // changed rule gets UpdatedAt now; a new rule gets both now.
-func (e DocEditor) Put(ctx context.Context, name string, np policy.Policy, expected Revision) (Revision, error) {
+func (e *DocEditor) Put(ctx context.Context, name string, np policy.Policy, expected Revision) (Revision, error) {
 	return e.edit(ctx, name, expected, true, func(p *policy.Policy, now time.Time) error {
 		old := map[string]policy.Rule{}
 		for _, r := range p.Rules {
@@ -120,16 +146,16 @@ func (e DocEditor) Put(ctx context.Context, name string, np policy.Policy, expec
 }
 
 // Delete removes the named policy.
-func (e DocEditor) Delete(ctx context.Context, name string, expected Revision) error {
+func (e *DocEditor) Delete(ctx context.Context, name string, expected Revision) error {
 	for {
-		_, rev, err := e.Backend.Load(ctx, name)
+		_, rev, err := e.b.Load(ctx, name)
 		if err != nil {
 			return err
 		}
 		if expected != Any && expected != rev {
 			return &ConflictError{Name: name, Expected: expected, Current: rev}
 		}
-		_, err = e.Backend.Swap(ctx, name, rev, nil)
+		_, err = e.swap(ctx, name, rev, nil)
 		if errors.Is(err, ErrConflict) && expected == Any {
 			continue
 		}
@@ -138,7 +164,7 @@ func (e DocEditor) Delete(ctx context.Context, name string, expected Revision) e
 }
 
 // SetSettings replaces the policy's settings.
-func (e DocEditor) SetSettings(ctx context.Context, name string, s policy.Settings, expected Revision) (Revision, error) {
+func (e *DocEditor) SetSettings(ctx context.Context, name string, s policy.Settings, expected Revision) (Revision, error) {
 	return e.edit(ctx, name, expected, true, func(p *policy.Policy, _ time.Time) error {
 		p.Settings = s
 		return nil
@@ -148,17 +174,17 @@ func (e DocEditor) SetSettings(ctx context.Context, name string, s policy.Settin
 func find(p *policy.Policy, id string) (int, error) {
 	i := slices.IndexFunc(p.Rules, func(r policy.Rule) bool { return r.ID == id })
 	if i < 0 {
-		return -1, fmt.Errorf("%w: %q", ErrRuleNotFound, id)
+		return -1, fmt.Errorf("%w: %s", ErrRuleNotFound, rangeset.Quote(id))
 	}
 	return i, nil
 }
 
 // CreateRule adds r with CreatedAt and UpdatedAt set to now.
-func (e DocEditor) CreateRule(ctx context.Context, name string, r policy.Rule, expected Revision) (policy.Rule, Revision, error) {
+func (e *DocEditor) CreateRule(ctx context.Context, name string, r policy.Rule, expected Revision) (policy.Rule, Revision, error) {
 	r = r.Clone()
 	rev, err := e.edit(ctx, name, expected, true, func(p *policy.Policy, now time.Time) error {
 		if _, err := find(p, r.ID); err == nil {
-			return fmt.Errorf("%w: %q", ErrRuleExists, r.ID)
+			return fmt.Errorf("%w: %s", ErrRuleExists, rangeset.Quote(r.ID))
 		}
 		r.CreatedAt, r.UpdatedAt = now, now
 		p.Rules = append(p.Rules, r)
@@ -168,8 +194,8 @@ func (e DocEditor) CreateRule(ctx context.Context, name string, r policy.Rule, e
 }
 
 // GetRule returns the rule with the given id.
-func (e DocEditor) GetRule(ctx context.Context, name, id string) (policy.Rule, Revision, error) {
-	p, rev, err := e.Backend.Load(ctx, name)
+func (e *DocEditor) GetRule(ctx context.Context, name, id string) (policy.Rule, Revision, error) {
+	p, rev, err := e.b.Load(ctx, name)
 	if err != nil {
 		return policy.Rule{}, 0, err
 	}
@@ -182,16 +208,16 @@ func (e DocEditor) GetRule(ctx context.Context, name, id string) (policy.Rule, R
 
 // UpdateRule replaces the rule with r's id; CreatedAt is kept and
 // UpdatedAt set to now.
-func (e DocEditor) UpdateRule(ctx context.Context, name string, r policy.Rule, expected Revision) (policy.Rule, Revision, error) {
+func (e *DocEditor) UpdateRule(ctx context.Context, name string, r policy.Rule, expected Revision) (policy.Rule, Revision, error) {
 	return e.modify(ctx, name, r.ID, expected, func(policy.Rule) policy.Rule { return r.Clone() })
 }
 
 // PatchRule sets the fields of patch on the rule; UpdatedAt is set to now.
-func (e DocEditor) PatchRule(ctx context.Context, name, id string, patch Patch, expected Revision) (policy.Rule, Revision, error) {
+func (e *DocEditor) PatchRule(ctx context.Context, name, id string, patch Patch, expected Revision) (policy.Rule, Revision, error) {
 	return e.modify(ctx, name, id, expected, patch.Apply)
 }
 
-func (e DocEditor) modify(ctx context.Context, name, id string, expected Revision, change func(policy.Rule) policy.Rule) (policy.Rule, Revision, error) {
+func (e *DocEditor) modify(ctx context.Context, name, id string, expected Revision, change func(policy.Rule) policy.Rule) (policy.Rule, Revision, error) {
 	var out policy.Rule
 	rev, err := e.edit(ctx, name, expected, false, func(p *policy.Policy, now time.Time) error {
 		i, err := find(p, id)
@@ -208,7 +234,7 @@ func (e DocEditor) modify(ctx context.Context, name, id string, expected Revisio
 }
 
 // DeleteRule removes the rule with the given id.
-func (e DocEditor) DeleteRule(ctx context.Context, name, id string, expected Revision) (Revision, error) {
+func (e *DocEditor) DeleteRule(ctx context.Context, name, id string, expected Revision) (Revision, error) {
 	return e.edit(ctx, name, expected, false, func(p *policy.Policy, _ time.Time) error {
 		i, err := find(p, id)
 		if err != nil {
@@ -221,7 +247,7 @@ func (e DocEditor) DeleteRule(ctx context.Context, name, id string, expected Rev
 
 // DeleteRules removes every rule that q matches and returns the count. A
 // query that matches nothing commits nothing.
-func (e DocEditor) DeleteRules(ctx context.Context, name string, q Query, expected Revision) (int, Revision, error) {
+func (e *DocEditor) DeleteRules(ctx context.Context, name string, q Query, expected Revision) (int, Revision, error) {
 	n := 0
 	rev, err := e.edit(ctx, name, expected, false, func(p *policy.Policy, _ time.Time) error {
 		before := len(p.Rules)
@@ -236,8 +262,8 @@ func (e DocEditor) DeleteRules(ctx context.Context, name string, q Query, expect
 
 // ListRules returns the page of rules that q selects and the total before
 // paging.
-func (e DocEditor) ListRules(ctx context.Context, name string, q Query) ([]policy.Rule, int, error) {
-	p, _, err := e.Backend.Load(ctx, name)
+func (e *DocEditor) ListRules(ctx context.Context, name string, q Query) ([]policy.Rule, int, error) {
+	p, _, err := e.b.Load(ctx, name)
 	if err != nil {
 		return nil, 0, err
 	}

@@ -67,7 +67,7 @@ func (q Query) Match(r policy.Rule) bool {
 	if q.Target.IsValid() && r.Target != q.Target {
 		return false
 	}
-	if q.Contains.IsValid() && !r.Target.Contains(q.Contains.Unmap().WithZone("")) {
+	if q.Contains.IsValid() && !r.Target.Contains(rangeset.Canonical(q.Contains)) {
 		return false
 	}
 	if q.Action != 0 && r.Action != q.Action {

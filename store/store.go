@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/ipgate/ipgate/policy"
+	"github.com/ipgate/ipgate/rangeset"
 )
 
 // Revision numbers the committed states of one policy. It grows with every
@@ -30,7 +31,7 @@ var (
 	// policy's validation errors are wrapped too.
 	ErrInvalid = errors.New("store: invalid policy")
 	// ErrRefused reports a write that the store's guard refused (see
-	// DocEditor.Guard); the guard's error is wrapped too.
+	// DocOptions.Guard); the guard's error is wrapped too.
 	ErrRefused = errors.New("store: write refused by the guard")
 )
 
@@ -44,7 +45,7 @@ type ConflictError struct {
 
 // Error returns a message naming the policy and both revisions.
 func (e *ConflictError) Error() string {
-	return fmt.Sprintf("store: policy %q is at revision %d, not %d", e.Name, e.Current, e.Expected)
+	return fmt.Sprintf("store: policy %s is at revision %d, not %d", rangeset.Quote(e.Name), e.Current, e.Expected)
 }
 
 // Is reports whether target is [ErrConflict].

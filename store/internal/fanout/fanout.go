@@ -15,10 +15,11 @@ import (
 
 // Source produces the notifications of one name, for as long as the name
 // has watchers: a file poller, a LISTEN connection. It is started when the
-// name gets its first watcher, before that Watch returns, and stopped by
-// calling the func it returns when the last one leaves. The calls of one
-// hub's source and of the funcs it returned never overlap.
-type Source func(name string) (stop func(), err error)
+// name gets its first watcher, before that Watch returns, with the Watch
+// call's ctx (which bounds the start, not the source's life), and stopped
+// by calling the func it returns when the last one leaves. The calls of
+// one hub's source and of the funcs it returned never overlap.
+type Source func(ctx context.Context, name string) (stop func(), err error)
 
 // Hub fans notifications out to the watchers of each name. It is safe for
 // concurrent use; the zero Hub has no source and is ready to use.
@@ -49,7 +50,7 @@ func (h *Hub) Watch(ctx context.Context, name string) (<-chan struct{}, error) {
 	first := len(h.watched[name]) == 0
 	h.mu.Unlock()
 	if first && h.source != nil {
-		stop, err := h.source(name)
+		stop, err := h.source(ctx, name)
 		if err != nil {
 			return nil, err
 		}

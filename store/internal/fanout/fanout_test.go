@@ -60,7 +60,7 @@ func TestSource(t *testing.T) {
 	running := map[string]int{}
 	stopped := make(chan string, 10)
 	fail := errors.New("cannot start")
-	h := New(func(name string) (func(), error) {
+	h := New(func(_ context.Context, name string) (func(), error) {
 		if name == "bad" {
 			return nil, fail
 		}
@@ -117,7 +117,7 @@ func TestSource(t *testing.T) {
 }
 
 func TestConcurrent(t *testing.T) {
-	h := New(func(string) (func(), error) { return func() {}, nil })
+	h := New(func(context.Context, string) (func(), error) { return func() {}, nil })
 	var wg sync.WaitGroup
 	for i := range 8 {
 		wg.Add(1)
