@@ -1,6 +1,3 @@
-// Package memstore is an in-memory [store.Editor] and [store.Watcher]: the
-// embedded default, for tests, examples and single-process services. It
-// keeps nothing across restarts.
 package memstore
 
 import (
@@ -10,37 +7,49 @@ import (
 
 	"github.com/ipgate/ipgate/policy"
 	"github.com/ipgate/ipgate/store"
+	"github.com/ipgate/ipgate/store/internal/fanout"
 )
 
 // Options configure a [Store]. A nil *Options means the defaults.
 type Options struct {
 	// Now sets CreatedAt and UpdatedAt; nil means time.Now.
 	Now func() time.Time
-	// Guard refuses writes; see store.DocEditor.Guard.
+	// Guard refuses writes; see store.DocOptions.Guard.
 	Guard func(old, new policy.Policy) error
 }
 
-// Store keeps policies in memory. It is safe for concurrent use; every
-// value it returns or takes is a copy.
+// docEditor names the embedded editor without exporting it.
+type docEditor = store.DocEditor
+
+// Store keeps policies in memory. It implements [store.Editor] with the
+// methods of [store.DocEditor], and [store.Watcher]. It is safe for
+// concurrent use; every value it returns or takes is a copy. Make one
+// with [New].
 type Store struct {
-	store.DocEditor
+	*docEditor
 	mem *mem
 }
 
+var (
+	_ store.Editor  = (*Store)(nil)
+	_ store.Watcher = (*Store)(nil)
+)
+
 // New returns an empty store.
 func New(opts *Options) *Store {
-	m := &mem{policies: map[string]entry{}, watchers: map[string]map[chan struct{}]bool{}}
-	s := &Store{DocEditor: store.DocEditor{Backend: m}, mem: m}
+	m := &mem{policies: map[string]entry{}, last: map[string]store.Revision{}}
+	var do store.DocOptions
 	if opts != nil {
-		s.Now, s.Guard = opts.Now, opts.Guard
+		do = store.DocOptions{Now: opts.Now, Guard: opts.Guard}
 	}
-	return s
+	return &Store{docEditor: store.NewDocEditor(m, &do), mem: m}
 }
 
 // Watch returns a channel that receives a value after every committed
-// change of the named policy; see [store.Watcher].
+// change of the named policy; see [store.Watcher]. It starts a goroutine
+// that ends, closing the channel, when ctx is done.
 func (s *Store) Watch(ctx context.Context, name string) (<-chan struct{}, error) {
-	return s.mem.watch(ctx, name), nil
+	return s.mem.hub.Watch(ctx, name)
 }
 
 type entry struct {
@@ -49,12 +58,13 @@ type entry struct {
 }
 
 type mem struct {
+	hub fanout.Hub
+
 	mu       sync.Mutex
 	policies map[string]entry
-	// last holds the last revision of deleted policies, so that a policy
-	// created again never reuses a revision a reader has seen.
-	last     map[string]store.Revision
-	watchers map[string]map[chan struct{}]bool
+	// last holds the highest revision each name ever had, deleted
+	// policies included, so that no revision is given twice.
+	last map[string]store.Revision
 }
 
 func (m *mem) Load(ctx context.Context, name string) (policy.Policy, store.Revision, error) {
@@ -80,42 +90,17 @@ func (m *mem) Swap(ctx context.Context, name string, cur store.Revision, p *poli
 	if e.rev != cur {
 		return e.rev, &store.ConflictError{Name: name, Expected: cur, Current: e.rev}
 	}
+	var rev store.Revision
 	if p == nil {
 		if !ok {
 			return 0, store.ErrNotFound
 		}
-		if m.last == nil {
-			m.last = map[string]store.Revision{}
-		}
-		m.last[name] = e.rev
 		delete(m.policies, name)
 	} else {
-		rev := max(e.rev, m.last[name]) + 1
+		rev = max(e.rev, m.last[name]) + 1
 		m.policies[name] = entry{p: p.Clone(), rev: rev}
+		m.last[name] = rev
 	}
-	for ch := range m.watchers[name] {
-		select {
-		case ch <- struct{}{}:
-		default: // a notification is pending: bursts coalesce
-		}
-	}
-	return m.policies[name].rev, nil
-}
-
-func (m *mem) watch(ctx context.Context, name string) <-chan struct{} {
-	ch := make(chan struct{}, 1)
-	m.mu.Lock()
-	if m.watchers[name] == nil {
-		m.watchers[name] = map[chan struct{}]bool{}
-	}
-	m.watchers[name][ch] = true
-	m.mu.Unlock()
-	go func() {
-		<-ctx.Done()
-		m.mu.Lock()
-		delete(m.watchers[name], ch)
-		close(ch)
-		m.mu.Unlock()
-	}()
-	return ch
+	m.hub.Notify(name)
+	return rev, nil
 }
