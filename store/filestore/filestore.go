@@ -1,21 +1,3 @@
-// Package filestore keeps each policy as one JSON document in a directory,
-// in the strict document form of package policy, so that people and deploy
-// tools can read and edit it.
-//
-// Writes are atomic and durable: a temporary file in the same directory
-// (mode 0600) is written, synced and renamed over the document, and the
-// directory is synced; on any error the temporary file is removed. Writers
-// in every process take an exclusive lock on the directory's ".lock" file,
-// so that two processes never lose or tear each other's writes.
-//
-// Each document NAME.json has a companion ".NAME.json.rev" that records the
-// revision and the SHA-256 of the document it belongs to. A document whose
-// content no longer matches (an editor saved it, a deploy tool renamed a
-// file over it, a symlink was swapped) is an outside change: it gets the
-// next revision. Watchers poll the documents' metadata, so outside changes
-// are seen too. A document that is empty, null, unparsable or invalid is
-// reported by Load as an error wrapping [store.ErrInvalid]; whoever follows
-// it keeps the last good policy.
 package filestore
 
 import (
@@ -26,75 +8,115 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/ipgate/ipgate/policy"
+	"github.com/ipgate/ipgate/rangeset"
 	"github.com/ipgate/ipgate/store"
+	"github.com/ipgate/ipgate/store/internal/fanout"
 )
 
 // Options configure a [Store]. A nil *Options means the defaults.
 type Options struct {
 	// Now sets CreatedAt and UpdatedAt; nil means time.Now.
 	Now func() time.Time
-	// Guard refuses writes; see store.DocEditor.Guard.
+	// Guard refuses writes; see store.DocOptions.Guard.
 	Guard func(old, new policy.Policy) error
 	// PollInterval is how often watchers look for outside changes; zero
 	// means 250 milliseconds.
 	PollInterval time.Duration
+	// MaxBytes is the largest document Load reads; a larger one is
+	// refused. Zero means 256 MiB.
+	MaxBytes int64
 }
+
+// defaultMaxBytes bounds a document when Options.MaxBytes is zero: far
+// above any real policy, low enough that a mistaken file cannot exhaust
+// memory.
+const defaultMaxBytes = 256 << 20
+
+// maxMetaBytes bounds a revision record, which holds two short fields.
+const maxMetaBytes = 4 << 10
 
 // ErrName reports a policy name that cannot be a file name here.
 var ErrName = errors.New("filestore: policy names are 1 to 200 letters, digits, '.', '_' or '-', not starting with '.'")
 
 var validName = regexp.MustCompile(`^[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}$`)
 
-// Store is a directory of policy documents. It is safe for concurrent use,
-// by goroutines and by processes sharing the directory.
+// docEditor names the embedded editor without exporting it.
+type docEditor = store.DocEditor
+
+// Store is a directory of policy documents. It implements [store.Editor]
+// with the methods of [store.DocEditor], and [store.Watcher]. It is safe
+// for concurrent use, by goroutines and by processes sharing the
+// directory. Make one with [Open].
 type Store struct {
-	store.DocEditor
+	*docEditor
 	files *files
 }
 
+var (
+	_ store.Editor  = (*Store)(nil)
+	_ store.Watcher = (*Store)(nil)
+)
+
 // Open returns a store over dir, creating the directory (mode 0700) when it
-// does not exist.
+// does not exist. A directory that exists may be read-only: it can then be
+// loaded and watched, but not written.
 func Open(dir string, opts *Options) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("filestore: %w", err)
+		return nil, fmt.Errorf("filestore.Open: %w", err)
 	}
-	f := &files{dir: dir, poll: 250 * time.Millisecond, watchers: map[string]map[chan struct{}]bool{}}
-	s := &Store{DocEditor: store.DocEditor{Backend: f}, files: f}
+	f := &files{dir: dir, poll: 250 * time.Millisecond, maxBytes: defaultMaxBytes,
+		served: map[string]served{}, pollers: map[string]*poller{}}
+	f.hub = fanout.New(f.startPoller)
+	var do store.DocOptions
 	if opts != nil {
-		s.Now, s.Guard = opts.Now, opts.Guard
+		do = store.DocOptions{Now: opts.Now, Guard: opts.Guard}
 		if opts.PollInterval > 0 {
 			f.poll = opts.PollInterval
 		}
+		if opts.MaxBytes > 0 {
+			f.maxBytes = opts.MaxBytes
+		}
 	}
-	return s, nil
+	return &Store{docEditor: store.NewDocEditor(f, &do), files: f}, nil
 }
 
 // Watch returns a channel that receives a value after every change of the
 // named policy's document, made by this process or any other; see
-// [store.Watcher].
+// [store.Watcher]. While a policy has watchers, one goroutine polls its
+// files' metadata every PollInterval; it ends, and the channel is
+// closed, when ctx is done.
 func (s *Store) Watch(ctx context.Context, name string) (<-chan struct{}, error) {
 	if !validName.MatchString(name) {
-		return nil, fmt.Errorf("%w: %q", ErrName, name)
+		return nil, fmt.Errorf("%w: %s", ErrName, rangeset.Quote(name))
 	}
-	return s.files.watch(ctx, name), nil
+	return s.files.hub.Watch(ctx, name)
 }
 
 type files struct {
-	dir  string
-	poll time.Duration
+	dir      string
+	poll     time.Duration
+	maxBytes int64
+	hub      *fanout.Hub
 
-	mu       sync.Mutex
-	watchers map[string]map[chan struct{}]bool
+	mu      sync.Mutex
+	served  map[string]served
+	pollers map[string]*poller
+}
+
+// served is the last state of a policy that this Store served or wrote.
+type served struct {
+	rev store.Revision
+	sum string // "" when the policy was absent
 }
 
 func (f *files) doc(name string) string  { return filepath.Join(f.dir, name+".json") }
@@ -103,43 +125,64 @@ func (f *files) meta(name string) string { return filepath.Join(f.dir, "."+name+
 // state is what is on disk for one policy.
 type state struct {
 	data   []byte // the document; nil when absent
-	rev    store.Revision
-	last   store.Revision // the last revision ever given, for a deleted policy
-	sum    string         // of data
-	synced bool           // the companion file records rev and sum
+	sum    string // of data
+	recRev store.Revision
+	recSum string // the record: the revision given last, and its document's sum ("" when deleted)
 }
 
-// read returns the policy's state, counting an outside change as the next
-// revision (not yet recorded).
+// read returns the policy's document and revision record.
 func (f *files) read(name string) (state, error) {
 	var st state
-	data, err := os.ReadFile(f.doc(name))
+	data, err := readRegular(f.doc(name), f.maxBytes)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 	case err != nil:
-		return st, fmt.Errorf("filestore: %w", err)
+		return st, err
 	default:
 		st.data = data
 		sum := sha256.Sum256(data)
 		st.sum = hex.EncodeToString(sum[:])
 	}
-	var recRev store.Revision
-	var recSum string
-	if m, err := os.ReadFile(f.meta(name)); err == nil {
-		recRev, recSum = parseMeta(m)
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return st, fmt.Errorf("filestore: %w", err)
-	}
-	st.last = recRev
+	m, err := readRegular(f.meta(name), maxMetaBytes)
 	switch {
-	case st.data == nil:
-		st.synced = recSum == ""
-	case recSum == st.sum:
-		st.rev, st.synced = recRev, true
-	default:
-		st.rev = recRev + 1
+	case err == nil:
+		st.recRev, st.recSum = parseMeta(m)
+	case !errors.Is(err, os.ErrNotExist):
+		return st, err
 	}
 	return st, nil
+}
+
+// readRegular reads the regular file at path, of at most limit bytes. It
+// refuses anything else without blocking on it (a FIFO, a device such as
+// /dev/zero), and a file over limit without reading it.
+func readRegular(path string, limit int64) ([]byte, error) {
+	fd, err := os.OpenFile(path, os.O_RDONLY|openNonblock, 0)
+	if err != nil {
+		return nil, fmt.Errorf("filestore: %w", err)
+	}
+	defer fd.Close()
+	fi, err := fd.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("filestore: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%w: %q is not a regular file (%v)", store.ErrInvalid, path, fi.Mode().Type())
+	}
+	tooLarge := func(size int64) error {
+		return fmt.Errorf("%w: %q is %d bytes or more, over the limit of %d (filestore.Options.MaxBytes)", store.ErrInvalid, path, size, limit)
+	}
+	if fi.Size() > limit {
+		return nil, tooLarge(fi.Size())
+	}
+	data, err := io.ReadAll(io.LimitReader(fd, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("filestore: %w", err)
+	}
+	if int64(len(data)) > limit { // it grew while being read
+		return nil, tooLarge(int64(len(data)))
+	}
+	return data, nil
 }
 
 func parseMeta(m []byte) (store.Revision, string) {
@@ -151,21 +194,68 @@ func parseMeta(m []byte) (store.Revision, string) {
 	return store.Revision(rev), sum
 }
 
-// Load returns the named policy and its revision. A document changed
-// outside the store is given the next revision, recorded under the lock.
+// revision returns the revision of st's document (0 when absent) and
+// whether it must be recorded. The record's revision holds when it
+// belongs to the document and does not take back what this Store served.
+// Otherwise (an outside change, a record lost or restored from a backup)
+// the document gets a new revision: above the record's and above the
+// last served, and at least the current time in microseconds since 1970,
+// which is above every revision given before, in any process, as long as
+// the clock does not go back and no two commits fall in one microsecond.
+// The same content as last served keeps its revision instead, so that a
+// lost record is restored as it was. A new revision is only assigned when
+// assign is set (under the lock, or when it cannot be taken): a read
+// without the lock may see a writer's document before its record.
+func (f *files) revision(name string, st state, assign bool) (store.Revision, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	last := f.served[name]
+	if st.data == nil {
+		return 0, false
+	}
+	if st.recSum == st.sum && (st.recRev > last.rev || st.recRev == last.rev && st.sum == last.sum) {
+		f.served[name] = served{st.recRev, st.sum}
+		return st.recRev, false
+	}
+	if !assign {
+		return 0, true
+	}
+	if last.sum == st.sum && last.rev > st.recRev {
+		return last.rev, true
+	}
+	rev := max(st.recRev, last.rev) + 1
+	rev = max(rev, store.Revision(time.Now().UnixMicro()))
+	f.served[name] = served{rev, st.sum}
+	return rev, true
+}
+
+// Load returns the named policy and its revision; see [files.revision]
+// for how a document changed outside the store is numbered. The new
+// revision is recorded under the lock; when the lock cannot be taken (a
+// read-only directory, such as a mounted ConfigMap) it is served without
+// a record.
 func (f *files) Load(ctx context.Context, name string) (policy.Policy, store.Revision, error) {
 	if err := ctx.Err(); err != nil {
 		return policy.Policy{}, 0, err
 	}
 	if !validName.MatchString(name) {
-		return policy.Policy{}, 0, fmt.Errorf("%w: %q", ErrName, name)
+		return policy.Policy{}, 0, fmt.Errorf("%w: %s", ErrName, rangeset.Quote(name))
 	}
 	st, err := f.read(name)
-	if err == nil && !st.synced && st.data != nil {
-		st, err = f.record(name)
-	}
 	if err != nil {
 		return policy.Policy{}, 0, err
+	}
+	rev, unrecorded := f.revision(name, st, false)
+	if unrecorded {
+		locked, r, err := f.record(ctx, name)
+		switch {
+		case err != nil:
+			return policy.Policy{}, 0, err
+		case locked:
+			st, rev = r.st, r.rev
+		default: // no lock to be had: no writer either
+			rev, _ = f.revision(name, st, true)
+		}
 	}
 	if st.data == nil {
 		return policy.Policy{}, 0, store.ErrNotFound
@@ -174,33 +264,45 @@ func (f *files) Load(ctx context.Context, name string) (policy.Policy, store.Rev
 	if err != nil {
 		return policy.Policy{}, 0, err
 	}
-	return p, st.rev, nil
+	return p, rev, nil
 }
 
 func decode(path string, data []byte) (policy.Policy, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
-		return policy.Policy{}, fmt.Errorf("%w: %s: empty file", store.ErrInvalid, path)
+		return policy.Policy{}, fmt.Errorf("%w: %q: empty file", store.ErrInvalid, path)
 	}
 	p, err := policy.Decode(data)
 	if err != nil {
-		return policy.Policy{}, fmt.Errorf("%w: %s: %w", store.ErrInvalid, path, err)
+		return policy.Policy{}, fmt.Errorf("%w: %q: %w", store.ErrInvalid, path, err)
 	}
 	return p, nil
 }
 
-// record takes the lock and records an outside change's revision.
-func (f *files) record(name string) (state, error) {
-	unlock, err := f.lock()
+type recorded struct {
+	st  state
+	rev store.Revision
+}
+
+// record takes the lock, reads the policy again and records its revision
+// when that is new. It reports locked false, and no error, when the lock
+// cannot be taken: reading never needs it.
+func (f *files) record(ctx context.Context, name string) (locked bool, r recorded, err error) {
+	unlock, err := lockFile(ctx, filepath.Join(f.dir, ".lock"))
 	if err != nil {
-		return state{}, err
+		return false, r, nil
 	}
 	defer unlock()
 	st, err := f.read(name)
-	if err == nil && !st.synced && st.data != nil {
-		err = f.writeMeta(name, st.rev, st.sum)
-		st.synced = err == nil
+	if err != nil {
+		return true, r, err
 	}
-	return st, err
+	rev, unrecorded := f.revision(name, st, true)
+	if unrecorded {
+		// A failed record is retried by the next Load; the revision
+		// stands, remembered as served.
+		f.writeMeta(name, rev, st.sum)
+	}
+	return true, recorded{st, rev}, nil
 }
 
 // Swap writes p as the policy's next revision, or deletes the policy when
@@ -210,9 +312,9 @@ func (f *files) Swap(ctx context.Context, name string, cur store.Revision, p *po
 		return 0, err
 	}
 	if !validName.MatchString(name) {
-		return 0, fmt.Errorf("%w: %q", ErrName, name)
+		return 0, fmt.Errorf("%w: %s", ErrName, rangeset.Quote(name))
 	}
-	unlock, err := f.lock()
+	unlock, err := lockFile(ctx, filepath.Join(f.dir, ".lock"))
 	if err != nil {
 		return 0, err
 	}
@@ -222,10 +324,13 @@ func (f *files) Swap(ctx context.Context, name string, cur store.Revision, p *po
 	if err != nil {
 		return 0, err
 	}
-	if st.rev != cur {
-		return st.rev, &store.ConflictError{Name: name, Expected: cur, Current: st.rev}
+	rev, _ := f.revision(name, st, true)
+	if rev != cur {
+		return rev, &store.ConflictError{Name: name, Expected: cur, Current: rev}
 	}
-	next := max(st.rev, st.last) + 1
+	f.mu.Lock()
+	next := max(rev, st.recRev, f.served[name].rev) + 1
+	f.mu.Unlock()
 	if p == nil {
 		if st.data == nil {
 			return 0, store.ErrNotFound
@@ -236,7 +341,7 @@ func (f *files) Swap(ctx context.Context, name string, cur store.Revision, p *po
 		if err := f.writeMeta(name, next, ""); err != nil {
 			return 0, err
 		}
-		f.notify(name)
+		f.wrote(name, served{next, ""})
 		return 0, syncDir(f.dir)
 	}
 	data, err := json.MarshalIndent(p, "", "  ")
@@ -248,11 +353,28 @@ func (f *files) Swap(ctx context.Context, name string, cur store.Revision, p *po
 		return 0, err
 	}
 	sum := sha256.Sum256(data)
-	if err := f.writeMeta(name, next, hex.EncodeToString(sum[:])); err != nil {
+	hexSum := hex.EncodeToString(sum[:])
+	if err := f.writeMeta(name, next, hexSum); err != nil {
 		return 0, err
 	}
-	f.notify(name)
+	f.wrote(name, served{next, hexSum})
 	return next, nil
+}
+
+// wrote remembers a commit as served and announces it. The policy's
+// poller, if any, takes the files as they are now as its baseline, so that
+// it does not announce this commit a second time.
+func (f *files) wrote(name string, s served) {
+	f.mu.Lock()
+	f.served[name] = s
+	pl := f.pollers[name]
+	f.mu.Unlock()
+	if pl != nil {
+		pl.mu.Lock()
+		pl.sig = f.signature(name)
+		pl.mu.Unlock()
+	}
+	f.hub.Notify(name)
 }
 
 // sweep removes temporary files that a killed writer left behind. It runs
@@ -265,26 +387,7 @@ func (f *files) sweep() {
 }
 
 func (f *files) writeMeta(name string, rev store.Revision, sum string) error {
-	return writeAtomic(f.dir, f.meta(name), []byte(fmt.Sprintf("%d %s\n", rev, sum)))
-}
-
-// lock takes the directory's exclusive lock, shared by every process.
-func (f *files) lock() (unlock func(), err error) {
-	lf, err := os.OpenFile(filepath.Join(f.dir, ".lock"), os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("filestore: %w", err)
-	}
-	for {
-		err = syscall.Flock(int(lf.Fd()), syscall.LOCK_EX)
-		if !errors.Is(err, syscall.EINTR) {
-			break
-		}
-	}
-	if err != nil {
-		lf.Close()
-		return nil, fmt.Errorf("filestore: lock: %w", err)
-	}
-	return func() { lf.Close() }, nil // closing releases the lock
+	return writeAtomic(f.dir, f.meta(name), fmt.Appendf(nil, "%d %s\n", rev, sum))
 }
 
 // writeAtomic replaces path with data: a temporary file in dir, synced,
@@ -298,7 +401,7 @@ func writeAtomic(dir, path string, data []byte) (err error) {
 		if err != nil {
 			tmp.Close()
 			os.Remove(tmp.Name())
-			err = fmt.Errorf("filestore: writing %s: %w", path, err)
+			err = fmt.Errorf("filestore: writing %q: %w", path, err)
 		}
 	}()
 	if err = tmp.Chmod(0o600); err != nil {
@@ -319,80 +422,60 @@ func writeAtomic(dir, path string, data []byte) (err error) {
 	return syncDir(dir)
 }
 
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("filestore: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("filestore: sync %s: %w", dir, err)
-	}
-	return nil
-}
-
-func (f *files) notify(name string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for ch := range f.watchers[name] {
-		select {
-		case ch <- struct{}{}:
-		default:
-		}
-	}
-}
-
 // signature identifies the on-disk state of a policy's files cheaply:
-// a change of content, inode (rename over, symlink swap), size or time.
+// a change of content, file identity (rename over, symlink swap), size or
+// time.
 func (f *files) signature(name string) string {
 	var b strings.Builder
 	for _, p := range []string{f.doc(name), f.meta(name)} {
-		fi, err := os.Stat(p) // follows symlinks: a swapped link changes the inode
+		fi, err := os.Stat(p) // follows symlinks: a swapped link changes the file
 		if err != nil {
 			b.WriteString("-;")
 			continue
 		}
-		var ino uint64
-		if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
-			ino = sys.Ino
-		}
-		fmt.Fprintf(&b, "%d:%d:%d;", ino, fi.Size(), fi.ModTime().UnixNano())
+		fmt.Fprintf(&b, "%s:%d:%d;", fileID(fi), fi.Size(), fi.ModTime().UnixNano())
 	}
 	return b.String()
 }
 
-func (f *files) watch(ctx context.Context, name string) <-chan struct{} {
-	ch := make(chan struct{}, 1)
+// poller watches one policy's files for as long as it has watchers.
+type poller struct {
+	mu  sync.Mutex
+	sig string
+}
+
+// startPoller is the hub's source: the baseline is taken before Watch
+// returns, so that a change made after it is never mistaken for the
+// starting state.
+func (f *files) startPoller(_ context.Context, name string) (stop func(), err error) {
+	pl := &poller{sig: f.signature(name)}
 	f.mu.Lock()
-	if f.watchers[name] == nil {
-		f.watchers[name] = map[chan struct{}]bool{}
-	}
-	f.watchers[name][ch] = true
+	f.pollers[name] = pl
 	f.mu.Unlock()
-	// The baseline is taken before Watch returns, so that a change made
-	// after it is never mistaken for the starting state.
-	sig := f.signature(name)
+	done := make(chan struct{})
 	go func() {
 		t := time.NewTicker(f.poll)
 		defer t.Stop()
 		for {
 			select {
-			case <-ctx.Done():
-				f.mu.Lock()
-				delete(f.watchers[name], ch)
-				close(ch)
-				f.mu.Unlock()
+			case <-done:
 				return
 			case <-t.C:
-				if s := f.signature(name); s != sig {
-					sig = s
-					select {
-					case ch <- struct{}{}:
-					default:
-					}
-				}
+			}
+			s := f.signature(name)
+			pl.mu.Lock()
+			changed := s != pl.sig
+			pl.sig = s
+			pl.mu.Unlock()
+			if changed {
+				f.hub.Notify(name)
 			}
 		}
 	}()
-	return ch
+	return func() {
+		f.mu.Lock()
+		delete(f.pollers, name)
+		f.mu.Unlock()
+		close(done)
+	}, nil
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ipgate/ipgate/check"
 	"github.com/ipgate/ipgate/policy"
 	"github.com/ipgate/ipgate/rangeset"
 	"github.com/ipgate/ipgate/store"
@@ -99,45 +97,48 @@ func TestNoTempFileOnError(t *testing.T) {
 }
 
 // TestOutsideChanges edits the document as an editor, a deploy tool and a
-// symlink swap would; the store and a checker following it see each one.
+// symlink swap would; a watcher of the store is told of each one, and Load
+// serves each under a new revision.
 func TestOutsideChanges(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	s := open(t, dir)
 	ctx := t.Context()
 	rev, _ := s.Put(ctx, "acme", policy.New(rule("office", "10.0.0.0/8", policy.Allow)), store.Any)
-	errs := make(chan error, 100)
-	c, err := check.Follow(ctx, s, "acme", &check.Options{OnError: func(err error) { errs <- err }})
+	ch, err := s.Watch(ctx, "acme")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
-	probe := check.Request{Addr: netip.MustParseAddr("10.1.2.3")}
 	path := filepath.Join(dir, "acme.json")
 	doc := func(action string) []byte {
 		return []byte(`{"rules": [{"id": "office", "ip": "10.0.0.0/8", "action": "` + action + `"}]}`)
 	}
-	waitFor := func(what string, allowed bool) {
+	waitFor := func(what string, want policy.Action) {
 		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		for c.Check(probe).Allowed != allowed || c.Status().Err != nil {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: the checker did not follow (status %+v)", what, c.Status())
+		deadline := time.After(10 * time.Second)
+		for {
+			select {
+			case <-ch:
+			case <-deadline:
+				t.Fatalf("%s: not announced, or not served", what)
 			}
-			time.Sleep(2 * time.Millisecond)
+			p, now, err := s.Load(ctx, "acme")
+			if err != nil || len(p.Rules) != 1 || p.Rules[0].Action != want {
+				continue // announced before the change was complete
+			}
+			if now <= rev {
+				t.Fatalf("%s: Load = rev %d; want above %d", what, now, rev)
+			}
+			rev = now
+			return
 		}
-		_, now, err := s.Load(ctx, "acme")
-		if err != nil || now <= rev {
-			t.Fatalf("%s: Load = rev %d, %v; want above %d", what, now, err, rev)
-		}
-		rev = now
 	}
 
 	// An editor writes the file in place.
 	if err := os.WriteFile(path, doc("deny"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	waitFor("edit in place", false)
+	waitFor("edit in place", policy.Deny)
 
 	// A deploy tool renames a new file over it.
 	tmp := filepath.Join(dir, "deploy.tmp")
@@ -145,7 +146,7 @@ func TestOutsideChanges(t *testing.T) {
 	if err := os.Rename(tmp, path); err != nil {
 		t.Fatal(err)
 	}
-	waitFor("rename over", true)
+	waitFor("rename over", policy.Allow)
 
 	// A symlink swap.
 	os.WriteFile(filepath.Join(dir, "v2"), doc("deny"), 0o600)
@@ -154,32 +155,23 @@ func TestOutsideChanges(t *testing.T) {
 	if err := os.Symlink("v2", path); err != nil {
 		t.Fatal(err)
 	}
-	waitFor("symlink", false)
+	waitFor("symlink", policy.Deny)
 	os.Symlink("v3", path+".new")
 	if err := os.Rename(path+".new", path); err != nil {
 		t.Fatal(err)
 	}
-	waitFor("symlink swap", true)
+	waitFor("symlink swap", policy.Allow)
 
-	// Broken documents are reported; the last good policy keeps serving.
+	// Broken documents are announced and reported by Load.
 	for _, bad := range []string{"", "null", "{not json", `{"rules": [{"id": "x", "ip": "10.0.0.5/24", "action": "deny"}]}`, `{"Rules": []}`} {
-		for len(errs) > 0 {
-			<-errs
-		}
 		if err := os.WriteFile(path+".bad", []byte(bad), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		os.Rename(path+".bad", path)
 		select {
-		case err := <-errs:
-			if !errors.Is(err, store.ErrInvalid) {
-				t.Errorf("document %q: OnError %v, want ErrInvalid", bad, err)
-			}
+		case <-ch:
 		case <-time.After(10 * time.Second):
-			t.Fatalf("document %q was not reported", bad)
-		}
-		if d := c.Check(probe); !d.Allowed || d.Rule != "office" {
-			t.Errorf("document %q: %v, want the last good policy", bad, d)
+			t.Fatalf("document %q was not announced", bad)
 		}
 		if _, _, err := s.Load(ctx, "acme"); !errors.Is(err, store.ErrInvalid) {
 			t.Errorf("Load(%q) = %v, want ErrInvalid", bad, err)

@@ -1,0 +1,42 @@
+// Package filestore keeps each policy as one JSON document in a directory,
+// in the strict document form of package policy, so that people and deploy
+// tools can read and edit it.
+//
+// Writes are atomic and durable: a temporary file in the same directory
+// (mode 0600) is written, synced and renamed over the document, and the
+// directory is synced; on any error the temporary file is removed. Writers
+// in every process take an exclusive lock on the directory's ".lock" file
+// (flock on Unix; on Windows the file opened without sharing), so that two
+// processes never lose or tear each other's writes. Platforms with neither
+// can read and watch a store but not write it. A write rewrites the whole
+// document, so its cost grows with the policy.
+//
+// Reading and watching take no lock, so that a read-only directory (a
+// mounted Kubernetes ConfigMap, its symlink swaps included) can be
+// followed. Load reads only regular files: a FIFO, a device or anything
+// else in a document's place is refused without blocking, and so is a
+// document larger than Options.MaxBytes (256 MiB by default); both are
+// errors wrapping [store.ErrInvalid] that name the file.
+//
+// # Revisions
+//
+// Each document NAME.json has a companion ".NAME.json.rev" that records
+// the revision and the SHA-256 of the document it belongs to; a write
+// gives the next revision. A document whose content no longer matches its
+// record (an editor saved it, a deploy tool renamed a file over it, a
+// symlink was swapped, the record was lost or restored from a backup) is
+// an outside change. It gets a new revision, above the record's and above
+// every revision this Store served, and at least the current time in
+// microseconds since 1970, which is above every revision any process gave
+// before, as long as the clock does not go back. A record that takes back
+// a revision this Store served (a restored backup of both files) is
+// treated the same way. So a revision is never given twice to different
+// content, and a reader never sees a policy go back to an older revision.
+// The new revision is recorded under the lock; in a read-only directory it
+// cannot be, and each Store numbers the documents for itself.
+//
+// Watchers poll the documents' metadata, so outside changes are seen too. A
+// document that is empty, null, unparsable or invalid is reported by Load
+// as an error wrapping [store.ErrInvalid]; whoever follows it keeps the
+// last good policy.
+package filestore
