@@ -1,0 +1,427 @@
+package observe_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/ipgate/ipgate/check"
+	"github.com/ipgate/ipgate/check/observe"
+	"github.com/ipgate/ipgate/policy"
+	"github.com/ipgate/ipgate/rangeset"
+)
+
+var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func rule(id, target string, a policy.Action) policy.Rule {
+	return policy.Rule{ID: id, Target: rangeset.MustParseRange(target), Action: a}
+}
+
+func compile(t testing.TB, rules ...policy.Rule) *check.Snapshot {
+	t.Helper()
+	s, err := check.Compile(policy.New(rules...), t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+var (
+	corp   = rule("corp", "10.0.0.0/8", policy.Allow)
+	lab16  = rule("lab", "10.1.0.0/16", policy.Deny)
+	lab17  = rule("lab", "10.1.0.0/17", policy.Deny)
+	allow  = check.Decision{Allowed: true, Rule: "corp", Reason: check.ReasonRule}
+	deny   = check.Decision{Rule: "lab", Reason: check.ReasonRule}
+	addrIn = func(c byte) netip.Addr { return netip.AddrFrom4([4]byte{10, 1, c, 1}) }
+)
+
+func TestShadowConcurrent(t *testing.T) {
+	t.Parallel()
+	live, cand := compile(t, corp, lab16), compile(t, corp, lab17)
+	sh := observe.NewShadow(live, cand, &observe.ShadowOptions{Samples: 3})
+	var want atomic.Int64
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(g), 2))
+			for range 2000 {
+				req := check.Request{Addr: addrIn(byte(rng.IntN(256)))}
+				d := sh.Check(req)
+				if d != live.Check(req) {
+					t.Errorf("Shadow.Check(%v) = %v, want the live decision %v", req.Addr, d, live.Check(req))
+				}
+				if d != cand.Check(req) {
+					want.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	changes := sh.Changes()
+	if len(changes) != 1 {
+		t.Fatalf("Changes() = %+v, want one pair", changes)
+	}
+	c := changes[0]
+	if c.Live != deny || c.Candidate != allow || c.Count != want.Load() || want.Load() == 0 {
+		t.Errorf("change = %v -> %v counted %d times, want %v -> %v counted %d times",
+			c.Live, c.Candidate, c.Count, deny, allow, want.Load())
+	}
+	if len(c.Sample) == 0 || len(c.Sample) > 3 {
+		t.Errorf("sample = %v, want 1 to 3 addresses", c.Sample)
+	}
+	for i, a := range c.Sample {
+		if !a.Is4() || a.As4()[2] < 128 || slices.Contains(c.Sample[:i], a) {
+			t.Errorf("sample %v: %v is not a distinct address whose decision changes", c.Sample, a)
+		}
+	}
+}
+
+func TestShadowSamples(t *testing.T) {
+	t.Parallel()
+	live, cand := compile(t, corp, lab16), compile(t, corp, lab17)
+	// Repeats, a mapped and a zoned spelling of one address: the sample
+	// keeps distinct canonical addresses, in the order first seen.
+	addrs := []netip.Addr{addrIn(200), addrIn(200), netip.MustParseAddr("::ffff:10.1.200.1"), addrIn(201),
+		addrIn(7) /* decided alike */, addrIn(202), addrIn(203), addrIn(204)}
+	tests := []struct {
+		name string
+		opts *observe.ShadowOptions
+		want []netip.Addr
+	}{
+		{"nil", nil, []netip.Addr{addrIn(200), addrIn(201), addrIn(202), addrIn(203), addrIn(204)}},
+		{"two", &observe.ShadowOptions{Samples: 2}, []netip.Addr{addrIn(200), addrIn(201)}},
+		{"none", &observe.ShadowOptions{Samples: -1}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sh := observe.NewShadow(live, cand, tt.opts)
+			for _, a := range addrs {
+				sh.Check(check.Request{Addr: a})
+			}
+			want := []observe.ShadowChange{{Live: deny, Candidate: allow, Count: 7, Sample: tt.want}}
+			if diff := cmp.Diff(want, sh.Changes(), cmpopts.EquateComparable(netip.Addr{})); diff != "" {
+				t.Errorf("Changes() mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+	t.Run("default", func(t *testing.T) {
+		sh := observe.NewShadow(live, cand, nil)
+		for c := range 20 {
+			sh.Check(check.Request{Addr: addrIn(128 + byte(c))})
+		}
+		if got := sh.Changes()[0]; got.Count != 20 || len(got.Sample) != 8 {
+			t.Errorf("after 20 distinct addresses: Count %d, %d samples; want 20 and the default 8", got.Count, len(got.Sample))
+		}
+	})
+}
+
+func TestShadowChangesSorted(t *testing.T) {
+	t.Parallel()
+	live := compile(t, rule("a", "192.0.2.0/24", policy.Allow), rule("b", "198.51.100.0/24", policy.Allow),
+		rule("c", "203.0.113.0/24", policy.Allow))
+	cand := compile(t, rule("a", "192.0.2.0/24", policy.Deny), rule("b", "198.51.100.0/24", policy.Deny),
+		rule("x", "203.0.113.0/24", policy.Allow))
+	sh := observe.NewShadow(live, cand, &observe.ShadowOptions{Samples: -1})
+	for _, a := range []string{"203.0.113.1", "198.51.100.1", "192.0.2.1", "203.0.113.1", "198.51.100.1",
+		"192.0.2.1", "198.51.100.1", "203.0.113.1", "198.51.100.1", "192.0.2.1", "198.51.100.1"} {
+		sh.Check(check.Request{Addr: netip.MustParseAddr(a)})
+	}
+	ra := func(id string, allowed bool) check.Decision {
+		return check.Decision{Allowed: allowed, Rule: id, Reason: check.ReasonRule}
+	}
+	// a and c tie at 3: the live rule id breaks the tie.
+	want := []observe.ShadowChange{
+		{Live: ra("b", true), Candidate: ra("b", false), Count: 5},
+		{Live: ra("a", true), Candidate: ra("a", false), Count: 3},
+		{Live: ra("c", true), Candidate: ra("x", true), Count: 3},
+	}
+	if diff := cmp.Diff(want, sh.Changes(), cmpopts.EquateEmpty()); diff != "" {
+		t.Errorf("Changes() mismatch (-want +got):\n%s", diff)
+	}
+}
+
+func TestShadowCopies(t *testing.T) {
+	t.Parallel()
+	sh := observe.NewShadow(compile(t, corp, lab16), compile(t, corp, lab17), nil)
+	sh.Check(check.Request{Addr: addrIn(200)})
+	got := sh.Changes()
+	got[0].Sample[0] = netip.IPv6Unspecified()
+	got[0].Count = 99
+	if again := sh.Changes(); again[0].Sample[0] != addrIn(200) || again[0].Count != 1 {
+		t.Errorf("Changes() after editing its result = %+v: it shares memory", again)
+	}
+}
+
+func TestShadowNil(t *testing.T) {
+	t.Parallel()
+	req := check.Request{Addr: addrIn(1)}
+	var zero observe.Shadow
+	if d := zero.Check(req); d != (check.Decision{}) || len(zero.Changes()) != 0 {
+		t.Errorf("zero Shadow: Check = %v, Changes = %v; want the zero Decision and none", d, zero.Changes())
+	}
+	live := compile(t, corp)
+	sh := observe.NewShadow(live, nil, nil) // a nil candidate denies with the zero Decision
+	if d := sh.Check(req); d != allow {
+		t.Errorf("Check = %v, want the live %v", d, allow)
+	}
+	want := []observe.ShadowChange{{Live: allow, Count: 1, Sample: []netip.Addr{addrIn(1)}}}
+	if diff := cmp.Diff(want, sh.Changes(), cmpopts.EquateComparable(netip.Addr{})); diff != "" {
+		t.Errorf("Changes() mismatch (-want +got):\n%s", diff)
+	}
+}
+
+func TestHits(t *testing.T) {
+	t.Parallel()
+	s := compile(t, corp, lab16)
+	h := observe.NewHits(s, &observe.HitsOptions{Now: func() time.Time { return t0 }})
+	for i := range 30 {
+		h.Check(check.Request{Addr: netip.AddrFrom4([4]byte{10, byte(i % 3), 0, 1})})
+	}
+	h.Check(check.Request{Addr: netip.MustParseAddr("192.0.2.1")}) // the default: no rule
+	h.Check(check.Request{})                                       // invalid: no rule
+	// Instants given in requests stamp the hit; the latest one is kept.
+	h.Check(check.Request{Addr: addrIn(1), At: t0.Add(time.Hour)})
+	h.Check(check.Request{Addr: addrIn(1), At: t0.Add(time.Minute)})
+	h.Check(check.Request{Addr: addrIn(1), At: t0.Add(-time.Hour)}) // before the compile instant: still decided
+	want := []observe.Hit{{Rule: "corp", Count: 20, Last: t0}, {Rule: "lab", Count: 13, Last: t0.Add(time.Hour)}}
+	if diff := cmp.Diff(want, h.Hits()); diff != "" {
+		t.Errorf("Hits() mismatch (-want +got):\n%s", diff)
+	}
+	var zero observe.Hits
+	if d := zero.Check(check.Request{Addr: addrIn(1)}); d != (check.Decision{}) || len(zero.Hits()) != 0 {
+		t.Errorf("zero Hits: Check = %v, Hits = %v; want the zero Decision and none", d, zero.Hits())
+	}
+}
+
+// fakeClock is a clock whose timers run only when advanced.
+type fakeClock struct {
+	mu     sync.Mutex
+	now    time.Time
+	reads  int
+	timers []fakeTimer
+}
+
+type fakeTimer struct {
+	at time.Time
+	f  func()
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.reads++
+	return c.now
+}
+
+func (c *fakeClock) AfterFunc(d time.Duration, f func()) func() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.timers = append(c.timers, fakeTimer{c.now.Add(d), f})
+	return func() bool { panic("Hits stops no timer") }
+}
+
+// advance moves the clock on by d and runs the timers due.
+func (c *fakeClock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	var due []func()
+	c.timers = slices.DeleteFunc(c.timers, func(t fakeTimer) bool {
+		if !t.at.After(c.now) {
+			due = append(due, t.f)
+			return true
+		}
+		return false
+	})
+	c.mu.Unlock()
+	for _, f := range due {
+		f()
+	}
+}
+
+func (c *fakeClock) state() (reads, pending int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.reads, len(c.timers)
+}
+
+func TestHitsClock(t *testing.T) {
+	t.Parallel()
+	clk := &fakeClock{now: t0}
+	h := observe.NewHits(compile(t, corp), &observe.HitsOptions{Now: clk.Now, AfterFunc: clk.AfterFunc,
+		Resolution: 10 * time.Second})
+	hit := func() time.Time {
+		t.Helper()
+		h.Check(check.Request{Addr: addrIn(1)})
+		return h.Hits()[0].Last
+	}
+	steps := []struct {
+		advance     time.Duration
+		wantLast    time.Time
+		reads, pend int
+	}{
+		{0, t0, 1, 1},                                 // the first hit reads the clock and arms a timer
+		{4 * time.Second, t0, 1, 1},                   // within the resolution: the reading is reused
+		{5 * time.Second, t0, 1, 1},                   // still
+		{time.Second, t0.Add(10 * time.Second), 2, 1}, // the timer ran: the next hit reads again
+		{time.Hour, t0.Add(time.Hour + 10*time.Second), 3, 1},
+	}
+	for i, st := range steps {
+		clk.advance(st.advance)
+		last := hit()
+		reads, pend := clk.state()
+		if !last.Equal(st.wantLast) || reads != st.reads || pend != st.pend {
+			t.Errorf("step %d: Last %v, %d clock reads, %d timers pending; want %v, %d, %d",
+				i, last, reads, pend, st.wantLast, st.reads, st.pend)
+		}
+	}
+	// Requests with an instant stamp it and read no clock.
+	h.Check(check.Request{Addr: addrIn(1), At: t0.Add(48 * time.Hour)})
+	if reads, _ := clk.state(); reads != 3 || !h.Hits()[0].Last.Equal(t0.Add(48*time.Hour)) {
+		t.Errorf("a request with At: %d clock reads, Last %v; want 3 and its At", reads, h.Hits()[0].Last)
+	}
+	// Idle: the timer runs and none is armed again until a hit comes.
+	clk.advance(time.Hour)
+	if _, pend := clk.state(); pend != 0 {
+		t.Errorf("idle: %d timers pending, want 0", pend)
+	}
+}
+
+func TestHitsConcurrent(t *testing.T) {
+	t.Parallel()
+	var rules []policy.Rule
+	for i := range 16 {
+		rules = append(rules, rule(fmt.Sprint("r", i), fmt.Sprintf("10.%d.0.0/16", i), policy.Allow))
+	}
+	h := observe.NewHits(compile(t, rules...), &observe.HitsOptions{Resolution: time.Millisecond})
+	const workers, per = 4, 3200 // per is a multiple of the 16 rules
+	var wg sync.WaitGroup
+	for g := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range per {
+				r := check.Request{Addr: netip.AddrFrom4([4]byte{10, byte(i % 16), byte(g), 1})}
+				if i%5 == 0 { // instants long before the clock's readings
+					r.At = time.Date(2000, 1, 1, 0, 0, g*per+i, 0, time.UTC)
+				}
+				h.Check(r)
+				if i%500 == 0 {
+					h.Hits() // readers beside writers
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	got := h.Hits()
+	if len(got) != 16 {
+		t.Fatalf("Hits() = %d rules, want 16", len(got))
+	}
+	start := time.Now()
+	for _, hit := range got {
+		// Every rule is hit workers*per/16 times, the latest at a recent
+		// reading of the clock.
+		if hit.Count != workers*per/16 || hit.Last.After(start) || hit.Last.Before(start.Add(-time.Minute)) {
+			t.Errorf("%+v: want %d hits, the last within a minute before %v", hit, workers*per/16, start)
+		}
+	}
+}
+
+// TestNoGoroutine pins the lifetime: making an observer starts no
+// goroutine, and neither does using one.
+func TestNoGoroutine(t *testing.T) { // not parallel: it counts goroutines
+	s := compile(t, corp)
+	before := runtime.NumGoroutine()
+	h := observe.NewHits(s, nil)
+	sh := observe.NewShadow(h, s, nil)
+	for range 100 {
+		sh.Check(check.Request{Addr: addrIn(1)})
+	}
+	// A timer of another test may run for an instant: only a goroutine
+	// that stays counts.
+	n := runtime.NumGoroutine()
+	for i := 0; n > before && i < 100; i++ {
+		time.Sleep(10 * time.Millisecond)
+		n = runtime.NumGoroutine()
+	}
+	if n > before {
+		t.Errorf("NumGoroutine() = %d after making and using a Hits and a Shadow, want at most %d as before", n, before)
+	}
+	if got := h.Hits(); len(got) != 1 || got[0].Count != 100 {
+		t.Errorf("Hits() = %+v, want corp hit 100 times", got)
+	}
+}
+
+// BenchmarkHits states the cost of Hits (and of Shadow) beside a bare
+// Snapshot.Check on the same requests, and, as "snapshot+now", the cost of
+// reading the clock on every request instead, which Hits avoids.
+func BenchmarkHits(b *testing.B) {
+	rng := rand.New(rand.NewPCG(100, 42))
+	p := policy.New()
+	for i := range 100_000 {
+		a := netip.AddrFrom4([4]byte{byte(rng.Uint32()), byte(rng.Uint32()), byte(rng.Uint32()), 0})
+		bits := []int{24, 24, 22, 20, 16}[rng.IntN(5)]
+		p.Rules = append(p.Rules, policy.Rule{ID: fmt.Sprint("r", i),
+			Target: rangeset.PrefixRange(netip.PrefixFrom(a, bits).Masked()), Action: policy.Action(1 + rng.IntN(2))})
+	}
+	s, err := check.Compile(p, t0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	reqs := make([]check.Request, 1024) // half inside a rule
+	for i := range reqs {
+		a := netip.AddrFrom4([4]byte{byte(rng.Uint32()), byte(rng.Uint32()), byte(rng.Uint32()), 1})
+		if i%2 == 0 {
+			a = p.Rules[rng.IntN(len(p.Rules))].Target.From()
+		}
+		reqs[i] = check.Request{Addr: a}
+	}
+	q := p.Clone()
+	for i := range q.Rules[:1000] {
+		q.Rules[i].Action = policy.Allow + policy.Deny - q.Rules[i].Action
+	}
+	cand, err := check.Compile(q, t0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	withNow := func(r check.Request) check.Decision {
+		d := s.Check(r)
+		if d.Rule != "" {
+			_ = time.Now()
+		}
+		return d
+	}
+	for _, impl := range []struct {
+		name string
+		f    func(check.Request) check.Decision
+	}{
+		{"snapshot", s.Check},
+		{"snapshot+now", withNow},
+		{"hits", observe.NewHits(s, nil).Check},
+		{"shadow", observe.NewShadow(s, cand, nil).Check},
+	} {
+		b.Run("rules=100k/impl="+impl.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				impl.f(reqs[i&1023])
+			}
+		})
+		b.Run("rules=100k/impl="+impl.name+"/parallel", func(b *testing.B) {
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for i := 0; pb.Next(); i++ {
+					impl.f(reqs[i&1023])
+				}
+			})
+		})
+	}
+}
