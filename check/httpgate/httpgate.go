@@ -77,7 +77,7 @@ var (
 	// ErrHops reports more trusted hops than [Options.MaxHops].
 	ErrHops = errors.New("httpgate: too many trusted hops")
 	// ErrAllTrusted reports a chain in which every address is trusted.
-	ErrAllTrusted = errors.New("httpgate: every address of the chain is a trusted proxy")
+	ErrAllTrusted = errors.New("httpgate: every address is a trusted proxy's")
 )
 
 // Gate decides requests with a [Decider]. It is safe for concurrent use.
@@ -273,7 +273,7 @@ func (g *Gate) ClientAddr(r *http.Request) (netip.Addr, error) {
 	case g.opts.AllTrustedLeftmost:
 		return w.last, nil
 	}
-	return netip.Addr{}, fmt.Errorf("%w (%d hops in %s)", ErrAllTrusted, w.hops, header)
+	return netip.Addr{}, fmt.Errorf("%w (%s)", ErrAllTrusted, header)
 }
 
 func (g *Gate) trusted(a netip.Addr) bool {

@@ -1,11 +1,15 @@
-// Command server guards a route with ipgate's middleware.
+// Command guarded serves a route guarded by ipgate's HTTP gate
+// (package check/httpgate).
 //
-//	go run ./examples/middleware/server -trust 127.0.0.1/32
+//	go run ./examples/guarded -trust loopback
 //	curl -i -H 'X-Forwarded-For: 198.51.100.7' http://127.0.0.1:8080/private   # 200: an allowed client
 //	curl -i -H 'X-Forwarded-For: 203.0.113.9' http://127.0.0.1:8080/private    # 403: not on the list
+//	curl -i http://127.0.0.1:8080/private                                      # 403: a proxy sent no header
 //
 // With -trust, the server believes X-Forwarded-For from those peers, as it
 // would behind a load balancer; curl on this machine plays the balancer.
+// -trust takes a comma-separated list of prefixes, addresses and the
+// classes private, loopback and link-local.
 package main
 
 import (
@@ -17,16 +21,17 @@ import (
 	"net/netip"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/ipgate/ipgate/check"
-	"github.com/ipgate/ipgate/examples/middleware"
+	"github.com/ipgate/ipgate/check/httpgate"
 	"github.com/ipgate/ipgate/policy"
 	"github.com/ipgate/ipgate/rangeset"
 )
 
 func main() {
 	listen := flag.String("listen", "127.0.0.1:8080", "address to listen on")
-	trust := flag.String("trust", "", "comma-separated prefixes of trusted proxies")
+	trust := flag.String("trust", "", "trusted proxies: comma-separated prefixes, addresses, or private, loopback, link-local")
 	policyFile := flag.String("policy", "", "a policy document (default: allow 198.51.100.0/24 and loopback)")
 	flag.Parse()
 
@@ -48,26 +53,71 @@ func main() {
 		log.Fatal(err)
 	}
 	defer c.Close()
-
-	var proxies []netip.Prefix
-	for _, s := range strings.Split(*trust, ",") {
-		if s = strings.TrimSpace(s); s != "" {
-			proxies = append(proxies, netip.MustParsePrefix(s))
-		}
+	proxies, err := parseTrust(*trust)
+	if err != nil {
+		log.Fatal(err)
 	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	guard := middleware.New(c, &middleware.Options{
+	h, err := handler(c, proxies, slog.New(slog.NewTextHandler(os.Stderr, nil)))
+	if err != nil {
+		log.Fatal(err)
+	}
+	srv := &http.Server{
+		Addr:              *listen,
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      10 * time.Second,
+		IdleTimeout:       time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
+	log.Printf("listening on %s", *listen)
+	log.Fatal(srv.ListenAndServe())
+}
+
+// handler serves /private to the clients d allows and / to everyone.
+func handler(d httpgate.Decider, proxies []netip.Prefix, logger *slog.Logger) (http.Handler, error) {
+	gate, err := httpgate.New(d, &httpgate.Options{
 		TrustedProxies: proxies,
 		OnDecision: func(r *http.Request, d check.Decision, client netip.Addr, err error) {
 			logger.Info("decision", "path", r.URL.Path, "client", client, "allowed", d.Allowed, "rule", d.Rule, "reason", d.Reason, "err", err)
 		},
 	})
+	if err != nil {
+		return nil, err
+	}
 	mux := http.NewServeMux()
-	mux.Handle("/private", guard.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		d, client, _ := middleware.FromContext(r.Context())
-		fmt.Fprintf(w, "hello %s, let in by rule %s\n", client, d.Rule)
+	mux.Handle("/private", gate.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		d, client, _ := httpgate.FromContext(r.Context())
+		fmt.Fprintf(w, "hello %s, let in: %s\n", client, d)
 	})))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "public") })
-	log.Printf("listening on %s", *listen)
-	log.Fatal(http.ListenAndServe(*listen, mux))
+	return mux, nil
+}
+
+// parseTrust reads the -trust flag.
+func parseTrust(s string) ([]netip.Prefix, error) {
+	classes := map[string]func() []netip.Prefix{
+		"private": httpgate.Private, "loopback": httpgate.Loopback, "link-local": httpgate.LinkLocal,
+	}
+	var out []netip.Prefix
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if class, ok := classes[f]; ok {
+			out = append(out, class()...)
+			continue
+		}
+		if f == "" {
+			continue
+		}
+		if a, err := netip.ParseAddr(f); err == nil {
+			out = append(out, netip.PrefixFrom(a, a.BitLen()))
+			continue
+		}
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			return nil, fmt.Errorf("-trust: %s is not a prefix, an address or one of private, loopback, link-local", rangeset.Quote(f))
+		}
+		out = append(out, p)
+	}
+	return out, nil
 }
