@@ -18,11 +18,12 @@
 //     right, across every header line, skipping trusted hops; the first
 //     untrusted address decides. At most [Options.MaxHops] trusted hops
 //     are skipped, so the work is bounded however long the header.
-//   - Forwarded (RFC 7239, [Options.Forwarded]): read whole, quoted
-//     strings and escapes respected, then walked as X-Forwarded-For, using
-//     the one "for" parameter of each element. An element with a repeated
-//     parameter is unusable. A header of more than 64 elements (or
-//     MaxHops+1, if more) is refused.
+//   - Forwarded (RFC 7239, [Options.Forwarded]): each header line is
+//     split whole, quoted strings and escapes respected, and the elements
+//     are walked as X-Forwarded-For's, each by its one "for" parameter;
+//     lines left of the one that decides are not read. An element with a
+//     repeated parameter is unusable. More than 64 elements (or MaxHops+1,
+//     if more) in the lines read are refused.
 //   - A single-address header ([Options.ClientIPHeader], such as
 //     CF-Connecting-IP, True-Client-IP or X-Real-IP) that the trusted
 //     proxies set: exactly one address, never read from an untrusted peer.
