@@ -61,18 +61,27 @@ type ruleInfo struct {
 	rule      policy.Rule // a private copy
 }
 
-func newRuleInfo(r policy.Rule, seq uint64) *ruleInfo {
-	ri := makeRuleInfo(r, seq)
-	return &ri
+func newRuleInfo(r *policy.Rule, seq uint64) *ruleInfo {
+	ri := new(ruleInfo)
+	ri.set(r, seq)
+	return ri
 }
 
-func makeRuleInfo(r policy.Rule, seq uint64) ruleInfo {
+// set fills ri in place from r: the records are large and hold pointers,
+// so a compile writes each once rather than copying it.
+func (ri *ruleInfo) set(r *policy.Rule, seq uint64) {
+	ri.rule = *r
+	if r.TTL != nil {
+		ttl := *r.TTL
+		ri.rule.TTL = &ttl
+	}
+	ri.seq, ri.size = seq, r.Target.Size()
+	ri.allow, ri.adminOnly = r.Action == policy.Allow, r.AdminOnly
 	exp, ok := r.Expiry()
 	if !ok {
 		exp = never
 	}
-	return ruleInfo{rule: r.Clone(), seq: seq, size: r.Target.Size(), exp: exp,
-		allow: r.Action == policy.Allow, adminOnly: r.AdminOnly}
+	ri.exp = exp
 }
 
 // live reports whether the rule applies to the subject class and is not
@@ -127,9 +136,10 @@ func compile(p policy.Policy, t0 time.Time, large bool) (*Snapshot, []ruleInfo, 
 	s := &Snapshot{at: t0, next: never, settings: p.Settings, rules: len(p.Rules)}
 	all := make([]entry, 0, len(p.Rules))   // most rules are one prefix
 	infos := make([]ruleInfo, len(p.Rules)) // one allocation for every rule
-	for i, r := range p.Rules {
+	for i := range p.Rules {
+		r := &p.Rules[i]
 		ri := &infos[i]
-		*ri = makeRuleInfo(r, uint64(i))
+		ri.set(r, uint64(i))
 		s.count(ri, +1)
 		for pfx := range r.Target.Prefixes() {
 			all = append(all, entryOf(pfx, uint32(i)))

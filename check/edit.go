@@ -69,7 +69,8 @@ func (st *rulesState) edit(old *Snapshot, t0 time.Time, settings policy.Settings
 		}
 	}
 	deny := settings.Precedence == policy.DenyOverrides
-	for _, nr := range add {
+	for i := range add {
+		nr := &add[i]
 		r := newRuleInfo(nr, st.seq)
 		st.seq++
 		st.byID[nr.ID] = r
