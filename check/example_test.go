@@ -70,7 +70,7 @@ func ExampleChecker() {
 	fmt.Println(c.Check(req))
 	// Output:
 	// allow (rule "office")
-	// check.Compile: rule "office": invalid target: no ip, or from and to
+	// check.Compile: rule "office": invalid target: Target is the zero rangeset.Range
 	// allow (rule "office")
 }
 
