@@ -1,0 +1,46 @@
+// Package lists reads the address lists that allowlists and denylists are
+// fed from, as published, into policy rules tagged with their source:
+//
+//   - [Plain]: one address, CIDR or range per line, "#" comments and blank
+//     lines (FireHOL netsets and most hand-kept lists);
+//   - [Spamhaus]: the DROP and EDROP lists, "1.10.16.0/20 ; SBL256894",
+//     with ";" comments;
+//   - [AWS]: ip-ranges.json (prefixes[].ip_prefix and
+//     ipv6_prefixes[].ipv6_prefix), filtered by service and region;
+//   - [GitHub]: the meta API document (api.github.com/meta), the arrays of
+//     the keys chosen ("hooks", "web", "actions", ...);
+//   - [Cloudflare]: the ips-v4 and ips-v6 text files, or the JSON of the
+//     API (result.ipv4_cidrs and result.ipv6_cidrs);
+//   - [Google]: goog.json and cloud.json (prefixes[].ipv4Prefix and
+//     ipv6Prefix), cloud.json filtered by service and scope.
+//
+// # Source tags
+//
+// Every rule is named "SOURCE:TARGET", the source tag (Options.Source,
+// by default the format's name, such as "spamhaus") and the canonical text
+// of its target: "aws:3.5.140.0/22". An id therefore stays the same when
+// the list is fetched again and the entry has moved, so that a diff of two
+// imports shows what the list changed. Its comment starts with the tag too,
+// then says where the entry came from: "spamhaus: SBL256894",
+// "aws: EC2 us-east-1", "github: hooks", "firehol: line 12". An entry
+// listed twice (AWS lists a prefix under AMAZON and under EC2; GitHub's
+// keys share prefixes) makes one rule, from its first occurrence.
+//
+// [Merge] adds the rules to a policy and refuses an id the policy already
+// has, so that two imports tagged alike cannot silently shadow each other.
+//
+// # Errors
+//
+// Parsing is strict about the entries and lenient about what surrounds
+// them: keys of a JSON document that the format does not use are ignored,
+// as the providers add keys over time, but every entry must be an address,
+// a CIDR prefix or a range as [rangeset.ParseRange] reads it. A CIDR with
+// host bits set (10.0.0.5/24) is refused, not masked: a list that says so
+// is damaged or means a single host, and guessing which widens or narrows
+// an allowlist silently. Each bad entry is an error naming its line (or
+// its JSON path) and quoting the text; up to 20 are reported, then a count
+// of the rest, and no rules are returned. The parsers read the whole input;
+// bound it (io.LimitReader) when it comes from the network.
+//
+// The package uses only the standard library and package rangeset.
+package lists

@@ -1,0 +1,464 @@
+package lists
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/ipgate/ipgate/policy"
+	"github.com/ipgate/ipgate/rangeset"
+)
+
+// Options say how the entries of a list become rules. A nil *Options,
+// and a zero field, mean the defaults.
+type Options struct {
+	// Source is the tag the rules are named and commented with; "" means
+	// the format's name: "plain", "spamhaus", "aws", "github",
+	// "cloudflare" or "google".
+	Source string
+	// Action is what the rules do; zero means policy.Allow, except for
+	// [Spamhaus], whose lists are of networks to drop: there it means
+	// policy.Deny.
+	Action policy.Action
+	// Services, when not nil, keeps only the entries of one of these
+	// services: the "service" of AWS (such as "EC2" or "CLOUDFRONT") and
+	// of Google's cloud.json ("Google Cloud").
+	Services []string
+	// Regions, when not nil, keeps only the entries of one of these
+	// regions: the "region" of AWS (such as "us-east-1") and the "scope"
+	// of Google's cloud.json (such as "us-east1").
+	Regions []string
+	// Keys are the keys of GitHub's meta document whose arrays are read,
+	// such as "hooks", "web", "api", "git" or "actions"; nil means every
+	// key whose value is an array, except "ssh_keys".
+	Keys []string
+}
+
+// maxErrors is how many bad entries are reported before a count of the
+// rest.
+const maxErrors = 20
+
+// maxComment bounds the text a rule's comment takes from a list line.
+const maxComment = 200
+
+// reader collects the rules of one list.
+type reader struct {
+	fn     string // "lists.Plain"
+	source string
+	action policy.Action
+	opts   Options
+	rules  []policy.Rule
+	seen   map[rangeset.Range]bool
+	errs   []error
+	more   int // errors past maxErrors
+}
+
+func newReader(fn, format string, dflt policy.Action, opts *Options, filters string) (*reader, error) {
+	rd := &reader{fn: fn, source: format, action: dflt, seen: map[rangeset.Range]bool{}}
+	if opts != nil {
+		rd.opts = *opts
+	}
+	if rd.opts.Source != "" {
+		rd.source = rd.opts.Source
+	}
+	if rd.opts.Action != 0 {
+		if !rd.opts.Action.IsValid() {
+			return nil, errors.New(fn + ": invalid action " + rd.opts.Action.String())
+		}
+		rd.action = rd.opts.Action
+	}
+	// A filter the format has no field for would silently keep everything.
+	for _, f := range []struct {
+		name string
+		set  bool
+	}{{"Services", rd.opts.Services != nil}, {"Regions", rd.opts.Regions != nil}, {"Keys", rd.opts.Keys != nil}} {
+		if f.set && !strings.Contains(filters, f.name) {
+			return nil, errors.New(fn + ": Options." + f.name + " does not apply to this format")
+		}
+	}
+	return rd, nil
+}
+
+// fail records a bad entry at where ("line 3", "prefixes[2].ip_prefix"),
+// wrapping err so that errors.Is finds the rangeset sentinels.
+func (rd *reader) fail(where string, err error) {
+	if len(rd.errs) == maxErrors {
+		rd.more++
+		return
+	}
+	rd.errs = append(rd.errs, fmt.Errorf("%s: %s: %w", rd.fn, where, err))
+}
+
+// add parses one entry and records its rule; detail goes in the comment.
+func (rd *reader) add(where, text, detail string) {
+	r, err := rangeset.ParseRange(text)
+	if err != nil {
+		rd.fail(where, err)
+		return
+	}
+	if rd.seen[r] {
+		return
+	}
+	rd.seen[r] = true
+	if len(detail) > maxComment {
+		detail = detail[:maxComment] + "..."
+	}
+	comment := rd.source
+	if detail != "" {
+		comment += ": " + detail
+	}
+	rd.rules = append(rd.rules, policy.Rule{ID: rd.source + ":" + r.String(), Target: r, Action: rd.action, Comment: comment})
+}
+
+// result returns the rules, or every error recorded.
+func (rd *reader) result() ([]policy.Rule, error) {
+	if len(rd.errs) > 0 {
+		errs := rd.errs
+		if rd.more > 0 {
+			errs = append(errs, errors.New(rd.fn+": ... and "+strconv.Itoa(rd.more)+" more bad entries"))
+		}
+		return nil, errors.Join(errs...)
+	}
+	return rd.rules, nil
+}
+
+// unmatched reports the filter values that kept no entry: a misspelt
+// region must not pass for an empty one.
+func (rd *reader) unmatched(name string, want []string, used map[string]bool) {
+	for _, w := range want {
+		if !used[w] {
+			rd.fail("Options."+name, errors.New("no entry has "+rangeset.Quote(w)))
+		}
+	}
+}
+
+// lines calls each with every line of r (its number counted from 1 and
+// its text without the line ending).
+func lines(r io.Reader, each func(n int, line string)) error {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	for n, line := range strings.Split(string(data), "\n") {
+		each(n+1, strings.TrimSuffix(line, "\r"))
+	}
+	return nil
+}
+
+// text reads a list of one entry per line, comments starting at sep.
+func text(rd *reader, r io.Reader, sep string, detail func(n int, comment string) string) ([]policy.Rule, error) {
+	err := lines(r, func(n int, line string) {
+		entry, comment, _ := strings.Cut(line, sep)
+		entry = strings.Trim(entry, " \t")
+		if entry == "" {
+			return
+		}
+		rd.add("line "+strconv.Itoa(n), entry, detail(n, strings.Trim(comment, " \t")))
+	})
+	if err != nil {
+		return nil, errors.New(rd.fn + ": " + err.Error())
+	}
+	return rd.result()
+}
+
+// lineDetail names the line, and adds its comment when there is one.
+func lineDetail(n int, comment string) string {
+	d := "line " + strconv.Itoa(n)
+	if comment != "" {
+		d += " " + comment
+	}
+	return d
+}
+
+// Plain reads a plain list: one address, CIDR prefix or range per line, as
+// FireHOL's netsets are written. "#" starts a comment, at the start of a
+// line or after an entry; blank lines are skipped. A rule's comment names
+// its line and carries the comment after the entry, if any.
+func Plain(r io.Reader, opts *Options) ([]policy.Rule, error) {
+	rd, err := newReader("lists.Plain", "plain", policy.Allow, opts, "")
+	if err != nil {
+		return nil, err
+	}
+	return text(rd, r, "#", lineDetail)
+}
+
+// Spamhaus reads a Spamhaus DROP or EDROP list, in the text form
+// "1.10.16.0/20 ; SBL256894": ";" starts a comment, at the start of a line
+// (the header) or after an entry (its SBL record, which becomes the rule's
+// comment). The rules deny unless Options.Action says otherwise.
+func Spamhaus(r io.Reader, opts *Options) ([]policy.Rule, error) {
+	rd, err := newReader("lists.Spamhaus", "spamhaus", policy.Deny, opts, "")
+	if err != nil {
+		return nil, err
+	}
+	return text(rd, r, ";", func(n int, comment string) string {
+		if comment != "" {
+			return comment
+		}
+		return "line " + strconv.Itoa(n)
+	})
+}
+
+// decode reads a JSON document into v, reporting malformed JSON.
+func decode(rd *reader, r io.Reader, v any) error {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return errors.New(rd.fn + ": " + err.Error())
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return errors.New(rd.fn + ": not a JSON document of this format: " + err.Error())
+	}
+	return nil
+}
+
+// keep reports whether an entry passes the Services and Regions filters,
+// and records which filter values matched.
+func keep(rd *reader, service, region string, usedS, usedR map[string]bool) bool {
+	if rd.opts.Services != nil && !slices.Contains(rd.opts.Services, service) {
+		return false
+	}
+	if rd.opts.Regions != nil && !slices.Contains(rd.opts.Regions, region) {
+		return false
+	}
+	usedS[service], usedR[region] = true, true
+	return true
+}
+
+// AWS reads Amazon's ip-ranges.json: the ip_prefix of each element of
+// "prefixes" and the ipv6_prefix of each element of "ipv6_prefixes",
+// filtered by Options.Services and Options.Regions. A rule's comment gives
+// the service and region, "aws: EC2 us-east-1". A document with neither
+// array is an error, and so is a filter value that no entry has.
+func AWS(r io.Reader, opts *Options) ([]policy.Rule, error) {
+	rd, err := newReader("lists.AWS", "aws", policy.Allow, opts, "Services Regions")
+	if err != nil {
+		return nil, err
+	}
+	type entry struct {
+		IPPrefix   *string `json:"ip_prefix"`
+		IPv6Prefix *string `json:"ipv6_prefix"`
+		Region     string  `json:"region"`
+		Service    string  `json:"service"`
+	}
+	var doc struct {
+		Prefixes     *[]entry `json:"prefixes"`
+		IPv6Prefixes *[]entry `json:"ipv6_prefixes"`
+	}
+	if err := decode(rd, r, &doc); err != nil {
+		return nil, err
+	}
+	if doc.Prefixes == nil && doc.IPv6Prefixes == nil {
+		return nil, errors.New(rd.fn + ": no \"prefixes\" or \"ipv6_prefixes\": not an ip-ranges.json document")
+	}
+	usedS, usedR := map[string]bool{}, map[string]bool{}
+	for _, list := range []struct {
+		key, field string
+		entries    *[]entry
+	}{{"prefixes", "ip_prefix", doc.Prefixes}, {"ipv6_prefixes", "ipv6_prefix", doc.IPv6Prefixes}} {
+		if list.entries == nil {
+			continue
+		}
+		for i, e := range *list.entries {
+			where := list.key + "[" + strconv.Itoa(i) + "]." + list.field
+			p := e.IPPrefix
+			if list.field == "ipv6_prefix" {
+				p = e.IPv6Prefix
+			}
+			if p == nil {
+				rd.fail(where, errors.New("missing"))
+				continue
+			}
+			if keep(rd, e.Service, e.Region, usedS, usedR) {
+				rd.add(where, *p, strings.TrimSpace(e.Service+" "+e.Region))
+			}
+		}
+	}
+	rd.unmatched("Services", rd.opts.Services, usedS)
+	rd.unmatched("Regions", rd.opts.Regions, usedR)
+	return rd.result()
+}
+
+// GitHub reads GitHub's meta API document (https://api.github.com/meta):
+// the CIDR prefixes of the keys in Options.Keys, by default of every key
+// whose value is an array, except "ssh_keys". A rule's comment names the
+// key it came from first, "github: hooks". A key asked for that the
+// document lacks, or whose value is not an array of strings, is an error.
+func GitHub(r io.Reader, opts *Options) ([]policy.Rule, error) {
+	rd, err := newReader("lists.GitHub", "github", policy.Allow, opts, "Keys")
+	if err != nil {
+		return nil, err
+	}
+	var doc map[string]json.RawMessage
+	if err := decode(rd, r, &doc); err != nil {
+		return nil, err
+	}
+	keys := rd.opts.Keys
+	if keys == nil {
+		for k, v := range doc {
+			if k != "ssh_keys" && bytes.HasPrefix(bytes.TrimLeft(v, " \t\r\n"), []byte("[")) {
+				keys = append(keys, k)
+			}
+		}
+		slices.Sort(keys)
+		if len(keys) == 0 {
+			return nil, errors.New(rd.fn + ": no arrays of prefixes: not a meta API document")
+		}
+	}
+	for _, k := range keys {
+		raw, ok := doc[k]
+		if !ok {
+			rd.fail("Options.Keys", errors.New("the document has no key "+rangeset.Quote(k)))
+			continue
+		}
+		var cidrs []string
+		if err := json.Unmarshal(raw, &cidrs); err != nil {
+			rd.fail(rangeset.Quote(k), errors.New("not an array of strings"))
+			continue
+		}
+		for i, c := range cidrs {
+			rd.add(rangeset.Quote(k)+"["+strconv.Itoa(i)+"]", c, k)
+		}
+	}
+	return rd.result()
+}
+
+// Cloudflare reads Cloudflare's published ranges: the text files ips-v4
+// and ips-v6 (https://www.cloudflare.com/ips-v4), one CIDR per line, read
+// as [Plain] reads, or the JSON of the API (https://api.cloudflare.com/
+// client/v4/ips), the arrays result.ipv4_cidrs and result.ipv6_cidrs.
+// Input whose first character other than white space is "{" is read as
+// JSON. A JSON answer with "success" false is an error.
+func Cloudflare(r io.Reader, opts *Options) ([]policy.Rule, error) {
+	rd, err := newReader("lists.Cloudflare", "cloudflare", policy.Allow, opts, "")
+	if err != nil {
+		return nil, err
+	}
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, errors.New(rd.fn + ": " + err.Error())
+	}
+	if !bytes.HasPrefix(bytes.TrimLeft(data, " \t\r\n"), []byte("{")) {
+		return text(rd, bytes.NewReader(data), "#", lineDetail)
+	}
+	var doc struct {
+		Success *bool `json:"success"`
+		Result  *struct {
+			IPv4 []string `json:"ipv4_cidrs"`
+			IPv6 []string `json:"ipv6_cidrs"`
+		} `json:"result"`
+	}
+	if err := decode(rd, bytes.NewReader(data), &doc); err != nil {
+		return nil, err
+	}
+	if doc.Success != nil && !*doc.Success {
+		return nil, errors.New(rd.fn + ": the API answered \"success\": false")
+	}
+	if doc.Result == nil {
+		return nil, errors.New(rd.fn + ": no \"result\": not an answer of the ips API")
+	}
+	for _, list := range []struct {
+		key   string
+		cidrs []string
+	}{{"ipv4_cidrs", doc.Result.IPv4}, {"ipv6_cidrs", doc.Result.IPv6}} {
+		for i, c := range list.cidrs {
+			rd.add("result."+list.key+"["+strconv.Itoa(i)+"]", c, list.key)
+		}
+	}
+	return rd.result()
+}
+
+// Google reads Google's goog.json (the ranges of Google's services) or
+// cloud.json (those of Google Cloud's customers): the ipv4Prefix or
+// ipv6Prefix of each element of "prefixes", the second filtered by
+// Options.Services ("service") and Options.Regions ("scope"). A rule's
+// comment gives the service and scope when there are any, "google: Google
+// Cloud us-east1". An element with neither prefix, or both, is an error.
+func Google(r io.Reader, opts *Options) ([]policy.Rule, error) {
+	rd, err := newReader("lists.Google", "google", policy.Allow, opts, "Services Regions")
+	if err != nil {
+		return nil, err
+	}
+	var doc struct {
+		Prefixes *[]struct {
+			IPv4    *string `json:"ipv4Prefix"`
+			IPv6    *string `json:"ipv6Prefix"`
+			Service string  `json:"service"`
+			Scope   string  `json:"scope"`
+		} `json:"prefixes"`
+	}
+	if err := decode(rd, r, &doc); err != nil {
+		return nil, err
+	}
+	if doc.Prefixes == nil {
+		return nil, errors.New(rd.fn + ": no \"prefixes\": not a goog.json or cloud.json document")
+	}
+	usedS, usedR := map[string]bool{}, map[string]bool{}
+	for i, e := range *doc.Prefixes {
+		where := "prefixes[" + strconv.Itoa(i) + "]"
+		var p string
+		switch {
+		case e.IPv4 != nil && e.IPv6 == nil:
+			p, where = *e.IPv4, where+".ipv4Prefix"
+		case e.IPv6 != nil && e.IPv4 == nil:
+			p, where = *e.IPv6, where+".ipv6Prefix"
+		default:
+			rd.fail(where, errors.New("want one of ipv4Prefix and ipv6Prefix"))
+			continue
+		}
+		if keep(rd, e.Service, e.Scope, usedS, usedR) {
+			rd.add(where, p, strings.TrimSpace(e.Service+" "+e.Scope))
+		}
+	}
+	rd.unmatched("Services", rd.opts.Services, usedS)
+	rd.unmatched("Regions", rd.opts.Regions, usedR)
+	return rd.result()
+}
+
+// Merge returns a copy of p with rules added (copies of them, too). A rule
+// whose id p already has, or that an earlier rule of rules has, is an
+// error naming the id, as is an empty id; every clash is reported, up to
+// 20 and then a count of the rest, and then p is returned unchanged.
+// Merge checks ids only: [policy.Policy.Validate] (and compiling) checks
+// the rest.
+func Merge(p policy.Policy, rules []policy.Rule) (policy.Policy, error) {
+	ids := make(map[string]bool, len(p.Rules)+len(rules))
+	for _, r := range p.Rules {
+		ids[r.ID] = true
+	}
+	var errs []error
+	more := 0
+	for i, r := range rules {
+		what := ""
+		switch {
+		case r.ID == "":
+			what = "rule " + strconv.Itoa(i) + ": empty id"
+		case ids[r.ID]:
+			what = "rule id " + rangeset.Quote(r.ID) + " is taken"
+		}
+		ids[r.ID] = true
+		if what == "" {
+			continue
+		}
+		if len(errs) == maxErrors {
+			more++
+			continue
+		}
+		errs = append(errs, errors.New("lists.Merge: "+what))
+	}
+	if len(errs) > 0 {
+		if more > 0 {
+			errs = append(errs, errors.New("lists.Merge: ... and "+strconv.Itoa(more)+" more"))
+		}
+		return p, errors.Join(errs...)
+	}
+	out := p.Clone()
+	for _, r := range rules {
+		out.Rules = append(out.Rules, r.Clone())
+	}
+	return out, nil
+}

@@ -1,0 +1,260 @@
+package lists
+
+import (
+	"errors"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/ipgate/ipgate/policy"
+	"github.com/ipgate/ipgate/rangeset"
+)
+
+type parser func(io.Reader, *Options) ([]policy.Rule, error)
+
+// brief renders rules as "id action comment" lines.
+func brief(rules []policy.Rule) string {
+	var b strings.Builder
+	for _, r := range rules {
+		b.WriteString(r.ID + " " + r.Action.String() + " " + r.Comment + "\n")
+	}
+	return b.String()
+}
+
+func TestFormats(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, file string
+		parse      parser
+		opts       *Options
+		want       string
+	}{
+		{"plain", "firehol.netset", Plain, &Options{Source: "firehol", Action: policy.Deny}, `firehol:0.0.0.0/8 deny firehol: line 12
+firehol:1.10.16.0/20 deny firehol: line 13
+firehol:10.0.0.0/8 deny firehol: line 14 RFC 1918
+firehol:192.0.2.7 deny firehol: line 15
+firehol:2001:db8::/32 deny firehol: line 16
+`},
+		{"plain default action", "firehol.netset", Plain, nil, `plain:0.0.0.0/8 allow plain: line 12
+plain:1.10.16.0/20 allow plain: line 13
+plain:10.0.0.0/8 allow plain: line 14 RFC 1918
+plain:192.0.2.7 allow plain: line 15
+plain:2001:db8::/32 allow plain: line 16
+`},
+		{"spamhaus", "drop.txt", Spamhaus, nil, `spamhaus:1.10.16.0/20 deny spamhaus: SBL256894
+spamhaus:1.19.0.0/16 deny spamhaus: SBL434604
+spamhaus:2.56.192.0/22 deny spamhaus: SBL459831
+`},
+		{"spamhaus v6", "dropv6.txt", Spamhaus, &Options{Source: "drop6"}, `drop6:2001:678:738::/48 deny drop6: SBL635837
+drop6:2a06:e480::/29 deny drop6: SBL301771
+`},
+		{"aws", "ip-ranges.json", AWS, nil, `aws:3.2.34.0/26 allow aws: AMAZON af-south-1
+aws:3.5.140.0/22 allow aws: AMAZON ap-northeast-2
+aws:52.94.76.0/22 allow aws: EC2 us-east-1
+aws:2600:1f14::/35 allow aws: AMAZON us-west-2
+aws:2600:1f18::/33 allow aws: EC2 us-east-1
+`},
+		{"aws service", "ip-ranges.json", AWS, &Options{Services: []string{"S3", "EC2"}}, `aws:3.5.140.0/22 allow aws: S3 ap-northeast-2
+aws:52.94.76.0/22 allow aws: EC2 us-east-1
+aws:2600:1f18::/33 allow aws: EC2 us-east-1
+`},
+		{"aws service and region", "ip-ranges.json", AWS, &Options{Services: []string{"EC2"}, Regions: []string{"us-east-1"}}, `aws:52.94.76.0/22 allow aws: EC2 us-east-1
+aws:2600:1f18::/33 allow aws: EC2 us-east-1
+`},
+		{"github", "meta.json", GitHub, &Options{Keys: []string{"hooks"}}, `github:192.30.252.0/22 allow github: hooks
+github:185.199.108.0/22 allow github: hooks
+github:2a0a:a440::/29 allow github: hooks
+`},
+		{"github all", "meta.json", GitHub, nil, `github:4.148.0.0/16 allow github: actions
+github:2603:1030::/28 allow github: actions
+github:192.30.252.0/22 allow github: api
+github:20.201.28.148 allow github: api
+github:185.199.108.0/22 allow github: hooks
+github:2a0a:a440::/29 allow github: hooks
+github:140.82.112.0/20 allow github: web
+github:2606:50c0::/32 allow github: web
+`},
+		{"cloudflare v4", "ips-v4", Cloudflare, nil, `cloudflare:173.245.48.0/20 allow cloudflare: line 1
+cloudflare:103.21.244.0/22 allow cloudflare: line 2
+cloudflare:104.16.0.0/13 allow cloudflare: line 3
+`},
+		{"cloudflare v6", "ips-v6", Cloudflare, nil, `cloudflare:2400:cb00::/32 allow cloudflare: line 1
+cloudflare:2606:4700::/32 allow cloudflare: line 2
+`},
+		{"cloudflare api", "cloudflare-api.json", Cloudflare, &Options{Source: "cf"}, `cf:173.245.48.0/20 allow cf: ipv4_cidrs
+cf:103.21.244.0/22 allow cf: ipv4_cidrs
+cf:2400:cb00::/32 allow cf: ipv6_cidrs
+`},
+		{"google", "goog.json", Google, nil, `google:8.8.4.0/24 allow google
+google:8.8.8.0/24 allow google
+google:2001:4860::/32 allow google
+`},
+		{"google cloud", "cloud.json", Google, &Options{Source: "gcp", Regions: []string{"asia-east1", "us-east1"}}, `gcp:34.80.0.0/15 allow gcp: Google Cloud asia-east1
+gcp:2600:1900:4010::/44 allow gcp: Google Cloud us-east1
+`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, err := os.Open("testdata/" + tt.file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			rules, err := tt.parse(f, tt.opts)
+			if err != nil {
+				t.Fatalf("error %v", err)
+			}
+			if got := brief(rules); got != tt.want {
+				t.Errorf("rules:\n%s\nwant:\n%s", got, tt.want)
+			}
+			// The rules make a valid policy.
+			if err := policy.New(rules...).Validate(); err != nil {
+				t.Errorf("Validate: %v", err)
+			}
+			// Targets are the list's, parsed.
+			for _, r := range rules {
+				if want := rangeset.MustParseRange(strings.SplitN(r.ID, ":", 2)[1]); r.Target != want {
+					t.Errorf("%s: target %v", r.ID, r.Target)
+				}
+			}
+		})
+	}
+}
+
+func TestErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		parse parser
+		opts  *Options
+		in    string
+		want  string
+	}{
+		{"host bits", Plain, nil, "# x\n10.0.0.0/8\n10.0.0.5/24 # typo\n",
+			`lists.Plain: line 3: rangeset.ParseRange("10.0.0.5/24"): host bits set (canonical form 10.0.0.0/24)`},
+		{"garbage quoted", Plain, nil, "10.0.0.0/8\n\x1b[2Jevil\n",
+			`lists.Plain: line 2: rangeset.ParseRange("\x1b[2Jevil"): invalid IP address "\x1b[2Jevil": unable to parse IP`},
+		{"mapped", Plain, nil, "::ffff:10.0.0.0/104\n",
+			`lists.Plain: line 1: rangeset.ParseRange("::ffff:10.0.0.0/104"): IPv4-mapped IPv6 address not allowed in a rule target (write the IPv4 address): "::ffff:10.0.0.0"`},
+		{"spamhaus hash is no comment", Spamhaus, nil, "1.10.16.0/20 # SBL1\n",
+			`lists.Spamhaus: line 1: rangeset.ParseRange("1.10.16.0/20 # SBL1"): invalid prefix length "20 # SBL1" (want 0 to 32)`},
+		{"plain semicolon is no comment", Plain, nil, "1.10.16.0/20 ; SBL1\n",
+			`lists.Plain: line 1: rangeset.ParseRange("1.10.16.0/20 ; SBL1"): invalid prefix length "20 ; SBL1" (want 0 to 32)`},
+		{"aws not json", AWS, nil, "3.2.34.0/26\n",
+			`lists.AWS: not a JSON document of this format: invalid character '.' after top-level value`},
+		{"aws wrong document", AWS, nil, `{"prefixes4": []}`,
+			`lists.AWS: no "prefixes" or "ipv6_prefixes": not an ip-ranges.json document`},
+		{"aws bad prefix", AWS, nil, `{"prefixes": [{"ip_prefix": "3.2.34.0/26"}, {"ip_prefix": "3.2.34.1/26"}, {"ipv6_prefix": "::/0"}]}`,
+			"lists.AWS: prefixes[1].ip_prefix: rangeset.ParseRange(\"3.2.34.1/26\"): host bits set (canonical form 3.2.34.0/26)\n" +
+				"lists.AWS: prefixes[2].ip_prefix: missing"},
+		{"aws unknown region", AWS, &Options{Regions: []string{"us-east-1", "us-est-1"}}, `{"prefixes": [{"ip_prefix": "3.2.34.0/26", "region": "us-east-1"}]}`,
+			`lists.AWS: Options.Regions: no entry has "us-est-1"`},
+		{"github missing key", GitHub, &Options{Keys: []string{"hooks", "hoks"}}, `{"hooks": ["192.30.252.0/22"]}`,
+			`lists.GitHub: Options.Keys: the document has no key "hoks"`},
+		{"github not array of strings", GitHub, &Options{Keys: []string{"domains"}}, `{"domains": {"website": []}}`,
+			`lists.GitHub: "domains": not an array of strings`},
+		{"github no arrays", GitHub, nil, `{"message": "Not Found"}`,
+			`lists.GitHub: no arrays of prefixes: not a meta API document`},
+		{"github bad cidr", GitHub, nil, `{"hooks": ["192.30.252.0/22", "192.30.252.0/33"]}`,
+			`lists.GitHub: "hooks"[1]: rangeset.ParseRange("192.30.252.0/33"): invalid prefix length "33" (want 0 to 32)`},
+		{"cloudflare failure", Cloudflare, nil, `{"success": false, "errors": [{"code": 1000}]}`,
+			`lists.Cloudflare: the API answered "success": false`},
+		{"cloudflare bad", Cloudflare, nil, `{"result": {"ipv6_cidrs": ["2400:cb00::/32", "2400:cb00::1/32"]}, "success": true}`,
+			`lists.Cloudflare: result.ipv6_cidrs[1]: rangeset.ParseRange("2400:cb00::1/32"): host bits set (canonical form 2400:cb00::/32)`},
+		{"google both", Google, nil, `{"prefixes": [{"ipv4Prefix": "8.8.8.0/24", "ipv6Prefix": "2001:4860::/32"}, {}]}`,
+			"lists.Google: prefixes[0]: want one of ipv4Prefix and ipv6Prefix\nlists.Google: prefixes[1]: want one of ipv4Prefix and ipv6Prefix"},
+		{"filter not of the format", Plain, &Options{Services: []string{"EC2"}}, "",
+			`lists.Plain: Options.Services does not apply to this format`},
+		{"keys not of aws", AWS, &Options{Keys: []string{"hooks"}}, "{}",
+			`lists.AWS: Options.Keys does not apply to this format`},
+		{"bad action", Plain, &Options{Action: 7}, "",
+			`lists.Plain: invalid action Action(7)`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rules, err := tt.parse(strings.NewReader(tt.in), tt.opts)
+			if err == nil {
+				t.Fatalf("no error, rules %v", rules)
+			}
+			if rules != nil {
+				t.Errorf("rules %v with the error", rules)
+			}
+			if got := err.Error(); got != tt.want {
+				t.Errorf("error\n%s\nwant\n%s", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestErrorsBounded(t *testing.T) {
+	t.Parallel()
+	var in strings.Builder
+	for i := range 50 {
+		in.WriteString("10.0.0." + strconv.Itoa(i) + "/8\n")
+	}
+	_, err := Plain(strings.NewReader(in.String()), nil)
+	lines := strings.Split(err.Error(), "\n")
+	if len(lines) != maxErrors+1 {
+		t.Fatalf("%d lines, want %d:\n%v", len(lines), maxErrors+1, err)
+	}
+	// 10.0.0.0/8 is fine: 49 bad lines, 20 reported.
+	if got, want := lines[maxErrors], "lists.Plain: ... and 29 more bad entries"; got != want {
+		t.Errorf("last line %q, want %q", got, want)
+	}
+	if !strings.HasPrefix(lines[0], "lists.Plain: line 2: ") {
+		t.Errorf("first line %q", lines[0])
+	}
+	if !errors.Is(err, rangeset.ErrHostBits) {
+		t.Error("the errors do not wrap rangeset.ErrHostBits")
+	}
+}
+
+func TestCRLFAndDuplicates(t *testing.T) {
+	t.Parallel()
+	rules, err := Plain(strings.NewReader("10.0.0.0/8\r\n\r\n  10.0.0.0-10.255.255.255\t\r\n192.0.2.1-192.0.2.9\r\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "plain:10.0.0.0/8 allow plain: line 1\nplain:192.0.2.1-192.0.2.9 allow plain: line 4\n"
+	if got := brief(rules); got != want {
+		t.Errorf("rules:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+func TestMerge(t *testing.T) {
+	t.Parallel()
+	base := policy.New(policy.Rule{ID: "office", Target: rangeset.MustParseRange("192.0.2.0/24"), Action: policy.Allow})
+	hooks, err := GitHub(strings.NewReader(`{"hooks": ["192.30.252.0/22"]}`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Merge(base, hooks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Rules) != 2 || p.Rules[1].ID != "github:192.30.252.0/22" || len(base.Rules) != 1 {
+		t.Errorf("Merge = %v (base %v)", p.Rules, base.Rules)
+	}
+	// The copy shares nothing with the input.
+	hooks[0].ID = "changed"
+	if p.Rules[1].ID != "github:192.30.252.0/22" {
+		t.Error("Merge kept the caller's slice")
+	}
+	// Importing the same source twice clashes, naming each id.
+	again, _ := GitHub(strings.NewReader(`{"hooks": ["192.30.252.0/22"], "web": ["140.82.112.0/20"]}`), nil)
+	_, err = Merge(p, append(again, policy.Rule{ID: "office"}, policy.Rule{}))
+	want := "lists.Merge: rule id \"github:192.30.252.0/22\" is taken\nlists.Merge: rule id \"office\" is taken\nlists.Merge: rule 3: empty id"
+	if err == nil || err.Error() != want {
+		t.Errorf("Merge error\n%v\nwant\n%s", err, want)
+	}
+	var many []policy.Rule
+	for range 30 {
+		many = append(many, policy.Rule{ID: "office"})
+	}
+	_, err = Merge(base, many)
+	if err == nil || !strings.HasSuffix(err.Error(), "lists.Merge: ... and 10 more") {
+		t.Errorf("Merge of 30 clashes: %v", err)
+	}
+}
