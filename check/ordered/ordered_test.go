@@ -258,7 +258,7 @@ func TestPolicyRandom(t *testing.T) {
 	t.Parallel()
 	seeds := uint64(1000)
 	if testing.Short() {
-		seeds = 200
+		seeds = 100
 	}
 	mapped := netip.MustParsePrefix("::ffff:0:0/96")
 	for seed := range seeds {

@@ -45,11 +45,14 @@ func main() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
 
 // The exit codes.
 const (
-	exitOK   = 0 // allowed, valid, no changes, no warnings; help
-	exitNo   = 1 // denied, invalid, changes, warnings
-	exitBad  = 2 // bad usage, an unreadable file, bad input
-	maxLines = 100
+	exitOK  = 0 // allowed, valid, no changes, no warnings; help
+	exitNo  = 1 // denied, invalid, changes, warnings
+	exitBad = 2 // bad usage, an unreadable file, bad input
 )
+
+// maxLines is how many errors or warnings are printed; then how many more
+// there were.
+const maxLines = 100
 
 const usage = `ipgate checks addresses against ipgate policy documents, explains, validates,
 compares and lints them, and imports nginx access lists.
@@ -161,7 +164,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	switch args[0] {
 	case "help", "-h", "-help", "--help":
-		if len(args) > 1 && args[0] == "help" {
+		if len(args) > 1 && args[0] == "help" && args[1] != "help" {
 			cmd := lookup(args[1])
 			if cmd == nil {
 				fmt.Fprintf(stderr, "ipgate: unknown command %s\n%s", rangeset.Quote(args[1]), usage)
@@ -372,7 +375,7 @@ func verdict(d check.Decision) string {
 func (c *cli) emit(v any) {
 	enc := json.NewEncoder(c.stdout)
 	enc.SetIndent("", "  ")
-	enc.Encode(v) //nolint:errcheck // a failed write to stdout has nowhere to be reported
+	_ = enc.Encode(v) // a failed write to stdout has nowhere to be reported
 }
 
 func (c *cli) check(pos []string) int {
@@ -426,7 +429,7 @@ func (c *cli) batch(s *check.Snapshot) int {
 			out.Flush()
 			c.fail("line " + strconv.Itoa(n) + ": " + err.Error())
 			if c.json {
-				enc.Encode(struct { //nolint:errcheck
+				_ = enc.Encode(struct {
 					Line  int    `json:"line"`
 					Error string `json:"error"`
 				}{n, err.Error()})
@@ -440,7 +443,7 @@ func (c *cli) batch(s *check.Snapshot) int {
 			code = exitNo
 		}
 		if c.json {
-			enc.Encode(struct { //nolint:errcheck
+			_ = enc.Encode(struct {
 				Addr string `json:"addr"`
 				decisionJSON
 			}{a.String(), decisionOf(d)})
