@@ -425,3 +425,20 @@ func BenchmarkHits(b *testing.B) {
 		})
 	}
 }
+
+// TestNoAllocs pins that observing allocates nothing per request once a
+// rule or a change has been seen.
+func TestNoAllocs(t *testing.T) {
+	live, cand := compile(t, corp, lab16), compile(t, corp, lab17)
+	sh := observe.NewShadow(live, cand, &observe.ShadowOptions{Samples: 1})
+	clk := &fakeClock{now: t0}
+	h := observe.NewHits(sh, &observe.HitsOptions{Now: clk.Now, AfterFunc: clk.AfterFunc})
+	changed, alike := check.Request{Addr: addrIn(200)}, check.Request{Addr: addrIn(2)}
+	h.Check(changed)
+	h.Check(alike)
+	for _, r := range []check.Request{changed, alike, {Addr: addrIn(201), At: t0}} {
+		if n := testing.AllocsPerRun(100, func() { h.Check(r) }); n != 0 {
+			t.Errorf("Hits over Shadow: Check(%v) allocates %v times, want 0", r.Addr, n)
+		}
+	}
+}
