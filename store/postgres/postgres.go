@@ -1,18 +1,12 @@
-// Package postgres is the store for a fleet of instances: policies live in
-// PostgreSQL, rules as rows, and every commit bumps the policy's revision
-// in the same transaction and sends a NOTIFY, which watchers LISTEN for.
-// After a lost connection a watcher reconnects, listens again and announces
-// a change, so that its reader reloads and no change is missed.
-//
-// The store creates its schema itself; creating it again is harmless.
 package postgres
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
+	"math/rand/v2"
 	"regexp"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -21,80 +15,98 @@ import (
 	"github.com/ipgate/ipgate/policy"
 	"github.com/ipgate/ipgate/rangeset"
 	"github.com/ipgate/ipgate/store"
+	"github.com/ipgate/ipgate/store/internal/fanout"
 )
 
-// DefaultDSN is the server used when neither Options.DSN nor the
-// environment variable IPGATE_POSTGRES_DSN names one: the local test server.
-const DefaultDSN = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-
-// Options configure a [Store]. A nil *Options means the defaults.
+// Options configure a [Store]. Open needs at least a DSN.
 type Options struct {
-	// DSN is the connection string; empty means $IPGATE_POSTGRES_DSN, then
-	// [DefaultDSN].
+	// DSN is the connection string, a URL or key=value pairs, as pgx
+	// reads it (for example "postgres://ipgate@db.internal:5432/policies").
+	// It must be set: the store never guesses a server.
 	DSN string
 	// Schema holds the store's tables; empty means "ipgate". Stores with
 	// different schemas share nothing.
 	Schema string
 	// Now sets CreatedAt and UpdatedAt; nil means time.Now.
 	Now func() time.Time
-	// Guard refuses writes; see store.DocEditor.Guard. With a guard, rule
+	// Guard refuses writes; see store.DocOptions.Guard. With a guard, rule
 	// edits load the whole policy, as the guard needs it.
 	Guard func(old, new policy.Policy) error
-	// Retry is how long a watcher waits between reconnection attempts;
-	// zero means one second.
+	// Retry is how long watchers wait before the first attempt to
+	// reconnect after losing the server; zero means one second. Each
+	// failed attempt doubles the wait, up to a minute, with jitter.
 	Retry time.Duration
 }
 
 var validSchema = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
 
-// Store is a PostgreSQL-backed [store.Editor] and [store.Watcher]. It is
-// safe for concurrent use. Close releases its connections.
+// docEditor names the embedded editor without exporting it.
+type docEditor = store.DocEditor
+
+// Store is a PostgreSQL-backed [store.Editor] and [store.Watcher]. Rule
+// edits without a guard run in SQL on the rule's row; the other methods
+// are those of [store.DocEditor]. It is safe for concurrent use. Close
+// releases its connections. Make one with [Open].
 type Store struct {
-	store.DocEditor
-	db *db
+	*docEditor
+	db      *db
+	now     func() time.Time
+	guarded bool
 }
 
-// Open connects to the server, creates the schema when it is missing, and
-// returns the store.
+var (
+	_ store.Editor  = (*Store)(nil)
+	_ store.Watcher = (*Store)(nil)
+)
+
+// Open connects to the server named by opts.DSN, creates the schema when
+// it is missing, and returns the store.
 func Open(ctx context.Context, opts *Options) (*Store, error) {
 	var o Options
 	if opts != nil {
 		o = *opts
 	}
 	if o.DSN == "" {
-		o.DSN = os.Getenv("IPGATE_POSTGRES_DSN")
-	}
-	if o.DSN == "" {
-		o.DSN = DefaultDSN
+		return nil, errors.New("postgres.Open: Options.DSN is empty; name the server, as in \"postgres://user@host:5432/db\"")
 	}
 	if o.Schema == "" {
 		o.Schema = "ipgate"
 	}
 	if !validSchema.MatchString(o.Schema) {
-		return nil, fmt.Errorf("postgres: invalid schema name %q", o.Schema)
+		return nil, fmt.Errorf("postgres.Open: invalid schema name %s", rangeset.Quote(o.Schema))
 	}
 	if o.Retry <= 0 {
 		o.Retry = time.Second
 	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
 	pool, err := pgxpool.New(ctx, o.DSN)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: %w", err)
+		return nil, fmt.Errorf("postgres.Open: %w", err)
 	}
 	d := &db{pool: pool, dsn: o.DSN, schema: o.Schema, retry: o.Retry}
+	d.hub = fanout.New(d.source)
 	if err := d.migrate(ctx); err != nil {
 		pool.Close()
 		return nil, err
 	}
-	return &Store{DocEditor: store.DocEditor{Backend: d, Now: o.Now, Guard: o.Guard}, db: d}, nil
+	ed := store.NewDocEditor(d, &store.DocOptions{Now: o.Now, Guard: o.Guard})
+	return &Store{docEditor: ed, db: d, now: o.Now, guarded: o.Guard != nil}, nil
 }
 
-// Close closes the store's connections.
+// Close closes the store's connection pool. Watchers keep their
+// connection until their context is done.
 func (s *Store) Close() { s.db.pool.Close() }
 
-// Watch listens for commits of the named policy on a connection of its
-// own; see [store.Watcher]. The channel is closed when ctx is done.
+// Watch returns a channel that receives a value after every commit of the
+// named policy; see [store.Watcher]. All the watchers of a Store share
+// one LISTEN connection, opened by the first Watch (whose error it
+// returns) and closed when the last watcher's ctx is done. After a lost
+// connection it reconnects, listens again and announces a change to every
+// watcher, since one may have been committed while nobody listened.
 func (s *Store) Watch(ctx context.Context, name string) (<-chan struct{}, error) {
-	return s.db.watch(ctx, name)
+	return s.db.hub.Watch(ctx, name)
 }
 
 type db struct {
@@ -102,6 +114,12 @@ type db struct {
 	dsn    string
 	schema string
 	retry  time.Duration
+	hub    *fanout.Hub
+
+	// names counts the watched names; the hub serializes its changes.
+	names int
+	// stop ends the LISTEN loop and waits for it.
+	stop func()
 }
 
 func (d *db) migrate(ctx context.Context) error {
@@ -174,7 +192,7 @@ func (d *db) Load(ctx context.Context, name string) (policy.Policy, store.Revisi
 			return err
 		}
 		if err := errors.Join(p.Settings.DefaultAction.UnmarshalText([]byte(def)), p.Settings.Precedence.UnmarshalText([]byte(prec))); err != nil {
-			return fmt.Errorf("%w: policy %q: %w", store.ErrInvalid, name, err)
+			return fmt.Errorf("%w: policy %s: %w", store.ErrInvalid, rangeset.Quote(name), err)
 		}
 		rows, err := tx.Query(ctx, fmt.Sprintf(`SELECT id, target, action, admin_only, expires_at, ttl, created_at, updated_at, comment
 			FROM %s.rules WHERE policy = $1 ORDER BY pos`, d.schema), name)
@@ -183,18 +201,18 @@ func (d *db) Load(ctx context.Context, name string) (policy.Policy, store.Revisi
 		}
 		p.Rules, err = pgx.CollectRows(rows, scanRule)
 		if err != nil {
-			return fmt.Errorf("%w: policy %q: %w", store.ErrInvalid, name, err)
+			return fmt.Errorf("%w: policy %s: %w", store.ErrInvalid, rangeset.Quote(name), err)
 		}
 		return nil
 	})
 	if err != nil {
 		if !errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrInvalid) {
-			err = fmt.Errorf("postgres: loading %q: %w", name, err)
+			err = fmt.Errorf("postgres: loading %s: %w", rangeset.Quote(name), err)
 		}
 		return policy.Policy{}, 0, err
 	}
 	if err := p.Validate(); err != nil {
-		return policy.Policy{}, 0, fmt.Errorf("%w: policy %q: %w", store.ErrInvalid, name, err)
+		return policy.Policy{}, 0, fmt.Errorf("%w: policy %s: %w", store.ErrInvalid, rangeset.Quote(name), err)
 	}
 	return p, rev, nil
 }
@@ -213,7 +231,7 @@ func scanRule(row pgx.CollectableRow) (policy.Rule, error) {
 	r.CreatedAt, errs[3] = parseInstant(created)
 	r.UpdatedAt, errs[4] = parseInstant(updated)
 	if err := errors.Join(errs[:]...); err != nil {
-		return r, fmt.Errorf("rule %q: %w", r.ID, err)
+		return r, fmt.Errorf("rule %s: %w", rangeset.Quote(r.ID), err)
 	}
 	return r, nil
 }
@@ -272,7 +290,7 @@ func (d *db) write(ctx context.Context, name string, create bool,
 		if isStoreError(err) {
 			return result, err
 		}
-		return 0, fmt.Errorf("postgres: writing %q: %w", name, err)
+		return 0, fmt.Errorf("postgres: writing %s: %w", rangeset.Quote(name), err)
 	}
 	return result, nil
 }
@@ -336,25 +354,18 @@ func (d *db) setSettings(ctx context.Context, tx pgx.Tx, name string, s policy.S
 // other rules valid and ids unique (the primary key), the policy stays valid.
 func validRule(name string, r policy.Rule) error {
 	if err := policy.New(r).Validate(); err != nil {
-		return fmt.Errorf("%w %q: %w", store.ErrInvalid, name, err)
+		return fmt.Errorf("%w %s: %w", store.ErrInvalid, rangeset.Quote(name), err)
 	}
 	return nil
 }
 
-func (s *Store) now() time.Time {
-	if s.Now == nil {
-		return time.Now()
-	}
-	return s.Now()
-}
-
 // SetSettings replaces the policy's settings, leaving its rows alone.
 func (s *Store) SetSettings(ctx context.Context, name string, st policy.Settings, expected store.Revision) (store.Revision, error) {
-	if s.Guard != nil {
-		return s.DocEditor.SetSettings(ctx, name, st, expected)
+	if s.guarded {
+		return s.docEditor.SetSettings(ctx, name, st, expected)
 	}
 	if err := (policy.Policy{Settings: st}).Validate(); err != nil {
-		return 0, fmt.Errorf("%w %q: %w", store.ErrInvalid, name, err)
+		return 0, fmt.Errorf("%w %s: %w", store.ErrInvalid, rangeset.Quote(name), err)
 	}
 	return s.db.write(ctx, name, true, func(tx pgx.Tx, cur store.Revision) (bool, bool, error) {
 		if err := conflict(name, expected, cur); err != nil {
@@ -366,8 +377,8 @@ func (s *Store) SetSettings(ctx context.Context, name string, st policy.Settings
 
 // CreateRule inserts one row.
 func (s *Store) CreateRule(ctx context.Context, name string, r policy.Rule, expected store.Revision) (policy.Rule, store.Revision, error) {
-	if s.Guard != nil {
-		return s.DocEditor.CreateRule(ctx, name, r, expected)
+	if s.guarded {
+		return s.docEditor.CreateRule(ctx, name, r, expected)
 	}
 	r = r.Clone()
 	r.CreatedAt = s.now()
@@ -383,7 +394,7 @@ func (s *Store) CreateRule(ctx context.Context, name string, r policy.Rule, expe
 			SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, coalesce(max(pos) + 1, 0) FROM %[1]s.rules WHERE policy = $1
 			ON CONFLICT (policy, id) DO NOTHING`, s.db.schema), ruleRow(name, r, 0)[:10]...)
 		if err == nil && tag.RowsAffected() == 0 {
-			err = fmt.Errorf("%w: %q", store.ErrRuleExists, r.ID)
+			err = fmt.Errorf("%w: %s", store.ErrRuleExists, rangeset.Quote(r.ID))
 		}
 		return err == nil, false, err
 	})
@@ -410,7 +421,7 @@ func (s *Store) GetRule(ctx context.Context, name, id string) (policy.Rule, stor
 		return err
 	})
 	if err != nil && !isStoreError(err) {
-		err = fmt.Errorf("postgres: reading %q: %w", name, err)
+		err = fmt.Errorf("postgres: reading %s: %w", rangeset.Quote(name), err)
 	}
 	return r, rev, err
 }
@@ -428,15 +439,15 @@ func (d *db) rule(ctx context.Context, tx pgx.Tx, name, id string, lock bool) (p
 	}
 	r, err := pgx.CollectExactlyOneRow(rows, scanRule)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return r, fmt.Errorf("%w: %q", store.ErrRuleNotFound, id)
+		return r, fmt.Errorf("%w: %s", store.ErrRuleNotFound, rangeset.Quote(id))
 	}
 	return r, err
 }
 
 // UpdateRule replaces one row, keeping its CreatedAt.
 func (s *Store) UpdateRule(ctx context.Context, name string, r policy.Rule, expected store.Revision) (policy.Rule, store.Revision, error) {
-	if s.Guard != nil {
-		return s.DocEditor.UpdateRule(ctx, name, r, expected)
+	if s.guarded {
+		return s.docEditor.UpdateRule(ctx, name, r, expected)
 	}
 	r = r.Clone()
 	return s.modify(ctx, name, r.ID, expected, func(policy.Rule) policy.Rule { return r })
@@ -444,8 +455,8 @@ func (s *Store) UpdateRule(ctx context.Context, name string, r policy.Rule, expe
 
 // PatchRule changes the fields patch sets in one row.
 func (s *Store) PatchRule(ctx context.Context, name, id string, patch store.Patch, expected store.Revision) (policy.Rule, store.Revision, error) {
-	if s.Guard != nil {
-		return s.DocEditor.PatchRule(ctx, name, id, patch, expected)
+	if s.guarded {
+		return s.docEditor.PatchRule(ctx, name, id, patch, expected)
 	}
 	return s.modify(ctx, name, id, expected, patch.Apply)
 }
@@ -479,8 +490,8 @@ func (s *Store) modify(ctx context.Context, name, id string, expected store.Revi
 
 // DeleteRule deletes one row.
 func (s *Store) DeleteRule(ctx context.Context, name, id string, expected store.Revision) (store.Revision, error) {
-	if s.Guard != nil {
-		return s.DocEditor.DeleteRule(ctx, name, id, expected)
+	if s.guarded {
+		return s.docEditor.DeleteRule(ctx, name, id, expected)
 	}
 	return s.db.write(ctx, name, false, func(tx pgx.Tx, cur store.Revision) (bool, bool, error) {
 		if err := conflict(name, expected, cur); err != nil {
@@ -488,7 +499,7 @@ func (s *Store) DeleteRule(ctx context.Context, name, id string, expected store.
 		}
 		tag, err := tx.Exec(ctx, fmt.Sprintf(`DELETE FROM %s.rules WHERE policy = $1 AND id = $2`, s.db.schema), name, id)
 		if err == nil && tag.RowsAffected() == 0 {
-			err = fmt.Errorf("%w: %q", store.ErrRuleNotFound, id)
+			err = fmt.Errorf("%w: %s", store.ErrRuleNotFound, rangeset.Quote(id))
 		}
 		return err == nil, false, err
 	})
@@ -497,8 +508,8 @@ func (s *Store) DeleteRule(ctx context.Context, name, id string, expected store.
 // DeleteRules deletes the rows of the rules that q matches, chosen under
 // the row lock, so no rule written meanwhile is touched unseen.
 func (s *Store) DeleteRules(ctx context.Context, name string, q store.Query, expected store.Revision) (int, store.Revision, error) {
-	if s.Guard != nil {
-		return s.DocEditor.DeleteRules(ctx, name, q, expected)
+	if s.guarded {
+		return s.docEditor.DeleteRules(ctx, name, q, expected)
 	}
 	n := 0
 	rev, err := s.db.write(ctx, name, false, func(tx pgx.Tx, cur store.Revision) (bool, bool, error) {
@@ -530,50 +541,66 @@ func (s *Store) DeleteRules(ctx context.Context, name string, q store.Query, exp
 	return n, rev, err
 }
 
-// watch LISTENs on a connection of its own, reconnecting after any loss.
-func (d *db) watch(ctx context.Context, name string) (<-chan struct{}, error) {
-	conn, err := d.listen(ctx)
-	if err != nil {
-		return nil, err
-	}
-	ch := make(chan struct{}, 1)
-	send := func() {
-		select {
-		case ch <- struct{}{}:
-		default:
+// source is the hub's source: the first watched name opens the LISTEN
+// connection, the last one to leave closes it.
+func (d *db) source(ctx context.Context, _ string) (func(), error) {
+	if d.names == 0 {
+		conn, err := d.listen(ctx)
+		if err != nil {
+			return nil, err
 		}
+		lctx, cancel := context.WithCancel(context.Background())
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d.loop(lctx, conn)
+		}()
+		d.stop = func() { cancel(); wg.Wait() }
 	}
-	go func() {
-		defer close(ch)
-		for {
-			for conn != nil {
-				n, err := conn.WaitForNotification(ctx)
-				if err != nil {
-					conn.Close(context.Background())
-					conn = nil
-					break
-				}
-				if n.Payload == name {
-					send()
-				}
+	d.names++
+	return func() {
+		if d.names--; d.names == 0 {
+			d.stop()
+		}
+	}, nil
+}
+
+// loop hands every notification to the hub until ctx is done,
+// reconnecting after any loss.
+func (d *db) loop(ctx context.Context, conn *pgx.Conn) {
+	closeConn := func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		conn.Close(cctx)
+		cancel()
+		conn = nil
+	}
+	for {
+		for conn != nil {
+			n, err := conn.WaitForNotification(ctx)
+			if err != nil {
+				closeConn()
+				break
 			}
-			if ctx.Err() != nil {
+			d.hub.Notify(n.Payload)
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		wait := d.retry
+		for conn == nil {
+			// Jitter keeps a fleet that lost one server from coming back in
+			// step.
+			select {
+			case <-ctx.Done():
 				return
+			case <-time.After(wait/2 + rand.N(wait/2+1)):
 			}
-			// Lost the connection: listen again, then announce a change, since
-			// one may have been committed while nobody listened.
-			for conn == nil {
-				select {
-				case <-ctx.Done():
-					return
-				case <-time.After(d.retry):
-				}
-				conn, _ = d.listen(ctx)
-			}
-			send()
+			wait = min(2*wait, time.Minute)
+			conn, _ = d.listen(ctx)
 		}
-	}()
-	return ch, nil
+		d.hub.NotifyAll()
+	}
 }
 
 func (d *db) listen(ctx context.Context) (*pgx.Conn, error) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/netip"
 	"os"
 	"slices"
 	"strings"
@@ -14,7 +13,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/ipgate/ipgate/check"
 	"github.com/ipgate/ipgate/policy"
 	"github.com/ipgate/ipgate/rangeset"
 	"github.com/ipgate/ipgate/store"
@@ -29,7 +27,7 @@ var schemas atomic.Int64
 func openStore(t testing.TB, now func() time.Time) *postgres.Store {
 	t.Helper()
 	schema := fmt.Sprintf("ipgate_test_%d_%d", os.Getpid(), schemas.Add(1))
-	s, err := postgres.Open(context.Background(), &postgres.Options{Schema: schema, Now: now, Retry: 20 * time.Millisecond})
+	s, err := postgres.Open(context.Background(), &postgres.Options{DSN: dsn(), Schema: schema, Now: now, Retry: 20 * time.Millisecond})
 	if err != nil {
 		if os.Getenv("CI") == "" {
 			t.Skipf("PostgreSQL unreachable (%v); set IPGATE_POSTGRES_DSN or start the local server. In CI this fails.", err)
@@ -46,11 +44,62 @@ func openStore(t testing.TB, now func() time.Time) *postgres.Store {
 	return s
 }
 
+// dsn is the test server: $IPGATE_POSTGRES_DSN, or the local one.
 func dsn() string {
 	if d := os.Getenv("IPGATE_POSTGRES_DSN"); d != "" {
 		return d
 	}
-	return postgres.DefaultDSN
+	return "postgres://postgres@127.0.0.1:5432/test"
+}
+
+// follower follows a policy as a checker would: it loads once, then
+// again after every notification, retrying failed loads, and keeps the
+// last revision.
+type follower struct {
+	rev  atomic.Uint64
+	deny atomic.Bool // the first rule denies
+}
+
+func follow(t testing.TB, st *postgres.Store, name string) *follower {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	ch, err := st.Watch(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &follower{}
+	load := func() {
+		for try := 0; try < 1000 && ctx.Err() == nil; try++ {
+			p, rev, err := st.Load(ctx, name)
+			if err != nil { // a pooled connection that was lost: retry
+				time.Sleep(5 * time.Millisecond)
+				continue
+			}
+			if uint64(rev) > f.rev.Load() && len(p.Rules) > 0 {
+				f.deny.Store(p.Rules[0].Action == policy.Deny)
+				f.rev.Store(uint64(rev))
+			}
+			return
+		}
+	}
+	load()
+	go func() {
+		for range ch {
+			load()
+		}
+	}()
+	return f
+}
+
+func TestOpenNeedsDSN(t *testing.T) {
+	t.Setenv("IPGATE_POSTGRES_DSN", dsn()) // the environment is not read
+	for _, opts := range []*postgres.Options{nil, {Schema: "x"}} {
+		_, err := postgres.Open(t.Context(), opts)
+		if err == nil || !strings.Contains(err.Error(), "Options.DSN") {
+			t.Errorf("Open(%+v) = %v, want an error naming Options.DSN", opts, err)
+		}
+	}
 }
 
 func TestConformance(t *testing.T) {
@@ -68,7 +117,7 @@ func TestSchemaIdempotent(t *testing.T) {
 	}
 	// Opening again over the same schema keeps the data.
 	schema := fmt.Sprintf("ipgate_test_%d_%d", os.Getpid(), schemas.Load())
-	again, err := postgres.Open(t.Context(), &postgres.Options{Schema: schema})
+	again, err := postgres.Open(t.Context(), &postgres.Options{DSN: dsn(), Schema: schema})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +125,7 @@ func TestSchemaIdempotent(t *testing.T) {
 	if p, rev, err := again.Load(t.Context(), "p"); err != nil || rev != 1 || len(p.Rules) != 1 {
 		t.Errorf("Load after reopening = %+v rev %d, %v", p, rev, err)
 	}
-	if _, err := postgres.Open(t.Context(), &postgres.Options{Schema: "Robert'); DROP TABLE x;--"}); err == nil {
+	if _, err := postgres.Open(t.Context(), &postgres.Options{DSN: dsn(), Schema: "Robert'); DROP TABLE x;--"}); err == nil {
 		t.Error("an invalid schema name was accepted")
 	}
 }
@@ -98,7 +147,10 @@ func TestExactInstants(t *testing.T) {
 // touches anyone else's.
 var appName = fmt.Sprintf("ipgate_test_%d", os.Getpid())
 
-func withAppName(dsn string) string {
+func withAppName(dsn string) string { return withApp(dsn, appName) }
+
+// withApp adds application_name=app to dsn, in a URL or key=value form.
+func withApp(dsn, app string) string {
 	sep := " "
 	if strings.Contains(dsn, "://") {
 		sep = "&"
@@ -106,7 +158,7 @@ func withAppName(dsn string) string {
 			sep = "?"
 		}
 	}
-	return dsn + sep + "application_name=" + appName
+	return dsn + sep + "application_name=" + app
 }
 
 // terminate ends the connections tagged with appName.
@@ -141,21 +193,15 @@ func TestFollowersSurviveLostConnections(t *testing.T) {
 	if _, err := writer.Put(ctx, "fleet", policy.New(rule("r", "10.0.0.0/8", policy.Allow)), store.Any); err != nil {
 		t.Fatal(err)
 	}
-	var followers []*check.Checker
+	var followers []*follower
 	for range 2 {
 		st, err := postgres.Open(ctx, &postgres.Options{DSN: withAppName(dsn()), Schema: schema, Retry: 20 * time.Millisecond})
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer st.Close()
-		c, err := check.Follow(ctx, st, "fleet", &check.Options{OnError: func(error) {}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		followers = append(followers, c)
+		followers = append(followers, follow(t, st, "fleet"))
 	}
-	probe := check.Request{Addr: netip.MustParseAddr("10.1.2.3")}
 	var last store.Revision
 	for i := range 60 {
 		if i%10 == 5 {
@@ -174,22 +220,17 @@ func TestFollowersSurviveLostConnections(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, c := range followers {
-			if d := c.Check(probe); d.Rule != "r" {
-				t.Fatalf("a follower lost its snapshot: %v", d)
-			}
-		}
 	}
 	deadline := time.Now().Add(15 * time.Second)
-	for _, c := range followers {
-		for c.Status().Revision != last {
+	for _, f := range followers {
+		for store.Revision(f.rev.Load()) != last {
 			if time.Now().After(deadline) {
-				t.Fatalf("a follower stayed at revision %d, want %d (status %+v)", c.Status().Revision, last, c.Status())
+				t.Fatalf("a follower stayed at revision %d, want %d", f.rev.Load(), last)
 			}
 			time.Sleep(5 * time.Millisecond)
 		}
-		if d := c.Check(probe); d.Allowed { // the last write (i = 59) denies
-			t.Errorf("final decision %v, want deny", d)
+		if !f.deny.Load() { // the last write (i = 59) denies
+			t.Error("final policy allows, want deny")
 		}
 	}
 }
@@ -200,7 +241,7 @@ func BenchmarkStore(b *testing.B) {
 
 // BenchmarkPropagation measures, over the fleet of two checkers following
 // one policy on connections of their own, how long a write through one
-// store takes to be in effect in the other checker. Run it with
+// store takes to be loaded by the followers. Run it with
 // -benchtime=1000x for the 1,000 writes the issue asks for.
 func BenchmarkPropagation(b *testing.B) {
 	writer := openStore(b, nil)
@@ -209,19 +250,14 @@ func BenchmarkPropagation(b *testing.B) {
 		b.Fatal(err)
 	}
 	schema := fmt.Sprintf("ipgate_test_%d_%d", os.Getpid(), schemas.Load())
-	var followers []*check.Checker
+	var followers []*follower
 	for range 2 {
-		st, err := postgres.Open(ctx, &postgres.Options{Schema: schema})
+		st, err := postgres.Open(ctx, &postgres.Options{DSN: dsn(), Schema: schema})
 		if err != nil {
 			b.Fatal(err)
 		}
 		defer st.Close()
-		c, err := check.Follow(ctx, st, "fleet", nil)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer c.Close()
-		followers = append(followers, c)
+		followers = append(followers, follow(b, st, "fleet"))
 	}
 	var delays []time.Duration
 	i := 0
@@ -231,8 +267,8 @@ func BenchmarkPropagation(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		for _, c := range followers {
-			for c.Status().Revision < rev {
+		for _, f := range followers {
+			for store.Revision(f.rev.Load()) < rev {
 				time.Sleep(20 * time.Microsecond)
 			}
 		}
@@ -251,7 +287,7 @@ func TestGuard(t *testing.T) {
 	openStore(t, nil) // a fresh schema, dropped at the end
 	schema := fmt.Sprintf("ipgate_test_%d_%d", os.Getpid(), schemas.Load())
 	refuse := errors.New("no denies here")
-	s, err := postgres.Open(ctx, &postgres.Options{Schema: schema, Guard: func(old, new policy.Policy) error {
+	s, err := postgres.Open(ctx, &postgres.Options{DSN: dsn(), Schema: schema, Guard: func(old, new policy.Policy) error {
 		for _, r := range new.Rules {
 			if r.Action == policy.Deny {
 				return refuse
@@ -288,5 +324,65 @@ func TestGuard(t *testing.T) {
 	}
 	if p, now, _ := s.Load(ctx, "p"); now != rev || len(p.Rules) != 1 || p.Rules[0].Action != policy.Allow {
 		t.Errorf("refused writes changed the policy: rev %d -> %d, %+v", rev, now, p.Rules)
+	}
+}
+
+// TestOneListenConnection watches several policies, each twice: the store
+// listens on one connection, which it closes after the last watcher.
+func TestOneListenConnection(t *testing.T) {
+	openStore(t, nil) // a fresh schema, dropped at the end
+	schema := fmt.Sprintf("ipgate_test_%d_%d", os.Getpid(), schemas.Load())
+	app := fmt.Sprintf("ipgate_listen_%d", os.Getpid())
+	st, err := postgres.Open(t.Context(), &postgres.Options{DSN: withApp(dsn(), app), Schema: schema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	listening := func() int {
+		conn, err := pgx.Connect(context.Background(), dsn())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(context.Background())
+		var n int
+		if err := conn.QueryRow(context.Background(), `SELECT count(*) FROM pg_stat_activity
+			WHERE application_name = $1 AND query LIKE 'LISTEN%'`, app).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	var chans []<-chan struct{}
+	for _, name := range []string{"a", "b", "c", "a", "b", "c"} {
+		ch, err := st.Watch(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		chans = append(chans, ch)
+	}
+	if n := listening(); n != 1 {
+		t.Errorf("6 watchers of 3 policies listen on %d connections, want 1", n)
+	}
+	if _, err := st.Put(t.Context(), "b", policy.New(), store.Any); err != nil {
+		t.Fatal(err)
+	}
+	for _, i := range []int{1, 4} {
+		select {
+		case <-chans[i]:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("watcher %d of b was not told of a commit", i)
+		}
+	}
+	cancel()
+	for _, ch := range chans {
+		for range ch {
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for listening() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the LISTEN connection outlived its watchers")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
