@@ -36,13 +36,13 @@ func decide(d Decider, r check.Request) check.Decision {
 // live decision. A request decided differently adds a map lookup and an
 // atomic count and, while its change still has room in its sample, a
 // sampling step it skips rather than wait for another request's. Counts
-// are exact. Memory grows with the number of distinct pairs of decisions,
-// at most one per pair of rules, each with its bounded sample.
+// are exact. Memory grows with the number of distinct pairs of decisions
+// seen, each with its bounded sample.
 //
 // A Shadow is safe for concurrent use. It starts no goroutine and needs no
 // closing: to start counting afresh, make a new one. The zero Shadow has
-// neither Decider: it denies every request with the zero Decision and
-// counts nothing.
+// no live Decider and no candidate: it denies every request with the zero
+// Decision and counts nothing.
 type Shadow struct {
 	live      Decider
 	candidate *check.Snapshot
@@ -175,10 +175,10 @@ func boolCompare(a, b bool) int {
 	return -1
 }
 
-// Hits counts, per rule, the requests a Decider's decisions were made by,
-// and the latest instant each rule decided one, for pruning rules nobody
-// hits. Requests decided by no rule (a default, a disabled policy, an
-// exemption, an invalid address) are not counted.
+// Hits serves a Decider's decisions and counts, per rule, the requests
+// the rule decided, with the latest instant it decided one, for pruning
+// rules nobody hits. Requests decided by no rule (a default, a disabled
+// policy, an exemption, an invalid address) are not counted.
 //
 // A hit is stamped with the request's At or, for a zero At, with a
 // reading of the clock at most [HitsOptions.Resolution] old: reading the
@@ -186,7 +186,8 @@ func boolCompare(a, b bool) int {
 // Resolution, by the request that finds the last reading too old, which
 // also arms a timer (HitsOptions.AfterFunc) to mark the reading old again
 // Resolution later. Its cost per request decided by a rule is then a map
-// lookup by rule id, an atomic count and an atomic load or two.
+// lookup by rule id, an atomic count and an atomic load or two. Memory
+// grows with the number of distinct rule ids that decided a request.
 //
 // A Hits is safe for concurrent use. It starts no goroutine when made and
 // needs no closing: while requests come, at most one timer is pending,
