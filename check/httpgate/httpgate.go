@@ -95,7 +95,7 @@ type Gate struct {
 const defaultMaxHops = 10
 
 // maxForwarded is the most Forwarded elements read, unless MaxHops asks
-// for more: the header is read whole, so its length must be bounded.
+// for more: each line is split whole, so the work must be bounded.
 const maxForwarded = 64
 
 // New returns a gate deciding with d. It refuses a nil d, a trusted
@@ -111,8 +111,9 @@ func New(d Decider, opts *Options) (*Gate, error) {
 	if d == nil {
 		errs = append(errs, errors.New("httpgate.New: nil Decider"))
 	}
-	g.opts.TrustedProxies = make([]netip.Prefix, 0, len(g.opts.TrustedProxies))
-	for _, p := range opts.trusted() {
+	in := g.opts.TrustedProxies
+	g.opts.TrustedProxies = make([]netip.Prefix, 0, len(in))
+	for _, p := range in {
 		c, err := canonicalPrefix(p)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("httpgate.New: trusted proxy %s: %v", rangeset.Quote(p.String()), err))
@@ -142,13 +143,6 @@ func New(d Decider, opts *Options) (*Gate, error) {
 		return nil, err
 	}
 	return g, nil
-}
-
-func (o *Options) trusted() []netip.Prefix {
-	if o == nil {
-		return nil
-	}
-	return o.TrustedProxies
 }
 
 // canonicalPrefix returns p as the addresses it holds are compared:
@@ -246,9 +240,6 @@ func (g *Gate) ClientAddr(r *http.Request) (netip.Addr, error) {
 		return peer, nil
 	}
 	header := g.header
-	if header == "" { // the zero Gate
-		header = "X-Forwarded-For"
-	}
 	lines := r.Header.Values(header)
 	if len(lines) == 0 {
 		if g.opts.AllTrustedLeftmost {
