@@ -241,11 +241,9 @@ func (f *Follower) run(ctx context.Context, changes <-chan struct{}) {
 		defer t.Stop()
 		tick = t.C
 	}
-	retry := time.NewTimer(0)
+	retry := time.NewTimer(time.Hour)
+	retry.Stop()
 	defer retry.Stop()
-	if !retry.Stop() {
-		<-retry.C
-	}
 	var retrying bool
 	schedule := func(failures int) {
 		retry.Reset(f.backoff(failures))
@@ -307,7 +305,11 @@ func (f *Follower) run(ctx context.Context, changes <-chan struct{}) {
 			loadFails++
 		}
 		if (rewatch || !ok) && !retrying {
-			schedule(max(loadFails, watchFails))
+			n := loadFails
+			if rewatch {
+				n = max(n, watchFails)
+			}
+			schedule(n)
 		}
 	}
 }
@@ -355,10 +357,7 @@ func (f *Follower) reload(ctx context.Context, clear bool) bool {
 		f.fail(fmt.Errorf("follow: policy %s at revision %d: %w", q, rev, err))
 		return true
 	}
-	f.publish(rev)
-	if clear {
-		f.settle()
-	}
+	f.publish(rev, clear)
 	return true
 }
 
@@ -409,11 +408,14 @@ func (f *Follower) fail(err error) {
 	}
 }
 
-// publish records rev as served, once its snapshot is, and wakes the
-// waiters.
-func (f *Follower) publish(rev store.Revision) {
+// publish records rev as served, once its snapshot is, clears the errors
+// when clear is set, and wakes the waiters.
+func (f *Follower) publish(rev store.Revision, clear bool) {
 	f.mu.Lock()
 	f.rev = rev
+	if clear {
+		f.err, f.errAt = nil, time.Time{}
+	}
 	close(f.pub)
 	f.pub = make(chan struct{})
 	f.mu.Unlock()
