@@ -98,7 +98,8 @@ reason, e.g. allow rule="office" reason=rule. With - or no ADDR, it reads
 addresses from standard input, one per line (blank lines are skipped), and
 prints one line per address, the address first; a line that is not an
 address prints the line quoted and "error", and the error goes to
-standard error. With -json it prints a JSON object per address instead.`,
+standard error. With -json it prints a JSON object per address instead,
+one per line.`,
 		exits: "0 every address allowed, 1 any denied, 2 bad usage, an unreadable or invalid policy, or a bad address"},
 	{name: "explain", args: "POLICY.json ADDR", flags: "atj", run: (*cli).explain,
 		about: `Decides ADDR as check does and prints the decision, then every rule whose
@@ -393,8 +394,8 @@ func (c *cli) check(pos []string) int {
 			return exitBad
 		}
 		d := s.Check(check.Request{Addr: a, Admin: c.admin, Mobile: c.mobile, At: c.now})
-		if c.json {
-			c.emit(struct {
+		if c.json { // one line, as for many addresses
+			_ = json.NewEncoder(c.stdout).Encode(struct {
 				Addr string `json:"addr"`
 				decisionJSON
 			}{a.String(), decisionOf(d)})
@@ -411,6 +412,11 @@ func (c *cli) check(pos []string) int {
 
 // batch decides every address of standard input, one per line.
 func (c *cli) batch(s *check.Snapshot) int {
+	if f, ok := c.stdin.(*os.File); ok {
+		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			fmt.Fprintln(c.stderr, "ipgate: reading addresses from standard input, one per line (end with Ctrl-D)")
+		}
+	}
 	defer c.progress("checking")()
 	code := exitOK
 	out := bufio.NewWriter(c.stdout)
