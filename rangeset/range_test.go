@@ -1,6 +1,7 @@
 package rangeset_test
 
 import (
+	"fmt"
 	"math/big"
 	"net/netip"
 	"slices"
@@ -183,4 +184,15 @@ func TestFamily(t *testing.T) {
 	if got := rangeset.Family(false); got.String() != "::/0" || got.To() != netip.MustParseAddr("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff") {
 		t.Errorf("Family(false) = %s", got)
 	}
+}
+
+func ExamplePrefixRange() {
+	// Host bits are masked, as netip.Prefix.Masked masks them; the text
+	// parser refuses them instead.
+	fmt.Println(rangeset.PrefixRange(netip.MustParsePrefix("10.0.0.5/24")))
+	_, err := rangeset.ParseRange("10.0.0.5/24")
+	fmt.Println(err)
+	// Output:
+	// 10.0.0.0/24
+	// rangeset.ParseRange("10.0.0.5/24"): host bits set (canonical form 10.0.0.0/24)
 }
