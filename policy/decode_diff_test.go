@@ -12,6 +12,9 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+	"time"
+
+	"github.com/ipgate/ipgate/rangeset"
 )
 
 // diffSeeds are documents that reach every branch of both decoders.
@@ -225,6 +228,64 @@ func TestDecodeReaderError(t *testing.T) {
 		_, err := DecodeReader(io.MultiReader(strings.NewReader(doc), iotest.ErrReader(boom)))
 		if !errors.Is(err, boom) || errors.Is(err, ErrSyntax) || err.Error() != "boom" {
 			t.Errorf("DecodeReader(%q then an error) = %v, want the reader's error as it is", doc, err)
+		}
+	}
+}
+
+// TestMarshalMatchesOld checks that the encoder writes, byte for byte, what
+// encoding/json wrote through the old document struct, and fails where it
+// failed.
+func TestMarshalMatchesOld(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(7, 8))
+	texts := []string{"", "a", "office", "<b>&amp;</b>", "\u2028\u2029", "\xff\xfe", "tab\tnl\ncr\r\x00\x1f\x7f", `q"b\s/`, "é日本\U0001F600", "\b\f"}
+	targets := []string{"10.0.0.1", "10.0.0.0/8", "10.0.0.1-10.0.0.9", "::", "::/0", "2001:db8::1-2001:db8::ff", "::fffe:0:0/95", "0.0.0.0/0"}
+	zones := []*time.Location{time.UTC, time.FixedZone("", 3600), time.FixedZone("x", -5400), time.FixedZone("", 59), time.FixedZone("", 24*3600)}
+	instant := func() time.Time {
+		switch rng.IntN(4) {
+		case 0:
+			return time.Time{}
+		case 1:
+			return time.Date(1+rng.IntN(10001), 1, 1, 0, 0, 0, 0, time.UTC)
+		}
+		return time.Unix(rng.Int64N(1<<35), rng.Int64N(1e9)).In(zones[rng.IntN(len(zones))])
+	}
+	for range 3000 {
+		var rules []Rule
+		for range rng.IntN(4) {
+			r := Rule{ID: texts[rng.IntN(len(texts))] + texts[rng.IntN(len(texts))], Action: Action(rng.IntN(4)),
+				AdminOnly: rng.IntN(2) == 0, CreatedAt: instant(), UpdatedAt: instant(), ExpiresAt: instant(),
+				Comment: texts[rng.IntN(len(texts))]}
+			if rng.IntN(8) > 0 {
+				r.Target = rangeset.MustParseRange(targets[rng.IntN(len(targets))])
+			}
+			if rng.IntN(2) == 0 {
+				ttl := rng.Int64N(1<<40) - 1<<39
+				r.TTL = &ttl
+			}
+			rules = append(rules, r)
+			got, gerr := r.MarshalJSON()
+			want, werr := json.Marshal(oldRule(r))
+			if (gerr == nil) != (werr == nil) || !bytes.Equal(got, want) {
+				t.Fatalf("Rule.MarshalJSON(%+v) = %s, %v\nwant %s, %v", r, got, gerr, want, werr)
+			}
+		}
+		p := Policy{Settings: Settings{Enabled: rng.IntN(2) == 0, DefaultAction: DefaultAction(rng.IntN(4)),
+			Precedence: Precedence(1 + rng.IntN(2)), ApplyToMobile: rng.IntN(2) == 0}, Rules: rules}
+		if rng.IntN(10) == 0 {
+			p.Settings.Precedence = 0
+		}
+		got, gerr := p.MarshalJSON()
+		want, werr := json.Marshal(oldPolicy(p))
+		if (gerr == nil) != (werr == nil) || !bytes.Equal(got, want) {
+			t.Fatalf("Policy.MarshalJSON(%+v) = %s, %v\nwant %s, %v", p, got, gerr, want, werr)
+		}
+		if gerr == nil {
+			// What json.Marshal makes of it is the same, byte for byte.
+			via, err := json.Marshal(p)
+			if err != nil || !bytes.Equal(via, got) {
+				t.Fatalf("json.Marshal(p) = %s, %v, want %s", via, err, got)
+			}
 		}
 	}
 }

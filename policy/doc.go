@@ -4,9 +4,21 @@
 // It knows nothing about lookup structures: package check compiles a valid
 // Policy into a snapshot that answers requests. A Policy is plain data; it
 // is not safe for concurrent mutation, and [Policy.Clone] gives a copy that
-// shares nothing mutable.
+// shares nothing mutable. Build one with [New], or [Allowlist] for a list
+// of allowed targets; a Policy literal needs [DefaultSettings].
 //
-// Validation reports every problem at once: [Validate] returns an
+// Validation reports every problem at once: [Policy.Validate] returns an
 // errors.Join of [*RuleError] values (each naming its rule by id) and of
-// settings errors. A disabled policy is validated all the same.
+// settings errors, up to 100 problems and then a line counting the rest. A
+// disabled policy is validated all the same. Validate speaks of the Go
+// fields (Target, TTL); [Decode] reports the same problems in the
+// document's keys ("ip", "ttl").
+//
+// [Decode] and [DecodeReader] read a document in one pass, without a
+// token-by-token decoder: they allocate little beyond the policy they
+// return, and DecodeReader never holds the whole document. The encoder,
+// [Policy.MarshalJSON], writes what json.Marshal would, byte for byte.
+// Every error quotes the user text it echoes (ids, keys, values) with
+// rangeset.Quote, so that it holds no control characters and at most
+// about 64 bytes of any one input.
 package policy

@@ -3,6 +3,8 @@ package policy
 import (
 	"fmt"
 	"strconv"
+
+	"github.com/ipgate/ipgate/rangeset"
 )
 
 // Action is what a rule does with the addresses it matches. The zero Action
@@ -69,7 +71,7 @@ func enumParse(names []string, s, typ string) (uint8, error) {
 			return uint8(i), nil
 		}
 	}
-	return 0, fmt.Errorf("%w %s %q", ErrUnknownValue, typ, s)
+	return 0, fmt.Errorf("%w %s %s", ErrUnknownValue, typ, rangeset.Quote(s))
 }
 
 // IsValid reports whether a is Allow or Deny.

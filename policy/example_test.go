@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/ipgate/ipgate/policy"
 	"github.com/ipgate/ipgate/rangeset"
@@ -59,4 +60,51 @@ func ExamplePolicy_MarshalJSON() {
 	//     }
 	//   ]
 	// }
+}
+
+func ExampleAllowlist() {
+	p, err := policy.Allowlist("10.0.0.0/8", "192.168.0.1-192.168.0.100", "2001:db8::/32")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, r := range p.Rules {
+		fmt.Println(r.ID, r.Action)
+	}
+	fmt.Println("default:", p.Settings.DefaultAction)
+
+	_, err = policy.Allowlist("10.0.0.1", "10.0.0.5/24")
+	fmt.Println(err)
+	// Output:
+	// 10.0.0.0/8 allow
+	// 192.168.0.1-192.168.0.100 allow
+	// 2001:db8::/32 allow
+	// default: deny
+	// policy.Allowlist: rangeset.ParseRange("10.0.0.5/24"): host bits set (canonical form 10.0.0.0/24)
+}
+
+func ExampleDecodeReader() {
+	doc := strings.NewReader(`{"rules": [{"id": "office", "ip": "10.0.0.0/8", "action": "allow"}]}`)
+	p, err := policy.DecodeReader(doc) // e.g. an *os.File of any size
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(len(p.Rules), p.Rules[0].ID, p.Rules[0].Target)
+
+	_, err = policy.DecodeReader(strings.NewReader(`{"rules": [{"id": "a", "ip": "10.0.0.1", "action": "allow", "expiresAt": "0001-01-01T00:00:00Z"}]}`))
+	fmt.Println(err)
+	// Output:
+	// 1 office 10.0.0.0/8
+	// rule "a": expiresAt is the zero instant 0001-01-01T00:00:00Z (a Rule's zero ExpiresAt means no expiry)
+}
+
+func ExamplePolicy_Validate_settings() {
+	p := policy.Policy{Rules: []policy.Rule{
+		{ID: "office", Target: rangeset.MustParseRange("10.0.0.0/8"), Action: policy.Allow},
+	}}
+	fmt.Println(p.Validate())
+	// Output:
+	// invalid setting: Settings.DefaultAction is unset (DefaultAction(0)): build the policy with policy.New, or start from policy.DefaultSettings()
+	// invalid setting: Settings.Precedence is unset (Precedence(0)): build the policy with policy.New, or start from policy.DefaultSettings()
 }

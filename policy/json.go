@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -89,10 +90,10 @@ func keyIndex(keys []string, key []byte) int {
 	return -1
 }
 
-// keyText returns key as a path shows it: as it is when it is a plain
-// identifier, else quoted by [rangeset.Quote].
+// keyText returns key as a path shows it: as it is when it is a short
+// plain identifier, else quoted (and cut) by [rangeset.Quote].
 func keyText(key string) string {
-	if key == "" {
+	if key == "" || len(key) > 64 {
 		return rangeset.Quote(key)
 	}
 	for i := 0; i < len(key); i++ {
@@ -147,7 +148,7 @@ const minRuleSize = 37
 // [Decode] does, reading it once through a small buffer: the document is
 // never held whole in memory. An error from r is returned as it is.
 func DecodeReader(r io.Reader) (Policy, error) {
-	d := decoder{s: scanner{r: r, buf: make([]byte, 0, readChunk)}}
+	d := decoder{s: scanner{r: r, buf: make([]byte, 0, readChunk)}, chunked: true}
 	return d.policy()
 }
 
@@ -155,7 +156,8 @@ func DecodeReader(r io.Reader) (Policy, error) {
 // validates the rule on its own (uniqueness of ids is a policy's concern).
 func DecodeRule(data []byte) (Rule, error) {
 	d := decoder{s: scanner{buf: data}}
-	r, err := d.rule(-1)
+	var r Rule
+	err := d.rule(-1, &r)
 	if err == nil {
 		err = d.end()
 	}
@@ -197,9 +199,30 @@ type decoder struct {
 	// The target text of the rule being read, copied out of the scanner's
 	// buffer, which may move before the rule's end.
 	ip, from, to []byte
+	// full holds the filled chunks of rules, when their number was not
+	// known; d.p.Rules is then the chunk being filled.
+	full    [][]Rule
+	nfull   int // the number of rules in full
+	chunked bool
 	// unread says that the last value read was an object or array, of which
 	// only the kind was read.
 	unread bool
+}
+
+// ruleChunk is how many rules a chunk holds at most when their number is
+// not known; the first chunks are smaller, for small documents.
+const ruleChunk = 4096
+
+// idOf returns the id of rule i, which has been read. (It is called only
+// for an id whose hash an earlier id has.)
+func (d *decoder) idOf(i int) string {
+	for _, c := range d.full {
+		if i < len(c) {
+			return c[i].ID
+		}
+		i -= len(c)
+	}
+	return d.p.Rules[i].ID
 }
 
 func (d *decoder) policy() (Policy, error) {
@@ -263,6 +286,13 @@ func (d *decoder) document() (Policy, error) {
 		return Policy{}, err
 	}
 	p := d.p
+	if d.full != nil {
+		all := make([]Rule, 0, d.nfull+len(p.Rules))
+		for _, c := range d.full {
+			all = append(all, c...)
+		}
+		p.Rules = append(all, p.Rules...)
+	}
 	switch {
 	case len(p.Rules) == 0:
 		p.Rules = nil
@@ -461,11 +491,28 @@ func (d *decoder) rules() error {
 		return err
 	}
 	for more := d.first(']'); more; {
-		r, err := d.rule(len(d.p.Rules))
-		if err != nil {
+		// The rule is decoded in place: a Rule is large, and copying one
+		// into the heap costs write barriers while the collector runs.
+		// Without an estimate of their number, rules go into chunks that
+		// are joined at the end, rather than into a slice that grows.
+		n := len(d.p.Rules)
+		switch {
+		case n < cap(d.p.Rules):
+		case !d.chunked:
+			d.p.Rules = slices.Grow(d.p.Rules, 1) // the estimate was exceeded
+		default:
+			if n > 0 {
+				d.full = append(d.full, d.p.Rules)
+			}
+			d.nfull += n
+			d.p.Rules = make([]Rule, 0, min(max(2*n, 64), ruleChunk))
+			n = 0
+		}
+		d.p.Rules = d.p.Rules[:n+1]
+		if err := d.rule(d.nfull+n, &d.p.Rules[n]); err != nil {
 			return err
 		}
-		d.p.Rules = append(d.p.Rules, r)
+		var err error
 		if more, err = d.next("rules", ']', "after array element"); err != nil {
 			return err
 		}
@@ -512,12 +559,11 @@ const (
 // Inside a policy a document error is a [*RuleError] naming the rule's
 // id, which is read leniently from the rest of the rule, as the id may
 // come after the error.
-func (d *decoder) rule(i int) (Rule, error) {
+func (d *decoder) rule(i int, r *Rule) error {
 	s := &d.s
-	var r Rule
 	var f ruleFacts
 	if err := d.open("", kindObject); err != nil {
-		return Rule{}, d.inRule(i, "", d.pathed(i, err, ""))
+		return d.inRule(i, "", d.pathed(i, err, ""))
 	}
 	var seen uint16
 	var fail error // the first document error, while the rest is read for the id
@@ -525,11 +571,11 @@ func (d *decoder) rule(i int) (Rule, error) {
 	// broken returns the error for a document found malformed at err: the
 	// first document error if there was one, with no id, as the id cannot
 	// be read from a malformed document.
-	broken := func(err error, key string) (Rule, error) {
+	broken := func(err error, key string) error {
 		if fail != nil {
-			return Rule{}, d.inRule(i, "", fail)
+			return d.inRule(i, "", fail)
 		}
-		return Rule{}, d.inRule(i, "", d.pathed(i, err, key))
+		return d.inRule(i, "", d.pathed(i, err, key))
 	}
 	for more := d.first('}'); more; {
 		if s.peek() != '"' {
@@ -548,7 +594,7 @@ func (d *decoder) rule(i int) (Rule, error) {
 				fail = &DocError{Path: joinPath(rulePath(i), ruleKeys[k]), Err: ErrDuplicateKey}
 			}
 			if fail != nil && i < 0 {
-				return Rule{}, fail
+				return fail
 			}
 		}
 		if k >= 0 {
@@ -570,7 +616,7 @@ func (d *decoder) rule(i int) (Rule, error) {
 				return broken(err, "")
 			}
 		default:
-			err := d.field(&r, &f, k)
+			err := d.field(r, &f, k)
 			if err == nil {
 				if k == keyID {
 					id = r.ID
@@ -600,11 +646,11 @@ func (d *decoder) rule(i int) (Rule, error) {
 		if d.skipRest() != nil {
 			id = ""
 		}
-		return Rule{}, d.inRule(i, id, fail)
+		return d.inRule(i, id, fail)
 	}
-	d.target(&r, &f)
-	d.check(i, &r, &f)
-	return r, nil
+	d.target(r, &f)
+	d.check(i, r, &f)
+	return nil
 }
 
 // pathed gives a document error from inside rule i the path of the rule,
@@ -768,7 +814,7 @@ func (d *decoder) check(i int, r *Rule, f *ruleFacts) {
 	switch {
 	case r.ID == "":
 		ps.add(idx, r.ID, ErrEmptyID)
-	case i >= 0 && d.ids.dup(d.p.Rules, i, r.ID):
+	case i >= 0 && d.ids.dup(i, r.ID, d.idOf):
 		ps.add(idx, r.ID, ErrDuplicateID)
 	}
 	if !r.Target.IsValid() && f.targetErr == nil {

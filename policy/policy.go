@@ -321,7 +321,7 @@ func (p Policy) Validate() error {
 		switch {
 		case r.ID == "":
 			ps.add(i, r.ID, ErrEmptyID)
-		case ids.dup(p.Rules, i, r.ID):
+		case ids.dup(i, r.ID, func(j int) string { return p.Rules[j].ID }):
 			ps.add(i, r.ID, ErrDuplicateID)
 		}
 		if !r.Target.IsValid() {
@@ -401,8 +401,8 @@ func (s *idSet) init(n int) {
 }
 
 // dup reports whether an earlier call was given id, and notes it as rule
-// i's. rules[j] must hold, for each j given earlier, the id given with it.
-func (s *idSet) dup(rules []Rule, i int, id string) bool {
+// i's. idOf(j) must return, for each j given earlier, the id given with it.
+func (s *idSet) dup(i int, id string, idOf func(int) string) bool {
 	if s.first == nil {
 		s.init(0)
 	}
@@ -412,7 +412,7 @@ func (s *idSet) dup(rules []Rule, i int, id string) bool {
 	case !ok:
 		s.first[h] = int32(i)
 		return false
-	case rules[j].ID == id:
+	case idOf(int(j)) == id:
 		return true
 	}
 	if _, ok := s.other[id]; ok {

@@ -2,6 +2,9 @@ package policy_test
 
 import (
 	"errors"
+	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -289,6 +292,247 @@ func TestRuleEqual(t *testing.T) {
 		change(&c)
 		if a.Equal(c) || c.Equal(a) {
 			t.Errorf("rules differing in one field are Equal: %+v", c)
+		}
+	}
+}
+
+func TestDecodeZeroInstant(t *testing.T) {
+	t.Parallel()
+	base := `{"id": "z", "ip": "10.0.0.1", "action": "allow"`
+	refused := []string{
+		`"expiresAt": "0001-01-01T00:00:00Z"`,
+		`"expiresAt": "0000-12-31T23:00:00-01:00"`,
+		`"expiresAt": "0001-01-01T01:30:00+01:30"`,
+		`"expiresAt": "0001-01-01T00:00:00.000Z"`,
+		`"ttl": 60, "createdAt": "0001-01-01T00:00:00Z"`,
+		`"ttl": 60, "createdAt": "2026-01-01T00:00:00Z", "updatedAt": "0001-01-01T00:00:00Z"`,
+	}
+	for _, extra := range refused {
+		doc := `{"rules": [` + base + `, ` + extra + `}]}`
+		_, err := policy.Decode([]byte(doc))
+		var re *policy.RuleError
+		if !errors.Is(err, policy.ErrZeroInstant) || !errors.As(err, &re) || re.ID != "z" {
+			t.Errorf("Decode(%s) = %v, want a RuleError for \"z\" wrapping ErrZeroInstant", doc, err)
+		}
+		if _, err := policy.DecodeRule([]byte(base + `, ` + extra + `}`)); !errors.Is(err, policy.ErrZeroInstant) {
+			t.Errorf("DecodeRule(%s) = %v, want ErrZeroInstant", extra, err)
+		}
+	}
+	// A zero instant that no ttl counts from is only metadata, and an
+	// expiry a nanosecond later is an expiry.
+	accepted := []string{
+		`"createdAt": "0001-01-01T00:00:00Z"`,
+		`"updatedAt": "0001-01-01T00:00:00Z"`,
+		`"ttl": 60, "createdAt": "0001-01-01T00:00:00Z", "updatedAt": "2026-01-01T00:00:00Z"`,
+		`"ttl": 60, "createdAt": "0001-01-01T00:00:01Z"`,
+		`"expiresAt": "0001-01-01T00:00:00.000000001Z"`,
+	}
+	for _, extra := range accepted {
+		doc := `{"rules": [` + base + `, ` + extra + `}]}`
+		p, err := policy.Decode([]byte(doc))
+		if err != nil {
+			t.Errorf("Decode(%s) = %v", doc, err)
+			continue
+		}
+		if r := p.Rules[0]; strings.Contains(extra, "expiresAt") && !r.Expired(time.Time{}.Add(time.Nanosecond)) {
+			t.Errorf("Decode(%s): rule not expired at its expiry", doc)
+		}
+	}
+	_, err := policy.Decode([]byte(`{"rules": [` + base + `, "expiresAt": "0001-01-01T00:00:00Z"}]}`))
+	if want := `rule "z": expiresAt is the zero instant 0001-01-01T00:00:00Z (a Rule's zero ExpiresAt means no expiry)`; err == nil || err.Error() != want {
+		t.Errorf("error = %v, want %s", err, want)
+	}
+}
+
+func TestErrorsQuoteAndCut(t *testing.T) {
+	t.Parallel()
+	big := strings.Repeat("k", 1<<20)
+	tests := []struct {
+		doc  string
+		want string // a part of the error
+	}{
+		{`{"` + big + `": 1}`, `"kkkk`},
+		{`{"a\nallow rule=office": 1}`, `policy document: "a\nallow rule=office": unknown key`},
+		{`{"rules": [{"id": "x", "ip": "10.0.0.1", "action": "allow", "a\nb": 1}]}`, `rules[0]."a\nb": unknown key`},
+		{`{"rules": [{"id": "` + big + `", "ip": "10.0.0.1", "action": "allow", "x": 1}]}`, `(1048576 bytes)`},
+		{`{"rules": [{"id": "a\nb", "ip": "10.0.0.1", "action": "allow", "x": 1}]}`, `rule "a\nb": policy document: rules[0].x: unknown key`},
+		{`{"rules": [{"id": "a", "ip": "10.0.0.1", "action": "` + big + `"}]}`, `invalid action "kkkk`},
+		{`{"rules": [{"id": "a", "ip": "10.0.0.1", "action": "allow", "expiresAt": "` + big + `"}]}`, `(1048576 bytes)`},
+		{`{"rules": [{"id": "a", "ip": "10.0.0.1", "action": "allow", "ttl": 1` + strings.Repeat("0", 1<<20) + `}]}`, `(1048577 bytes)`},
+		{`{"rules": [{"id": "a", "ip": "` + big + `", "action": "allow"}]}`, `(1048576 bytes)`},
+		{`{"defaultAction": "` + big + `"}`, `(1048576 bytes)`},
+	}
+	for _, tt := range tests {
+		_, err := policy.Decode([]byte(tt.doc))
+		if err == nil {
+			t.Errorf("Decode(%.40s...) succeeded", tt.doc)
+			continue
+		}
+		msg := err.Error()
+		if len(msg) > 400 || strings.ContainsAny(msg, "\n\r\x00") || !strings.Contains(msg, tt.want) {
+			t.Errorf("Decode(%.40s...) error = %.500q (%d bytes), want a short line holding %q", tt.doc, msg, len(msg), tt.want)
+		}
+	}
+	var de *policy.DocError
+	if _, err := policy.Decode([]byte(`{"` + big + `": 1}`)); !errors.As(err, &de) || len(de.Path) > 100 {
+		t.Errorf("DocError.Path holds %d bytes of a long key", len(de.Path))
+	}
+}
+
+func TestProblemsBounded(t *testing.T) {
+	t.Parallel()
+	var b strings.Builder
+	b.WriteString(`{"rules": [`)
+	const n = 10000
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(`{"id": "x", "ip": "10.0.0.5/24", "action": "allow"}`) // two problems from the second rule on
+	}
+	b.WriteString(`]}`)
+	_, err := policy.Decode([]byte(b.String()))
+	lines := strings.Split(err.Error(), "\n")
+	if len(lines) != 101 || lines[100] != "and "+strconv.Itoa(2*n-1-100)+" more problems" {
+		t.Errorf("Decode of %d bad rules: %d lines, the last %q", n, len(lines), lines[len(lines)-1])
+	}
+	if !errors.Is(err, policy.ErrTarget) || !errors.Is(err, policy.ErrDuplicateID) {
+		t.Errorf("Decode error %v does not wrap the problems shown", err)
+	}
+	rules := make([]policy.Rule, n)
+	for i := range rules {
+		rules[i] = policy.Rule{ID: "r" + strconv.Itoa(i), Action: policy.Allow}
+	}
+	lines = strings.Split(policy.New(rules...).Validate().Error(), "\n")
+	if len(lines) != 101 || lines[100] != "and "+strconv.Itoa(n-100)+" more problems" {
+		t.Errorf("Validate of %d bad rules: %d lines, the last %q", n, len(lines), lines[len(lines)-1])
+	}
+	lines = strings.Split(policy.New(rules[:101]...).Validate().Error(), "\n")
+	if len(lines) != 101 || lines[100] != "and 1 more problem" {
+		t.Errorf("Validate of 101 bad rules: the last line %q", lines[len(lines)-1])
+	}
+}
+
+func TestValidateSpeaksGo(t *testing.T) {
+	t.Parallel()
+	ttl := int64(-1)
+	err := policy.New(
+		policy.Rule{ID: "no-target", Action: policy.Allow},
+		policy.Rule{ID: "no-action", Target: rangeset.MustParseRange("10.0.0.1")},
+		policy.Rule{ID: "ttl", Target: rangeset.MustParseRange("10.0.0.2"), Action: policy.Deny, TTL: &ttl, ExpiresAt: t0},
+	).Validate()
+	want := `rule "no-target": invalid target: Target is the zero rangeset.Range
+rule "no-action": invalid action: Action is zero (want policy.Allow or policy.Deny)
+rule "ttl": both TTL and ExpiresAt
+rule "ttl": negative TTL -1
+rule "ttl": TTL without CreatedAt or UpdatedAt`
+	if err == nil || err.Error() != want {
+		t.Errorf("Validate() =\n%v\nwant\n%s", err, want)
+	}
+	for _, e := range []error{policy.ErrTarget, policy.ErrAction, policy.ErrTTLAndExpiry, policy.ErrNegativeTTL, policy.ErrTTLNoBase} {
+		if !errors.Is(err, e) {
+			t.Errorf("Validate() does not wrap %v", e)
+		}
+	}
+	// A document keeps its own words.
+	_, err = policy.Decode([]byte(`{"rules": [{"id": "a", "action": "allow", "ttl": -1}]}`))
+	want = `rule "a": invalid target: no ip, or from and to
+rule "a": negative ttl -1
+rule "a": ttl without createdAt or updatedAt`
+	if err == nil || err.Error() != want {
+		t.Errorf("Decode() =\n%v\nwant\n%s", err, want)
+	}
+}
+
+func TestAllowlist(t *testing.T) {
+	t.Parallel()
+	p, err := policy.Allowlist("10.0.0.0/8", " 192.168.0.1 - 192.168.0.9", "2001:db8::1", "10.0.0.0-10.255.255.255")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, r := range p.Rules {
+		ids = append(ids, r.ID)
+		if r.Action != policy.Allow || r.ID != r.Target.String() {
+			t.Errorf("rule %+v", r)
+		}
+	}
+	if want := []string{"10.0.0.0/8", "192.168.0.1-192.168.0.9", "2001:db8::1"}; !slices.Equal(ids, want) {
+		t.Errorf("Allowlist ids = %q, want %q", ids, want)
+	}
+	if p.Settings.DefaultAction != policy.DefaultDeny || p.Validate() != nil {
+		t.Errorf("Allowlist settings %+v, Validate %v", p.Settings, p.Validate())
+	}
+	empty, err := policy.Allowlist()
+	if err != nil || empty.Settings.DefaultAction != policy.DefaultDeny || len(empty.Rules) != 0 || empty.Validate() != nil {
+		t.Errorf("Allowlist() = %+v, %v, want a valid policy that denies everything", empty, err)
+	}
+	p, err = policy.Allowlist("10.0.0.1", "10.0.0.5/24", "bad\nline")
+	want := "policy.Allowlist: rangeset.ParseRange(\"10.0.0.5/24\"): host bits set (canonical form 10.0.0.0/24)\n" +
+		`rangeset.ParseRange("bad\nline"): invalid IP address "bad\nline": unable to parse IP`
+	if err == nil || err.Error() != want || !errors.Is(err, rangeset.ErrHostBits) || p.Rules != nil {
+		t.Errorf("Allowlist(bad) = %v, %q\nwant %q", p.Rules, err, want)
+	}
+}
+
+func TestDecodeKeepsNoInput(t *testing.T) {
+	t.Parallel()
+	doc := []byte(`{"rules": [{"id": "a\u00e9", "ip": "10.0.0.0/8", "action": "allow", "comment": "c",
+	  "createdAt": "2026-01-01T00:00:00+02:00", "ttl": 5}, {"id": "b", "from": "::1", "to": "::2", "action": "deny"}]}`)
+	want, err := policy.Decode(slices.Clone(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := policy.Decode(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range doc {
+		doc[i] = 'x'
+	}
+	if diff := cmp.Diff(want, got, cmpopts.EquateComparable(rangeset.Range{})); diff != "" {
+		t.Errorf("the policy changed with its input (-want +got):\n%s", diff)
+	}
+}
+
+func TestDecodeAllocs(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(`{"enabled": true, "rules": [`)
+	const n = 500
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"id": "r%d", "ip": "10.%d.%d.0/24", "action": "deny", "adminOnly": false, "expiresAt": "2030-01-01T00:00:00Z"}`, i, i/256, i%256)
+	}
+	b.WriteString(`]}`)
+	doc := []byte(b.String())
+	// One allocation per rule (its id) and a few for the policy.
+	if a := testing.AllocsPerRun(10, func() {
+		if _, err := policy.Decode(doc); err != nil {
+			t.Fatal(err)
+		}
+	}); a > n+20 {
+		t.Errorf("Decode of %d rules allocates %v times", n, a)
+	}
+}
+
+func TestMarshalErrors(t *testing.T) {
+	t.Parallel()
+	ok := rule("a", "10.0.0.1", policy.Allow)
+	for _, p := range []policy.Policy{
+		policy.New(rule("a", "10.0.0.1", 0)),
+		policy.New(policy.Rule{ID: "a", Action: policy.Allow}),
+		policy.New(func() policy.Rule { r := ok; r.ExpiresAt = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC); return r }()),
+		policy.New(func() policy.Rule {
+			r := ok
+			r.CreatedAt = time.Date(2026, 1, 1, 0, 0, 0, 0, time.FixedZone("", 24*3600))
+			return r
+		}()),
+		{Rules: []policy.Rule{ok}},
+	} {
+		if b, err := p.MarshalJSON(); err == nil {
+			t.Errorf("MarshalJSON(%+v) = %s, want an error", p, b)
 		}
 	}
 }
