@@ -146,7 +146,6 @@ type cli struct {
 	cmd            *command
 	stdin          io.Reader
 	stdout, stderr io.Writer
-	tty            bool // stderr is a terminal: progress may be shown
 	admin, mobile  bool
 	at             string
 	json           bool
@@ -156,8 +155,9 @@ type cli struct {
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	c := &cli{stdin: stdin, stdout: stdout, stderr: stderr}
 	if f, ok := stderr.(*os.File); ok {
-		fi, err := f.Stat()
-		c.tty = err == nil && fi.Mode()&os.ModeCharDevice != 0
+		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			c.stderr = &term{w: stderr} // progress may be shown
+		}
 	}
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
@@ -670,37 +670,65 @@ const progressDelay = time.Second
 // labelled is still running once it has taken more than progressDelay.
 // The returned function ends the work and clears the line.
 func (c *cli) progress(label string) (stop func()) {
-	if !c.tty {
+	t, ok := c.stderr.(*term)
+	if !ok {
 		return func() {}
 	}
-	return showProgress(c.stderr, label, progressDelay, 200*time.Millisecond)
+	return showProgress(t, label, progressDelay, 200*time.Millisecond)
 }
 
-// showProgress writes "label ..." and the time taken on w, rewriting the
-// line every tick after delay, until stop is called; stop clears the line
-// if anything was written, and returns once the writer is done.
-func showProgress(w io.Writer, label string, delay, tick time.Duration) (stop func()) {
+// term is standard error when it is a terminal: a status line that other
+// output clears before it is written, so that they do not mix.
+type term struct {
+	mu     sync.Mutex
+	w      io.Writer
+	status bool // a status line is shown
+}
+
+const clearLine = "\r\033[K"
+
+// Write clears the status line, if any, and writes p.
+func (t *term) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.status {
+		t.status = false
+		io.WriteString(t.w, clearLine) // a failed write to a terminal has nowhere to be reported
+	}
+	return t.w.Write(p)
+}
+
+// show replaces the status line with s, or clears it when s is empty.
+func (t *term) show(s string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if s != "" || t.status {
+		io.WriteString(t.w, clearLine+s) // a failed write to a terminal has nowhere to be reported
+	}
+	t.status = s != ""
+}
+
+// showProgress shows "ipgate: label" and the time taken on t, rewritten
+// every tick once delay has passed, until stop is called; stop clears the
+// line and returns once nothing more will be written.
+func showProgress(t *term, label string, delay, tick time.Duration) (stop func()) {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		start := time.Now()
-		t := time.NewTimer(delay)
-		defer t.Stop()
-		shown := false
+		timer := time.NewTimer(delay)
+		defer timer.Stop()
 		frames := `|/-\`
 		for i := 0; ; i++ {
 			select {
 			case <-done:
-				if shown {
-					fmt.Fprint(w, "\r\033[K")
-				}
+				t.show("")
 				return
-			case <-t.C:
-				shown = true
-				fmt.Fprintf(w, "\r\033[Kipgate: %s %c %ds", label, frames[i%len(frames)], int(time.Since(start).Seconds()))
-				t.Reset(tick)
+			case <-timer.C:
+				t.show(fmt.Sprintf("ipgate: %s %c %ds", label, frames[i%len(frames)], int(time.Since(start).Seconds())))
+				timer.Reset(tick)
 			}
 		}
 	}()

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -240,50 +241,36 @@ func TestJSON(t *testing.T) {
 	}
 }
 
-// TestProgress shows the progress line only after the delay, and clears
-// it; run never shows it when standard error is not a terminal.
+// TestProgress shows the progress line only after the delay, clears it
+// before other output and at the end; run never shows it when standard
+// error is not a terminal.
 func TestProgress(t *testing.T) {
-	var b syncBuffer
-	stop := showProgress(&b, "loading x.json", 0, time.Millisecond)
-	time.Sleep(20 * time.Millisecond)
+	var b bytes.Buffer
+	term := &term{w: &b}
+	stop := showProgress(term, "loading x.json", 0, time.Hour)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		term.mu.Lock()
+		shown := term.status
+		term.mu.Unlock()
+		if shown || time.Now().After(deadline) {
+			break
+		}
+	}
+	fmt.Fprintln(term, "ipgate: line 3: bad")
 	stop()
 	stop() // idempotent
-	if s := b.String(); !strings.HasPrefix(s, "\r\033[Kipgate: loading x.json ") || !strings.HasSuffix(s, "\r\033[K") {
-		t.Errorf("progress wrote %q", s)
+	if got, want := b.String(), "\r\033[Kipgate: loading x.json | 0s\r\033[Kipgate: line 3: bad\n"; got != want {
+		t.Errorf("progress wrote %q, want %q", got, want)
 	}
-	var quiet syncBuffer
-	stop = showProgress(&quiet, "quick", time.Hour, time.Millisecond)
+	b.Reset()
+	stop = showProgress(term, "quick", time.Hour, time.Millisecond)
 	stop()
-	if quiet.String() != "" {
-		t.Errorf("work quicker than the delay showed progress: %q", quiet.String())
+	if b.String() != "" {
+		t.Errorf("work quicker than the delay showed progress: %q", b.String())
 	}
-	if c := (&cli{}); c.progress("x") == nil {
+	if c := (&cli{stderr: &b}); c.progress("x") == nil {
 		t.Error("progress returned nil")
 	}
-}
-
-type syncBuffer struct {
-	mu chan struct{}
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) lock() {
-	if s.mu == nil {
-		s.mu = make(chan struct{}, 1)
-	}
-	s.mu <- struct{}{}
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.lock()
-	defer func() { <-s.mu }()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.lock()
-	defer func() { <-s.mu }()
-	return s.b.String()
 }
 
 // TestREADME runs the commands the README shows on the files in testdata.
