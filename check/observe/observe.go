@@ -2,6 +2,8 @@ package observe
 
 import (
 	"cmp"
+	"iter"
+	"maps"
 	"math"
 	"net/netip"
 	"slices"
@@ -201,7 +203,7 @@ type Hits struct {
 	afterFunc  func(time.Duration, func()) func() bool
 	resolution time.Duration
 
-	stats   sync.Map     // rule id -> *hitStat
+	stats   statMap
 	reading atomic.Int64 // the last clock reading, in Unix microseconds
 	fresh   atomic.Bool  // reading is less than resolution old; a timer clears it
 }
@@ -261,13 +263,7 @@ func (h *Hits) Check(r check.Request) check.Decision {
 	if d.Rule == "" {
 		return d
 	}
-	v, ok := h.stats.Load(d.Rule)
-	if !ok {
-		st := new(hitStat)
-		st.last.Store(math.MinInt64)
-		v, _ = h.stats.LoadOrStore(d.Rule, st)
-	}
-	st := v.(*hitStat)
+	st := h.stats.get(d.Rule)
 	t := h.instant(r.At)
 	for {
 		// The latest instant, not the last written: instants given in
@@ -305,13 +301,84 @@ func (h *Hits) instant(at time.Time) int64 {
 // [check.Snapshot.Rules] to find them.
 func (h *Hits) Hits() []Hit {
 	var out []Hit
-	h.stats.Range(func(k, v any) bool {
-		st := v.(*hitStat)
+	for id, st := range h.stats.all() {
 		if n := st.n.Load(); n > 0 {
-			out = append(out, Hit{Rule: k.(string), Count: n, Last: time.UnixMicro(st.last.Load()).UTC()})
+			out = append(out, Hit{Rule: id, Count: n, Last: time.UnixMicro(st.last.Load()).UTC()})
 		}
-		return true
-	})
+	}
 	slices.SortFunc(out, func(a, b Hit) int { return cmp.Compare(a.Rule, b.Rule) })
 	return out
+}
+
+// statMap maps rule ids to their counts: a plain map read without a lock
+// (cheaper to look up than a sync.Map), and the ids seen since it was
+// built in a second map under a mutex, merged into a new read map once
+// lookups there have cost about as much as the copy. Rules are added
+// rarely and looked up on every hit.
+type statMap struct {
+	read   atomic.Pointer[map[string]*hitStat] // never written once stored
+	mu     sync.Mutex
+	dirty  map[string]*hitStat // ids not in read
+	misses int                 // lookups that took mu since read was built
+}
+
+func (m *statMap) get(id string) *hitStat {
+	if r := m.read.Load(); r != nil {
+		if st := (*r)[id]; st != nil {
+			return st
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r := m.read.Load()
+	if r != nil {
+		if st := (*r)[id]; st != nil { // merged meanwhile
+			return st
+		}
+	}
+	st := m.dirty[id]
+	if st == nil {
+		st = new(hitStat)
+		st.last.Store(math.MinInt64)
+		if m.dirty == nil {
+			m.dirty = map[string]*hitStat{}
+		}
+		m.dirty[id] = st
+	}
+	// Merging copies every id: wait until as many lookups have taken the
+	// lock, so that each costs a constant on average.
+	var old map[string]*hitStat
+	if r != nil {
+		old = *r
+	}
+	if m.misses++; m.misses >= len(old)+len(m.dirty) {
+		merged := make(map[string]*hitStat, len(old)+len(m.dirty))
+		maps.Copy(merged, old)
+		maps.Copy(merged, m.dirty)
+		m.read.Store(&merged)
+		m.dirty, m.misses = nil, 0
+	}
+	return st
+}
+
+// all returns every id and its counts.
+func (m *statMap) all() iter.Seq2[string, *hitStat] {
+	return func(yield func(string, *hitStat) bool) {
+		m.mu.Lock()
+		dirty := maps.Clone(m.dirty)
+		r := m.read.Load()
+		m.mu.Unlock()
+		if r != nil {
+			for id, st := range *r {
+				if !yield(id, st) {
+					return
+				}
+			}
+		}
+		for id, st := range dirty {
+			if !yield(id, st) {
+				return
+			}
+		}
+	}
 }

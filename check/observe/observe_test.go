@@ -298,40 +298,45 @@ func TestHitsClock(t *testing.T) {
 
 func TestHitsConcurrent(t *testing.T) {
 	t.Parallel()
+	const nrules, workers, passes = 1000, 4, 3
 	var rules []policy.Rule
-	for i := range 16 {
-		rules = append(rules, rule(fmt.Sprint("r", i), fmt.Sprintf("10.%d.0.0/16", i), policy.Allow))
+	for i := range nrules {
+		rules = append(rules, rule(fmt.Sprint("r", i), fmt.Sprintf("10.%d.%d.0/24", i/256, i%256), policy.Allow))
 	}
 	h := observe.NewHits(compile(t, rules...), &observe.HitsOptions{Resolution: time.Millisecond})
-	const workers, per = 4, 3200 // per is a multiple of the 16 rules
 	var wg sync.WaitGroup
 	for g := range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := range per {
-				r := check.Request{Addr: netip.AddrFrom4([4]byte{10, byte(i % 16), byte(g), 1})}
-				if i%5 == 0 { // instants long before the clock's readings
-					r.At = time.Date(2000, 1, 1, 0, 0, g*per+i, 0, time.UTC)
-				}
-				h.Check(r)
-				if i%500 == 0 {
-					h.Hits() // readers beside writers
+			// Each worker meets the rules in an order of its own, so that
+			// new rules keep coming while others are counted.
+			rng := rand.New(rand.NewPCG(uint64(g), 3))
+			for p := range passes {
+				for k, i := range rng.Perm(nrules) {
+					r := check.Request{Addr: netip.AddrFrom4([4]byte{10, byte(i / 256), byte(i % 256), byte(g)})}
+					if (p+k)%2 == 0 && p < passes-1 { // instants long before the clock's readings
+						r.At = time.Date(2000, 1, 1, 0, 0, k, 0, time.UTC)
+					}
+					h.Check(r)
+					if k%250 == 0 {
+						h.Hits() // readers beside writers
+					}
 				}
 			}
 		}()
 	}
 	wg.Wait()
 	got := h.Hits()
-	if len(got) != 16 {
-		t.Fatalf("Hits() = %d rules, want 16", len(got))
+	if len(got) != nrules {
+		t.Fatalf("Hits() = %d rules, want %d", len(got), nrules)
 	}
 	start := time.Now()
 	for _, hit := range got {
-		// Every rule is hit workers*per/16 times, the latest at a recent
+		// Every rule is hit workers*passes times, the latest at a recent
 		// reading of the clock.
-		if hit.Count != workers*per/16 || hit.Last.After(start) || hit.Last.Before(start.Add(-time.Minute)) {
-			t.Errorf("%+v: want %d hits, the last within a minute before %v", hit, workers*per/16, start)
+		if hit.Count != workers*passes || hit.Last.After(start) || hit.Last.Before(start.Add(-time.Minute)) {
+			t.Errorf("%+v: want %d hits, the last within a minute before %v", hit, workers*passes, start)
 		}
 	}
 }
