@@ -4,7 +4,6 @@
 package gatetest
 
 import (
-	"context"
 	"io"
 	"net"
 	"net/http"
@@ -85,10 +84,9 @@ func Dialer(peer string) *net.Dialer {
 
 // Client returns an HTTP client whose connections come from peer.
 func Client(peer string) *http.Client {
-	d := Dialer(peer)
 	return &http.Client{
 		Transport: &http.Transport{
-			DialContext:       func(ctx context.Context, network, addr string) (net.Conn, error) { return d.DialContext(ctx, network, addr) },
+			DialContext:       Dialer(peer).DialContext,
 			DisableKeepAlives: true,
 		},
 		Timeout: 10 * time.Second,
