@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ipgate/ipgate/policy"
 )
 
 func write(t *testing.T, file, doc string) string {
@@ -312,6 +314,9 @@ func TestREADME(t *testing.T) {
 		t.Errorf("diff = %d\n%s\nwant it to start with\n%s", code, out, want)
 	}
 	code, out, _ = ipgate([]string{"import-nginx", "testdata/nginx.conf"}, "")
+	if p, err := policy.Decode([]byte(out)); err != nil || len(p.Rules) != 8 {
+		t.Errorf("import-nginx printed a document that does not decode: %v", err) // its ranges span the mapped block
+	}
 	for _, rule := range []string{`"id": "line4",`, `"ip": "::-2001:db7:ffff:ffff:ffff:ffff:ffff:ffff",`, `"id": "line4.4",`} {
 		if code != 0 || !strings.Contains(out, rule) {
 			t.Errorf("import-nginx = %d, lacks %s\n%s", code, rule, out)
