@@ -19,8 +19,8 @@ type Request struct {
 	Admin bool
 	// Mobile says the request comes from a mobile client.
 	Mobile bool
-	// At is the instant the request is decided at. The zero At stands for the
-	// instant of the snapshot that decides it (see [Snapshot.Check]).
+	// At is the instant the request is decided at. The zero At means now
+	// (see [Snapshot.Check]).
 	At time.Time
 }
 
