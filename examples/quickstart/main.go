@@ -1,7 +1,7 @@
 // Command quickstart puts a policy into the embedded in-memory store, has a
-// checker follow it, and checks a few addresses, printing each decision
+// follower serve it, and checks a few addresses, printing each decision
 // with its rule and reason; then it edits the policy through the store and
-// shows the checker follow.
+// waits until the follower serves the edit.
 //
 //	go run ./examples/quickstart
 package main
@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ipgate/ipgate/check"
+	"github.com/ipgate/ipgate/check/follow"
 	"github.com/ipgate/ipgate/policy"
 	"github.com/ipgate/ipgate/rangeset"
 	"github.com/ipgate/ipgate/store"
@@ -36,11 +37,11 @@ func main() {
 	if _, err := st.Put(ctx, "acme", p, store.Any); err != nil {
 		log.Fatal(err)
 	}
-	c, err := check.Follow(ctx, st, "acme", nil)
+	f, err := follow.Follow(ctx, st, "acme", nil)
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer c.Close()
+	defer f.Close()
 
 	fmt.Println("policy:", len(p.Rules), "rules; default action", p.Settings.DefaultAction, "(an allowlist: unlisted addresses are denied)")
 	for _, q := range []struct {
@@ -62,7 +63,7 @@ func main() {
 		if err != nil {
 			log.Fatal(err)
 		}
-		d := c.Check(check.Request{Addr: addr, Admin: q.admin, At: q.at})
+		d := f.Check(check.Request{Addr: addr, Admin: q.admin, At: q.at})
 		who := "user "
 		if q.admin {
 			who = "admin"
@@ -71,19 +72,20 @@ func main() {
 		if !q.at.IsZero() {
 			when = "in " + q.at.Sub(now).Round(time.Minute).String()
 		}
-		fmt.Printf("%-20s %s %-9s -> %-5v rule=%-13q reason=%v\n", q.ip, who, when, allow(d.Allowed), d.Rule, d.Reason)
+		fmt.Printf("%-20s %s %-9s -> %-5v rule=%-13s reason=%v\n", q.ip, who, when, allow(d.Allowed), rangeset.Quote(d.Rule), d.Reason)
 	}
 
-	// An admin bans the printer through the store; the checker follows.
+	// An admin bans the printer through the store; the follower serves the
+	// ban once Wait returns.
 	ban := policy.Rule{ID: "printer", Target: rangeset.MustParseRange("10.1.2.3"), Action: policy.Deny, Comment: "compromised"}
 	_, rev, err := st.UpdateRule(ctx, "acme", ban, store.Any)
 	if err != nil {
 		log.Fatal(err)
 	}
-	for c.Status().Revision < rev {
-		time.Sleep(time.Millisecond)
+	if err := f.Wait(ctx, rev); err != nil {
+		log.Fatal(err)
 	}
-	d := c.Check(check.Request{Addr: netip.MustParseAddr("10.1.2.3")})
+	d := f.Check(check.Request{Addr: netip.MustParseAddr("10.1.2.3")})
 	fmt.Printf("after the store's revision %d: 10.1.2.3 -> %v\n", rev, d)
 }
 
