@@ -41,7 +41,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/ipgate/ipgate/check"
+	"github.com/ipgate/ipgate/check/follow"
 	"github.com/ipgate/ipgate/examples/internal/seed"
 	"github.com/ipgate/ipgate/examples/middleware"
 	"github.com/ipgate/ipgate/policy"
@@ -60,11 +60,11 @@ func main() {
 type server struct {
 	*http.ServeMux
 	st        store.Editor
-	followers *seed.Followers
+	followers *seed.Tenants
 }
 
 func newServer(st store.Editor) *server {
-	s := &server{ServeMux: http.NewServeMux(), st: st, followers: seed.NewFollowers(st, func() policy.Policy {
+	s := &server{ServeMux: http.NewServeMux(), st: st, followers: seed.NewTenants(st, func() policy.Policy {
 		p := policy.New()
 		p.Settings.Enabled, p.Settings.ApplyToMobile = false, false
 		return p
@@ -111,7 +111,7 @@ func site(r *http.Request) string { return "comm100-site-" + strconv.Itoa(siteID
 
 // checker returns the checker following a policy, creating the policy
 // when it is new.
-func (s *server) checker(ctx context.Context, name string) (*check.Checker, error) {
+func (s *server) checker(ctx context.Context, name string) (*follow.Follower, error) {
 	return s.followers.Get(ctx, name)
 }
 

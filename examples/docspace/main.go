@@ -34,7 +34,7 @@ import (
 	"net/netip"
 	"strconv"
 
-	"github.com/ipgate/ipgate/check"
+	"github.com/ipgate/ipgate/check/follow"
 	"github.com/ipgate/ipgate/examples/internal/seed"
 	"github.com/ipgate/ipgate/examples/middleware"
 	"github.com/ipgate/ipgate/policy"
@@ -52,7 +52,7 @@ func main() {
 // newServer returns the API and the guarded route over st, with a checker
 // following the portal's policy (created empty and disabled when absent).
 func newServer(ctx context.Context, st store.Editor) (http.Handler, func(), error) {
-	followers := seed.NewFollowers(st, func() policy.Policy {
+	followers := seed.NewTenants(st, func() policy.Policy {
 		p := policy.New()
 		p.Settings.Enabled = false // a new portal enforces nothing
 		return p
@@ -82,7 +82,7 @@ func newServer(ctx context.Context, st store.Editor) (http.Handler, func(), erro
 
 type api struct {
 	st store.Editor
-	c  *check.Checker
+	c  *follow.Follower
 }
 
 // reply writes DocSpace's envelope: {"response", "count", "status",

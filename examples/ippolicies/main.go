@@ -39,7 +39,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/ipgate/ipgate/check"
+	"github.com/ipgate/ipgate/check/follow"
 	"github.com/ipgate/ipgate/examples/internal/seed"
 	"github.com/ipgate/ipgate/examples/middleware"
 	"github.com/ipgate/ipgate/policy"
@@ -63,13 +63,13 @@ func main() {
 type server struct {
 	*http.ServeMux
 	st        store.Editor
-	followers *seed.Followers
-	c         *check.Checker
+	followers *seed.Tenants
+	c         *follow.Follower
 }
 
 // newServer serves the API over st, with a checker made with opts.
-func newServer(ctx context.Context, st store.Editor, opts *check.Options) (*server, error) {
-	followers := seed.NewFollowers(st, func() policy.Policy { return policy.New() }, opts)
+func newServer(ctx context.Context, st store.Editor, opts *follow.GroupOptions) (*server, error) {
+	followers := seed.NewTenants(st, func() policy.Policy { return policy.New() }, opts)
 	c, err := followers.Get(ctx, name)
 	if err != nil {
 		return nil, err

@@ -30,6 +30,7 @@ import (
 	"strconv"
 
 	"github.com/ipgate/ipgate/check"
+	"github.com/ipgate/ipgate/check/follow"
 	"github.com/ipgate/ipgate/examples/internal/seed"
 	"github.com/ipgate/ipgate/examples/middleware"
 	"github.com/ipgate/ipgate/policy"
@@ -48,11 +49,11 @@ func main() {
 type server struct {
 	*http.ServeMux
 	st        store.Editor
-	followers *seed.Followers
+	followers *seed.Tenants
 }
 
 func newServer(st store.Editor) *server {
-	s := &server{ServeMux: http.NewServeMux(), st: st, followers: seed.NewFollowers(st, func() policy.Policy { return policy.New() }, nil)}
+	s := &server{ServeMux: http.NewServeMux(), st: st, followers: seed.NewTenants(st, func() policy.Policy { return policy.New() }, nil)}
 	for method, h := range map[string]http.HandlerFunc{
 		"AddAuthorizedAccountIP": s.add, "CheckAuthorizedAccountIP": s.check,
 		"DelAuthorizedAccountIP": s.del, "GetAuthorizedAccountIPs": s.get,
@@ -86,7 +87,7 @@ func account(r *http.Request) string {
 
 // checker returns the checker following a policy, creating the policy
 // when it is new.
-func (s *server) checker(ctx context.Context, name string) (*check.Checker, error) {
+func (s *server) checker(ctx context.Context, name string) (*follow.Follower, error) {
 	return s.followers.Get(ctx, name)
 }
 
