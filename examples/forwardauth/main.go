@@ -1,0 +1,283 @@
+// Command forwardauth answers the access checks of proxies written in
+// other languages from an ipgate policy that it follows in a file store:
+// nginx's auth_request, Traefik's ForwardAuth and Envoy's HTTP ext_authz.
+//
+//	forwardauth -dir /etc/ipgate -policy web -listen 127.0.0.1:9191 -trust loopback
+//
+// It answers every request, whatever its path or method, with 200 when the
+// client may pass and 403 when it may not, and says why in the headers
+//
+//	X-Ipgate-Decision: allow | deny
+//	X-Ipgate-Reason:   rule | default | disabled | exempt | invalid
+//	X-Ipgate-Rule:     "office"   (the winning rule, quoted; absent when none)
+//	X-Ipgate-Client:   203.0.113.7 (the address decided; absent when none
+//	                   could be read)
+//
+// The client is the one the proxy names: the proxy's address must be one
+// of -trust (comma-separated prefixes, addresses, or the classes private,
+// loopback and link-local), and the proxy must set X-Forwarded-For (or,
+// with -header X-Real-IP, that header), replacing what the client sent.
+// Anything it cannot read with certainty is denied. The policy is reloaded
+// whenever the store's document NAME.json changes; an invalid document
+// keeps the last good policy serving and is logged.
+//
+// # nginx
+//
+// The realip module finds the client behind the proxies before nginx (here
+// a load balancer at 10.0.0.0/8), and the subrequest passes it on:
+//
+//	set_real_ip_from 10.0.0.0/8;
+//	real_ip_header   X-Forwarded-For;
+//	location / {
+//	    auth_request     /ipgate;
+//	    auth_request_set $ipgate_rule $upstream_http_x_ipgate_rule;
+//	    proxy_pass       http://app;
+//	}
+//	location = /ipgate {
+//	    internal;
+//	    proxy_pass              http://127.0.0.1:9191;
+//	    proxy_pass_request_body off;
+//	    proxy_set_header        Content-Length "";
+//	    proxy_set_header        X-Forwarded-For $remote_addr;
+//	}
+//
+// proxy_set_header replaces the X-Forwarded-For the client sent, so the
+// header holds one address, nginx's view of the client. (X-Real-IP
+// $remote_addr with -header X-Real-IP does the same.) nginx denies with 403
+// when the answer is 403 and lets the request through on any 2xx.
+//
+// # Traefik
+//
+//	http:
+//	  middlewares:
+//	    ipgate:
+//	      forwardAuth:
+//	        address: http://127.0.0.1:9191/
+//	        authResponseHeaders: [X-Ipgate-Decision, X-Ipgate-Rule]
+//
+// Traefik sends X-Forwarded-For with the client's address last; run
+// forwardauth with -trust naming Traefik's address. Leave
+// trustForwardHeader off unless Traefik itself sits behind trusted proxies.
+//
+// # Envoy
+//
+//   - name: envoy.filters.http.ext_authz
+//     typed_config:
+//     "@type": type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthz
+//     http_service:
+//     server_uri: {uri: "http://127.0.0.1:9191", cluster: ipgate, timeout: 0.25s}
+//     authorization_request:
+//     allowed_headers: {patterns: [{exact: x-forwarded-for}]}
+//     authorization_response:
+//     allowed_upstream_headers: {patterns: [{prefix: x-ipgate-}]}
+//
+// with use_remote_address: true on the HTTP connection manager, so that
+// Envoy appends the peer's address to X-Forwarded-For. Envoy lets a request
+// through only on 200, which is what forwardauth answers.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/ipgate/ipgate/check"
+	"github.com/ipgate/ipgate/check/follow"
+	"github.com/ipgate/ipgate/check/httpgate"
+	"github.com/ipgate/ipgate/rangeset"
+	"github.com/ipgate/ipgate/store/filestore"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stderr))
+}
+
+// config is what the flags say.
+type config struct {
+	dir, policy, listen, header string
+	trust                       []netip.Prefix
+}
+
+func parseFlags(args []string, stderr io.Writer) (config, error) {
+	var c config
+	fs := flag.NewFlagSet("forwardauth", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.dir, "dir", "", "the file store directory that holds the policy document (required)")
+	fs.StringVar(&c.policy, "policy", "default", "the name of the policy: the document NAME.json in -dir")
+	fs.StringVar(&c.listen, "listen", "127.0.0.1:9191", "the address to listen on")
+	fs.StringVar(&c.header, "header", "", "read the client address from this single-address header (such as X-Real-IP) instead of X-Forwarded-For")
+	trust := fs.String("trust", "loopback", "the proxies whose headers are believed: comma-separated prefixes, addresses, or private, loopback, link-local")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected argument %s", rangeset.Quote(fs.Arg(0)))
+	}
+	if c.dir == "" {
+		return c, errors.New("-dir is required")
+	}
+	var err error
+	c.trust, err = parseTrust(*trust)
+	return c, err
+}
+
+func run(ctx context.Context, args []string, stderr io.Writer) int {
+	cfg, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "forwardauth:", err)
+		return 2
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	h, closeFn, err := newServer(ctx, cfg, logger)
+	if err != nil {
+		fmt.Fprintln(stderr, "forwardauth:", err)
+		return 1
+	}
+	defer closeFn()
+	ln, err := net.Listen("tcp", cfg.listen)
+	if err != nil {
+		fmt.Fprintln(stderr, "forwardauth:", err)
+		return 1
+	}
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
+	logger.Info("listening", "addr", ln.Addr().String(), "policy", cfg.policy, "dir", cfg.dir)
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	select {
+	case err := <-done:
+		fmt.Fprintln(stderr, "forwardauth:", err)
+		return 1
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil {
+		fmt.Fprintln(stderr, "forwardauth:", err)
+		return 1
+	}
+	return 0
+}
+
+// newServer follows the policy and returns the handler that answers with
+// its decisions, and a function that stops following.
+func newServer(ctx context.Context, cfg config, logger *slog.Logger) (http.Handler, func(), error) {
+	st, err := filestore.Open(cfg.dir, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	start, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	f, err := follow.Follow(start, st, cfg.policy, &follow.Options{
+		OnError: func(err error) { logger.Error("following the policy", "err", err) },
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	h, err := handler(f, cfg, logger)
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return h, func() { f.Close() }, nil
+}
+
+// The response headers.
+const (
+	hDecision = "X-Ipgate-Decision"
+	hReason   = "X-Ipgate-Reason"
+	hRule     = "X-Ipgate-Rule"
+	hClient   = "X-Ipgate-Client"
+)
+
+// handler answers every request with d's decision on the client that the
+// trusted proxies name: 200 or 403, and the decision in headers.
+func handler(d httpgate.Decider, cfg config, logger *slog.Logger) (http.Handler, error) {
+	gate, err := httpgate.New(d, &httpgate.Options{
+		TrustedProxies: cfg.trust,
+		ClientIPHeader: cfg.header,
+		Deny:           answer(http.StatusForbidden),
+		OnDecision: func(r *http.Request, _ check.Decision, _ netip.Addr, err error) {
+			if err != nil {
+				// err quotes the header values, so this is one log line.
+				logger.Warn("no client address", "peer", r.RemoteAddr, "err", err)
+			}
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return gate.Handler(answer(http.StatusOK)), nil
+}
+
+// answer writes the decision that the gate put in the request's context.
+func answer(status int) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		dec, client, _ := httpgate.FromContext(r.Context())
+		h := w.Header()
+		h.Set("Cache-Control", "no-store")
+		if dec.Allowed {
+			h.Set(hDecision, "allow")
+		} else {
+			h.Set(hDecision, "deny")
+		}
+		h.Set(hReason, dec.Reason.String())
+		if dec.Rule != "" {
+			h.Set(hRule, rangeset.Quote(dec.Rule))
+		}
+		if client.IsValid() {
+			h.Set(hClient, client.String())
+		}
+		w.WriteHeader(status)
+	}
+}
+
+// parseTrust reads the -trust flag.
+func parseTrust(s string) ([]netip.Prefix, error) {
+	classes := map[string]func() []netip.Prefix{
+		"private": httpgate.Private, "loopback": httpgate.Loopback, "link-local": httpgate.LinkLocal,
+	}
+	var out []netip.Prefix
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if class, ok := classes[f]; ok {
+			out = append(out, class()...)
+			continue
+		}
+		if f == "" {
+			continue
+		}
+		if a, err := netip.ParseAddr(f); err == nil {
+			out = append(out, netip.PrefixFrom(a, a.BitLen()))
+			continue
+		}
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			return nil, fmt.Errorf("-trust: %s is not a prefix, an address or one of private, loopback, link-local", rangeset.Quote(f))
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
