@@ -187,8 +187,10 @@ func boolCompare(a, b bool) int {
 // clock can cost more than the decision, so it is read at most once per
 // Resolution, by the request that finds the last reading too old, which
 // also arms a timer (HitsOptions.AfterFunc) to mark the reading old again
-// Resolution later. Its cost per request decided by a rule is then a map
-// lookup by rule id, an atomic count and an atomic load or two. Memory
+// Resolution later. Its cost per request decided by a rule is then a
+// lookup by rule id in a map read without a lock (a rule seen for the
+// first time briefly takes a mutex), an atomic count and an atomic load or
+// two. Memory
 // grows with the number of distinct rule ids that decided a request.
 //
 // A Hits is safe for concurrent use. It starts no goroutine when made and
@@ -218,7 +220,7 @@ type HitsOptions struct {
 	// time.AfterFunc. Tests inject a fake clock through Now and AfterFunc.
 	AfterFunc func(d time.Duration, f func()) (stop func() bool)
 	// Resolution bounds how old the clock reading a hit is stamped with may
-	// be; zero means one second.
+	// be; zero or less means one second.
 	Resolution time.Duration
 }
 
