@@ -88,13 +88,14 @@ type Follower struct {
 // that failed, and watches again after a watch that ended, with an
 // exponential backoff, jittered and capped at Options.PollInterval. When
 // the store answers with a revision not newer than the one served, the
-// contents are compared (a pass over the rules): the same content is a
-// replica lagging behind and is ignored, but different content means that
-// the store's revisions went back (a revision file restored from a backup,
-// say). That revision is refused and reported, naming both revisions,
-// and the newer snapshot keeps serving; that fails closed in the only way
-// a follower can, since it cannot tell which content is right. Following
-// resumes with the next revision above the one served.
+// contents are compared (a pass over the rules): the same content is the
+// same state, or a replica lagging behind, and is ignored, but different
+// content means that the store's revisions went back (a revision file
+// restored from a backup, say). That revision is refused and reported,
+// naming both revisions, and the newer snapshot keeps serving; that fails
+// closed in the only way a follower can, since it cannot tell which
+// content is right. Following resumes with the next revision above the
+// one served.
 func Follow(ctx context.Context, st store.Store, name string, opts *Options) (*Follower, error) {
 	if opts == nil {
 		opts = new(Options)

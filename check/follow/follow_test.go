@@ -131,6 +131,19 @@ func TestNoEditMethods(t *testing.T) {
 	}
 }
 
+func TestCheckNoAllocs(t *testing.T) {
+	st := memstore.New(nil)
+	st.Put(t.Context(), "p", policy.New(rule("office", "10.0.0.0/8", policy.Allow)), store.Any)
+	f, err := follow.Follow(t.Context(), st, "p", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if n := testing.AllocsPerRun(100, func() { f.Check(probe) }); n != 0 {
+		t.Errorf("Follower.Check allocates %v times", n)
+	}
+}
+
 func TestZeroFollower(t *testing.T) {
 	var f follow.Follower
 	if d := f.Check(probe); d != (check.Decision{}) {

@@ -17,8 +17,9 @@ const defaultMaxPolicies = 1000
 // GroupOptions configure a [Group]. A nil *GroupOptions, and a zero field,
 // mean the defaults.
 type GroupOptions struct {
-	// Options configure each follower; OnError is called by each, with
-	// errors that name the policy.
+	// Options configure each follower. OnError is called by each, with
+	// errors that name the policy, so calls for different policies may
+	// come at once.
 	Options
 	// MaxPolicies bounds the number of policies followed, so that names
 	// taken from requests cannot make a process follow without end; zero
