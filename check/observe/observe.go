@@ -188,10 +188,10 @@ func boolCompare(a, b bool) int {
 // Resolution, by the request that finds the last reading too old, which
 // also arms a timer (HitsOptions.AfterFunc) to mark the reading old again
 // Resolution later. Its cost per request decided by a rule is then a
-// lookup by rule id in a map read without a lock (a rule seen for the
-// first time briefly takes a mutex), an atomic count and an atomic load or
-// two. Memory
-// grows with the number of distinct rule ids that decided a request.
+// lookup by rule id in a map read without a lock (a rule first seen lately
+// takes a mutex until it is merged in), an atomic count and an atomic load
+// or two. Memory grows with the number of distinct rule ids that decided a
+// request.
 //
 // A Hits is safe for concurrent use. It starts no goroutine when made and
 // needs no closing: while requests come, at most one timer is pending,
