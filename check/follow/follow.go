@@ -26,7 +26,8 @@ type Options struct {
 	// last good snapshot keeps serving: a store that cannot be loaded or
 	// watched, an invalid policy, a revision that went back. It is called
 	// from the follower's goroutine, one call at a time, as soon as the
-	// error is met; it must not block, since following waits for it.
+	// error is met; it must not block, since following waits for it, nor
+	// call Close, which waits for following to stop.
 	OnError func(error)
 	// PollInterval is how often a store that is not a [store.Watcher] is
 	// reloaded, and the longest wait between retries after an error;
