@@ -8,6 +8,8 @@
 //	ipgate diff OLD.json NEW.json [-at TIME] [-json]
 //	ipgate lint POLICY.json [-at TIME] [-json]
 //	ipgate import-nginx NGINX.conf
+//	ipgate import-list FORMAT FILE|- [-source TAG] [-action allow|deny] [-service S] [-region R] [-key K]
+//	ipgate export nginx|haproxy|nftables POLICY.json [-admin] [-mobile] [-at TIME] [-denied]
 //	ipgate help [COMMAND]
 //
 // Run "ipgate help" for what each command prints, and "ipgate help
@@ -64,6 +66,8 @@ usage:
   ipgate diff OLD.json NEW.json [-at TIME] [-json]
   ipgate lint POLICY.json [-at TIME] [-json]
   ipgate import-nginx NGINX.conf
+  ipgate import-list FORMAT FILE|- [-source TAG] [-action allow|deny] [-service S] [-region R] [-key K]
+  ipgate export nginx|haproxy|nftables POLICY.json [-admin] [-mobile] [-at TIME] [-denied]
   ipgate help [COMMAND]
 
 commands:
@@ -73,6 +77,8 @@ commands:
   diff          list every range whose decision differs between two policies
   lint          warn about rules that never win, duplicates and other smells
   import-nginx  turn nginx allow/deny directives into an equivalent policy
+  import-list   turn a published list (FireHOL, Spamhaus, AWS, GitHub, ...) into rules
+  export        write a policy's decisions as nginx, HAProxy or nftables lists
   help          print this, or the details of one command
 
 exit codes:
@@ -130,6 +136,7 @@ through what no directive matches). What nginx accepts with a change is
 reported on standard error, naming the line: "unix:" skipped, host bits
 masked.`,
 		exits: "0 converted, 1 directives that cannot be converted, 2 bad usage or an unreadable file"},
+	importListCmd, exportCmd, // lists.go
 }
 
 func lookup(name string) *command {
@@ -150,6 +157,7 @@ type cli struct {
 	at             string
 	json           bool
 	now            time.Time // the instant, from -at or the clock
+	ext            extFlags  // the flags of import-list and export
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -214,6 +222,7 @@ func (c *cli) flagSet(cmd *command) *flag.FlagSet {
 	if strings.Contains(cmd.flags, "j") {
 		fs.BoolVar(&c.json, "json", false, "print JSON, for scripts")
 	}
+	c.ext.bind(cmd, fs)
 	fs.Usage = func() {} // run prints the help for -h, and errors itself
 	return fs
 }
