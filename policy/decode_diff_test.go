@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -70,7 +72,11 @@ func decodeBoth(t *testing.T, data []byte) {
 	t.Helper()
 	want, werr := oldDecode(data)
 	got, gerr := Decode(data)
-	streamed, serr := DecodeReader(iotest.OneByteReader(bytes.NewReader(data)))
+	var r io.Reader = iotest.OneByteReader(bytes.NewReader(data))
+	if len(data) > 1<<16 {
+		r = &chunkReader{data: data, rng: rand.New(rand.NewPCG(uint64(len(data)), 1))}
+	}
+	streamed, serr := DecodeReader(r)
 	if !reflect.DeepEqual(got, streamed) || errText(gerr) != errText(serr) {
 		t.Fatalf("Decode(%q) = %v, %v\nDecodeReader = %v, %v", data, got, gerr, streamed, serr)
 	}
@@ -92,8 +98,12 @@ func decodeBoth(t *testing.T, data []byte) {
 			}
 			return
 		}
-		if gerr.Error() != werr.Error() {
-			t.Fatalf("Decode(%q):\n got %v\nwant %v", data, gerr, werr)
+		want := werr.Error()
+		if lines := strings.Split(want, "\n"); len(lines) > maxProblems {
+			want = strings.Join(lines[:maxProblems], "\n") + "\n" + moreProblems(len(lines)-maxProblems).Error()
+		}
+		if gerr.Error() != want {
+			t.Fatalf("Decode(%.200q):\n got %.2000v\nwant %.2000v", data, gerr, want)
 		}
 		return
 	}
@@ -139,6 +149,30 @@ func TestDecodeDifferential(t *testing.T) {
 	}
 	for _, doc := range docs {
 		decodeBoth(t, []byte(doc))
+	}
+	if !testing.Short() {
+		// A large document with duplicate ids, where the hashes are radix
+		// sorted, and one with more than maxProblems problems.
+		for _, bad := range []int{0, 7} {
+			var sb strings.Builder
+			sb.WriteString(`{"rules": [`)
+			for i := range 70000 {
+				if i > 0 {
+					sb.WriteByte(',')
+				}
+				id := i
+				if i%1000 == 999 {
+					id = i / 7
+				}
+				action := "deny"
+				if bad > 0 && i%bad == 0 {
+					action = "permit"
+				}
+				sb.WriteString(`{"id": "r` + strconv.Itoa(id) + `", "ip": "10.0.0.1", "action": "` + action + `"}`)
+			}
+			sb.WriteString(`]}`)
+			decodeBoth(t, []byte(sb.String()))
+		}
 	}
 	// Mutations of the seeds: cut, with a byte changed, inserted or
 	// deleted, with two documents spliced.
@@ -285,6 +319,71 @@ func TestMarshalMatchesOld(t *testing.T) {
 			via, err := json.Marshal(p)
 			if err != nil || !bytes.Equal(via, got) {
 				t.Fatalf("json.Marshal(p) = %s, %v, want %s", via, err, got)
+			}
+		}
+	}
+}
+
+// TestValidateMatchesOld checks that Validate finds the problems the old
+// one found, in the same order, on random policies with many duplicate
+// and empty ids, large ones included (where the hashes are radix sorted).
+func TestValidateMatchesOld(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(9, 10))
+	sizes := []int{0, 1, 2, 5, 50, 300, 70000}
+	if testing.Short() {
+		sizes = sizes[:6]
+	}
+	sentinels := []error{ErrEmptyID, ErrDuplicateID, ErrTarget, ErrAction, ErrTTLNoBase, ErrTTLAndExpiry, ErrNegativeTTL, ErrExpiryRange, ErrSettings}
+	project := func(err error) []string {
+		var out []string
+		if err == nil {
+			return nil
+		}
+		for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+			s := "?"
+			var re *RuleError
+			if errors.As(e, &re) {
+				s = strconv.Itoa(re.Index) + " " + re.ID
+			}
+			for _, sen := range sentinels {
+				if errors.Is(e, sen) {
+					s += " " + sen.Error()
+				}
+			}
+			out = append(out, s)
+		}
+		return out
+	}
+	for _, n := range sizes {
+		for range 20 {
+			rules := make([]Rule, n)
+			distinct := 1 + rng.IntN(2*n+1)
+			for i := range rules {
+				r := Rule{ID: "r" + strconv.Itoa(rng.IntN(distinct)), Target: rangeset.MustParseRange("10.0.0.1"), Action: Allow}
+				switch rng.IntN(12) {
+				case 0:
+					r.ID = ""
+				case 1:
+					r.Target = rangeset.Range{}
+				case 2:
+					r.Action = Action(rng.IntN(4) * 3)
+				case 3:
+					ttl := rng.Int64N(3) - 1
+					r.TTL = &ttl
+				}
+				rules[i] = r
+			}
+			p := Policy{Settings: DefaultSettings(), Rules: rules}
+			if rng.IntN(10) == 0 {
+				p.Settings.Precedence = 0
+			}
+			got, want := project(p.Validate()), project(oldValidate(p, nil))
+			if len(want) > maxProblems {
+				want = append(want[:maxProblems], "?")
+			}
+			if !slices.Equal(got, want) {
+				t.Fatalf("%d rules: Validate problems\n%q\nwant\n%q", n, got, want)
 			}
 		}
 	}

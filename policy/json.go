@@ -136,7 +136,7 @@ func Decode(data []byte) (Policy, error) {
 	// size of the smallest rule bounds that, should strings hold braces.
 	n := min(bytes.Count(data, []byte{'{'}), len(data)/minRuleSize+1)
 	d.p.Rules = make([]Rule, 0, n)
-	d.ids.init(n)
+	d.ids = newIDHashes(n)
 	return d.policy()
 }
 
@@ -148,7 +148,7 @@ const minRuleSize = 37
 // [Decode] does, reading it once through a small buffer: the document is
 // never held whole in memory. An error from r is returned as it is.
 func DecodeReader(r io.Reader) (Policy, error) {
-	d := decoder{s: scanner{r: r, buf: make([]byte, 0, readChunk)}, chunked: true}
+	d := decoder{s: scanner{r: r, buf: make([]byte, 0, readChunk)}, chunked: true, ids: newIDHashes(0)}
 	return d.policy()
 }
 
@@ -195,7 +195,7 @@ type decoder struct {
 	s     scanner
 	p     Policy
 	probs problems
-	ids   idSet
+	ids   idHashes
 	// The target text of the rule being read, copied out of the scanner's
 	// buffer, which may move before the rule's end.
 	ip, from, to []byte
@@ -225,15 +225,8 @@ func (d *decoder) idOf(i int) string {
 	return d.p.Rules[i].ID
 }
 
+// policy reads a policy document.
 func (d *decoder) policy() (Policy, error) {
-	p, err := d.document()
-	if err != nil {
-		return Policy{}, err
-	}
-	return p, nil
-}
-
-func (d *decoder) document() (Policy, error) {
 	s := &d.s
 	d.p.Settings = DefaultSettings()
 	if err := d.open("", kindObject); err != nil {
@@ -282,6 +275,7 @@ func (d *decoder) document() (Policy, error) {
 	if err := d.end(); err != nil {
 		return Policy{}, err
 	}
+	d.probs.addDuplicates(d.ids.duplicates(d.idOf))
 	if err := d.probs.err(); err != nil {
 		return Policy{}, err
 	}
@@ -806,26 +800,26 @@ func (d *decoder) check(i int, r *Rule, f *ruleFacts) {
 	idx := max(i, 0)
 	ps := &d.probs
 	if f.actionErr != nil {
-		ps.add(idx, r.ID, f.actionErr)
+		ps.add(idx, phaseBeforeID, r.ID, f.actionErr)
 	}
 	if f.targetErr != nil {
-		ps.add(idx, r.ID, f.targetErr)
+		ps.add(idx, phaseBeforeID, r.ID, f.targetErr)
 	}
-	switch {
-	case r.ID == "":
-		ps.add(idx, r.ID, ErrEmptyID)
-	case i >= 0 && d.ids.dup(i, r.ID, d.idOf):
-		ps.add(idx, r.ID, ErrDuplicateID)
+	if i >= 0 {
+		d.ids.add(r.ID)
+	}
+	if r.ID == "" {
+		ps.add(idx, phaseID, r.ID, ErrEmptyID)
 	}
 	if !r.Target.IsValid() && f.targetErr == nil {
-		ps.add(idx, r.ID, errMissingTarget)
+		ps.add(idx, phaseAfterID, r.ID, errMissingTarget)
 	}
 	if r.Action == 0 && f.actionErr == nil {
-		ps.add(idx, r.ID, errMissingAction)
+		ps.add(idx, phaseAfterID, r.ID, errMissingAction)
 	}
 	var buf [4]error
 	for _, err := range expiryProblems(buf[:0], r, f.zero, docTerms) {
-		ps.add(idx, r.ID, err)
+		ps.add(idx, phaseAfterID, r.ID, err)
 	}
 }
 

@@ -3,7 +3,6 @@ package policy
 import (
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"slices"
 	"strconv"
 	"time"
@@ -251,49 +250,6 @@ func (e *RuleError) Error() string {
 // Unwrap returns e.Err.
 func (e *RuleError) Unwrap() error { return e.Err }
 
-// maxProblems is how many problems [Validate] and [Decode] report before
-// they only count the rest.
-const maxProblems = 100
-
-// problems collects the first maxProblems errors and counts the rest.
-type problems struct {
-	errs []error
-	more int
-}
-
-func (ps *problems) add(i int, id string, err error) {
-	if len(ps.errs) < maxProblems {
-		ps.errs = append(ps.errs, &RuleError{Index: i, ID: id, Err: err})
-	} else {
-		ps.more++
-	}
-}
-
-func (ps *problems) addErr(err error) {
-	if len(ps.errs) < maxProblems {
-		ps.errs = append(ps.errs, err)
-	} else {
-		ps.more++
-	}
-}
-
-func (ps *problems) err() error {
-	if ps.more > 0 {
-		return errors.Join(append(ps.errs, moreProblems(ps.more))...)
-	}
-	return errors.Join(ps.errs...)
-}
-
-// moreProblems is the last line of a long list of problems.
-type moreProblems int
-
-func (n moreProblems) Error() string {
-	if n == 1 {
-		return "and 1 more problem"
-	}
-	return "and " + strconv.Itoa(int(n)) + " more problems"
-}
-
 // Validate reports every problem of p at once, as an errors.Join of
 // [*RuleError] values (one per problem, each naming its rule) and settings
 // errors wrapping [ErrSettings], up to 100 problems and then a line that
@@ -313,30 +269,28 @@ func (p Policy) Validate() error {
 	if !s.Precedence.IsValid() {
 		ps.addErr(settingError("Precedence", s.Precedence.String(), s.Precedence == 0))
 	}
-	ids := idSet{}
-	ids.init(len(p.Rules))
+	ids := newIDHashes(len(p.Rules))
 	var buf [4]error
 	for i := range p.Rules {
 		r := &p.Rules[i]
-		switch {
-		case r.ID == "":
-			ps.add(i, r.ID, ErrEmptyID)
-		case ids.dup(i, r.ID, func(j int) string { return p.Rules[j].ID }):
-			ps.add(i, r.ID, ErrDuplicateID)
+		ids.add(r.ID)
+		if r.ID == "" {
+			ps.add(i, phaseID, r.ID, ErrEmptyID)
 		}
 		if !r.Target.IsValid() {
-			ps.add(i, r.ID, errGoTarget)
+			ps.add(i, phaseAfterID, r.ID, errGoTarget)
 		}
 		switch {
 		case r.Action == 0:
-			ps.add(i, r.ID, errGoAction)
+			ps.add(i, phaseAfterID, r.ID, errGoAction)
 		case !r.Action.IsValid():
-			ps.add(i, r.ID, fmt.Errorf("%w %v (want policy.Allow or policy.Deny)", ErrAction, r.Action))
+			ps.add(i, phaseAfterID, r.ID, fmt.Errorf("%w %v (want policy.Allow or policy.Deny)", ErrAction, r.Action))
 		}
 		for _, err := range expiryProblems(buf[:0], r, 0, goTerms) {
-			ps.add(i, r.ID, err)
+			ps.add(i, phaseAfterID, r.ID, err)
 		}
 	}
+	ps.addDuplicates(ids.duplicates(func(i int) string { return p.Rules[i].ID }))
 	return ps.err()
 }
 
@@ -384,43 +338,4 @@ func pick(t terms, doc, gov error) error {
 		return doc
 	}
 	return gov
-}
-
-// idSet finds duplicate ids among many rules without a map of strings:
-// it maps a hash of each id to the first rule that has it, and keeps in a
-// map of strings only the ids whose hash another id has.
-type idSet struct {
-	seed  maphash.Seed
-	first map[uint64]int32
-	other map[string]struct{}
-}
-
-func (s *idSet) init(n int) {
-	s.seed = maphash.MakeSeed()
-	s.first = make(map[uint64]int32, n)
-}
-
-// dup reports whether an earlier call was given id, and notes it as rule
-// i's. idOf(j) must return, for each j given earlier, the id given with it.
-func (s *idSet) dup(i int, id string, idOf func(int) string) bool {
-	if s.first == nil {
-		s.init(0)
-	}
-	h := maphash.String(s.seed, id)
-	j, ok := s.first[h]
-	switch {
-	case !ok:
-		s.first[h] = int32(i)
-		return false
-	case idOf(int(j)) == id:
-		return true
-	}
-	if _, ok := s.other[id]; ok {
-		return true
-	}
-	if s.other == nil {
-		s.other = map[string]struct{}{}
-	}
-	s.other[id] = struct{}{}
-	return false
 }
