@@ -218,4 +218,3 @@ func fatal(err error) {
 	fmt.Fprintln(os.Stderr, "interleave:", err)
 	os.Exit(1)
 }
-
