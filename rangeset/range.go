@@ -45,10 +45,12 @@ func RangeFrom(from, to netip.Addr) Range {
 // stricter: [ParseRange] refuses host bits, naming the canonical prefix.)
 func PrefixRange(p netip.Prefix) Range {
 	p = p.Masked()
-	if !p.IsValid() {
+	if !p.IsValid() || p.Addr().Is4In6() {
 		return Range{}
 	}
-	return RangeFrom(p.Addr(), netipx.PrefixLastIP(p))
+	// A prefix is valid as a Range unless it starts in ::ffff:0:0/96 (see
+	// RangeFrom): it is exactly one prefix, and netip.Prefix has no zone.
+	return Range{from: p.Addr(), to: netipx.PrefixLastIP(p)}
 }
 
 // AddrRange returns the range holding a alone, or the zero Range when a is

@@ -60,6 +60,34 @@ func TestPrefixRange(t *testing.T) {
 	if r := rangeset.PrefixRange(netip.PrefixFrom(netip.MustParseAddr("10.0.0.1"), 33)); r != (rangeset.Range{}) {
 		t.Errorf("PrefixRange(10.0.0.1/33) = %v, want the zero Range", r)
 	}
+	// It agrees with RangeFrom on the masked prefix's ends, around the
+	// IPv4-mapped block too.
+	for _, s := range []string{"::ffff:0:0/96", "::ffff:0:0/95", "::fffe:0:0/95", "::ffff:1.2.3.4/128", "::/0", "::fffe:ffff:0/112", "1.2.3.4/0", "fe80::1/10"} {
+		for bits := 0; bits <= 128; bits++ {
+			p, err := netip.ParsePrefix(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if bits > p.Addr().BitLen() {
+				break
+			}
+			p = netip.PrefixFrom(p.Addr(), bits)
+			m := p.Masked()
+			last := m.Addr()
+			for i := m.Bits(); i < m.Addr().BitLen(); i++ {
+				b := last.As16()
+				off := i + 128 - m.Addr().BitLen()
+				b[off/8] |= 0x80 >> (off % 8)
+				last = netip.AddrFrom16(b)
+				if m.Addr().Is4() {
+					last = last.Unmap()
+				}
+			}
+			if got, want := rangeset.PrefixRange(p), rangeset.RangeFrom(m.Addr(), last); got != want {
+				t.Errorf("PrefixRange(%v) = %v, want RangeFrom(%v, %v) = %v", p, got, m.Addr(), last, want)
+			}
+		}
+	}
 }
 
 func TestSize(t *testing.T) {
