@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/ipgate/ipgate/rangeset"
 )
@@ -204,6 +205,7 @@ type decoder struct {
 	full    [][]Rule
 	nfull   int // the number of rules in full
 	chunked bool
+	mem     arena
 	// unread says that the last value read was an object or array, of which
 	// only the kind was read.
 	unread bool
@@ -715,7 +717,7 @@ func (d *decoder) field(r *Rule, f *ruleFacts, k int) error {
 	switch k {
 	case keyID:
 		if t, err = d.str("", false); err == nil {
-			r.ID = string(t.b)
+			r.ID = d.mem.str(t.b)
 		}
 	case keyIP:
 		if t, err = d.str("", false); err == nil {
@@ -757,11 +759,11 @@ func (d *decoder) field(r *Rule, f *ruleFacts, k int) error {
 	case keyTTL:
 		var n int64
 		if n, err = d.integer(""); err == nil {
-			r.TTL = &n
+			r.TTL = d.mem.int64(n)
 		}
 	case keyComment:
-		if t, err = d.str("", true); err == nil && len(t.b) > 0 {
-			r.Comment = string(t.b)
+		if t, err = d.str("", true); err == nil {
+			r.Comment = d.mem.str(t.b)
 		}
 	}
 	return err
@@ -990,4 +992,42 @@ func (p Policy) MarshalJSON() ([]byte, error) {
 		}
 	}
 	return append(b, "]}"...), nil
+}
+
+// arena holds the strings and TTLs of decoded rules in blocks, so that a
+// million rules do not take a million allocations for their ids. Bytes in
+// a block never change once a string refers to them; a block lives as long
+// as any string or TTL in it.
+type arena struct {
+	b    []byte
+	ints []int64
+}
+
+// Blocks are small enough that a kept id pins little memory.
+const (
+	arenaBytes  = 8 << 10
+	arenaInts   = 256
+	arenaMaxStr = 128 // longer strings are allocated on their own
+)
+
+func (a *arena) str(b []byte) string {
+	switch {
+	case len(b) == 0:
+		return ""
+	case len(b) > arenaMaxStr:
+		return string(b)
+	case cap(a.b)-len(a.b) < len(b):
+		a.b = make([]byte, 0, arenaBytes)
+	}
+	n := len(a.b)
+	a.b = append(a.b, b...)
+	return unsafe.String(&a.b[n], len(b))
+}
+
+func (a *arena) int64(v int64) *int64 {
+	if len(a.ints) == cap(a.ints) {
+		a.ints = make([]int64, 0, arenaInts)
+	}
+	a.ints = append(a.ints, v)
+	return &a.ints[len(a.ints)-1]
 }

@@ -507,12 +507,13 @@ func TestDecodeAllocs(t *testing.T) {
 	}
 	b.WriteString(`]}`)
 	doc := []byte(b.String())
-	// One allocation per rule (its id) and a few for the policy.
+	// A few allocations for the policy, none per rule or token: ids are
+	// cut from shared blocks.
 	if a := testing.AllocsPerRun(10, func() {
 		if _, err := policy.Decode(doc); err != nil {
 			t.Fatal(err)
 		}
-	}); a > n+20 {
+	}); a > 30 {
 		t.Errorf("Decode of %d rules allocates %v times", n, a)
 	}
 }
