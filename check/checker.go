@@ -227,7 +227,7 @@ func (c *Checker) publish(s *Snapshot) {
 		c.stop()
 		c.stop = nil
 	}
-	if next, ok := s.NextChange(); ok {
+	if next, ok := s.nextChange(); ok {
 		c.stop = c.afterFunc(next.Sub(c.now()), func() { c.expire(s) })
 	}
 }
@@ -243,7 +243,7 @@ func (c *Checker) expire(s *Snapshot) {
 		return
 	}
 	now := c.now()
-	if next, _ := s.NextChange(); now.Before(next) {
+	if next, _ := s.nextChange(); now.Before(next) {
 		// The timer fired early (the wall clock was moved): wait again.
 		c.stop = c.afterFunc(next.Sub(now), func() { c.expire(s) })
 		return

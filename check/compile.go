@@ -320,7 +320,7 @@ func contains(p, o netip.Prefix) bool {
 // Check decides r as SEMANTICS §4 says, at the instant r.At; a zero r.At
 // means now, and the clock is read for it only when some rule of the
 // policy expires. Requests at instants from [Snapshot.At] up to
-// [Snapshot.NextChange] are answered by one lookup; any other instant,
+// the first expiry after it are answered by one lookup; any other instant,
 // earlier or later, is answered exactly too, by re-ranking the rules that
 // contain the address at that instant. No expired rule ever decides.
 //
@@ -408,9 +408,9 @@ func (s *Snapshot) checkAt(a netip.Addr, class int, t time.Time) Decision {
 // At returns the instant the snapshot was compiled for.
 func (s *Snapshot) At() time.Time { return s.at }
 
-// NextChange returns the first instant after [Snapshot.At] at which a rule
+// nextChange returns the first instant after [Snapshot.At] at which a rule
 // expires, and so a decision may change, and reports whether there is one.
-func (s *Snapshot) NextChange() (time.Time, bool) {
+func (s *Snapshot) nextChange() (time.Time, bool) {
 	return s.next, s.next != never
 }
 

@@ -25,3 +25,7 @@ func (s *Snapshot) UsesLargeTable() bool { return s.table.large != nil }
 
 // Nodes returns how many nodes s's store holds, replaced ones included.
 func (s *Snapshot) Nodes() int { return s.nodes.n }
+
+// NextChange returns the snapshot's next change, as the checker's timer
+// sees it.
+func (s *Snapshot) NextChange() (time.Time, bool) { return s.nextChange() }
