@@ -146,11 +146,17 @@ func Decode(data []byte) (Policy, error) {
 const minRuleSize = 37
 
 // DecodeReader decodes the policy document that r holds, exactly as
-// [Decode] does, reading it once through a small buffer: the document is
-// never held whole in memory. An error from r is returned as it is.
+// [Decode] does, reading it once through a buffer that holds the token
+// being read (64 KiB, unless a string is longer): the document is never
+// held whole in memory. An error from r, other than io.EOF, is returned as
+// it is, in place of any problem with the document.
 func DecodeReader(r io.Reader) (Policy, error) {
 	d := decoder{s: scanner{r: r, buf: make([]byte, 0, readChunk)}, chunked: true, ids: newIDHashes(0)}
-	return d.policy()
+	p, err := d.policy()
+	if d.s.rerr != nil {
+		return Policy{}, d.s.rerr
+	}
+	return p, err
 }
 
 // DecodeRule parses one rule document, strictly as [Decode] does, and
@@ -354,9 +360,6 @@ func (d *decoder) end() error {
 	s := &d.s
 	if s.skipSpace() {
 		return &DocError{Err: fmt.Errorf("%w: data after the document", ErrSyntax)}
-	}
-	if s.rerr != nil {
-		return &readError{s.rerr}
 	}
 	return nil
 }
@@ -661,8 +664,7 @@ func (d *decoder) pathed(i int, err error, key string) error {
 
 // inRule wraps an error from inside rule i of a policy in a [*RuleError].
 func (d *decoder) inRule(i int, id string, err error) error {
-	var re *readError
-	if i < 0 || errors.As(err, &re) {
+	if i < 0 {
 		return err
 	}
 	return &RuleError{Index: i, ID: id, Err: err}

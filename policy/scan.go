@@ -68,9 +68,6 @@ func (s *scanner) offset(i int) int64 { return s.base + int64(i) }
 
 // syntaxError reports malformed JSON at buf[s.pos] (or at the end).
 func (s *scanner) syntaxError(path, what string) error {
-	if s.rerr != nil {
-		return &readError{s.rerr}
-	}
 	if s.pos >= len(s.buf) {
 		return &DocError{Path: path, Err: fmt.Errorf("%w: unexpected end of input", ErrSyntax)}
 	}
@@ -81,12 +78,6 @@ func (s *scanner) syntaxError(path, what string) error {
 	}
 	return &DocError{Path: path, Err: fmt.Errorf("%w: invalid character %s %s at offset %d", ErrSyntax, char, what, s.offset(s.pos))}
 }
-
-// readError is a reader's error, returned as it is by DecodeReader.
-type readError struct{ err error }
-
-func (e *readError) Error() string { return e.err.Error() }
-func (e *readError) Unwrap() error { return e.err }
 
 // skipSpace skips white space and reports whether a byte follows.
 func (s *scanner) skipSpace() bool {
