@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +10,9 @@ import (
 	"github.com/ipgate/ipgate/policy"
 	"github.com/ipgate/ipgate/rangeset"
 	"github.com/ipgate/ipgate/store"
+	"github.com/ipgate/ipgate/store/filestore"
+	"github.com/ipgate/ipgate/store/memstore"
+	"github.com/ipgate/ipgate/store/postgres"
 )
 
 func TestDocEditorRevisionsGrow(t *testing.T) {
@@ -59,5 +63,22 @@ func TestDocEditorOptions(t *testing.T) {
 	before := time.Now()
 	if got, _, err := d.CreateRule(ctx, "p", r, store.Any); err != nil || got.CreatedAt.Before(before) {
 		t.Errorf("CreateRule with nil options = %+v, %v; want CreatedAt from time.Now", got, err)
+	}
+}
+
+// TestNoExportedFields pins that the stores expose no field a caller could
+// change under a live store: neither their own nor the editor's.
+func TestNoExportedFields(t *testing.T) {
+	for _, typ := range []reflect.Type{
+		reflect.TypeFor[store.DocEditor](),
+		reflect.TypeFor[memstore.Store](),
+		reflect.TypeFor[filestore.Store](),
+		reflect.TypeFor[postgres.Store](),
+	} {
+		for i := range typ.NumField() {
+			if f := typ.Field(i); f.IsExported() {
+				t.Errorf("%v exports field %s", typ, f.Name)
+			}
+		}
 	}
 }
