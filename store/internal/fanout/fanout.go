@@ -1,5 +1,5 @@
 // Package fanout delivers change notifications to the watchers of named
-// policies: the one implementation of the [store.Watcher] contract that
+// policies: the one implementation of the store.Watcher contract that
 // every store in this module shares.
 //
 // A notification carries no data. Each watcher has a channel of capacity
