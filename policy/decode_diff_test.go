@@ -80,6 +80,12 @@ func decodeBoth(t *testing.T, data []byte) {
 	if !reflect.DeepEqual(got, streamed) || errText(gerr) != errText(serr) {
 		t.Fatalf("Decode(%q) = %v, %v\nDecodeReader = %v, %v", data, got, gerr, streamed, serr)
 	}
+	// A reader that can seek is counted first, from where it is.
+	sr := bytes.NewReader(append([]byte("{{"), data...))
+	_, _ = sr.Seek(2, io.SeekStart)
+	if streamed, serr := DecodeReader(sr); !reflect.DeepEqual(got, streamed) || errText(gerr) != errText(serr) {
+		t.Fatalf("Decode(%q) = %v, %v\nDecodeReader(a seeker) = %v, %v", data, got, gerr, streamed, serr)
+	}
 	switch {
 	case werr == nil && gerr != nil:
 		if !errors.Is(gerr, ErrZeroInstant) {

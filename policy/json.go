@@ -146,17 +146,56 @@ func Decode(data []byte) (Policy, error) {
 const minRuleSize = 37
 
 // DecodeReader decodes the policy document that r holds, exactly as
-// [Decode] does, reading it once through a buffer that holds the token
-// being read (64 KiB, unless a string is longer): the document is never
-// held whole in memory. An error from r, other than io.EOF, is returned as
+// [Decode] does, through a buffer that holds the token being read (64 KiB,
+// unless a string is longer): the document is never held whole in memory.
+// When r is an [io.Seeker] that can seek (a file), DecodeReader first
+// counts the objects in the rest of r and seeks back, so that the rules
+// are held once, in a slice of the right size. An error from r, other than io.EOF, is returned as
 // it is, in place of any problem with the document.
 func DecodeReader(r io.Reader) (Policy, error) {
-	d := decoder{s: scanner{r: r, buf: make([]byte, 0, readChunk)}, chunked: true, ids: newIDHashes(0)}
+	d := decoder{s: scanner{r: r, buf: make([]byte, 0, readChunk)}, chunked: true}
+	if n, ok := countObjects(r, d.s.buf[:readChunk]); ok {
+		d.p.Rules, d.chunked = make([]Rule, 0, n), false
+	}
+	d.ids = newIDHashes(cap(d.p.Rules))
 	p, err := d.policy()
 	if d.s.rerr != nil {
 		return Policy{}, d.s.rerr
 	}
 	return p, err
+}
+
+// countObjects bounds the number of rules in the rest of r, as [Decode]
+// does, when r can seek back to where it is: so that the rules of a file
+// are decoded into a slice of the right size, instead of into chunks
+// copied at the end, which would hold them twice. It reports false, with
+// r where it was, when it cannot tell.
+func countObjects(r io.Reader, buf []byte) (int, bool) {
+	rs, ok := r.(io.ReadSeeker)
+	if !ok {
+		return 0, false
+	}
+	start, err := rs.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return 0, false
+	}
+	braces, size := 0, 0
+	for {
+		n, err := rs.Read(buf)
+		braces += bytes.Count(buf[:n], []byte{'{'})
+		size += n
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			_, _ = rs.Seek(start, io.SeekStart)
+			return 0, false
+		}
+	}
+	if _, err := rs.Seek(start, io.SeekStart); err != nil {
+		return 0, false
+	}
+	return min(braces, size/minRuleSize+1), true
 }
 
 // DecodeRule parses one rule document, strictly as [Decode] does, and

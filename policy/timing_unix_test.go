@@ -5,6 +5,7 @@ package policy_test
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"math/rand/v2"
 	"os"
 	"runtime"
@@ -65,7 +66,14 @@ func TestDecodeTiming(t *testing.T) {
 			return len(p.Rules)
 		}},
 		{"DecodeReader", func(doc []byte) int {
-			p, err := policy.DecodeReader(bytes.NewReader(doc))
+			p, err := policy.DecodeReader(struct{ io.Reader }{bytes.NewReader(doc)}) // a stream: no seeking
+			if err != nil {
+				t.Fatal(err)
+			}
+			return len(p.Rules)
+		}},
+		{"DecodeReader/seek", func(doc []byte) int {
+			p, err := policy.DecodeReader(bytes.NewReader(doc)) // counted first, as a file is
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -106,10 +114,10 @@ func TestDecodeTiming(t *testing.T) {
 			q := quartiles(cpu[i])
 			t.Logf("  %-14s CPU %8.2f ms [%.2f, %.2f]  wall %8.2f ms", im.name, q[1]/1e6, q[0]/1e6, q[2]/1e6, quartiles(wall[i])[1]/1e6)
 		}
-		for i := range impls[:2] {
+		for i := range impls[:len(impls)-1] {
 			ratio := make([]float64, rounds)
 			for r := range ratio {
-				ratio[r] = cpu[i][r] / cpu[2][r]
+				ratio[r] = cpu[i][r] / cpu[len(impls)-1][r]
 			}
 			q := quartiles(ratio)
 			t.Logf("  %s / encoding/json: %.2fx [%.2f, %.2f]", impls[i].name, q[1], q[0], q[2])
@@ -123,4 +131,63 @@ func quartiles(v []float64) [3]float64 {
 	slices.Sort(s)
 	at := func(f float64) float64 { return s[int(f*float64(len(s)-1)+0.5)] }
 	return [3]float64{at(0.25), at(0.5), at(0.75)}
+}
+
+// TestDecodePeakMemory reports the peak resident memory of decoding the
+// document in the file IPGATE_DECODE_FILE with IPGATE_DECODE_IMPL (Decode,
+// which reads the file whole first, DecodeReader or encoding/json), for
+// one process per implementation. With IPGATE_DECODE_WRITE=n it writes a
+// document of n rules to that file instead.
+func TestDecodePeakMemory(t *testing.T) {
+	name := os.Getenv("IPGATE_DECODE_FILE")
+	if name == "" {
+		t.Skip("set IPGATE_DECODE_FILE (and IPGATE_DECODE_WRITE or IPGATE_DECODE_IMPL)")
+	}
+	if s := os.Getenv("IPGATE_DECODE_WRITE"); s != "" {
+		n, _ := strconv.Atoi(s)
+		if err := os.WriteFile(name, benchDoc(n), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	var rules int
+	switch impl := os.Getenv("IPGATE_DECODE_IMPL"); impl {
+	case "Decode":
+		doc, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := policy.Decode(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rules = len(p.Rules)
+	case "DecodeReader":
+		f, err := os.Open(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		p, err := policy.DecodeReader(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rules = len(p.Rules)
+	default:
+		doc, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p plainDoc
+		if err := json.Unmarshal(doc, &p); err != nil {
+			t.Fatal(err)
+		}
+		rules = len(p.Rules)
+	}
+	status, _ := os.ReadFile("/proc/self/status")
+	for _, line := range strings.Split(string(status), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			t.Logf("%d rules: peak %s", rules, strings.TrimSpace(strings.TrimPrefix(line, "VmHWM:")))
+		}
+	}
 }
