@@ -395,3 +395,29 @@ func TestValidateMatchesOld(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkMarshalOld encodes 100k rules the old way, through
+// encoding/json, for comparison with BenchmarkMarshal.
+func BenchmarkMarshalOld(b *testing.B) {
+	rules := make([]Rule, 100000)
+	for i := range rules {
+		rules[i] = Rule{ID: "rule-" + strconv.Itoa(i), Target: rangeset.MustParseRange("10.0.0.0/8"), Action: Deny}
+	}
+	p := oldPolicy(Policy{Settings: DefaultSettings(), Rules: rules})
+	b.Run("old", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := json.Marshal(p); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("new", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := Policy(p).MarshalJSON(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
