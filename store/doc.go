@@ -9,9 +9,8 @@
 // revision can ignore any that is not above it. Every call takes a
 // context.Context first.
 //
-// [DocEditor] implements every [Editor] method on a [Backend] that stores
-// whole documents (make one with [NewDocEditor]); the stores of this
-// module embed it without exporting it.
+// The stores of this module share one implementation of every [Editor]
+// write as a read-modify-write of a whole document, internal to them.
 //
 // The implementations live in sub-packages, so that importers of package
 // check never link a database driver:

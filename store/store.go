@@ -30,8 +30,9 @@ var (
 	// ErrInvalid reports a write that would make the policy invalid; the
 	// policy's validation errors are wrapped too.
 	ErrInvalid = errors.New("store: invalid policy")
-	// ErrRefused reports a write that the store's guard refused (see
-	// DocOptions.Guard); the guard's error is wrapped too.
+	// ErrRefused reports a write that the store's guard refused (the Guard
+	// option of each store, such as package check/lockout's); the guard's
+	// error is wrapped too.
 	ErrRefused = errors.New("store: write refused by the guard")
 )
 

@@ -20,6 +20,7 @@ import (
 	"github.com/ipgate/ipgate/policy"
 	"github.com/ipgate/ipgate/rangeset"
 	"github.com/ipgate/ipgate/store"
+	"github.com/ipgate/ipgate/store/internal/docedit"
 	"github.com/ipgate/ipgate/store/internal/fanout"
 )
 
@@ -27,7 +28,8 @@ import (
 type Options struct {
 	// Now sets CreatedAt and UpdatedAt; nil means time.Now.
 	Now func() time.Time
-	// Guard refuses writes; see store.DocOptions.Guard.
+	// Guard, when not nil, sees every write as the policy before and after
+	// it and refuses it with an error, nothing stored (check/lockout.Guard).
 	Guard func(old, new policy.Policy) error
 	// PollInterval is how often watchers look for outside changes; zero
 	// means 250 milliseconds.
@@ -51,10 +53,10 @@ var ErrName = errors.New("filestore: policy names are 1 to 200 letters, digits, 
 var validName = regexp.MustCompile(`^[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}$`)
 
 // docEditor names the embedded editor without exporting it.
-type docEditor = store.DocEditor
+type docEditor = docedit.Editor
 
 // Store is a directory of policy documents. It implements [store.Editor]
-// with the methods of [store.DocEditor], and [store.Watcher]. It is safe
+// with the methods of [docedit.Editor], and [store.Watcher]. It is safe
 // for concurrent use, by goroutines and by processes sharing the
 // directory. Make one with [Open].
 type Store struct {
@@ -77,9 +79,9 @@ func Open(dir string, opts *Options) (*Store, error) {
 	f := &files{dir: dir, poll: 250 * time.Millisecond, maxBytes: defaultMaxBytes,
 		served: map[string]served{}, pollers: map[string]*poller{}}
 	f.hub = fanout.New(f.startPoller)
-	var do store.DocOptions
+	var do docedit.Options
 	if opts != nil {
-		do = store.DocOptions{Now: opts.Now, Guard: opts.Guard}
+		do = docedit.Options{Now: opts.Now, Guard: opts.Guard}
 		if opts.PollInterval > 0 {
 			f.poll = opts.PollInterval
 		}
@@ -87,7 +89,7 @@ func Open(dir string, opts *Options) (*Store, error) {
 			f.maxBytes = opts.MaxBytes
 		}
 	}
-	return &Store{docEditor: store.NewDocEditor(f, &do), files: f}, nil
+	return &Store{docEditor: docedit.New(f, &do), files: f}, nil
 }
 
 // Watch returns a channel that receives a value after every change of the

@@ -7,6 +7,7 @@ import (
 
 	"github.com/ipgate/ipgate/policy"
 	"github.com/ipgate/ipgate/store"
+	"github.com/ipgate/ipgate/store/internal/docedit"
 	"github.com/ipgate/ipgate/store/internal/fanout"
 )
 
@@ -14,15 +15,16 @@ import (
 type Options struct {
 	// Now sets CreatedAt and UpdatedAt; nil means time.Now.
 	Now func() time.Time
-	// Guard refuses writes; see store.DocOptions.Guard.
+	// Guard, when not nil, sees every write as the policy before and after
+	// it and refuses it with an error, nothing stored (check/lockout.Guard).
 	Guard func(old, new policy.Policy) error
 }
 
 // docEditor names the embedded editor without exporting it.
-type docEditor = store.DocEditor
+type docEditor = docedit.Editor
 
 // Store keeps policies in memory. It implements [store.Editor] with the
-// methods of [store.DocEditor], and [store.Watcher]. It is safe for
+// methods of [docedit.Editor], and [store.Watcher]. It is safe for
 // concurrent use; every value it returns or takes is a copy. Make one
 // with [New].
 type Store struct {
@@ -38,11 +40,11 @@ var (
 // New returns an empty store.
 func New(opts *Options) *Store {
 	m := &mem{policies: map[string]entry{}, last: map[string]store.Revision{}}
-	var do store.DocOptions
+	var do docedit.Options
 	if opts != nil {
-		do = store.DocOptions{Now: opts.Now, Guard: opts.Guard}
+		do = docedit.Options{Now: opts.Now, Guard: opts.Guard}
 	}
-	return &Store{docEditor: store.NewDocEditor(m, &do), mem: m}
+	return &Store{docEditor: docedit.New(m, &do), mem: m}
 }
 
 // Watch returns a channel that receives a value after every committed

@@ -15,6 +15,7 @@ import (
 	"github.com/ipgate/ipgate/policy"
 	"github.com/ipgate/ipgate/rangeset"
 	"github.com/ipgate/ipgate/store"
+	"github.com/ipgate/ipgate/store/internal/docedit"
 	"github.com/ipgate/ipgate/store/internal/fanout"
 )
 
@@ -29,7 +30,8 @@ type Options struct {
 	Schema string
 	// Now sets CreatedAt and UpdatedAt; nil means time.Now.
 	Now func() time.Time
-	// Guard refuses writes; see store.DocOptions.Guard. With a guard, rule
+	// Guard, when not nil, sees every write as the policy before and after
+	// it and refuses it with an error, nothing stored (check/lockout.Guard). With a guard, rule
 	// edits load the whole policy, as the guard needs it.
 	Guard func(old, new policy.Policy) error
 	// Retry is how long watchers wait before the first attempt to
@@ -41,11 +43,11 @@ type Options struct {
 var validSchema = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
 
 // docEditor names the embedded editor without exporting it.
-type docEditor = store.DocEditor
+type docEditor = docedit.Editor
 
 // Store is a PostgreSQL-backed [store.Editor] and [store.Watcher]. Rule
 // edits without a guard run in SQL on the rule's row; the other methods
-// are those of [store.DocEditor]. It is safe for concurrent use. Close
+// are those of [docedit.Editor]. It is safe for concurrent use. Close
 // releases its connections. Make one with [Open].
 type Store struct {
 	*docEditor
@@ -91,7 +93,7 @@ func Open(ctx context.Context, opts *Options) (*Store, error) {
 		pool.Close()
 		return nil, err
 	}
-	ed := store.NewDocEditor(d, &store.DocOptions{Now: o.Now, Guard: o.Guard})
+	ed := docedit.New(d, &docedit.Options{Now: o.Now, Guard: o.Guard})
 	return &Store{docEditor: ed, db: d, now: o.Now, guarded: o.Guard != nil}, nil
 }
 

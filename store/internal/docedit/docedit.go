@@ -1,4 +1,7 @@
-package store
+// Package docedit implements every [store.Editor] write on a store of whole
+// policy documents, as one read-modify-write: the memory and file stores
+// are built on it, and the PostgreSQL store for its whole-policy writes.
+package docedit
 
 import (
 	"context"
@@ -9,36 +12,37 @@ import (
 
 	"github.com/ipgate/ipgate/policy"
 	"github.com/ipgate/ipgate/rangeset"
+	"github.com/ipgate/ipgate/store"
 )
 
-// Backend is a store of whole policy documents: what [DocEditor] needs to
-// implement every [Editor] write as one read-modify-write.
+// Backend is a store of whole policy documents: what [Editor] needs to
+// implement every [store.Editor] write as one read-modify-write.
 type Backend interface {
-	Store
+	store.Store
 	// Swap stores p as the named policy, or deletes the policy when p is
 	// nil, provided its current revision is still cur (0: absent). It
 	// returns the new revision, above every revision the policy ever had
 	// (a policy deleted and created again reuses none), or a
-	// [*ConflictError] with nothing stored.
-	Swap(ctx context.Context, name string, cur Revision, p *policy.Policy) (Revision, error)
+	// [*store.ConflictError] with nothing stored.
+	Swap(ctx context.Context, name string, cur store.Revision, p *policy.Policy) (store.Revision, error)
 }
 
-// DocEditor implements [Editor] on a [Backend]: each write loads the
+// Editor implements [store.Editor] on a [Backend]: each write loads the
 // policy, checks the expected revision, applies the change to a copy,
 // validates the whole policy and swaps it in. An unconditional write that
 // loses a race to another writer is retried; a conditional one is refused.
 // A Backend whose Swap commits a revision not above the one it replaced
 // is reported as an error, never passed on: revisions only grow.
 // It is safe for concurrent use when its Backend is. Make one with
-// [NewDocEditor]; the zero DocEditor has no backend and panics.
-type DocEditor struct {
+// [New]; the zero Editor has no backend and panics.
+type Editor struct {
 	b     Backend
 	now   func() time.Time
 	guard func(old, new policy.Policy) error
 }
 
-// DocOptions configure a [DocEditor]. A nil *DocOptions means the defaults.
-type DocOptions struct {
+// Options configure an [Editor]. A nil *Options means the defaults.
+type Options struct {
 	// Now is the clock that sets CreatedAt and UpdatedAt; nil means time.Now.
 	Now func() time.Time
 	// Guard, when not nil, sees every write as the policy before and after
@@ -47,9 +51,9 @@ type DocOptions struct {
 	Guard func(old, new policy.Policy) error
 }
 
-// NewDocEditor returns an editor writing through b.
-func NewDocEditor(b Backend, opts *DocOptions) *DocEditor {
-	e := &DocEditor{b: b, now: time.Now}
+// New returns an editor writing through b.
+func New(b Backend, opts *Options) *Editor {
+	e := &Editor{b: b, now: time.Now}
 	if opts != nil {
 		e.guard = opts.Guard
 		if opts.Now != nil {
@@ -63,12 +67,12 @@ func NewDocEditor(b Backend, opts *DocOptions) *DocEditor {
 var errNoChange = errors.New("no change")
 
 // Load returns the named policy and its revision.
-func (e *DocEditor) Load(ctx context.Context, name string) (policy.Policy, Revision, error) {
+func (e *Editor) Load(ctx context.Context, name string) (policy.Policy, store.Revision, error) {
 	return e.b.Load(ctx, name)
 }
 
 // swap calls the backend and refuses a revision that does not grow.
-func (e *DocEditor) swap(ctx context.Context, name string, cur Revision, p *policy.Policy) (Revision, error) {
+func (e *Editor) swap(ctx context.Context, name string, cur store.Revision, p *policy.Policy) (store.Revision, error) {
 	next, err := e.b.Swap(ctx, name, cur, p)
 	if err == nil && p != nil && next <= cur {
 		return next, fmt.Errorf("store: policy %s: the backend committed revision %d after %d: revisions must grow", rangeset.Quote(name), next, cur)
@@ -78,18 +82,18 @@ func (e *DocEditor) swap(ctx context.Context, name string, cur Revision, p *poli
 
 // edit runs one read-modify-write of the named policy; create says an
 // absent policy starts empty with default settings.
-func (e *DocEditor) edit(ctx context.Context, name string, expected Revision, create bool,
-	change func(p *policy.Policy, now time.Time) error) (Revision, error) {
+func (e *Editor) edit(ctx context.Context, name string, expected store.Revision, create bool,
+	change func(p *policy.Policy, now time.Time) error) (store.Revision, error) {
 	for {
 		p, rev, err := e.b.Load(ctx, name)
-		if errors.Is(err, ErrNotFound) && create {
+		if errors.Is(err, store.ErrNotFound) && create {
 			p, rev, err = policy.New(), 0, nil
 		}
 		if err != nil {
 			return 0, err
 		}
-		if expected != Any && expected != rev {
-			return rev, &ConflictError{Name: name, Expected: expected, Current: rev}
+		if expected != store.Any && expected != rev {
+			return rev, &store.ConflictError{Name: name, Expected: expected, Current: rev}
 		}
 		var old policy.Policy
 		if e.guard != nil {
@@ -102,15 +106,15 @@ func (e *DocEditor) edit(ctx context.Context, name string, expected Revision, cr
 			return rev, err
 		}
 		if err := p.Validate(); err != nil {
-			return rev, fmt.Errorf("%w %s: %w", ErrInvalid, rangeset.Quote(name), err)
+			return rev, fmt.Errorf("%w %s: %w", store.ErrInvalid, rangeset.Quote(name), err)
 		}
 		if e.guard != nil {
 			if err := e.guard(old, p); err != nil {
-				return rev, fmt.Errorf("%w %s: %w", ErrRefused, rangeset.Quote(name), err)
+				return rev, fmt.Errorf("%w %s: %w", store.ErrRefused, rangeset.Quote(name), err)
 			}
 		}
 		next, err := e.swap(ctx, name, rev, &p)
-		if errors.Is(err, ErrConflict) && expected == Any {
+		if errors.Is(err, store.ErrConflict) && expected == store.Any {
 			continue
 		}
 		return next, err
@@ -120,7 +124,7 @@ func (e *DocEditor) edit(ctx context.Context, name string, expected Revision, cr
 // Put replaces the whole policy. A rule whose id the old policy has keeps
 // its CreatedAt, and its UpdatedAt too when nothing else changed; a
 // changed rule gets UpdatedAt now; a new rule gets both now.
-func (e *DocEditor) Put(ctx context.Context, name string, np policy.Policy, expected Revision) (Revision, error) {
+func (e *Editor) Put(ctx context.Context, name string, np policy.Policy, expected store.Revision) (store.Revision, error) {
 	return e.edit(ctx, name, expected, true, func(p *policy.Policy, now time.Time) error {
 		old := map[string]policy.Rule{}
 		for _, r := range p.Rules {
@@ -146,17 +150,17 @@ func (e *DocEditor) Put(ctx context.Context, name string, np policy.Policy, expe
 }
 
 // Delete removes the named policy.
-func (e *DocEditor) Delete(ctx context.Context, name string, expected Revision) error {
+func (e *Editor) Delete(ctx context.Context, name string, expected store.Revision) error {
 	for {
 		_, rev, err := e.b.Load(ctx, name)
 		if err != nil {
 			return err
 		}
-		if expected != Any && expected != rev {
-			return &ConflictError{Name: name, Expected: expected, Current: rev}
+		if expected != store.Any && expected != rev {
+			return &store.ConflictError{Name: name, Expected: expected, Current: rev}
 		}
 		_, err = e.swap(ctx, name, rev, nil)
-		if errors.Is(err, ErrConflict) && expected == Any {
+		if errors.Is(err, store.ErrConflict) && expected == store.Any {
 			continue
 		}
 		return err
@@ -164,7 +168,7 @@ func (e *DocEditor) Delete(ctx context.Context, name string, expected Revision) 
 }
 
 // SetSettings replaces the policy's settings.
-func (e *DocEditor) SetSettings(ctx context.Context, name string, s policy.Settings, expected Revision) (Revision, error) {
+func (e *Editor) SetSettings(ctx context.Context, name string, s policy.Settings, expected store.Revision) (store.Revision, error) {
 	return e.edit(ctx, name, expected, true, func(p *policy.Policy, _ time.Time) error {
 		p.Settings = s
 		return nil
@@ -174,17 +178,17 @@ func (e *DocEditor) SetSettings(ctx context.Context, name string, s policy.Setti
 func find(p *policy.Policy, id string) (int, error) {
 	i := slices.IndexFunc(p.Rules, func(r policy.Rule) bool { return r.ID == id })
 	if i < 0 {
-		return -1, fmt.Errorf("%w: %s", ErrRuleNotFound, rangeset.Quote(id))
+		return -1, fmt.Errorf("%w: %s", store.ErrRuleNotFound, rangeset.Quote(id))
 	}
 	return i, nil
 }
 
 // CreateRule adds r with CreatedAt and UpdatedAt set to now.
-func (e *DocEditor) CreateRule(ctx context.Context, name string, r policy.Rule, expected Revision) (policy.Rule, Revision, error) {
+func (e *Editor) CreateRule(ctx context.Context, name string, r policy.Rule, expected store.Revision) (policy.Rule, store.Revision, error) {
 	r = r.Clone()
 	rev, err := e.edit(ctx, name, expected, true, func(p *policy.Policy, now time.Time) error {
 		if _, err := find(p, r.ID); err == nil {
-			return fmt.Errorf("%w: %s", ErrRuleExists, rangeset.Quote(r.ID))
+			return fmt.Errorf("%w: %s", store.ErrRuleExists, rangeset.Quote(r.ID))
 		}
 		r.CreatedAt, r.UpdatedAt = now, now
 		p.Rules = append(p.Rules, r)
@@ -194,7 +198,7 @@ func (e *DocEditor) CreateRule(ctx context.Context, name string, r policy.Rule, 
 }
 
 // GetRule returns the rule with the given id.
-func (e *DocEditor) GetRule(ctx context.Context, name, id string) (policy.Rule, Revision, error) {
+func (e *Editor) GetRule(ctx context.Context, name, id string) (policy.Rule, store.Revision, error) {
 	p, rev, err := e.b.Load(ctx, name)
 	if err != nil {
 		return policy.Rule{}, 0, err
@@ -208,16 +212,16 @@ func (e *DocEditor) GetRule(ctx context.Context, name, id string) (policy.Rule, 
 
 // UpdateRule replaces the rule with r's id; CreatedAt is kept and
 // UpdatedAt set to now.
-func (e *DocEditor) UpdateRule(ctx context.Context, name string, r policy.Rule, expected Revision) (policy.Rule, Revision, error) {
+func (e *Editor) UpdateRule(ctx context.Context, name string, r policy.Rule, expected store.Revision) (policy.Rule, store.Revision, error) {
 	return e.modify(ctx, name, r.ID, expected, func(policy.Rule) policy.Rule { return r.Clone() })
 }
 
 // PatchRule sets the fields of patch on the rule; UpdatedAt is set to now.
-func (e *DocEditor) PatchRule(ctx context.Context, name, id string, patch Patch, expected Revision) (policy.Rule, Revision, error) {
+func (e *Editor) PatchRule(ctx context.Context, name, id string, patch store.Patch, expected store.Revision) (policy.Rule, store.Revision, error) {
 	return e.modify(ctx, name, id, expected, patch.Apply)
 }
 
-func (e *DocEditor) modify(ctx context.Context, name, id string, expected Revision, change func(policy.Rule) policy.Rule) (policy.Rule, Revision, error) {
+func (e *Editor) modify(ctx context.Context, name, id string, expected store.Revision, change func(policy.Rule) policy.Rule) (policy.Rule, store.Revision, error) {
 	var out policy.Rule
 	rev, err := e.edit(ctx, name, expected, false, func(p *policy.Policy, now time.Time) error {
 		i, err := find(p, id)
@@ -234,7 +238,7 @@ func (e *DocEditor) modify(ctx context.Context, name, id string, expected Revisi
 }
 
 // DeleteRule removes the rule with the given id.
-func (e *DocEditor) DeleteRule(ctx context.Context, name, id string, expected Revision) (Revision, error) {
+func (e *Editor) DeleteRule(ctx context.Context, name, id string, expected store.Revision) (store.Revision, error) {
 	return e.edit(ctx, name, expected, false, func(p *policy.Policy, _ time.Time) error {
 		i, err := find(p, id)
 		if err != nil {
@@ -247,7 +251,7 @@ func (e *DocEditor) DeleteRule(ctx context.Context, name, id string, expected Re
 
 // DeleteRules removes every rule that q matches and returns the count. A
 // query that matches nothing commits nothing.
-func (e *DocEditor) DeleteRules(ctx context.Context, name string, q Query, expected Revision) (int, Revision, error) {
+func (e *Editor) DeleteRules(ctx context.Context, name string, q store.Query, expected store.Revision) (int, store.Revision, error) {
 	n := 0
 	rev, err := e.edit(ctx, name, expected, false, func(p *policy.Policy, _ time.Time) error {
 		before := len(p.Rules)
@@ -262,7 +266,7 @@ func (e *DocEditor) DeleteRules(ctx context.Context, name string, q Query, expec
 
 // ListRules returns the page of rules that q selects and the total before
 // paging.
-func (e *DocEditor) ListRules(ctx context.Context, name string, q Query) ([]policy.Rule, int, error) {
+func (e *Editor) ListRules(ctx context.Context, name string, q store.Query) ([]policy.Rule, int, error) {
 	p, _, err := e.b.Load(ctx, name)
 	if err != nil {
 		return nil, 0, err

@@ -1,4 +1,4 @@
-package store_test
+package docedit_test
 
 import (
 	"context"
@@ -8,9 +8,10 @@ import (
 	"github.com/ipgate/ipgate/policy"
 	"github.com/ipgate/ipgate/rangeset"
 	"github.com/ipgate/ipgate/store"
+	"github.com/ipgate/ipgate/store/internal/docedit"
 )
 
-// mapBackend is a [store.Backend] in a map. (Setting forget makes its
+// mapBackend is a [docedit.Backend] in a map. (Setting forget makes its
 // revisions restart, as a store that lost its revision record would: the
 // editor then refuses the commit.)
 type mapBackend struct {
@@ -54,9 +55,9 @@ func (m *mapBackend) Swap(_ context.Context, name string, cur store.Revision, p 
 
 // A store of whole documents implements Load and Swap; NewDocEditor makes
 // every Editor method out of them.
-func ExampleNewDocEditor() {
+func ExampleNew() {
 	ctx := context.Background()
-	e := store.NewDocEditor(newMapBackend(), nil)
+	e := docedit.New(newMapBackend(), nil)
 	r := policy.Rule{ID: "bad-net", Target: rangeset.MustParseRange("192.0.2.0/24"), Action: policy.Deny}
 	_, rev, _ := e.CreateRule(ctx, "site-1", r, store.Any)
 	_, _, err := e.CreateRule(ctx, "site-1", r, rev)

@@ -1,4 +1,4 @@
-package store_test
+package docedit_test
 
 import (
 	"errors"
@@ -11,6 +11,7 @@ import (
 	"github.com/ipgate/ipgate/rangeset"
 	"github.com/ipgate/ipgate/store"
 	"github.com/ipgate/ipgate/store/filestore"
+	"github.com/ipgate/ipgate/store/internal/docedit"
 	"github.com/ipgate/ipgate/store/memstore"
 	"github.com/ipgate/ipgate/store/postgres"
 )
@@ -18,7 +19,7 @@ import (
 func TestDocEditorRevisionsGrow(t *testing.T) {
 	ctx := t.Context()
 	b := newMapBackend()
-	e := store.NewDocEditor(b, nil)
+	e := docedit.New(b, nil)
 	r := policy.Rule{ID: "a", Target: rangeset.MustParseRange("10.0.0.1"), Action: policy.Allow}
 	if _, rev, err := e.CreateRule(ctx, "p", r, store.Any); err != nil || rev != 1 {
 		t.Fatalf("CreateRule = %d, %v", rev, err)
@@ -41,7 +42,7 @@ func TestDocEditorOptions(t *testing.T) {
 	ctx := t.Context()
 	at := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	refuse := errors.New("no")
-	e := store.NewDocEditor(newMapBackend(), &store.DocOptions{
+	e := docedit.New(newMapBackend(), &docedit.Options{
 		Now: func() time.Time { return at },
 		Guard: func(old, new policy.Policy) error {
 			if len(new.Rules) > 1 {
@@ -59,7 +60,7 @@ func TestDocEditorOptions(t *testing.T) {
 	if _, _, err := e.CreateRule(ctx, "p", r, store.Any); !errors.Is(err, store.ErrRefused) || !errors.Is(err, refuse) {
 		t.Errorf("a guarded CreateRule = %v, want the guard's refusal", err)
 	}
-	d := store.NewDocEditor(newMapBackend(), nil)
+	d := docedit.New(newMapBackend(), nil)
 	before := time.Now()
 	if got, _, err := d.CreateRule(ctx, "p", r, store.Any); err != nil || got.CreatedAt.Before(before) {
 		t.Errorf("CreateRule with nil options = %+v, %v; want CreatedAt from time.Now", got, err)
@@ -70,7 +71,7 @@ func TestDocEditorOptions(t *testing.T) {
 // change under a live store: neither their own nor the editor's.
 func TestNoExportedFields(t *testing.T) {
 	for _, typ := range []reflect.Type{
-		reflect.TypeFor[store.DocEditor](),
+		reflect.TypeFor[docedit.Editor](),
 		reflect.TypeFor[memstore.Store](),
 		reflect.TypeFor[filestore.Store](),
 		reflect.TypeFor[postgres.Store](),
