@@ -1,15 +1,28 @@
 // Command docspace serves ONLYOFFICE DocSpace's IP restriction API on
 // ipgate, and guards a sample route with it.
 //
-//	go run ./examples/docspace -dir /tmp/docspace        # the file store
-//	go run ./examples/docspace -postgres ''              # PostgreSQL ($IPGATE_POSTGRES_DSN, else the local server)
+//	IPGATE_API_TOKEN=secret go run ./examples/docspace                 # the file store, in the user's cache directory
+//	IPGATE_API_TOKEN=secret go run ./examples/docspace -postgres ''    # PostgreSQL ($IPGATE_POSTGRES_DSN, else the local server)
 //
-// The API (as DocSpace documents it):
+// The API, as DocSpace documents it (every request with "Authorization:
+// Bearer TOKEN"):
 //
 //	GET /api/2.0/settings/iprestrictions            the list: [{id, tenantId, ip, forAdmin}]
-//	PUT /api/2.0/settings/iprestrictions            {"ipRestrictions": [{"ip", "forAdmin"}], "enable"}: replaces the list atomically
+//	PUT /api/2.0/settings/iprestrictions            {"enable", "ipRestrictions": [{"ip", "forAdmin"}]}: replaces the list atomically
 //	GET /api/2.0/settings/iprestrictions/settings   {"enable"}
 //	PUT /api/2.0/settings/iprestrictions/settings   the same handler as the PUT above
+//
+// Every answer is DocSpace's envelope, {"response", "count", "status": 0,
+// "statusCode"}, or {"error": {"message"}, "status": 1, "statusCode"}
+// for an error.
+//
+// Credentials: the token in $IPGATE_API_TOKEN is the portal
+// administrator's; -credentials FILE adds more, one per line, "TOKEN
+// admin|user ACCOUNT" (the account is ignored: the server has one
+// portal). A request without a known token is answered 401; the
+// restriction settings are an administrator's, so a user's token gets
+// 403 there. Whether a request comes from an administrator is decided by
+// whose token it carries, never by a header the client writes.
 //
 // How DocSpace's behaviour maps onto ipgate: each entry is an allow rule
 // for its single address, adminOnly when forAdmin; "enable" is the policy's
@@ -20,23 +33,28 @@
 // user is unrestricted when every entry is forAdmin (no allow rule applies
 // to users, so auto allows them).
 //
-// The guarded sample route is GET /api/2.0/people/@self; the header
-// "X-DocSpace-Admin: true" marks an admin (a stand-in for DocSpace's own
-// authentication).
+// Where the documentation is silent, this server chose: the PUT answers
+// with the request as sent; an omitted "enable" follows the list (on with
+// entries, off without), and "enable": true with no entry is refused;
+// entries are single addresses, each listed once; a body is one JSON
+// object of at most 1 MiB (413 past it) with no unknown field and
+// nothing after it (400).
+//
+// The guarded sample route is GET /api/2.0/people/@self: it needs a
+// token too, and the token says whether the caller is an admin.
 package main
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/netip"
 	"strconv"
 
-	"github.com/ipgate/ipgate/check/follow"
+	"github.com/ipgate/ipgate/check/httpgate"
 	"github.com/ipgate/ipgate/examples/internal/seed"
-	"github.com/ipgate/ipgate/examples/middleware"
 	"github.com/ipgate/ipgate/policy"
 	"github.com/ipgate/ipgate/rangeset"
 	"github.com/ipgate/ipgate/store"
@@ -46,43 +64,81 @@ import (
 const portal = "docspace-portal"
 
 func main() {
-	seed.Main("DocSpace IP restrictions", "127.0.0.1:8092", "docspace-data", newServer)
+	seed.Main(seed.Server{Title: "DocSpace IP restrictions", Addr: "127.0.0.1:8092", Data: "docspace", Account: "portal", Build: newServer})
 }
 
-// newServer returns the API and the guarded route over st, with a checker
-// following the portal's policy (created empty and disabled when absent).
-func newServer(ctx context.Context, st store.Editor) (http.Handler, func(), error) {
-	followers := seed.NewTenants(st, func() policy.Policy {
+// newServer returns the API and the guarded route over cfg's store, with
+// a follower of the portal's policy (created empty and disabled when
+// absent).
+func newServer(ctx context.Context, cfg *seed.Config) (http.Handler, func(), error) {
+	followers := seed.NewTenants(cfg.Store, func() policy.Policy {
 		p := policy.New()
 		p.Settings.Enabled = false // a new portal enforces nothing
 		return p
 	}, nil)
 	c, err := followers.Get(ctx, portal)
 	if err != nil {
+		followers.Close()
 		return nil, nil, err
 	}
-	guard := middleware.New(c, &middleware.Options{
-		Subject: func(r *http.Request) (bool, bool) { return r.Header.Get("X-DocSpace-Admin") == "true", false },
+	guard, err := httpgate.New(c, &httpgate.Options{
+		Subject: func(r *http.Request) (bool, bool) { return principal(r).Admin, false },
 		Deny: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			reply(w, http.StatusForbidden, nil, "Access denied: your IP address is restricted")
 		}),
 	})
-	a := &api{st: st, c: c}
+	if err != nil {
+		followers.Close()
+		return nil, nil, err
+	}
+	a := &api{st: cfg.Store, creds: cfg.Credentials}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /api/2.0/settings/iprestrictions", a.list)
-	mux.HandleFunc("PUT /api/2.0/settings/iprestrictions", a.save)
-	mux.HandleFunc("GET /api/2.0/settings/iprestrictions/settings", a.settings)
-	mux.HandleFunc("PUT /api/2.0/settings/iprestrictions/settings", a.save)
-	mux.Handle("GET /api/2.0/people/@self", guard.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, client, _ := middleware.FromContext(r.Context())
-		reply(w, http.StatusOK, map[string]string{"displayName": "Sample User", "ip": client.String()}, "")
-	})))
+	mux.Handle("GET /api/2.0/settings/iprestrictions", a.admin(a.list))
+	mux.Handle("PUT /api/2.0/settings/iprestrictions", a.admin(a.save))
+	mux.Handle("GET /api/2.0/settings/iprestrictions/settings", a.admin(a.settings))
+	mux.Handle("PUT /api/2.0/settings/iprestrictions/settings", a.admin(a.save))
+	mux.Handle("GET /api/2.0/people/@self", a.auth(guard.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, client, _ := httpgate.FromContext(r.Context())
+		reply(w, http.StatusOK, map[string]any{"displayName": "Sample User", "isAdmin": principal(r).Admin, "ip": client.String()}, "")
+	}))))
 	return mux, followers.Close, nil
 }
 
 type api struct {
-	st store.Editor
-	c  *follow.Follower
+	st    store.Editor
+	creds *seed.Credentials
+}
+
+type ctxKey struct{}
+
+func principal(r *http.Request) seed.Principal {
+	p, _ := r.Context().Value(ctxKey{}).(seed.Principal)
+	return p
+}
+
+// auth passes on requests with a known Bearer token, with its principal
+// in the context.
+func (a *api) auth(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, ok := a.creds.Lookup(seed.Bearer(r))
+		if !ok {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="DocSpace"`)
+			reply(w, http.StatusUnauthorized, nil, "Unauthorized: send a valid personal access token as Authorization: Bearer TOKEN")
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, p)))
+	})
+}
+
+// admin is auth for the portal administrators' calls.
+func (a *api) admin(h http.HandlerFunc) http.Handler {
+	return a.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !principal(r).Admin {
+			reply(w, http.StatusForbidden, nil, "Access denied: only portal administrators manage IP restrictions")
+			return
+		}
+		h(w, r)
+	}))
 }
 
 // reply writes DocSpace's envelope: {"response", "count", "status",
@@ -115,7 +171,7 @@ type restriction struct {
 func (a *api) list(w http.ResponseWriter, r *http.Request) {
 	p, _, err := a.st.Load(r.Context(), portal)
 	if err != nil {
-		reply(w, http.StatusInternalServerError, nil, err.Error())
+		reply(w, http.StatusInternalServerError, nil, "the IP restrictions could not be read")
 		return
 	}
 	out := []restriction{}
@@ -129,32 +185,34 @@ func (a *api) list(w http.ResponseWriter, r *http.Request) {
 func (a *api) settings(w http.ResponseWriter, r *http.Request) {
 	p, _, err := a.st.Load(r.Context(), portal)
 	if err != nil {
-		reply(w, http.StatusInternalServerError, nil, err.Error())
+		reply(w, http.StatusInternalServerError, nil, "the IP restriction settings could not be read")
 		return
 	}
 	reply(w, http.StatusOK, map[string]bool{"enable": p.Settings.Enabled}, "")
 }
 
+type entry struct {
+	IP       *string `json:"ip"`
+	ForAdmin bool    `json:"forAdmin"`
+}
+
 type saveRequest struct {
-	IPRestrictions []struct {
-		IP       *string `json:"ip"`
-		ForAdmin bool    `json:"forAdmin"`
-	} `json:"ipRestrictions"`
-	Enable *bool `json:"enable"`
+	IPRestrictions []entry `json:"ipRestrictions"`
+	Enable         *bool   `json:"enable"`
 }
 
 // save replaces the whole list and the enforcement flag in one write.
 func (a *api) save(w http.ResponseWriter, r *http.Request) {
 	var req saveRequest
-	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<20))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		reply(w, http.StatusBadRequest, nil, "invalid request body: "+err.Error())
+	if err := seed.ReadJSON(w, r, &req, nil); err != nil {
+		var be *seed.BodyError
+		errors.As(err, &be)
+		reply(w, be.Status, nil, "Invalid request body: "+be.Msg)
 		return
 	}
 	p, _, err := a.st.Load(r.Context(), portal)
 	if err != nil {
-		reply(w, http.StatusInternalServerError, nil, err.Error())
+		reply(w, http.StatusInternalServerError, nil, "the IP restrictions could not be read")
 		return
 	}
 	p.Rules = nil
@@ -167,15 +225,15 @@ func (a *api) save(w http.ResponseWriter, r *http.Request) {
 		}
 		t, err := rangeset.ParseRange(*e.IP)
 		if err != nil {
-			reply(w, http.StatusBadRequest, nil, fmt.Sprintf("%s %q: %v", field, *e.IP, err))
+			reply(w, http.StatusBadRequest, nil, fmt.Sprintf("%s %s is not an IP address: %s", field, rangeset.Quote(*e.IP), seed.Reason(err)))
 			return
 		}
 		if t.From() != t.To() {
-			reply(w, http.StatusBadRequest, nil, fmt.Sprintf("%s %q: only single IPv4 or IPv6 addresses can be stored", field, *e.IP))
+			reply(w, http.StatusBadRequest, nil, fmt.Sprintf("%s %s: only single IPv4 or IPv6 addresses can be stored", field, rangeset.Quote(*e.IP)))
 			return
 		}
 		if seen[t.From()] {
-			reply(w, http.StatusBadRequest, nil, fmt.Sprintf("%s %q: listed twice", field, *e.IP))
+			reply(w, http.StatusBadRequest, nil, fmt.Sprintf("%s %s: listed twice", field, rangeset.Quote(*e.IP)))
 			return
 		}
 		seen[t.From()] = true
@@ -192,11 +250,18 @@ func (a *api) save(w http.ResponseWriter, r *http.Request) {
 	}
 	p.Settings.Enabled, p.Settings.DefaultAction = enable, policy.DefaultAuto
 	if _, err := a.st.Put(r.Context(), portal, p, store.Any); err != nil {
-		reply(w, http.StatusBadRequest, nil, err.Error())
+		if errors.Is(err, store.ErrInvalid) {
+			reply(w, http.StatusBadRequest, nil, "the IP restrictions are not valid")
+			return
+		}
+		reply(w, http.StatusInternalServerError, nil, "the IP restrictions could not be saved")
 		return
 	}
 	// DocSpace answers with the request as sent.
 	echo := map[string]any{"ipRestrictions": req.IPRestrictions}
+	if req.IPRestrictions == nil {
+		echo["ipRestrictions"] = []entry{}
+	}
 	if req.Enable != nil {
 		echo["enable"] = *req.Enable
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -10,7 +9,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ipgate/ipgate/store/filestore"
+	"github.com/ipgate/ipgate/examples/internal/seed"
+	"github.com/ipgate/ipgate/examples/internal/seed/seedtest"
+	"github.com/ipgate/ipgate/store/memstore"
+)
+
+// The tokens: the documentation's own placeholder is the admin's, so
+// that its requests replay verbatim.
+const (
+	adminToken = "your_api_key"
+	userToken  = "a-user-token"
 )
 
 type fixture struct {
@@ -20,11 +28,10 @@ type fixture struct {
 
 func setup(t *testing.T) *fixture {
 	t.Helper()
-	st, err := filestore.Open(t.TempDir(), &filestore.Options{PollInterval: 5 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, closeFn, err := newServer(context.Background(), st)
+	var creds seed.Credentials
+	creds.Add(adminToken, seed.Principal{Account: "portal", Admin: true})
+	creds.Add(userToken, seed.Principal{Account: "portal"})
+	h, closeFn, err := newServer(t.Context(), &seed.Config{Store: memstore.New(nil), Credentials: &creds})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,12 +39,12 @@ func setup(t *testing.T) *fixture {
 	return &fixture{t: t, h: h}
 }
 
-func (f *fixture) do(method, path, body, remote string, admin bool) (int, map[string]any) {
+func (f *fixture) do(method, path, body, remote, token string) (int, map[string]any) {
 	f.t.Helper()
 	r := httptest.NewRequest(method, path, strings.NewReader(body))
 	r.RemoteAddr = netip.AddrPortFrom(netip.MustParseAddr(remote), 4711).String()
-	if admin {
-		r.Header.Set("X-DocSpace-Admin", "true")
+	if token != "" {
+		r.Header.Set("Authorization", "Bearer "+token)
 	}
 	w := httptest.NewRecorder()
 	f.h.ServeHTTP(w, r)
@@ -49,80 +56,146 @@ func (f *fixture) do(method, path, body, remote string, admin bool) (int, map[st
 }
 
 // settle waits until the guarded route decides remote as want.
-func (f *fixture) settle(remote string, admin bool, want int) {
+func (f *fixture) settle(remote, token string, want int) {
 	f.t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		code, _ := f.do("GET", "/api/2.0/people/@self", "", remote, admin)
+		code, _ := f.do("GET", "/api/2.0/people/@self", "", remote, token)
 		if code == want {
 			return
 		}
 		if time.Now().After(deadline) {
-			f.t.Fatalf("GET /api/2.0/people/@self from %s (admin %v) = %d, want %d", remote, admin, code, want)
+			f.t.Fatalf("GET /api/2.0/people/@self from %s (token %s) = %d, want %d", remote, token, code, want)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
 }
 
+func message(body map[string]any) string {
+	e, _ := body["error"].(map[string]any)
+	m, _ := e["message"].(string)
+	return m
+}
+
+func TestReplay(t *testing.T) {
+	seedtest.Replay(t, setup(t).h, "testdata/replay")
+}
+
 func TestDocSpace(t *testing.T) {
 	f := setup(t)
 	// A new portal: no restrictions, enforcement off, everyone passes.
-	code, body := f.do("GET", "/api/2.0/settings/iprestrictions", "", "192.0.2.1", true)
+	code, body := f.do("GET", "/api/2.0/settings/iprestrictions", "", "192.0.2.1", adminToken)
 	if code != 200 || body["count"] != 0.0 || len(body["response"].([]any)) != 0 {
 		t.Fatalf("GET list = %d %v", code, body)
 	}
-	code, body = f.do("GET", "/api/2.0/settings/iprestrictions/settings", "", "192.0.2.1", true)
+	code, body = f.do("GET", "/api/2.0/settings/iprestrictions/settings", "", "192.0.2.1", adminToken)
 	if code != 200 || body["response"].(map[string]any)["enable"] != false {
 		t.Fatalf("GET settings = %d %v", code, body)
 	}
-	f.settle("203.0.113.1", false, 200)
+	f.settle("203.0.113.1", userToken, 200)
 
-	// The documented request: the whole list and the flag in one PUT.
+	// The whole list and the flag in one PUT.
 	put := `{"ipRestrictions": [{"ip": "192.0.2.10", "forAdmin": false}, {"ip": "2001:db8::7", "forAdmin": true}], "enable": true}`
-	code, body = f.do("PUT", "/api/2.0/settings/iprestrictions", put, "192.0.2.1", true)
+	code, body = f.do("PUT", "/api/2.0/settings/iprestrictions", put, "192.0.2.1", adminToken)
 	if code != 200 || body["response"].(map[string]any)["enable"] != true {
 		t.Fatalf("PUT = %d %v", code, body)
 	}
-	code, body = f.do("GET", "/api/2.0/settings/iprestrictions", "", "192.0.2.1", true)
+	code, body = f.do("GET", "/api/2.0/settings/iprestrictions", "", "192.0.2.1", adminToken)
 	list := body["response"].([]any)
 	if code != 200 || len(list) != 2 || list[0].(map[string]any)["ip"] != "192.0.2.10" || list[1].(map[string]any)["forAdmin"] != true {
 		t.Fatalf("GET list after PUT = %d %v", code, body)
 	}
-	// A non-empty list admits only listed addresses; forAdmin entries bind admins alone.
-	f.settle("203.0.113.1", false, 403)
-	f.settle("192.0.2.10", false, 200)
-	f.settle("2001:db8::7", false, 403) // an admin-only entry does not admit a user
-	f.settle("2001:db8::7", true, 200)
-	f.settle("192.0.2.10", true, 200) // admins may use any listed address
-	f.settle("203.0.113.1", true, 403)
+	// A non-empty list admits only listed addresses; forAdmin entries
+	// bind admins alone; admin status comes from the token.
+	f.settle("203.0.113.1", userToken, 403)
+	f.settle("192.0.2.10", userToken, 200)
+	f.settle("2001:db8::7", userToken, 403) // an admin-only entry does not admit a user
+	f.settle("2001:db8::7", adminToken, 200)
+	f.settle("192.0.2.10", adminToken, 200) // admins may use any listed address
+	f.settle("203.0.113.1", adminToken, 403)
+	// The old trusted header makes no one an admin.
+	r := httptest.NewRequest("GET", "/api/2.0/people/@self", nil)
+	r.RemoteAddr = "[2001:db8::7]:4711"
+	r.Header.Set("Authorization", "Bearer "+userToken)
+	r.Header.Set("X-DocSpace-Admin", "true")
+	w := httptest.NewRecorder()
+	f.h.ServeHTTP(w, r)
+	if w.Code != 403 {
+		t.Errorf("a user claiming X-DocSpace-Admin from an admin-only address = %d, want 403", w.Code)
+	}
 
 	// Bad input: the product's 400, a message naming the field and value, nothing applied.
-	for _, bad := range []struct{ body, msg string }{
-		{`{"ipRestrictions": [{"ip": "10.0.0.0/8", "forAdmin": false}], "enable": true}`, `ipRestrictions[0].ip "10.0.0.0/8": only single IPv4 or IPv6 addresses can be stored`},
-		{`{"ipRestrictions": [{"ip": "192.0.2.1"}, {"ip": "010.0.0.1"}]}`, `ipRestrictions[1].ip "010.0.0.1": rangeset.ParseRange`},
-		{`{"ipRestrictions": [], "enable": true}`, `enable: true needs at least one address`},
-		{`{"ipRestrictions": [{"forAdmin": true}]}`, `ipRestrictions[0].ip is required`},
-		{`{"ipRestriction": []}`, `unknown field`},
+	for _, bad := range []struct {
+		body string
+		code int
+		msg  string
+	}{
+		{`{"ipRestrictions": [{"ip": "10.0.0.0/8", "forAdmin": false}], "enable": true}`, 400, `ipRestrictions[0].ip "10.0.0.0/8": only single IPv4 or IPv6 addresses can be stored`},
+		{`{"ipRestrictions": [{"ip": "192.0.2.1"}, {"ip": "010.0.0.1"}]}`, 400, `ipRestrictions[1].ip "010.0.0.1" is not an IP address: invalid IP address "010.0.0.1": IPv4 field has octet with leading zero`},
+		{`{"ipRestrictions": [], "enable": true}`, 400, `enable: true needs at least one address`},
+		{`{"ipRestrictions": [{"forAdmin": true}]}`, 400, `ipRestrictions[0].ip is required`},
+		{`{"ipRestriction": []}`, 400, `Invalid request body: unknown field "ipRestriction"`},
+		{`{"enable": "yes"}`, 400, `Invalid request body: enable must be true or false, not string`},
+		{`{"ipRestrictions": []} {"enable": true}`, 400, `Invalid request body: unexpected data after the JSON value`},
+		{`{"ipRestrictions": [],}`, 400, `Invalid request body: the request body is not valid JSON at byte 23`},
+		{``, 400, `Invalid request body: the request body is empty`},
 	} {
-		code, body = f.do("PUT", "/api/2.0/settings/iprestrictions", bad.body, "192.0.2.10", true)
-		msg, _ := body["error"].(map[string]any)["message"].(string)
-		if code != 400 || !strings.Contains(msg, bad.msg) {
-			t.Errorf("PUT %s = %d %q, want 400 with %q", bad.body, code, msg, bad.msg)
+		code, body = f.do("PUT", "/api/2.0/settings/iprestrictions", bad.body, "192.0.2.10", adminToken)
+		if msg := message(body); code != bad.code || !strings.Contains(msg, bad.msg) || strings.Contains(msg, "rangeset") || strings.Contains(msg, "json:") {
+			t.Errorf("PUT %s = %d %q, want %d with %q", bad.body, code, msg, bad.code, bad.msg)
 		}
 	}
-	code, body = f.do("GET", "/api/2.0/settings/iprestrictions", "", "192.0.2.10", true)
+	code, body = f.do("GET", "/api/2.0/settings/iprestrictions", "", "192.0.2.10", adminToken)
 	if len(body["response"].([]any)) != 2 {
 		t.Errorf("a refused PUT changed the list: %v", body)
 	}
 
 	// An omitted enable follows the list: an empty list switches enforcement off.
-	code, _ = f.do("PUT", "/api/2.0/settings/iprestrictions/settings", `{"ipRestrictions": []}`, "192.0.2.10", true)
+	code, _ = f.do("PUT", "/api/2.0/settings/iprestrictions/settings", `{"ipRestrictions": []}`, "192.0.2.10", adminToken)
 	if code != 200 {
 		t.Fatalf("PUT settings = %d", code)
 	}
-	code, body = f.do("GET", "/api/2.0/settings/iprestrictions/settings", "", "192.0.2.10", true)
+	code, body = f.do("GET", "/api/2.0/settings/iprestrictions/settings", "", "192.0.2.10", adminToken)
 	if body["response"].(map[string]any)["enable"] != false {
 		t.Errorf("enable after an empty list = %v", body)
 	}
-	f.settle("203.0.113.1", false, 200)
+	f.settle("203.0.113.1", userToken, 200)
+}
+
+func TestCredentials(t *testing.T) {
+	f := setup(t)
+	put := `{"enable": true, "ipRestrictions": [{"ip": "192.0.2.10", "forAdmin": false}]}`
+	for _, c := range []struct {
+		method, path, body, token string
+		code                      int
+	}{
+		{"PUT", "/api/2.0/settings/iprestrictions", put, "", 401},
+		{"PUT", "/api/2.0/settings/iprestrictions", put, "your_api_kez", 401},
+		{"PUT", "/api/2.0/settings/iprestrictions/settings", put, "", 401},
+		{"GET", "/api/2.0/settings/iprestrictions", "", "", 401},
+		{"GET", "/api/2.0/settings/iprestrictions/settings", "", "wrong", 401},
+		{"GET", "/api/2.0/people/@self", "", "", 401},
+		{"PUT", "/api/2.0/settings/iprestrictions", put, userToken, 403},
+		{"GET", "/api/2.0/settings/iprestrictions", "", userToken, 403},
+	} {
+		code, body := f.do(c.method, c.path, c.body, "192.0.2.1", c.token)
+		if code != c.code || body["statusCode"] != float64(c.code) || message(body) == "" {
+			t.Errorf("%s %s with token %q = %d %v, want %d in the envelope", c.method, c.path, c.token, code, body, c.code)
+		}
+	}
+	code, body := f.do("GET", "/api/2.0/settings/iprestrictions", "", "192.0.2.1", adminToken)
+	if code != 200 || len(body["response"].([]any)) != 0 {
+		t.Errorf("a refused write changed the list: %d %v", code, body)
+	}
+}
+
+func TestLimits(t *testing.T) {
+	f := setup(t)
+	seedtest.SlowHeader(t, f.h)
+	w := seedtest.HugeBody(t, f.h, "PUT", "/api/2.0/settings/iprestrictions",
+		map[string]string{"Authorization": "Bearer " + adminToken, "Content-Type": "application/json"}, `{"ipRestrictions": [{"ip": "`)
+	var body map[string]any
+	if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil || body["statusCode"] != 413.0 || !strings.Contains(message(body), "larger than 1048576 bytes") {
+		t.Errorf("413 body = %s, want DocSpace's envelope", w.Body)
+	}
 }

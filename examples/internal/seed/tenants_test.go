@@ -3,7 +3,6 @@ package seed
 import (
 	"errors"
 	"net/netip"
-	"strings"
 	"testing"
 
 	"github.com/ipgate/ipgate/check"
@@ -53,7 +52,7 @@ func TestTenants(t *testing.T) {
 	}
 
 	// Past the bound, nothing is created.
-	if _, err := ts.Get(ctx, "site-2"); err == nil || !strings.Contains(err.Error(), "limit of 1") {
+	if _, err := ts.Get(ctx, "site-2"); err == nil || !errors.Is(err, ErrTenantLimit) {
 		t.Errorf("Get past the bound = %v", err)
 	}
 	if _, _, err := st.Load(ctx, "site-2"); !errors.Is(err, store.ErrNotFound) {

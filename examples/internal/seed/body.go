@@ -1,0 +1,170 @@
+package seed
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"reflect"
+	"strings"
+
+	"github.com/ipgate/ipgate/rangeset"
+)
+
+// MaxBody is the largest request body a seed server reads.
+const MaxBody = 1 << 20
+
+// BodyError is a request body that cannot be read, in words a product's
+// error message can carry: no Go names. Status is 413 for a body past
+// MaxBody, else 400; Field, when not "", is the JSON field at fault.
+type BodyError struct {
+	Status int
+	Field  string
+	Msg    string
+}
+
+func (e *BodyError) Error() string { return e.Msg }
+
+// JSONOptions say how ReadJSON reads a body.
+type JSONOptions struct {
+	// Empty accepts an empty body, leaving v as it is.
+	Empty bool
+	// TrailingCommas accepts a comma before a closing } or ], as some
+	// products' own documented bodies have; nothing looser.
+	TrailingCommas bool
+}
+
+// ReadJSON reads r's body, at most MaxBody bytes, into v: one JSON
+// value, fields v does not have refused, nothing after it. Any failure
+// is a *BodyError.
+func ReadJSON(w http.ResponseWriter, r *http.Request, v any, opts *JSONOptions) error {
+	var o JSONOptions
+	if opts != nil {
+		o = *opts
+	}
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+	if err != nil {
+		return bodyReadError(err)
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		if o.Empty {
+			return nil
+		}
+		return &BodyError{Status: http.StatusBadRequest, Msg: "the request body is empty"}
+	}
+	if o.TrailingCommas {
+		data = dropTrailingCommas(data)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return jsonError(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return &BodyError{Status: http.StatusBadRequest, Msg: fmt.Sprintf("unexpected data after the JSON value at byte %d", dec.InputOffset())}
+	}
+	return nil
+}
+
+// bodyReadError reports a body that could not be read.
+func bodyReadError(err error) error {
+	var mb *http.MaxBytesError
+	if errors.As(err, &mb) {
+		return &BodyError{Status: http.StatusRequestEntityTooLarge, Msg: fmt.Sprintf("the request body is larger than %d bytes", mb.Limit)}
+	}
+	return &BodyError{Status: http.StatusBadRequest, Msg: "the request body could not be read"}
+}
+
+// BodyReadError returns err, met reading a request body or form, as a
+// *BodyError: 413 for a body past its limit.
+func BodyReadError(err error) *BodyError {
+	var be *BodyError
+	errors.As(bodyReadError(err), &be)
+	return be
+}
+
+func jsonError(err error) error {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return &BodyError{Status: http.StatusBadRequest, Msg: fmt.Sprintf("the request body is not valid JSON at byte %d: %s", syn.Offset, syn.Error())}
+	case errors.As(err, &typ):
+		want := "an object"
+		switch typ.Type.Kind() {
+		case reflect.String:
+			want = "a string"
+		case reflect.Bool:
+			want = "true or false"
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+			want = "a whole number"
+		case reflect.Float32, reflect.Float64:
+			want = "a number"
+		case reflect.Slice, reflect.Array:
+			want = "a list"
+		case reflect.Pointer:
+			want = "a value of its type"
+		}
+		if typ.Field == "" {
+			return &BodyError{Status: http.StatusBadRequest, Msg: fmt.Sprintf("the request body must be %s, not %s", want, typ.Value)}
+		}
+		return &BodyError{Status: http.StatusBadRequest, Field: typ.Field, Msg: fmt.Sprintf("%s must be %s, not %s", typ.Field, want, typ.Value)}
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return &BodyError{Status: http.StatusBadRequest, Msg: "the request body ends inside its JSON value"}
+	}
+	// The only other error of a strict decode is an unknown field, whose
+	// message is `json: unknown field "name"`.
+	if _, name, ok := strings.Cut(err.Error(), "unknown field "); ok {
+		field := strings.Trim(name, `"`)
+		return &BodyError{Status: http.StatusBadRequest, Field: field, Msg: fmt.Sprintf("unknown field %s", rangeset.Quote(field))}
+	}
+	return &BodyError{Status: http.StatusBadRequest, Msg: "the request body is not valid JSON"}
+}
+
+// dropTrailingCommas removes each comma that only white space separates
+// from a following } or ], outside strings.
+func dropTrailingCommas(data []byte) []byte {
+	out := make([]byte, 0, len(data))
+	inString, escaped := false, false
+	for i := 0; i < len(data); i++ {
+		c := data[i]
+		if inString {
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+			out = append(out, c)
+			continue
+		}
+		if c == '"' {
+			inString = true
+		}
+		if c == ',' {
+			j := i + 1
+			for j < len(data) && (data[j] == ' ' || data[j] == '\t' || data[j] == '\n' || data[j] == '\r') {
+				j++
+			}
+			if j < len(data) && (data[j] == '}' || data[j] == ']') {
+				continue
+			}
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// Reason returns why a target did not parse, without the parser's name:
+// "host bits set (canonical form 10.0.0.0/24)".
+func Reason(err error) string {
+	var pe *rangeset.ParseError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return "not an IP address"
+}
