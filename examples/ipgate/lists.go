@@ -20,7 +20,7 @@ var (
 entries, one rule each, named SOURCE:TARGET (such as "aws:3.5.140.0/22")
 and commented with where the entry came from. FORMAT is one of
   plain       one address, CIDR or range per line, # comments (FireHOL netsets)
-  spamhaus    Spamhaus DROP and EDROP, "1.10.16.0/20 ; SBL256894" (rules deny)
+  spamhaus    Spamhaus DROP and EDROP, text or JSON (the rules deny)
   aws         ip-ranges.json, filtered with -service and -region
   github      the meta API document, the arrays of the keys given with -key
   cloudflare  ips-v4 and ips-v6, or the JSON of the API

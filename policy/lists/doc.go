@@ -4,7 +4,7 @@
 //   - [Plain]: one address, CIDR or range per line, "#" comments and blank
 //     lines (FireHOL netsets and most hand-kept lists);
 //   - [Spamhaus]: the DROP and EDROP lists, "1.10.16.0/20 ; SBL256894",
-//     with ";" comments;
+//     with ";" comments, or their JSON form (drop_v4.json, drop_v6.json);
 //   - [AWS]: ip-ranges.json (prefixes[].ip_prefix and
 //     ipv6_prefixes[].ipv6_prefix), filtered by service and region;
 //   - [GitHub]: the meta API document (api.github.com/meta), the arrays of

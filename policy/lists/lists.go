@@ -190,18 +190,49 @@ func Plain(r io.Reader, opts *Options) ([]policy.Rule, error) {
 // Spamhaus reads a Spamhaus DROP or EDROP list, in the text form
 // "1.10.16.0/20 ; SBL256894": ";" starts a comment, at the start of a line
 // (the header) or after an entry (its SBL record, which becomes the rule's
-// comment). The rules deny unless Options.Action says otherwise.
+// comment). It reads the JSON form too (drop_v4.json, drop_v6.json), one
+// object per line, {"cidr": "1.10.16.0/20", "sblid": "SBL256894", ...},
+// the metadata line {"type": "metadata", ...} skipped: input whose first
+// character other than white space is "{" is read so. The rules deny
+// unless Options.Action says otherwise.
 func Spamhaus(r io.Reader, opts *Options) ([]policy.Rule, error) {
 	rd, err := newReader("lists.Spamhaus", "spamhaus", policy.Deny, opts, "")
 	if err != nil {
 		return nil, err
 	}
-	return text(rd, r, ";", func(n int, comment string) string {
-		if comment != "" {
-			return comment
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, errors.New(rd.fn + ": " + err.Error())
+	}
+	if !bytes.HasPrefix(bytes.TrimLeft(data, " \t\r\n"), []byte("{")) {
+		return text(rd, bytes.NewReader(data), ";", func(n int, comment string) string {
+			if comment != "" {
+				return comment
+			}
+			return "line " + strconv.Itoa(n)
+		})
+	}
+	lines(bytes.NewReader(data), func(n int, line string) {
+		if strings.Trim(line, " \t") == "" {
+			return
 		}
-		return "line " + strconv.Itoa(n)
+		where := "line " + strconv.Itoa(n)
+		var rec struct {
+			Type  string  `json:"type"`
+			CIDR  *string `json:"cidr"`
+			SBLID string  `json:"sblid"`
+		}
+		switch err := json.Unmarshal([]byte(line), &rec); {
+		case err != nil:
+			rd.fail(where, errors.New("not a JSON object: "+err.Error()))
+		case rec.Type == "metadata":
+		case rec.CIDR == nil:
+			rd.fail(where, errors.New("no \"cidr\""))
+		default:
+			rd.add(where, *rec.CIDR, rec.SBLID)
+		}
 	})
+	return rd.result()
 }
 
 // decode reads a JSON document into v, reporting malformed JSON.

@@ -47,6 +47,10 @@ plain:2001:db8::/32 allow plain: line 16
 spamhaus:1.19.0.0/16 deny spamhaus: SBL434604
 spamhaus:2.56.192.0/22 deny spamhaus: SBL459831
 `},
+		{"spamhaus json", "drop_v4.json", Spamhaus, nil, `spamhaus:1.10.16.0/20 deny spamhaus: SBL256894
+spamhaus:1.19.0.0/16 deny spamhaus: SBL434604
+spamhaus:2.56.192.0/22 deny spamhaus: SBL459831
+`},
 		{"spamhaus v6", "dropv6.txt", Spamhaus, &Options{Source: "drop6"}, `drop6:2001:678:738::/48 deny drop6: SBL635837
 drop6:2a06:e480::/29 deny drop6: SBL301771
 `},
@@ -142,6 +146,10 @@ func TestErrors(t *testing.T) {
 			`lists.Spamhaus: line 1: rangeset.ParseRange("1.10.16.0/20 # SBL1"): invalid prefix length "20 # SBL1" (want 0 to 32)`},
 		{"plain semicolon is no comment", Plain, nil, "1.10.16.0/20 ; SBL1\n",
 			`lists.Plain: line 1: rangeset.ParseRange("1.10.16.0/20 ; SBL1"): invalid prefix length "20 ; SBL1" (want 0 to 32)`},
+		{"spamhaus json bad", Spamhaus, nil, "{\"cidr\": \"1.10.16.0/20\"}\n{\"sblid\": \"SBL1\"}\n{\"cidr\": \"1.10.16.1/20\"}\nnot json\n",
+			"lists.Spamhaus: line 2: no \"cidr\"\n" +
+				"lists.Spamhaus: line 3: rangeset.ParseRange(\"1.10.16.1/20\"): host bits set (canonical form 1.10.16.0/20)\n" +
+				"lists.Spamhaus: line 4: not a JSON object: invalid character 'o' in literal null (expecting 'u')"},
 		{"aws not json", AWS, nil, "3.2.34.0/26\n",
 			`lists.AWS: not a JSON document of this format: invalid character '.' after top-level value`},
 		{"aws wrong document", AWS, nil, `{"prefixes4": []}`,
