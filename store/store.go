@@ -104,3 +104,33 @@ type Editor interface {
 	// and the number of matching rules before paging.
 	ListRules(ctx context.Context, name string, q Query) (rules []policy.Rule, total int, err error)
 }
+
+// Change is one change a committed revision made to a policy: a rule put
+// (created or replaced), a rule deleted, or new settings. Exactly one of
+// Rule, Deleted and Settings is set.
+type Change struct {
+	Revision Revision         // the revision that committed it
+	Rule     *policy.Rule     // the rule as stored, when put
+	Deleted  string           // the id of the rule removed, when deleted
+	Settings *policy.Settings // the new settings, when set
+}
+
+// ErrGap reports that the changes asked for are no longer kept (older than
+// the store's retention, or the policy was deleted and created again):
+// load the whole policy instead.
+var ErrGap = errors.New("store: changes no longer kept")
+
+// Feed is a Store that records the changes of every committed revision, in
+// the same transaction as the change, so that a follower applies them
+// instead of loading the whole policy. A whole-policy Put is recorded as
+// the per-rule difference from the previous content (and a settings change
+// when they differ); a revision that changed nothing at rule level may
+// record nothing and still advance the revision returned.
+type Feed interface {
+	Store
+	// Changes returns, in order, the changes committed after revision
+	// after, and the revision they bring the policy to (after itself when
+	// there is none). It returns ErrGap when they are no longer kept, and
+	// ErrNotFound when the policy does not exist.
+	Changes(ctx context.Context, name string, after Revision) ([]Change, Revision, error)
+}
