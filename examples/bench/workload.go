@@ -41,13 +41,18 @@ type Options struct {
 	// OneAction makes every rule a deny that binds everyone forever: a
 	// pure denylist.
 	OneAction bool
+	// Expiring gives about 2% of the rules an expiry that is still to
+	// come, so that every request with a zero instant is decided at the
+	// clock's reading: the cost of exact expiry.
+	Expiring bool
 }
 
 // Generate returns the workload of n rules for seed: IPv4 prefixes with
 // the length mix of a BGP table, about a quarter IPv4 hosts, about 15% IPv6
 // (/32 to /64, some /128), about 5% from-to ranges that are not prefixes;
 // about 30% of rules nested inside an earlier wider one, most of those
-// with the opposite action; some admin-only and some expiring rules.
+// with the opposite action; some admin-only rules, and with
+// Options.Expiring some expiring ones.
 func Generate(n int, seed uint64, o Options) Workload {
 	rng := rand.New(rand.NewPCG(seed, seed^0x5eed))
 	p := policy.New()
@@ -82,8 +87,10 @@ func Generate(n int, seed uint64, o Options) Workload {
 			if rng.IntN(50) == 0 {
 				r.AdminOnly = true
 			}
-			if rng.IntN(50) == 0 {
-				r.ExpiresAt = At.Add(time.Duration(1+rng.IntN(1000)) * time.Hour)
+			if rng.IntN(50) == 0 && o.Expiring {
+				// A century on: the expiry is pending at any instant the
+				// suite runs, so a request with a zero instant reads the clock.
+				r.ExpiresAt = At.AddDate(100, 0, 0).Add(time.Duration(1+rng.IntN(1000)) * time.Hour)
 			}
 		}
 		if o.OneAction {
