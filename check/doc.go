@@ -32,6 +32,8 @@
 //     hit counts on live traffic.
 //   - check/ordered: first-match lists (nginx allow/deny) turned into
 //     policies with the same decisions.
+//   - check/export: a policy written as nginx, HAProxy or nftables
+//     configuration with the same decisions.
 //
 // This is the only package of ipgate that imports github.com/gaissmai/bart;
 // no bart type appears in its API.
