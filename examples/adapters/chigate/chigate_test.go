@@ -11,8 +11,7 @@ import (
 	"github.com/ipgate/ipgate/examples/adapters/internal/gatetest"
 )
 
-func TestRouter(t *testing.T) {
-	g := gatetest.Gate(t, gatetest.Snapshot(t))
+func router(t *testing.T, g *httpgate.Gate) http.Handler {
 	r := chi.NewRouter()
 	r.Use(g.Handler)
 	r.Get("/", func(w http.ResponseWriter, r *http.Request) {
@@ -22,9 +21,19 @@ func TestRouter(t *testing.T) {
 		}
 		w.Write([]byte(gatetest.Body(d)))
 	})
-	srv := httptest.NewServer(r)
+	return r
+}
+
+func TestRouter(t *testing.T) {
+	srv := httptest.NewServer(router(t, gatetest.Gate(t, gatetest.Snapshot(t))))
 	defer srv.Close()
 	gatetest.Run(t, srv.URL, http.StatusForbidden)
+}
+
+func TestDisabled(t *testing.T) {
+	srv := httptest.NewServer(router(t, gatetest.Gate(t, gatetest.Disabled(t))))
+	defer srv.Close()
+	gatetest.RunDisabled(t, srv.URL)
 }
 
 // TestRouteGroup guards one route group only, as chi users do for an

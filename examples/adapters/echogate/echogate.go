@@ -13,6 +13,10 @@
 // client address unreadable, if any, for errors.Is with httpgate's Err
 // values. An unreadable address is decided as the gate decides it: denied,
 // reason invalid, unless the policy is disabled or exempts the subject.
+//
+// The gate's Options.Deny and Options.OnDecision are not used (only
+// Gate.Handler uses them): to log or count decisions, wrap the gate's
+// Decider with package sloggate or promgate.
 package echogate
 
 import (

@@ -43,6 +43,11 @@ func TestServer(t *testing.T) {
 	}
 }
 
+func TestDisabled(t *testing.T) {
+	_, srv := newServer(t, gatetest.Gate(t, gatetest.Disabled(t)))
+	gatetest.RunDisabled(t, srv.URL)
+}
+
 // TestErrorHandler checks what an HTTPErrorHandler sees of a denial: a
 // 403 HTTPError whose Internal error names the decision and wraps the
 // gate's error, and the decision in the context.

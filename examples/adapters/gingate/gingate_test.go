@@ -74,6 +74,11 @@ func TestEngine(t *testing.T) {
 	}
 }
 
+func TestDisabled(t *testing.T) {
+	srv, _ := newServer(t, gatetest.Gate(t, gatetest.Disabled(t)), nil)
+	gatetest.RunDisabled(t, srv.URL)
+}
+
 func TestDeny(t *testing.T) {
 	tests := []struct {
 		name string

@@ -20,6 +20,10 @@
 // naming the decision, such as `grpcgate: deny (rule "guest-net")`; the
 // reason why an address could not be read is not sent to the client. An
 // allowed call runs with the decision in its context (see [FromContext]).
+//
+// The gate's Options.OnDecision and Options.Deny are not used (only
+// Gate.Handler uses them): to log or count decisions, wrap the gate's
+// Decider with package sloggate or promgate.
 package grpcgate
 
 import (

@@ -142,6 +142,22 @@ func TestServer(t *testing.T) {
 	}
 }
 
+// TestDisabled checks that a disabled policy lets every call through, one
+// whose address cannot be read included, as the HTTP guard does.
+func TestDisabled(t *testing.T) {
+	lis := listen(t)
+	seen := serve(t, lis, gatetest.Gate(t, gatetest.Disabled(t)))
+	for _, peer := range []string{gatetest.Untrusted, gatetest.Proxy} {
+		if unary, stream := call(t, client(t, lis.Addr().String(), peer)); unary != nil || stream != nil {
+			t.Errorf("from %s: got %v and %v, want no errors", peer, unary, stream)
+		}
+	}
+	d := check.Decision{Allowed: true, Reason: check.ReasonDisabled}
+	if got, want := seen.take(), []check.Decision{d, d, d, d}; !slices.Equal(got, want) {
+		t.Errorf("handlers saw %v, want %v", got, want)
+	}
+}
+
 // TestForwarded reads the RFC 7239 forwarded metadata from a gate that
 // asks for it.
 func TestForwarded(t *testing.T) {

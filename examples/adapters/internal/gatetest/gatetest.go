@@ -43,6 +43,19 @@ func Snapshot(t testing.TB) *check.Snapshot {
 	return s
 }
 
+// Disabled compiles the policy of [Snapshot], disabled: it allows every
+// request, an unreadable address included (SEMANTICS §4).
+func Disabled(t testing.TB) *check.Snapshot {
+	t.Helper()
+	p := policy.New(policy.Rule{ID: "clients", Target: rangeset.MustParseRange("198.51.100.0/24"), Action: policy.Allow})
+	p.Settings.Enabled = false
+	s, err := check.Compile(p, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 // Gate returns a gate deciding with d that trusts [Proxy] alone.
 func Gate(t testing.TB, d httpgate.Decider) *httpgate.Gate {
 	t.Helper()
@@ -133,4 +146,26 @@ func Run(t *testing.T, url string, deny int) map[string]string {
 		}
 	}
 	return denied
+}
+
+// RunDisabled sends to url, served with a [Disabled] policy, a request
+// from an untrusted peer and one whose address cannot be read, and checks
+// that both pass, as the HTTP guard lets them.
+func RunDisabled(t *testing.T, url string) {
+	t.Helper()
+	want := Body(check.Decision{Allowed: true, Reason: check.ReasonDisabled})
+	for _, peer := range []string{Untrusted, Proxy} {
+		resp, err := Client(peer).Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != http.StatusOK || string(body) != want {
+			t.Errorf("disabled policy, from %s: got %d %q, want 200 %q", peer, resp.StatusCode, body, want)
+		}
+	}
 }
