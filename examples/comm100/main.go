@@ -2,32 +2,63 @@
 // version 3, on ipgate, over one policy per site, and guards a sample
 // agent-login route with them.
 //
-//	go run ./examples/comm100 -dir /tmp/comm100     # the file store
-//	go run ./examples/comm100 -postgres ''          # PostgreSQL
+//	IPGATE_API_TOKEN=secret go run ./examples/comm100                 # the file store, in the user's cache directory
+//	IPGATE_API_TOKEN=secret go run ./examples/comm100 -postgres ''    # PostgreSQL
 //
-// Version 4, as Comm100 documents it (siteId picks the site; default 10000):
+// Version 4, as Comm100 documents it:
 //
-//	GET  /v4/global/loginIpAllowlistConfig            {"siteId", "isEnabled", "isLoginIpAllowlistApplicableForMobileAccess"}
-//	POST /v4/global/loginIpAllowlistConfig:enable     the same, enabled
-//	POST /v4/global/loginIpAllowlistConfig:disable    the same, disabled
-//	PUT  /v4/global/loginIpAllowlistConfig            either field, or both
-//	GET  /v4/global/loginIpAllowlists                 [{"ipRangeFrom", "ipRangeTo", "id"}]
-//	GET  /v4/global/loginIpAllowlists/{id}
-//	POST /v4/global/loginIpAllowlists                 {"ipRangeFrom", "ipRangeTo"} -> 201 with a GUID id
-//	PUT  /v4/global/loginIpAllowlists/{id}
-//	DELETE /v4/global/loginIpAllowlists/{id}          -> 204
+//	GET    /v4/global/loginIpAllowlistConfig            {"siteId", "isEnabled", "isLoginIpAllowlistApplicableForMobileAccess"}
+//	POST   /v4/global/loginIpAllowlistConfig:enable     the same, enabled
+//	POST   /v4/global/loginIpAllowlistConfig:disable    the same, disabled
+//	PUT    /v4/global/loginIpAllowlistConfig            either field, both or none (an empty body changes nothing)
+//	GET    /v4/global/loginIpAllowlists                 [{"ipRangeFrom", "ipRangeTo", "id"}]
+//	GET    /v4/global/loginIpAllowlists/{id}
+//	POST   /v4/global/loginIpAllowlists                 {"ipRangeFrom", "ipRangeTo"} -> 201 with a GUID id
+//	PUT    /v4/global/loginIpAllowlists/{id}            -> 200
+//	DELETE /v4/global/loginIpAllowlists/{id}            -> 204
 //
-// Version 3: /v3/globalSettings/whitelistedLoginIPRanges[/{id}] with
-// {"id", "ipFrom", "ipTo", "createdTime"}, the same operations.
+// Version 3, as documented, on the same sites and ranges:
+//
+//	GET    /api/v3/globalSettings/whitelistedLoginIPRanges        [{"id", "ipFrom", "ipTo", "createdTime"}]
+//	GET    /api/v3/globalSettings/whitelistedLoginIPRanges/{id}
+//	POST   /api/v3/globalSettings/whitelistedLoginIPRanges        {"ipFrom", "ipTo"} -> 201 with a Location header
+//	PUT    /api/v3/globalSettings/whitelistedLoginIPRanges/{id}   -> 200
+//	DELETE /api/v3/globalSettings/whitelistedLoginIPRanges/{id}   -> 204
+//
+// Bodies are JSON objects of at most 1 MiB (413 past it). The documented
+// bodies end with a comma before their closing brace, so a comma before
+// a closing } or ] is accepted, and nothing looser: no comments, no
+// single quotes, nothing after the object. Version 3's read-only "id" and
+// "createdTime" may be sent and are ignored; other unknown fields are
+// refused.
+//
+// Credentials: every request needs "Authorization: Bearer TOKEN". The
+// token in $IPGATE_API_TOKEN is the administrator's (Manage Security) of
+// site 10000; -credentials FILE adds more, one per line, "TOKEN
+// admin|user SITEID". The site a request works on is the token's (a
+// ?siteId= that names another site is refused with 403); only sites the
+// credentials name exist, so no request creates another. The allowlist
+// API needs an administrator's token (a user's gets 403); no token, or an
+// unknown one, gets 401.
 //
 // How Comm100 maps onto ipgate: each range is an allow rule with a GUID id;
 // isEnabled is the policy's enabled switch; the mobile flag is
 // applyToMobile; the default action is auto, so an enabled allowlist with no
-// range still admits every address, as Comm100 says it does. Bad input
-// answers 400 with {"code": 400, "message": ...} naming the field and value.
+// range still admits every address, as Comm100 says it does.
 //
-// The guarded route is POST /login?siteId=N; "X-Comm100-Mobile: true"
-// marks a login from the mobile app.
+// Where the documentation is silent, this server chose: errors answer
+// {"code": status, "message"} naming the field and value; createdTime is
+// an RFC 3339 instant in UTC (the documentation's example shows a date);
+// version 3's Location is absolute, from the request's host (https when
+// the request came over TLS), and its PUT answers Content-Type
+// application/json (the documentation shows a URL there, a typo);
+// version 4's 201 has no Location, as documented.
+//
+// The guarded route is POST /login, with an agent's token: the site is
+// the token's. "X-Comm100-Mobile: true" marks a login from the mobile
+// app: that is the product's own client declaration (the mobile app says
+// it is one, and the allowlist's mobile switch decides whether such
+// logins are restricted), so it is kept as the client sends it.
 package main
 
 import (
@@ -36,88 +67,142 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/ipgate/ipgate/check/follow"
+	"github.com/ipgate/ipgate/check/httpgate"
 	"github.com/ipgate/ipgate/examples/internal/seed"
-	"github.com/ipgate/ipgate/examples/middleware"
 	"github.com/ipgate/ipgate/policy"
 	"github.com/ipgate/ipgate/rangeset"
 	"github.com/ipgate/ipgate/store"
 )
 
 func main() {
-	seed.Main("Comm100 login IP allowlist", "127.0.0.1:8094", "comm100-data",
-		func(_ context.Context, st store.Editor) (http.Handler, func(), error) {
-			s := newServer(st)
+	seed.Main(seed.Server{Title: "Comm100 login IP allowlist", Addr: "127.0.0.1:8094", Data: "comm100", Account: "10000",
+		Build: func(_ context.Context, cfg *seed.Config) (http.Handler, func(), error) {
+			s, err := newServer(cfg, guid)
+			if err != nil {
+				return nil, nil, err
+			}
 			return s, s.close, nil
-		})
+		}})
 }
 
 type server struct {
 	*http.ServeMux
-	st        store.Editor
-	followers *seed.Tenants
+	st         store.Editor
+	creds      *seed.Credentials
+	followers  *seed.Tenants
+	maxTenants int
+	newID      func() string
 }
 
-func newServer(st store.Editor) *server {
-	s := &server{ServeMux: http.NewServeMux(), st: st, followers: seed.NewTenants(st, func() policy.Policy {
-		p := policy.New()
-		p.Settings.Enabled, p.Settings.ApplyToMobile = false, false
-		return p
-	}, nil)}
-	s.HandleFunc("GET /v4/global/loginIpAllowlistConfig", s.getConfig)
-	s.HandleFunc("PUT /v4/global/loginIpAllowlistConfig", s.putConfig)
-	s.HandleFunc("POST /v4/global/loginIpAllowlistConfig:enable", s.switchConfig(true))
-	s.HandleFunc("POST /v4/global/loginIpAllowlistConfig:disable", s.switchConfig(false))
-	for _, v := range []version{v4, v3} {
-		s.HandleFunc("GET "+v.path, s.list(v))
-		s.HandleFunc("POST "+v.path, s.create(v))
-		s.HandleFunc("GET "+v.path+"/{id}", s.get(v))
-		s.HandleFunc("PUT "+v.path+"/{id}", s.update(v))
-		s.HandleFunc("DELETE "+v.path+"/{id}", s.remove)
-	}
-	s.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
-		c, err := s.checker(r.Context(), site(r))
-		if err != nil {
-			fail(w, http.StatusInternalServerError, err.Error())
-			return
+// newServer serves the APIs over cfg; newID makes the ids of new ranges.
+func newServer(cfg *seed.Config, newID func() string) (*server, error) {
+	for _, a := range cfg.Credentials.Accounts() {
+		if _, err := strconv.Atoi(a); err != nil {
+			return nil, fmt.Errorf("credentials: site %s is not a siteId (an integer)", rangeset.Quote(a))
 		}
-		middleware.New(c, &middleware.Options{
-			Subject: func(r *http.Request) (bool, bool) { return false, r.Header.Get("X-Comm100-Mobile") == "true" },
-			Deny: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				fail(w, http.StatusForbidden, "login from this IP address is not allowed")
-			}),
-		}).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			reply(w, http.StatusOK, map[string]string{"result": "logged in"})
-		})).ServeHTTP(w, r)
-	})
-	return s
+	}
+	max := cfg.MaxTenants
+	if max <= 0 {
+		max = len(cfg.Credentials.Accounts())
+	}
+	s := &server{ServeMux: http.NewServeMux(), st: cfg.Store, creds: cfg.Credentials, newID: newID, maxTenants: max,
+		followers: seed.NewTenants(cfg.Store, func() policy.Policy {
+			p := policy.New()
+			p.Settings.Enabled, p.Settings.ApplyToMobile = false, false
+			return p
+		}, &follow.GroupOptions{MaxPolicies: max})}
+	s.Handle("GET /v4/global/loginIpAllowlistConfig", s.admin(s.getConfig))
+	s.Handle("PUT /v4/global/loginIpAllowlistConfig", s.admin(s.putConfig))
+	s.Handle("POST /v4/global/loginIpAllowlistConfig:enable", s.admin(s.switchConfig(true)))
+	s.Handle("POST /v4/global/loginIpAllowlistConfig:disable", s.admin(s.switchConfig(false)))
+	for _, v := range []version{v4, v3} {
+		s.Handle("GET "+v.path, s.admin(s.list(v)))
+		s.Handle("POST "+v.path, s.admin(s.create(v)))
+		s.Handle("GET "+v.path+"/{id}", s.admin(s.get(v)))
+		s.Handle("PUT "+v.path+"/{id}", s.admin(s.update(v)))
+		s.Handle("DELETE "+v.path+"/{id}", s.admin(s.remove))
+	}
+	s.Handle("POST /login", s.auth(s.login))
+	return s, nil
 }
 
 func (s *server) close() { s.followers.Close() }
 
-func siteID(r *http.Request) int {
-	if id, err := strconv.Atoi(r.URL.Query().Get("siteId")); err == nil {
-		return id
+// who is the request's authenticated caller.
+type who struct {
+	siteID int
+	admin  bool
+}
+
+func (w who) policy() string { return "comm100-site-" + strconv.Itoa(w.siteID) }
+
+// auth passes on requests with a known Bearer token for a site.
+func (s *server) auth(h func(http.ResponseWriter, *http.Request, who)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, ok := s.creds.Lookup(seed.Bearer(r))
+		if !ok {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="Comm100"`)
+			fail(w, http.StatusUnauthorized, "unauthorized: send a valid access token as Authorization: Bearer {access_token}")
+			return
+		}
+		id, _ := strconv.Atoi(p.Account)
+		if q := r.URL.Query().Get("siteId"); q != "" && q != p.Account {
+			fail(w, http.StatusForbidden, fmt.Sprintf("siteId %s: the access token is not for this site", rangeset.Quote(q)))
+			return
+		}
+		h(w, r, who{siteID: id, admin: p.Admin})
+	})
+}
+
+// admin is auth for the allowlist API, which needs Manage Security.
+func (s *server) admin(h func(http.ResponseWriter, *http.Request, who)) http.Handler {
+	return s.auth(func(w http.ResponseWriter, r *http.Request, c who) {
+		if !c.admin {
+			fail(w, http.StatusForbidden, "forbidden: managing the login IP allowlist needs the Manage Security permission")
+			return
+		}
+		h(w, r, c)
+	})
+}
+
+func (s *server) login(w http.ResponseWriter, r *http.Request, c who) {
+	f, ok := s.follower(w, r, c)
+	if !ok {
+		return
 	}
-	return 10000
+	g, err := httpgate.New(f, &httpgate.Options{
+		Subject: func(r *http.Request) (bool, bool) { return false, r.Header.Get("X-Comm100-Mobile") == "true" },
+		Deny: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			fail(w, http.StatusForbidden, "login from this IP address is not allowed")
+		}),
+	})
+	if err != nil {
+		fail(w, http.StatusInternalServerError, "the login IP allowlist cannot be checked")
+		return
+	}
+	g.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reply(w, http.StatusOK, map[string]string{"result": "logged in"})
+	})).ServeHTTP(w, r)
 }
 
-func site(r *http.Request) string { return "comm100-site-" + strconv.Itoa(siteID(r)) }
-
-// checker returns the checker following a policy, creating the policy
-// when it is new.
-func (s *server) checker(ctx context.Context, name string) (*follow.Follower, error) {
-	return s.followers.Get(ctx, name)
-}
-
-// settle waits, briefly, until the checker serves revision rev.
-func (s *server) settle(ctx context.Context, name string, rev store.Revision) {
-	s.followers.Settle(ctx, name, rev)
+// follower returns the follower of c's site, creating the site's policy
+// when it is new, or answers the error.
+func (s *server) follower(w http.ResponseWriter, r *http.Request, c who) (*follow.Follower, bool) {
+	f, err := s.followers.Get(r.Context(), c.policy())
+	if errors.Is(err, seed.ErrTenantLimit) {
+		fail(w, http.StatusServiceUnavailable, fmt.Sprintf("site %d: this server serves at most %d sites", c.siteID, s.maxTenants))
+		return nil, false
+	}
+	if err != nil {
+		fail(w, http.StatusInternalServerError, "the login IP allowlist cannot be read")
+		return nil, false
+	}
+	return f, true
 }
 
 func reply(w http.ResponseWriter, code int, v any) {
@@ -130,63 +215,77 @@ func fail(w http.ResponseWriter, code int, msg string) {
 	reply(w, code, map[string]any{"code": code, "message": msg})
 }
 
+// storeFail answers a store error in Comm100's terms.
+func storeFail(w http.ResponseWriter, err error, id string) {
+	switch {
+	case errors.Is(err, store.ErrRuleNotFound), errors.Is(err, store.ErrNotFound):
+		fail(w, http.StatusNotFound, fmt.Sprintf("id %s: no such login IP allowlist", rangeset.Quote(id)))
+	case errors.Is(err, store.ErrRuleExists):
+		fail(w, http.StatusConflict, fmt.Sprintf("id %s: already exists", rangeset.Quote(id)))
+	case errors.Is(err, store.ErrInvalid):
+		fail(w, http.StatusBadRequest, "the login IP allowlist would not be valid")
+	default:
+		fail(w, http.StatusInternalServerError, "the login IP allowlist cannot be written")
+	}
+}
+
 type config struct {
 	SiteID    int  `json:"siteId"`
 	IsEnabled bool `json:"isEnabled"`
 	Mobile    bool `json:"isLoginIpAllowlistApplicableForMobileAccess"`
 }
 
-func (s *server) config(w http.ResponseWriter, r *http.Request) (policy.Settings, bool) {
-	name := site(r)
-	if _, err := s.checker(r.Context(), name); err != nil {
-		fail(w, http.StatusInternalServerError, err.Error())
+func (s *server) settings(w http.ResponseWriter, r *http.Request, c who) (policy.Settings, bool) {
+	if _, ok := s.follower(w, r, c); !ok {
 		return policy.Settings{}, false
 	}
-	p, _, err := s.st.Load(r.Context(), name)
+	p, _, err := s.st.Load(r.Context(), c.policy())
 	if err != nil {
-		fail(w, http.StatusInternalServerError, err.Error())
+		fail(w, http.StatusInternalServerError, "the login IP allowlist config cannot be read")
 		return policy.Settings{}, false
 	}
 	return p.Settings, true
 }
 
-func (s *server) getConfig(w http.ResponseWriter, r *http.Request) {
-	if st, ok := s.config(w, r); ok {
-		reply(w, http.StatusOK, config{siteID(r), st.Enabled, st.ApplyToMobile})
+func (s *server) getConfig(w http.ResponseWriter, r *http.Request, c who) {
+	if st, ok := s.settings(w, r, c); ok {
+		reply(w, http.StatusOK, config{c.siteID, st.Enabled, st.ApplyToMobile})
 	}
 }
 
-func (s *server) setConfig(w http.ResponseWriter, r *http.Request, change func(*policy.Settings)) {
-	st, ok := s.config(w, r)
+func (s *server) setConfig(w http.ResponseWriter, r *http.Request, c who, change func(*policy.Settings)) {
+	st, ok := s.settings(w, r, c)
 	if !ok {
 		return
 	}
 	change(&st)
-	rev, err := s.st.SetSettings(r.Context(), site(r), st, store.Any)
+	rev, err := s.st.SetSettings(r.Context(), c.policy(), st, store.Any)
 	if err != nil {
-		fail(w, http.StatusBadRequest, err.Error())
+		storeFail(w, err, "")
 		return
 	}
-	s.settle(r.Context(), site(r), rev)
-	reply(w, http.StatusOK, config{siteID(r), st.Enabled, st.ApplyToMobile})
+	s.followers.Settle(r.Context(), c.policy(), rev)
+	reply(w, http.StatusOK, config{c.siteID, st.Enabled, st.ApplyToMobile})
 }
 
-func (s *server) switchConfig(on bool) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		s.setConfig(w, r, func(st *policy.Settings) { st.Enabled = on })
+func (s *server) switchConfig(on bool) func(http.ResponseWriter, *http.Request, who) {
+	return func(w http.ResponseWriter, r *http.Request, c who) {
+		s.setConfig(w, r, c, func(st *policy.Settings) { st.Enabled = on })
 	}
 }
 
-func (s *server) putConfig(w http.ResponseWriter, r *http.Request) {
+func (s *server) putConfig(w http.ResponseWriter, r *http.Request, c who) {
 	var body struct {
 		IsEnabled *bool `json:"isEnabled"`
 		Mobile    *bool `json:"isLoginIpAllowlistApplicableForMobileAccess"`
 	}
-	if err := decode(r, &body); err != nil {
-		fail(w, http.StatusBadRequest, err.Error())
+	// Both fields are optional, so is the body (the documented curl
+	// sends none: -D is not -d).
+	if err := seed.ReadJSON(w, r, &body, &seed.JSONOptions{Empty: true, TrailingCommas: true}); err != nil {
+		bodyFail(w, err)
 		return
 	}
-	s.setConfig(w, r, func(st *policy.Settings) {
+	s.setConfig(w, r, c, func(st *policy.Settings) {
 		if body.IsEnabled != nil {
 			st.Enabled = *body.IsEnabled
 		}
@@ -196,70 +295,82 @@ func (s *server) putConfig(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-func decode(r *http.Request, v any) error {
-	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<20))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("invalid request body: %v", err)
-	}
-	return nil
+func bodyFail(w http.ResponseWriter, err error) {
+	var be *seed.BodyError
+	errors.As(err, &be)
+	fail(w, be.Status, "invalid request body: "+be.Msg)
 }
 
 // version holds the differences between the two APIs' range objects.
 type version struct {
 	path, from, to string
-	created        bool
+	v3             bool
 }
 
 var (
 	v4 = version{path: "/v4/global/loginIpAllowlists", from: "ipRangeFrom", to: "ipRangeTo"}
-	v3 = version{path: "/v3/globalSettings/whitelistedLoginIPRanges", from: "ipFrom", to: "ipTo", created: true}
+	v3 = version{path: "/api/v3/globalSettings/whitelistedLoginIPRanges", from: "ipFrom", to: "ipTo", v3: true}
 )
 
 func (v version) object(r policy.Rule) map[string]any {
 	o := map[string]any{"id": r.ID, v.from: r.Target.From().String(), v.to: r.Target.To().String()}
-	if v.created {
+	if v.v3 {
 		o["createdTime"] = r.CreatedAt.UTC().Format(time.RFC3339)
 	}
 	return o
 }
 
-// target reads a range object's two ends, naming the bad field.
-func (v version) target(r *http.Request) (rangeset.Range, error) {
-	body := map[string]*string{}
-	if err := decode(r, &body); err != nil {
-		return rangeset.Range{}, err
+// target reads a range object's two ends, naming the bad field; ok false
+// means the error has been answered.
+func (v version) target(w http.ResponseWriter, r *http.Request) (rangeset.Range, bool) {
+	body := map[string]json.RawMessage{}
+	if err := seed.ReadJSON(w, r, &body, &seed.JSONOptions{TrailingCommas: true}); err != nil {
+		bodyFail(w, err)
+		return rangeset.Range{}, false
 	}
-	for k := range body {
-		if k != v.from && k != v.to && k != "id" && k != "createdTime" {
-			return rangeset.Range{}, fmt.Errorf("unknown field %q", k)
+	ends := map[string]string{}
+	for k, raw := range body {
+		switch {
+		case k == v.from || k == v.to:
+			var s string
+			if err := json.Unmarshal(raw, &s); err != nil {
+				fail(w, http.StatusBadRequest, fmt.Sprintf("%s must be a string holding an IP address, not %s", k, rangeset.Quote(string(raw))))
+				return rangeset.Range{}, false
+			}
+			ends[k] = s
+		case v.v3 && (k == "id" || k == "createdTime"): // read-only, ignored
+		default:
+			fail(w, http.StatusBadRequest, fmt.Sprintf("invalid request body: unknown field %s", rangeset.Quote(k)))
+			return rangeset.Range{}, false
 		}
 	}
 	for _, f := range []string{v.from, v.to} {
-		if body[f] == nil {
-			return rangeset.Range{}, fmt.Errorf("%s is required", f)
+		e, ok := ends[f]
+		if !ok {
+			fail(w, http.StatusBadRequest, f+" is required")
+			return rangeset.Range{}, false
 		}
-		if _, err := rangeset.ParseFromTo(*body[f], *body[f]); err != nil {
-			return rangeset.Range{}, fmt.Errorf("%s %q: %v", f, *body[f], err)
+		if _, err := rangeset.ParseFromTo(e, e); err != nil {
+			fail(w, http.StatusBadRequest, fmt.Sprintf("%s %s is not an IP address: %s", f, rangeset.Quote(e), seed.Reason(err)))
+			return rangeset.Range{}, false
 		}
 	}
-	t, err := rangeset.ParseFromTo(*body[v.from], *body[v.to])
+	t, err := rangeset.ParseFromTo(ends[v.from], ends[v.to])
 	if err != nil {
-		return rangeset.Range{}, fmt.Errorf("%s %q to %s %q: %v", v.from, *body[v.from], v.to, *body[v.to], err)
+		fail(w, http.StatusBadRequest, fmt.Sprintf("%s %s to %s %s: %s", v.from, rangeset.Quote(ends[v.from]), v.to, rangeset.Quote(ends[v.to]), seed.Reason(err)))
+		return rangeset.Range{}, false
 	}
-	return t, nil
+	return t, true
 }
 
-func (s *server) list(v version) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		name := site(r)
-		if _, err := s.checker(r.Context(), name); err != nil {
-			fail(w, http.StatusInternalServerError, err.Error())
+func (s *server) list(v version) func(http.ResponseWriter, *http.Request, who) {
+	return func(w http.ResponseWriter, r *http.Request, c who) {
+		if _, ok := s.follower(w, r, c); !ok {
 			return
 		}
-		rules, _, err := s.st.ListRules(r.Context(), name, store.Query{})
+		rules, _, err := s.st.ListRules(r.Context(), c.policy(), store.Query{})
 		if err != nil {
-			fail(w, http.StatusInternalServerError, err.Error())
+			fail(w, http.StatusInternalServerError, "the login IP allowlist cannot be read")
 			return
 		}
 		out := []map[string]any{}
@@ -270,11 +381,14 @@ func (s *server) list(v version) http.HandlerFunc {
 	}
 }
 
-func (s *server) get(v version) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		rule, _, err := s.st.GetRule(r.Context(), site(r), r.PathValue("id"))
+func (s *server) get(v version) func(http.ResponseWriter, *http.Request, who) {
+	return func(w http.ResponseWriter, r *http.Request, c who) {
+		if _, ok := s.follower(w, r, c); !ok {
+			return
+		}
+		rule, _, err := s.st.GetRule(r.Context(), c.policy(), r.PathValue("id"))
 		if err != nil {
-			fail(w, http.StatusNotFound, fmt.Sprintf("id %q: %v", r.PathValue("id"), err))
+			storeFail(w, err, r.PathValue("id"))
 			return
 		}
 		reply(w, http.StatusOK, v.object(rule))
@@ -288,57 +402,63 @@ func guid() string {
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
 }
 
-func (s *server) create(v version) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		t, err := v.target(r)
+func (s *server) create(v version) func(http.ResponseWriter, *http.Request, who) {
+	return func(w http.ResponseWriter, r *http.Request, c who) {
+		t, ok := v.target(w, r)
+		if !ok {
+			return
+		}
+		if _, ok := s.follower(w, r, c); !ok {
+			return
+		}
+		id := s.newID()
+		rule, rev, err := s.st.CreateRule(r.Context(), c.policy(), policy.Rule{ID: id, Target: t, Action: policy.Allow}, store.Any)
 		if err != nil {
-			fail(w, http.StatusBadRequest, err.Error())
+			storeFail(w, err, id)
 			return
 		}
-		name := site(r)
-		if _, err := s.checker(r.Context(), name); err != nil {
-			fail(w, http.StatusInternalServerError, err.Error())
-			return
+		s.followers.Settle(r.Context(), c.policy(), rev)
+		if v.v3 {
+			scheme := "http"
+			if r.TLS != nil {
+				scheme = "https"
+			}
+			w.Header().Set("Location", scheme+"://"+r.Host+v.path+"/"+rule.ID)
 		}
-		rule, rev, err := s.st.CreateRule(r.Context(), name, policy.Rule{ID: guid(), Target: t, Action: policy.Allow}, store.Any)
-		if err != nil {
-			fail(w, http.StatusBadRequest, err.Error())
-			return
-		}
-		s.settle(r.Context(), name, rev)
 		reply(w, http.StatusCreated, v.object(rule))
 	}
 }
 
-func (s *server) update(v version) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		t, err := v.target(r)
+func (s *server) update(v version) func(http.ResponseWriter, *http.Request, who) {
+	return func(w http.ResponseWriter, r *http.Request, c who) {
+		t, ok := v.target(w, r)
+		if !ok {
+			return
+		}
+		if _, ok := s.follower(w, r, c); !ok {
+			return
+		}
+		id := r.PathValue("id")
+		rule, rev, err := s.st.UpdateRule(r.Context(), c.policy(), policy.Rule{ID: id, Target: t, Action: policy.Allow}, store.Any)
 		if err != nil {
-			fail(w, http.StatusBadRequest, err.Error())
+			storeFail(w, err, id)
 			return
 		}
-		name, id := site(r), r.PathValue("id")
-		rule, rev, err := s.st.UpdateRule(r.Context(), name, policy.Rule{ID: id, Target: t, Action: policy.Allow}, store.Any)
-		if errors.Is(err, store.ErrRuleNotFound) || errors.Is(err, store.ErrNotFound) {
-			fail(w, http.StatusNotFound, fmt.Sprintf("id %q: not found", id))
-			return
-		}
-		if err != nil {
-			fail(w, http.StatusBadRequest, err.Error())
-			return
-		}
-		s.settle(r.Context(), name, rev)
+		s.followers.Settle(r.Context(), c.policy(), rev)
 		reply(w, http.StatusOK, v.object(rule))
 	}
 }
 
-func (s *server) remove(w http.ResponseWriter, r *http.Request) {
-	name, id := site(r), r.PathValue("id")
-	rev, err := s.st.DeleteRule(r.Context(), name, id, store.Any)
-	if err != nil {
-		fail(w, http.StatusNotFound, fmt.Sprintf("id %q: not found", id))
+func (s *server) remove(w http.ResponseWriter, r *http.Request, c who) {
+	if _, ok := s.follower(w, r, c); !ok {
 		return
 	}
-	s.settle(r.Context(), name, rev)
+	id := r.PathValue("id")
+	rev, err := s.st.DeleteRule(r.Context(), c.policy(), id, store.Any)
+	if err != nil {
+		storeFail(w, err, id)
+		return
+	}
+	s.followers.Settle(r.Context(), c.policy(), rev)
 	w.WriteHeader(http.StatusNoContent)
 }

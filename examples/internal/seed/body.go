@@ -123,8 +123,9 @@ func jsonError(err error) error {
 	return &BodyError{Status: http.StatusBadRequest, Msg: "the request body is not valid JSON"}
 }
 
-// dropTrailingCommas removes each comma that only white space separates
-// from a following } or ], outside strings.
+// dropTrailingCommas removes each comma that follows a value and that
+// only white space separates from a following } or ], outside strings:
+// {"a": 1,} is {"a": 1}, but {,} stays invalid.
 func dropTrailingCommas(data []byte) []byte {
 	out := make([]byte, 0, len(data))
 	inString, escaped := false, false
@@ -150,7 +151,7 @@ func dropTrailingCommas(data []byte) []byte {
 			for j < len(data) && (data[j] == ' ' || data[j] == '\t' || data[j] == '\n' || data[j] == '\r') {
 				j++
 			}
-			if j < len(data) && (data[j] == '}' || data[j] == ']') {
+			if j < len(data) && (data[j] == '}' || data[j] == ']') && endsValue(out) {
 				continue
 			}
 		}
@@ -167,4 +168,18 @@ func Reason(err error) string {
 		return pe.Err.Error()
 	}
 	return "not an IP address"
+}
+
+// endsValue reports whether the last byte of out other than white space
+// can end a JSON value.
+func endsValue(out []byte) bool {
+	t := bytes.TrimRight(out, " \t\r\n")
+	if len(t) == 0 {
+		return false
+	}
+	switch t[len(t)-1] {
+	case '{', '[', ',', ':':
+		return false
+	}
+	return true
 }
