@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
@@ -64,6 +65,11 @@ type Follower struct {
 	cancel  context.CancelFunc
 	done    chan struct{} // closed when run returns
 
+	// apply is held while the checker is brought up to the store, by
+	// following or Reload, and guards full.
+	apply sync.Mutex
+	full  bool // the next refresh loads the whole policy
+
 	mu     sync.Mutex // guards the fields below
 	rev    store.Revision
 	err    error
@@ -75,8 +81,11 @@ type Follower struct {
 // Follow loads and compiles the named policy of st, then follows it in a
 // goroutine of its own until [Follower.Close]: it watches st when it is a
 // [store.Watcher] (from before the first load, so that no change slips in
-// between) and reloads it on each change, or polls it every
-// Options.PollInterval otherwise. ctx bounds the start only, the first
+// between) and catches up on each change, or polls it every
+// Options.PollInterval otherwise. Catching up with a [store.Feed] applies
+// the changes committed since the revision served, at a cost that grows
+// with the changes and not with the policy; with any other store it loads
+// the whole policy again. ctx bounds the start only, the first
 // watch and load, as a dial's context does; once Follow returns, ctx no
 // longer matters.
 //
@@ -292,9 +301,9 @@ func (f *Follower) run(ctx context.Context, changes <-chan struct{}) {
 				changes, rewatch, watchedAt = ch, false, time.Now()
 			}
 		}
-		// Reload even when the watch failed: a change may have been
-		// missed, and the store may still answer loads.
-		ok := f.reload(ctx, !rewatch)
+		// Refresh even when the watch failed: a change may have been
+		// missed, and the store may still answer.
+		ok := f.refresh(ctx, !rewatch)
 		if ctx.Err() != nil {
 			return
 		}
@@ -329,38 +338,180 @@ func (f *Follower) backoff(n int) time.Duration {
 	return d/2 + rand.N(d/2+1)
 }
 
-// reload loads the policy and publishes it when it is newer and valid. It
-// reports whether the store answered, with a policy served or refused;
-// clear says whether an answer ends the errors reported so far (it does
-// not while the store cannot be watched).
-func (f *Follower) reload(ctx context.Context, clear bool) bool {
-	p, rev, err := f.st.Load(ctx, f.name)
+// Reload loads the whole policy now, as at the start, and serves it when
+// it is newer and valid, instead of waiting for the next change. Following
+// never needs it (it loads the whole policy itself after a gap in a
+// [store.Feed] or a change it cannot apply); it is for an operator who
+// doubts what is served. It returns the error it met, also reported as
+// following reports errors, and nil when the store holds what is served.
+func (f *Follower) Reload(ctx context.Context) error {
+	if f.c == nil {
+		return fmt.Errorf("follow: Reload: %w", check.ErrClosed)
+	}
+	f.apply.Lock()
+	defer f.apply.Unlock()
+	_, err := f.reload(ctx, true)
+	return err
+}
+
+// refresh brings the follower up to the store: by applying the changes of
+// a store.Feed, or by loading the whole policy. It reports whether the
+// store answered, as reload does.
+func (f *Follower) refresh(ctx context.Context, clear bool) bool {
+	f.apply.Lock()
+	defer f.apply.Unlock()
+	if fd, ok := f.st.(store.Feed); ok && !f.full {
+		return f.follow(ctx, fd, clear)
+	}
+	answered, _ := f.reload(ctx, clear)
+	return answered
+}
+
+// follow applies the changes fd committed after the revision served, one
+// revision at a time, each published once applied, so that the cost of a
+// change does not grow with the policy. A revision of one rule put or
+// deleted is one copy-on-write edit of the checker, validating only that
+// rule (ids stay unique: a put replaces the rule with its id); a revision
+// of several changes, or of new settings, is applied with Checker.Update
+// of the policy served with the changes made, so that Check never sees
+// half a revision. A gap in the feed, a revision that went back, or a
+// change that cannot be applied (a delete of an id not served, a rule
+// that is invalid) falls back to loading the whole policy, which reports
+// what is wrong, if anything still is. f.apply is held.
+func (f *Follower) follow(ctx context.Context, fd store.Feed, clear bool) bool {
+	f.mu.Lock()
+	served := f.rev
+	f.mu.Unlock()
+	changes, rev, err := fd.Changes(ctx, f.name, served)
 	if ctx.Err() != nil {
 		return true
 	}
-	q := rangeset.Quote(f.name)
+	if errors.Is(err, store.ErrGap) || err == nil && rev < served {
+		answered, _ := f.reload(ctx, clear)
+		return answered
+	}
 	if err != nil {
-		f.fail(fmt.Errorf("follow: loading %s: %w", q, err))
+		f.fail(fmt.Errorf("follow: reading the changes of %s after revision %d: %w", rangeset.Quote(f.name), served, err))
 		return false
 	}
+	for len(changes) > 0 {
+		n := 1
+		for n < len(changes) && changes[n].Revision == changes[0].Revision {
+			n++
+		}
+		r := changes[0].Revision
+		if r <= served || r > rev || f.applyRevision(changes[:n]) != nil {
+			answered, _ := f.reload(ctx, clear)
+			return answered
+		}
+		f.publish(r, clear)
+		served, changes = r, changes[n:]
+	}
+	switch {
+	case rev > served: // revisions that changed no rule
+		f.publish(rev, clear)
+	case clear:
+		f.settle()
+	}
+	return true
+}
+
+// applyRevision applies the changes of one revision to the checker, all
+// or none.
+func (f *Follower) applyRevision(cs []store.Change) error {
+	if len(cs) == 1 {
+		switch c := cs[0]; {
+		case c.Rule != nil:
+			return f.c.Put(*c.Rule)
+		case c.Deleted != "":
+			return f.c.Delete(c.Deleted)
+		}
+	}
+	snap := f.c.Snapshot()
+	p := policy.Policy{Settings: snap.Settings(), Rules: make([]policy.Rule, 0, snap.Len()+len(cs))}
+	for r := range snap.Rules() {
+		p.Rules = append(p.Rules, r)
+	}
+	var at map[string]int // index of p.Rules by id, built when needed
+	for _, c := range cs {
+		if c.Rule != nil || c.Deleted != "" {
+			at = make(map[string]int, len(p.Rules))
+			for i, r := range p.Rules {
+				at[r.ID] = i
+			}
+			break
+		}
+	}
+	deleted := false
+	for _, c := range cs {
+		switch {
+		case c.Rule != nil:
+			if i, ok := at[c.Rule.ID]; ok {
+				p.Rules[i] = *c.Rule
+				continue
+			}
+			at[c.Rule.ID] = len(p.Rules)
+			p.Rules = append(p.Rules, *c.Rule)
+		case c.Deleted != "":
+			i, ok := at[c.Deleted]
+			if !ok {
+				return fmt.Errorf("%w: %s", check.ErrUnknownRule, rangeset.Quote(c.Deleted))
+			}
+			delete(at, c.Deleted)
+			p.Rules[i].ID, deleted = "", true // removed below
+		case c.Settings != nil:
+			p.Settings = *c.Settings
+		default:
+			return errors.New("a change with nothing set")
+		}
+	}
+	if deleted {
+		p.Rules = slices.DeleteFunc(p.Rules, func(r policy.Rule) bool { return r.ID == "" })
+	}
+	return f.c.Update(p)
+}
+
+// reload loads the policy and publishes it when it is newer and valid. It
+// reports whether the store answered, with a policy served or refused, and
+// the error met; clear says whether an answer ends the errors reported so
+// far (it does not while the store cannot be watched). f.apply is held.
+func (f *Follower) reload(ctx context.Context, clear bool) (bool, error) {
+	p, rev, err := f.st.Load(ctx, f.name)
+	if ctx.Err() != nil {
+		return true, ctx.Err()
+	}
+	q := rangeset.Quote(f.name)
+	if err != nil {
+		err = fmt.Errorf("follow: loading %s: %w", q, err)
+		f.fail(err)
+		return false, err
+	}
+	f.full = false
 	f.mu.Lock()
 	served := f.rev
 	f.mu.Unlock()
 	if rev <= served {
 		if !sameContent(f.c.Snapshot(), p) {
-			f.fail(fmt.Errorf("follow: policy %s: the store answered revision %d, not newer than revision %d served, with different content: revisions went back; still serving revision %d", q, rev, served, served))
-		} else if clear {
+			err = fmt.Errorf("follow: policy %s: the store answered revision %d, not newer than revision %d served, with different content: revisions went back; still serving revision %d", q, rev, served, served)
+			f.fail(err)
+			return true, err
+		}
+		if clear {
 			f.settle()
 		}
-		return true
+		return true, nil
 	}
 	if err := f.c.Update(p); err != nil {
-		// An invalid policy stays invalid until the next change.
-		f.fail(fmt.Errorf("follow: policy %s at revision %d: %w", q, rev, err))
-		return true
+		// An invalid policy stays invalid until the next change, and is
+		// loaded whole again then: a feed would apply the changes after
+		// it to the older policy served.
+		f.full = true
+		err = fmt.Errorf("follow: policy %s at revision %d: %w", q, rev, err)
+		f.fail(err)
+		return true, err
 	}
 	f.publish(rev, clear)
-	return true
+	return true, nil
 }
 
 // sameContent reports whether p has the settings and rules of s, in any
