@@ -71,8 +71,9 @@
 //     authorization_response:
 //     allowed_upstream_headers: {patterns: [{prefix: x-ipgate-}]}
 //
-// with use_remote_address: true on the HTTP connection manager, so that
-// Envoy appends the peer's address to X-Forwarded-For. Envoy lets a request
+// (newer Envoy releases take allowed_headers at the top of the filter's
+// config instead), with use_remote_address: true on the HTTP connection
+// manager, so that Envoy appends the peer's address to X-Forwarded-For. Envoy lets a request
 // through only on 200, which is what forwardauth answers.
 package main
 
