@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -342,4 +343,73 @@ func portOf(t *testing.T, url string) string {
 		t.Fatal(err)
 	}
 	return fmt.Sprint(ap.Port())
+}
+
+// syncBuffer is a buffer that the server's logger and the test share.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// TestRun runs the whole program: it listens, answers, and shuts down
+// when its context ends.
+func TestRun(t *testing.T) {
+	t.Parallel()
+	dir := newStore(t, doc)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var logs syncBuffer
+	exit := make(chan int, 1)
+	go func() {
+		exit <- run(ctx, []string{"-dir", dir, "-policy", "web", "-listen", "127.0.0.1:0", "-trust", "loopback"}, &logs)
+	}()
+	addr := ""
+	for deadline := time.Now().Add(10 * time.Second); addr == ""; {
+		if _, rest, ok := strings.Cut(logs.String(), " addr="); ok {
+			addr, _, _ = strings.Cut(rest, " ")
+			break
+		}
+		select {
+		case code := <-exit:
+			t.Fatalf("run exited with %d: %s", code, logs.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not listening: %s", logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for xff, want := range map[string]int{"203.0.113.7": 200, "198.51.100.1": 403} {
+		req, _ := http.NewRequest("GET", "http://"+addr+"/", nil)
+		req.Header.Set("X-Forwarded-For", xff)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("X-Forwarded-For %s: %d, want %d", xff, resp.StatusCode, want)
+		}
+	}
+	cancel()
+	select {
+	case code := <-exit:
+		if code != 0 {
+			t.Errorf("run = %d after the context ended: %s", code, logs.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("run did not return after the context ended")
+	}
 }

@@ -42,5 +42,6 @@
 // of the rest, and no rules are returned. The parsers read the whole input;
 // bound it (io.LimitReader) when it comes from the network.
 //
-// The package uses only the standard library and package rangeset.
+// The package uses only the standard library and packages policy and
+// rangeset.
 package lists
