@@ -160,7 +160,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			i = 1
 		}
 		sent[i][r] = true
-		ch <- prometheus.MustNewConstMetric(c.decisions, prometheus.CounterValue, float64(c.counts[i][r].Load()), strconv.FormatBool(allowed), r.String())
+		ch <- metric(c.decisions, prometheus.CounterValue, float64(c.counts[i][r].Load()), strconv.FormatBool(allowed), r.String())
 	}
 	for _, p := range possible {
 		send(p.allowed, p.reason)
@@ -191,15 +191,15 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		if s.Err != nil {
 			failing, stale = 1, max(0, now.Sub(s.ErrSince).Seconds())
 		}
-		ch <- prometheus.MustNewConstMetric(c.revision, prometheus.GaugeValue, float64(s.Revision))
-		ch <- prometheus.MustNewConstMetric(c.failing, prometheus.GaugeValue, failing)
-		ch <- prometheus.MustNewConstMetric(c.staleSeconds, prometheus.GaugeValue, stale)
-		ch <- prometheus.MustNewConstMetric(c.ageSeconds, prometheus.GaugeValue, max(0, now.Sub(s.CompiledAt).Seconds()))
+		ch <- metric(c.revision, prometheus.GaugeValue, float64(s.Revision))
+		ch <- metric(c.failing, prometheus.GaugeValue, failing)
+		ch <- metric(c.staleSeconds, prometheus.GaugeValue, stale)
+		ch <- metric(c.ageSeconds, prometheus.GaugeValue, max(0, now.Sub(s.CompiledAt).Seconds()))
 	}
 }
 
-// metric is NewConstMetric that reports an error as an invalid metric
-// rather than panicking in a scrape.
+// metric is NewConstMetric that reports an error (an invalid ConstLabels
+// name, say) as an invalid metric rather than panicking in a scrape.
 func metric(d *prometheus.Desc, t prometheus.ValueType, v float64, labels ...string) prometheus.Metric {
 	m, err := prometheus.NewConstMetric(d, t, v, labels...)
 	if err != nil {

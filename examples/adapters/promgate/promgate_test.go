@@ -138,6 +138,23 @@ ipgate_rule_last_hit_timestamp_seconds{rule="office"} 1.7672256015e+09
 	}
 }
 
+// TestHitsInvalidUTF8 exports a rule id that is not UTF-8, which a label
+// value must be, in its quoted form.
+func TestHitsInvalidUTF8(t *testing.T) {
+	p := policy.New(policy.Rule{ID: "bad\xff", Target: rangeset.MustParseRange("198.51.100.0/24"), Action: policy.Allow})
+	hits := observe.NewHits(compile(t, p), &observe.HitsOptions{Now: func() time.Time { return t0 }})
+	c := promgate.New(hits, &promgate.Options{Hits: hits})
+	c.Check(addr("198.51.100.1"))
+	const want = `
+# HELP ipgate_rule_hits_total Requests decided by each rule.
+# TYPE ipgate_rule_hits_total counter
+ipgate_rule_hits_total{rule="\"bad\\xff\""} 1
+`
+	if err := testutil.CollectAndCompare(c, strings.NewReader(want), "ipgate_rule_hits_total"); err != nil {
+		t.Error(err)
+	}
+}
+
 // flaky is a store that cannot be watched and fails while fail is set.
 type flaky struct {
 	st   store.Store
