@@ -1,9 +1,30 @@
-// Package memstore is an in-memory [store.Editor] and [store.Watcher]: the
-// embedded default, for tests, examples and single-process services. It
-// keeps nothing across restarts.
+// Package memstore is an in-memory [store.Editor], [store.Watcher] and
+// [store.Feed]: the embedded default, for tests, examples and
+// single-process services. It keeps nothing across restarts.
 //
 // Revisions only grow: every commit gets the revision after the highest
 // the policy ever had, a policy deleted and created again included, so
 // that a reader never sees different content under a revision it has
 // already served.
+//
+// # Costs
+//
+// Writers pay for what they change. A single-rule create, update, patch
+// or delete costs O(log n) for a policy of n rules: the rules are kept in
+// a persistent trie, so a write copies only the path to the rule it
+// changes, and a per-policy index of rule ids answers the unique-id check;
+// only the changed rule is validated (the settings and the other rules
+// are valid already). A delete leaves an empty slot, compacted in O(n)
+// once most slots are empty, so O(1) per delete on average. A Guard needs
+// the whole policies before and after, so with one every write costs
+// O(n). Put, DeleteRules and ListRules cost O(n), as they must see every
+// rule; so does Load, which copies the policy outside the lock from a
+// consistent snapshot, so that writers never wait for readers.
+//
+// # Change feed
+//
+// Every commit records its changes in the same critical section (a Put
+// as the difference from the policy it replaced, a change of more rules
+// than the retention as a gap); each policy keeps its latest
+// Options.Retention changes, about 200 bytes each.
 package memstore

@@ -2,10 +2,14 @@ package memstore
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ipgate/ipgate/policy"
+	"github.com/ipgate/ipgate/rangeset"
 	"github.com/ipgate/ipgate/store"
 	"github.com/ipgate/ipgate/store/internal/docedit"
 	"github.com/ipgate/ipgate/store/internal/fanout"
@@ -17,92 +21,471 @@ type Options struct {
 	Now func() time.Time
 	// Guard, when not nil, sees every write as the policy before and after
 	// it and refuses it with an error, nothing stored (check/lockout.Guard).
+	// It needs both whole policies, so with a Guard every write costs
+	// O(rules in the policy).
 	Guard func(old, new policy.Policy) error
+	// Retention is how many of its latest changes each policy keeps for
+	// Changes; older ones are reported as [store.ErrGap]. Zero means 1000.
+	Retention int
 }
 
-// docEditor names the embedded editor without exporting it.
-type docEditor = docedit.Editor
+// defaultRetention bounds a policy's change history when
+// Options.Retention is zero: a follower more than that many changes behind
+// reloads.
+const defaultRetention = 1000
 
-// Store keeps policies in memory. It implements [store.Editor] with the
-// methods of [docedit.Editor], and [store.Watcher]. It is safe for
-// concurrent use; every value it returns or takes is a copy. Make one
-// with [New].
+// Store keeps policies in memory. It implements [store.Editor],
+// [store.Watcher] and [store.Feed]. It is safe for concurrent use; every
+// value it returns or takes is a copy. Make one with [New]; the zero Store
+// is not usable.
 type Store struct {
-	*docEditor
-	mem *mem
+	now       func() time.Time
+	guard     func(old, new policy.Policy) error
+	retention int
+	hub       fanout.Hub
+
+	mu       sync.Mutex
+	policies map[string]*entry
+	// last holds the highest revision each name ever had, deleted
+	// policies included, so that no revision is given twice.
+	last map[string]store.Revision
+
+	// validated counts the rules that writes validated, so that tests can
+	// tell a single-rule write from a whole-policy one.
+	validated atomic.Int64
 }
 
 var (
 	_ store.Editor  = (*Store)(nil)
 	_ store.Watcher = (*Store)(nil)
+	_ store.Feed    = (*Store)(nil)
 )
+
+// entry is one policy. Its state is replaced, never modified, under
+// Store.mu, so that Load copies it out under the lock and reads it
+// without; index and hist belong to the writers.
+type entry struct {
+	state
+	index map[string]int // rule id -> slot in rules
+	hist  *docedit.History
+}
+
+// state is a committed revision of a policy.
+type state struct {
+	settings policy.Settings
+	rules    vec
+	live     int // the rules in rules, not counting empty slots
+	rev      store.Revision
+}
+
+func (s state) policy() policy.Policy {
+	p := policy.Policy{Settings: s.settings, Rules: make([]policy.Rule, 0, s.live)}
+	for r := range s.rules.all {
+		p.Rules = append(p.Rules, r.Clone())
+	}
+	return p
+}
 
 // New returns an empty store.
 func New(opts *Options) *Store {
-	m := &mem{policies: map[string]entry{}, last: map[string]store.Revision{}}
-	var do docedit.Options
+	s := &Store{now: time.Now, retention: defaultRetention, policies: map[string]*entry{}, last: map[string]store.Revision{}}
 	if opts != nil {
-		do = docedit.Options{Now: opts.Now, Guard: opts.Guard}
+		s.guard = opts.Guard
+		if opts.Now != nil {
+			s.now = opts.Now
+		}
+		if opts.Retention > 0 {
+			s.retention = opts.Retention
+		}
 	}
-	return &Store{docEditor: docedit.New(m, &do), mem: m}
+	return s
 }
 
 // Watch returns a channel that receives a value after every committed
 // change of the named policy; see [store.Watcher]. It starts a goroutine
 // that ends, closing the channel, when ctx is done.
 func (s *Store) Watch(ctx context.Context, name string) (<-chan struct{}, error) {
-	return s.mem.hub.Watch(ctx, name)
+	return s.hub.Watch(ctx, name)
 }
 
-type entry struct {
-	p   policy.Policy
-	rev store.Revision
-}
-
-type mem struct {
-	hub fanout.Hub
-
-	mu       sync.Mutex
-	policies map[string]entry
-	// last holds the highest revision each name ever had, deleted
-	// policies included, so that no revision is given twice.
-	last map[string]store.Revision
-}
-
-func (m *mem) Load(ctx context.Context, name string) (policy.Policy, store.Revision, error) {
+// Load returns a copy of the named policy and its revision. It costs
+// O(rules), spent outside the store's lock: writers do not wait for it.
+func (s *Store) Load(ctx context.Context, name string) (policy.Policy, store.Revision, error) {
 	if err := ctx.Err(); err != nil {
 		return policy.Policy{}, 0, err
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	e, ok := m.policies[name]
+	s.mu.Lock()
+	e, ok := s.policies[name]
+	var st state
+	if ok {
+		st = e.state
+	}
+	s.mu.Unlock()
 	if !ok {
 		return policy.Policy{}, 0, store.ErrNotFound
 	}
-	return e.p.Clone(), e.rev, nil
+	return st.policy(), st.rev, nil
 }
 
-func (m *mem) Swap(ctx context.Context, name string, cur store.Revision, p *policy.Policy) (store.Revision, error) {
+// Changes returns the changes committed after revision after; see
+// [store.Feed]. Each policy keeps its latest Options.Retention changes;
+// a policy deleted and created again keeps none from before.
+func (s *Store) Changes(ctx context.Context, name string, after store.Revision) ([]store.Change, store.Revision, error) {
 	if err := ctx.Err(); err != nil {
-		return 0, err
+		return nil, 0, err
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	e, ok := m.policies[name]
-	if e.rev != cur {
-		return e.rev, &store.ConflictError{Name: name, Expected: cur, Current: e.rev}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.policies[name]
+	if !ok {
+		return nil, 0, store.ErrNotFound
 	}
-	var rev store.Revision
-	if p == nil {
-		if !ok {
-			return 0, store.ErrNotFound
+	ch, err := e.hist.Since(after, e.rev)
+	return ch, e.rev, err
+}
+
+// begin returns the named policy for a write under s.mu, after checking
+// the expected revision; create says an absent policy starts empty, with
+// default settings (not yet in s.policies).
+func (s *Store) begin(ctx context.Context, name string, expected store.Revision, create bool) (*entry, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	e, ok := s.policies[name]
+	if !ok {
+		if !create {
+			return nil, store.ErrNotFound
 		}
-		delete(m.policies, name)
-	} else {
-		rev = max(e.rev, m.last[name]) + 1
-		m.policies[name] = entry{p: p.Clone(), rev: rev}
-		m.last[name] = rev
+		e = &entry{state: state{settings: policy.DefaultSettings()}, index: map[string]int{}}
 	}
-	m.hub.Notify(name)
-	return rev, nil
+	if expected != store.Any && expected != e.rev {
+		return nil, &store.ConflictError{Name: name, Expected: expected, Current: e.rev}
+	}
+	return e, nil
+}
+
+// commit publishes next as the policy's new revision, its changes
+// recorded, guarded by s.guard; it returns the revision. Called under
+// s.mu; e's index must be updated by the caller after a nil error only.
+func (s *Store) commit(name string, e *entry, next state, changes []store.Change, recorded bool) (store.Revision, error) {
+	if s.guard != nil {
+		if err := s.guard(e.policy(), next.policy()); err != nil {
+			return e.rev, fmt.Errorf("%w %s: %w", store.ErrRefused, rangeset.Quote(name), err)
+		}
+	}
+	next.rev = max(e.rev, s.last[name]) + 1
+	for i := range changes {
+		changes[i].Revision = next.rev
+	}
+	if e.hist == nil {
+		e.hist = docedit.NewHistory(s.retention)
+		e.hist.Reset(next.rev)
+	} else {
+		e.hist.Add(e.rev, next.rev, changes, recorded)
+	}
+	e.state = next
+	s.policies[name] = e
+	s.last[name] = next.rev
+	s.hub.Notify(name)
+	return next.rev, nil
+}
+
+func invalid(name string, err error) error {
+	return fmt.Errorf("%w %s: %w", store.ErrInvalid, rangeset.Quote(name), err)
+}
+
+// validateRule validates r as a policy's only rule: with the policy's
+// settings valid and its ids unique (checked on the index), that is what a
+// whole-policy validation would find wrong with r. A rule error is given
+// position index.
+func (s *Store) validateRule(r policy.Rule, index int) error {
+	s.validated.Add(1)
+	err := policy.New(r).Validate()
+	if err != nil {
+		reindex(err, index)
+	}
+	return err
+}
+
+// reindex sets the Index of every *policy.RuleError in err.
+func reindex(err error, index int) {
+	var re *policy.RuleError
+	if errors.As(err, &re) {
+		re.Index = index
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range j.Unwrap() {
+			reindex(e, index)
+		}
+	}
+}
+
+func (s *Store) validatePolicy(p policy.Policy) error {
+	s.validated.Add(int64(len(p.Rules)) + 1)
+	return p.Validate()
+}
+
+// Put replaces the whole policy, in O(rules in it). A rule whose id the
+// old policy has keeps its CreatedAt, and its UpdatedAt too when nothing
+// else changed; a changed rule gets UpdatedAt now; a new rule gets both
+// now. The changes recorded are the difference from the old policy.
+func (s *Store) Put(ctx context.Context, name string, np policy.Policy, expected store.Revision) (store.Revision, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, err := s.begin(ctx, name, expected, true)
+	if err != nil {
+		return conflictRev(err), err
+	}
+	old := func(id string) (policy.Rule, bool) {
+		if i, ok := e.index[id]; ok {
+			return e.rules.get(i), true
+		}
+		return policy.Rule{}, false
+	}
+	np = docedit.Stamp(np, s.now(), old)
+	if err := s.validatePolicy(np); err != nil {
+		return e.rev, invalid(name, err)
+	}
+	changes, ok := docedit.Diff(0, e.settings, e.rules.all, np, s.retention)
+	rev, err := s.commit(name, e, state{settings: np.Settings, rules: build(np.Rules), live: len(np.Rules)}, changes, ok)
+	if err == nil {
+		e.index = make(map[string]int, len(np.Rules))
+		for i, r := range np.Rules {
+			e.index[r.ID] = i
+		}
+	}
+	return rev, err
+}
+
+func conflictRev(err error) store.Revision {
+	if ce, ok := err.(*store.ConflictError); ok {
+		return ce.Current
+	}
+	return 0
+}
+
+// Delete removes the named policy.
+func (s *Store) Delete(ctx context.Context, name string, expected store.Revision) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, err := s.begin(ctx, name, expected, false); err != nil {
+		return err
+	}
+	delete(s.policies, name)
+	s.hub.Notify(name)
+	return nil
+}
+
+// SetSettings replaces the policy's settings, in O(1).
+func (s *Store) SetSettings(ctx context.Context, name string, st policy.Settings, expected store.Revision) (store.Revision, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, err := s.begin(ctx, name, expected, true)
+	if err != nil {
+		return conflictRev(err), err
+	}
+	if err := s.validatePolicy(policy.Policy{Settings: st}); err != nil {
+		return e.rev, invalid(name, err)
+	}
+	next := e.state
+	next.settings = st
+	return s.commit(name, e, next, []store.Change{{Settings: &st}}, true)
+}
+
+// CreateRule adds r with CreatedAt and UpdatedAt set to now, in
+// O(log rules).
+func (s *Store) CreateRule(ctx context.Context, name string, r policy.Rule, expected store.Revision) (policy.Rule, store.Revision, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, err := s.begin(ctx, name, expected, true)
+	if err != nil {
+		return r.Clone(), conflictRev(err), err
+	}
+	r = r.Clone()
+	if _, ok := e.index[r.ID]; ok {
+		return r, e.rev, fmt.Errorf("%w: %s", store.ErrRuleExists, rangeset.Quote(r.ID))
+	}
+	now := s.now()
+	r.CreatedAt, r.UpdatedAt = now, now
+	if err := s.validateRule(r, e.live); err != nil {
+		return r, e.rev, invalid(name, err)
+	}
+	next := e.state
+	slot := next.rules.n
+	next.rules = next.rules.set(slot, r)
+	next.live++
+	stored := r.Clone()
+	rev, err := s.commit(name, e, next, []store.Change{{Rule: &stored}}, true)
+	if err == nil {
+		e.index[r.ID] = slot
+	}
+	return r.Clone(), rev, err
+}
+
+// GetRule returns the rule with the given id, in O(log rules).
+func (s *Store) GetRule(ctx context.Context, name, id string) (policy.Rule, store.Revision, error) {
+	if err := ctx.Err(); err != nil {
+		return policy.Rule{}, 0, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.policies[name]
+	if !ok {
+		return policy.Rule{}, 0, store.ErrNotFound
+	}
+	i, ok := e.index[id]
+	if !ok {
+		return policy.Rule{}, e.rev, fmt.Errorf("%w: %s", store.ErrRuleNotFound, rangeset.Quote(id))
+	}
+	return e.rules.get(i).Clone(), e.rev, nil
+}
+
+// UpdateRule replaces the rule with r's id, in O(log rules); CreatedAt is
+// kept and UpdatedAt set to now.
+func (s *Store) UpdateRule(ctx context.Context, name string, r policy.Rule, expected store.Revision) (policy.Rule, store.Revision, error) {
+	r = r.Clone()
+	return s.modify(ctx, name, r.ID, expected, func(policy.Rule) policy.Rule { return r })
+}
+
+// PatchRule sets the fields of patch on the rule, in O(log rules);
+// UpdatedAt is set to now.
+func (s *Store) PatchRule(ctx context.Context, name, id string, patch store.Patch, expected store.Revision) (policy.Rule, store.Revision, error) {
+	return s.modify(ctx, name, id, expected, patch.Apply)
+}
+
+func (s *Store) modify(ctx context.Context, name, id string, expected store.Revision, change func(policy.Rule) policy.Rule) (policy.Rule, store.Revision, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, err := s.begin(ctx, name, expected, false)
+	if err != nil {
+		return policy.Rule{}, conflictRev(err), err
+	}
+	i, ok := e.index[id]
+	if !ok {
+		return policy.Rule{}, e.rev, fmt.Errorf("%w: %s", store.ErrRuleNotFound, rangeset.Quote(id))
+	}
+	old := e.rules.get(i)
+	r := change(old.Clone())
+	r.ID, r.CreatedAt, r.UpdatedAt = id, old.CreatedAt, s.now()
+	if err := s.validateRule(r, i); err != nil {
+		return policy.Rule{}, e.rev, invalid(name, err)
+	}
+	next := e.state
+	next.rules = next.rules.set(i, r)
+	stored := r.Clone()
+	rev, err := s.commit(name, e, next, []store.Change{{Rule: &stored}}, true)
+	if err != nil {
+		return policy.Rule{}, rev, err
+	}
+	return r.Clone(), rev, nil
+}
+
+// DeleteRule removes the rule with the given id, in O(log rules)
+// amortised: a deleted rule leaves an empty slot, and the slots are
+// compacted, in O(rules), once more than half are empty.
+func (s *Store) DeleteRule(ctx context.Context, name, id string, expected store.Revision) (store.Revision, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, err := s.begin(ctx, name, expected, false)
+	if err != nil {
+		return conflictRev(err), err
+	}
+	i, ok := e.index[id]
+	if !ok {
+		return e.rev, fmt.Errorf("%w: %s", store.ErrRuleNotFound, rangeset.Quote(id))
+	}
+	next := e.state
+	next.rules = next.rules.set(i, policy.Rule{})
+	next.live--
+	rev, err := s.commit(name, e, next, []store.Change{{Deleted: id}}, true)
+	if err == nil {
+		delete(e.index, id)
+		e.compact()
+	}
+	return rev, err
+}
+
+// compact rebuilds the rules without their empty slots once those are
+// the majority, so that space stays O(live rules) and each delete pays
+// O(1) for it on average. The content, and the revision, stay the same.
+func (e *entry) compact() {
+	empty := e.rules.n - e.live
+	if empty < 2*width || empty <= e.live {
+		return
+	}
+	rules := make([]policy.Rule, 0, e.live)
+	for r := range e.rules.all {
+		rules = append(rules, r)
+	}
+	e.rules = build(rules)
+	clear(e.index)
+	for i, r := range rules {
+		e.index[r.ID] = i
+	}
+}
+
+// DeleteRules removes every rule that q matches and returns the count, in
+// O(rules): the filters must see every rule. A query that matches
+// nothing commits nothing.
+func (s *Store) DeleteRules(ctx context.Context, name string, q store.Query, expected store.Revision) (int, store.Revision, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, err := s.begin(ctx, name, expected, false)
+	if err != nil {
+		return 0, conflictRev(err), err
+	}
+	var keep []policy.Rule
+	var changes []store.Change
+	for r := range e.rules.all {
+		if q.Match(r) {
+			changes = append(changes, store.Change{Deleted: r.ID})
+		} else {
+			keep = append(keep, r)
+		}
+	}
+	if len(changes) == 0 {
+		return 0, e.rev, nil
+	}
+	next := e.state
+	next.rules, next.live = build(keep), len(keep)
+	ok := len(changes) <= s.retention
+	if !ok {
+		changes = nil
+	}
+	n := e.live - len(keep)
+	rev, err := s.commit(name, e, next, changes, ok)
+	if err != nil {
+		return 0, rev, err
+	}
+	clear(e.index)
+	for i, r := range keep {
+		e.index[r.ID] = i
+	}
+	return n, rev, nil
+}
+
+// ListRules returns the page of rules that q selects and the total before
+// paging, in O(rules) (and the sort of the matching ones).
+func (s *Store) ListRules(ctx context.Context, name string, q store.Query) ([]policy.Rule, int, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, 0, err
+	}
+	s.mu.Lock()
+	e, ok := s.policies[name]
+	var st state
+	if ok {
+		st = e.state
+	}
+	s.mu.Unlock()
+	if !ok {
+		return nil, 0, store.ErrNotFound
+	}
+	var matched []policy.Rule
+	for r := range st.rules.all {
+		if q.Match(r) {
+			matched = append(matched, r)
+		}
+	}
+	page, total := q.Apply(matched) // Apply copies what it returns
+	return page, total, nil
 }

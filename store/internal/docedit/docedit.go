@@ -23,7 +23,8 @@ type Backend interface {
 	// nil, provided its current revision is still cur (0: absent). It
 	// returns the new revision, above every revision the policy ever had
 	// (a policy deleted and created again reuses none), or a
-	// [*store.ConflictError] with nothing stored.
+	// [*store.ConflictError] with nothing stored. Swap may keep p: the
+	// editor never uses it again after a successful Swap.
 	Swap(ctx context.Context, name string, cur store.Revision, p *policy.Policy) (store.Revision, error)
 }
 
@@ -126,25 +127,11 @@ func (e *Editor) edit(ctx context.Context, name string, expected store.Revision,
 // changed rule gets UpdatedAt now; a new rule gets both now.
 func (e *Editor) Put(ctx context.Context, name string, np policy.Policy, expected store.Revision) (store.Revision, error) {
 	return e.edit(ctx, name, expected, true, func(p *policy.Policy, now time.Time) error {
-		old := map[string]policy.Rule{}
+		old := make(map[string]policy.Rule, len(p.Rules))
 		for _, r := range p.Rules {
 			old[r.ID] = r
 		}
-		np = np.Clone()
-		for i := range np.Rules {
-			r := &np.Rules[i]
-			prev, ok := old[r.ID]
-			if !ok {
-				r.CreatedAt, r.UpdatedAt = now, now
-				continue
-			}
-			// Unchanged but for timestamps: keep them.
-			r.CreatedAt, r.UpdatedAt = prev.CreatedAt, prev.UpdatedAt
-			if !prev.Equal(*r) {
-				r.UpdatedAt = now
-			}
-		}
-		*p = np
+		*p = Stamp(np, now, func(id string) (policy.Rule, bool) { r, ok := old[id]; return r, ok })
 		return nil
 	})
 }
