@@ -1,24 +1,43 @@
 // Command voximplant serves Voximplant's authorized-IP methods on ipgate,
 // and guards a sample route with them.
 //
-//	go run ./examples/voximplant -dir /tmp/voximplant    # the file store
-//	go run ./examples/voximplant -postgres ''            # PostgreSQL
+//	IPGATE_API_TOKEN=secret go run ./examples/voximplant                 # the file store, in the user's cache directory
+//	IPGATE_API_TOKEN=secret go run ./examples/voximplant -postgres ''    # PostgreSQL
 //
 // The methods, as Voximplant documents them (GET or POST, parameters in
-// the query or a form; account_id picks the account, one policy each):
+// the query, a URL-encoded form or a multipart form; account_id picks the
+// account, one policy each):
 //
-//	/platform_api/AddAuthorizedAccountIP    authorized_ip, allowed (default true), description -> {"result": 1}
+//	/platform_api/AddAuthorizedAccountIP    authorized_ip, allowed (default true) -> {"result": 1}
 //	/platform_api/CheckAuthorizedAccountIP  authorized_ip -> {"result": allowed, "authorized_ip": the matched network}
 //	/platform_api/DelAuthorizedAccountIP    authorized_ip (a network, or "all") or contains_ip, allowed -> {"result": count removed}
 //	/platform_api/GetAuthorizedAccountIPs   authorized_ip, allowed, contains_ip, count (default 50), offset
-//	                                        -> {"result": [{authorized_ip, allowed, created, description}], "total_count", "count"}
+//	                                        -> {"result": [{"authorized_ip", "allowed": "true"|"false", "created": "2006-01-02 15:04:05"}], "total_count", "count"}
+//
+// Credentials, as Voximplant documents them: every method needs
+// account_id and api_key. $IPGATE_API_TOKEN is the api_key of account_id
+// 1; -credentials FILE adds more, one per line, "API_KEY admin|user
+// ACCOUNT_ID". A pair that does not match answers HTTP 401; only the
+// configured accounts exist, so no request creates another. A user's key
+// may Check and Get; Add and Del need an admin's (403 otherwise).
 //
 // The white list holds allow rules and the black list deny rules; the
 // default action is auto, so a non-empty white list denies what it does
-// not name. An invalid parameter answers HTTP 400 with
-// {"error": {"code": 100, "msg": ...}} naming the parameter and value.
+// not name. CheckAuthorizedAccountIP tests an address, or a network as a
+// whole (the documentation's own example tests 92.255.220.0/24): a
+// network is allowed only when every address of it is, and the network
+// reported is the rule deciding its first address, or its first denied
+// one.
 //
-// The guarded sample route is GET /protected?account_id=N.
+// Where the documentation is silent, this server chose: errors answer
+// {"error": {"code", "msg"}}, with HTTP 400 and code 100 for an invalid
+// parameter (named, with its value), 101 for a network already listed,
+// 401 (HTTP 401) for failed authorization, 403 for a user's write, 413
+// (HTTP 413) for a request past 64 KiB, 503 for an account past the
+// server's limit; "created" is in UTC; a network may be IPv4 or IPv6 and
+// a range "from-to" too.
+//
+// The guarded sample route is GET /protected?account_id=N&api_key=K.
 package main
 
 import (
@@ -26,74 +45,134 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"mime"
 	"net/http"
 	"strconv"
 
 	"github.com/ipgate/ipgate/check"
 	"github.com/ipgate/ipgate/check/follow"
+	"github.com/ipgate/ipgate/check/httpgate"
+	"github.com/ipgate/ipgate/check/lockout"
 	"github.com/ipgate/ipgate/examples/internal/seed"
-	"github.com/ipgate/ipgate/examples/middleware"
 	"github.com/ipgate/ipgate/policy"
 	"github.com/ipgate/ipgate/rangeset"
 	"github.com/ipgate/ipgate/store"
 )
 
+// maxRequest bounds a request's body: the parameters are short.
+const maxRequest = 64 << 10
+
 func main() {
-	seed.Main("Voximplant authorized IPs", "127.0.0.1:8093", "voximplant-data",
-		func(_ context.Context, st store.Editor) (http.Handler, func(), error) {
-			s := newServer(st)
+	seed.Main(seed.Server{Title: "Voximplant authorized IPs", Addr: "127.0.0.1:8093", Data: "voximplant", Account: "1",
+		Build: func(_ context.Context, cfg *seed.Config) (http.Handler, func(), error) {
+			s := newServer(cfg)
 			return s, s.close, nil
-		})
+		}})
 }
 
 type server struct {
 	*http.ServeMux
-	st        store.Editor
-	followers *seed.Tenants
+	st         store.Editor
+	creds      *seed.Credentials
+	followers  *seed.Tenants
+	maxTenants int
 }
 
-func newServer(st store.Editor) *server {
-	s := &server{ServeMux: http.NewServeMux(), st: st, followers: seed.NewTenants(st, func() policy.Policy { return policy.New() }, nil)}
-	for method, h := range map[string]http.HandlerFunc{
-		"AddAuthorizedAccountIP": s.add, "CheckAuthorizedAccountIP": s.check,
-		"DelAuthorizedAccountIP": s.del, "GetAuthorizedAccountIPs": s.get,
+func newServer(cfg *seed.Config) *server {
+	max := cfg.MaxTenants
+	if max <= 0 {
+		max = len(cfg.Credentials.Accounts())
+	}
+	s := &server{ServeMux: http.NewServeMux(), st: cfg.Store, creds: cfg.Credentials, maxTenants: max,
+		followers: seed.NewTenants(cfg.Store, func() policy.Policy { return policy.New() }, &follow.GroupOptions{MaxPolicies: max})}
+	for method, h := range map[string]func(http.ResponseWriter, *http.Request, string){
+		"AddAuthorizedAccountIP": s.write(s.add), "CheckAuthorizedAccountIP": s.check,
+		"DelAuthorizedAccountIP": s.write(s.del), "GetAuthorizedAccountIPs": s.get,
 	} {
 		// Voximplant's documented URLs end the method with a slash.
-		s.HandleFunc("/platform_api/"+method, h)
-		s.HandleFunc("/platform_api/"+method+"/{$}", h)
+		s.Handle("/platform_api/"+method, s.auth(h))
+		s.Handle("/platform_api/"+method+"/{$}", s.auth(h))
 	}
-	s.HandleFunc("GET /protected", func(w http.ResponseWriter, r *http.Request) {
-		c, err := s.checker(r.Context(), account(r))
-		if err != nil {
-			fail(w, http.StatusInternalServerError, 500, err.Error())
+	s.Handle("GET /protected", s.auth(func(w http.ResponseWriter, r *http.Request, account string) {
+		f, ok := s.follower(w, r, account)
+		if !ok {
 			return
 		}
-		middleware.New(c, nil).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			_, client, _ := middleware.FromContext(r.Context())
+		g, err := httpgate.New(f, nil)
+		if err != nil {
+			fail(w, http.StatusInternalServerError, 500, "the authorized IPs cannot be checked")
+			return
+		}
+		g.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_, client, _ := httpgate.FromContext(r.Context())
 			reply(w, map[string]any{"result": "welcome " + client.String()})
 		})).ServeHTTP(w, r)
-	})
+	}))
 	return s
 }
 
 func (s *server) close() { s.followers.Close() }
 
-func account(r *http.Request) string {
-	if id := r.FormValue("account_id"); id != "" {
-		return "voximplant-account-" + id
+type ctxKey struct{}
+
+// auth reads the parameters, bounded, and passes on requests whose
+// account_id and api_key match, with the account's policy name.
+func (s *server) auth(h func(http.ResponseWriter, *http.Request, string)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := parse(w, r); err != nil {
+			be := seed.BodyReadError(err)
+			if be.Status != http.StatusRequestEntityTooLarge {
+				be.Msg = "the parameters could not be read"
+			}
+			fail(w, be.Status, be.Status, be.Msg)
+			return
+		}
+		id := r.FormValue("account_id")
+		p, ok := s.creds.Lookup(r.FormValue("api_key"))
+		if !ok || id == "" || p.Account != id {
+			fail(w, http.StatusUnauthorized, 401, "Authorization failed: account_id and api_key do not match")
+			return
+		}
+		h(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, p.Admin)), "voximplant-account-"+id)
+	})
+}
+
+// parse reads the query and form, with the body bounded before anything
+// reads it: a multipart form keeps at most maxRequest in memory, and so
+// on disk none.
+func parse(w http.ResponseWriter, r *http.Request) error {
+	if r.Body != nil {
+		r.Body = http.MaxBytesReader(w, r.Body, maxRequest)
 	}
-	return "voximplant-account-1"
+	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct == "multipart/form-data" {
+		return r.ParseMultipartForm(maxRequest)
+	}
+	return r.ParseForm()
 }
 
-// checker returns the checker following a policy, creating the policy
-// when it is new.
-func (s *server) checker(ctx context.Context, name string) (*follow.Follower, error) {
-	return s.followers.Get(ctx, name)
+// write refuses a user's key.
+func (s *server) write(h func(http.ResponseWriter, *http.Request, string)) func(http.ResponseWriter, *http.Request, string) {
+	return func(w http.ResponseWriter, r *http.Request, account string) {
+		if admin, _ := r.Context().Value(ctxKey{}).(bool); !admin {
+			fail(w, http.StatusForbidden, 403, "this api_key may not change the authorized IPs")
+			return
+		}
+		h(w, r, account)
+	}
 }
 
-// settle waits, briefly, until the checker serves revision rev.
-func (s *server) settle(ctx context.Context, name string, rev store.Revision) {
-	s.followers.Settle(ctx, name, rev)
+// follower returns the account's follower, or answers the error.
+func (s *server) follower(w http.ResponseWriter, r *http.Request, account string) (*follow.Follower, bool) {
+	f, err := s.followers.Get(r.Context(), account)
+	if errors.Is(err, seed.ErrTenantLimit) {
+		fail(w, http.StatusServiceUnavailable, 503, fmt.Sprintf("account_id %s: this server serves at most %d accounts", rangeset.Quote(r.FormValue("account_id")), s.maxTenants))
+		return nil, false
+	}
+	if err != nil {
+		fail(w, http.StatusInternalServerError, 500, "the authorized IPs cannot be read")
+		return nil, false
+	}
+	return f, true
 }
 
 func reply(w http.ResponseWriter, v any) {
@@ -107,6 +186,8 @@ func fail(w http.ResponseWriter, status, code int, msg string) {
 	json.NewEncoder(w).Encode(map[string]any{"error": map[string]any{"code": code, "msg": msg}})
 }
 
+func invalid(w http.ResponseWriter, msg string) { fail(w, http.StatusBadRequest, 100, msg) }
+
 // boolParam reads an optional boolean parameter.
 func boolParam(r *http.Request, name string) (v, set bool, err error) {
 	s := r.FormValue(name)
@@ -115,9 +196,22 @@ func boolParam(r *http.Request, name string) (v, set bool, err error) {
 	}
 	v, err = strconv.ParseBool(s)
 	if err != nil {
-		return false, false, fmt.Errorf("invalid parameter %q: %q is not true or false", name, s)
+		return false, false, fmt.Errorf("invalid parameter %q: %s is not true or false", name, rangeset.Quote(s))
 	}
 	return v, true, nil
+}
+
+// network reads a network parameter; what names it in errors.
+func network(r *http.Request, name string) (rangeset.Range, error) {
+	ip := r.FormValue(name)
+	if ip == "" {
+		return rangeset.Range{}, fmt.Errorf("the parameter %q is required", name)
+	}
+	t, err := rangeset.ParseRange(ip)
+	if err != nil {
+		return t, fmt.Errorf("invalid parameter %q: %s is not an IP4 or network: %s", name, rangeset.Quote(ip), seed.Reason(err))
+	}
+	return t, nil
 }
 
 func list(allowed bool) string {
@@ -127,67 +221,58 @@ func list(allowed bool) string {
 	return "black"
 }
 
-func (s *server) add(w http.ResponseWriter, r *http.Request) {
-	ip := r.FormValue("authorized_ip")
-	target, err := rangeset.ParseRange(ip)
+func (s *server) add(w http.ResponseWriter, r *http.Request, account string) {
+	target, err := network(r, "authorized_ip")
 	if err != nil {
-		fail(w, http.StatusBadRequest, 100, fmt.Sprintf("invalid parameter \"authorized_ip\": %v", err))
+		invalid(w, err.Error())
 		return
 	}
 	allowed, set, err := boolParam(r, "allowed")
 	if err != nil {
-		fail(w, http.StatusBadRequest, 100, err.Error())
+		invalid(w, err.Error())
 		return
 	}
 	if !set {
 		allowed = true
 	}
-	name := account(r)
-	if _, err := s.checker(r.Context(), name); err != nil {
-		fail(w, http.StatusInternalServerError, 500, err.Error())
+	if _, ok := s.follower(w, r, account); !ok {
 		return
 	}
-	rule := policy.Rule{ID: list(allowed) + ":" + target.String(), Target: target, Action: policy.Deny, Comment: r.FormValue("description")}
+	rule := policy.Rule{ID: list(allowed) + ":" + target.String(), Target: target, Action: policy.Deny}
 	if allowed {
 		rule.Action = policy.Allow
 	}
-	_, rev, err := s.st.CreateRule(r.Context(), name, rule, store.Any)
+	_, rev, err := s.st.CreateRule(r.Context(), account, rule, store.Any)
 	if errors.Is(err, store.ErrRuleExists) {
 		fail(w, http.StatusBadRequest, 101, fmt.Sprintf("the network %s is already on the %s list", target, list(allowed)))
 		return
 	}
 	if err != nil {
-		fail(w, http.StatusBadRequest, 100, err.Error())
+		fail(w, http.StatusInternalServerError, 500, "the authorized IP could not be added")
 		return
 	}
-	s.settle(r.Context(), name, rev)
+	s.followers.Settle(r.Context(), account, rev)
 	reply(w, map[string]any{"result": 1})
 }
 
-// check tests an address, or a network as a whole (Voximplant's own
-// example tests 92.255.220.0/24): a network is allowed only when every
-// address of it is, and the network reported is the rule deciding its first
-// address (or its first denied one).
-func (s *server) check(w http.ResponseWriter, r *http.Request) {
-	ip := r.FormValue("authorized_ip")
-	target, err := rangeset.ParseRange(ip)
+func (s *server) check(w http.ResponseWriter, r *http.Request, account string) {
+	target, err := network(r, "authorized_ip")
 	if err != nil {
-		if a, aerr := rangeset.ParseAddr(ip); aerr == nil {
+		if a, aerr := rangeset.ParseAddr(r.FormValue("authorized_ip")); aerr == nil {
 			target, err = rangeset.AddrRange(a), nil
 		}
 	}
 	if err != nil {
-		fail(w, http.StatusBadRequest, 100, fmt.Sprintf("invalid parameter \"authorized_ip\": %v", err))
+		invalid(w, err.Error())
 		return
 	}
-	c, err := s.checker(r.Context(), account(r))
-	if err != nil {
-		fail(w, http.StatusInternalServerError, 500, err.Error())
+	f, ok := s.follower(w, r, account)
+	if !ok {
 		return
 	}
-	snap := c.Snapshot()
+	snap := f.Snapshot()
 	d := snap.Check(check.Request{Addr: target.From()})
-	if _, denied, ok := snap.Denies(check.Keep{Range: target}, snap.At()); ok {
+	if _, denied, ok := lockout.Denies(snap, lockout.Keep{Range: target}, snap.At()); ok {
 		d = denied
 	}
 	out := map[string]any{"result": d.Allowed}
@@ -205,16 +290,16 @@ func (s *server) check(w http.ResponseWriter, r *http.Request) {
 func query(r *http.Request, all bool) (store.Query, error) {
 	var q store.Query
 	if ip := r.FormValue("authorized_ip"); ip != "" && !(all && ip == "all") {
-		t, err := rangeset.ParseRange(ip)
+		t, err := network(r, "authorized_ip")
 		if err != nil {
-			return q, fmt.Errorf("invalid parameter \"authorized_ip\": %v", err)
+			return q, err
 		}
 		q.Target = t
 	}
 	if ip := r.FormValue("contains_ip"); ip != "" {
 		a, err := rangeset.ParseAddr(ip)
 		if err != nil {
-			return q, fmt.Errorf("invalid parameter \"contains_ip\": %v", err)
+			return q, fmt.Errorf("invalid parameter \"contains_ip\": %s is not an IP4: %s", rangeset.Quote(ip), seed.Reason(err))
 		}
 		q.Contains = a
 	}
@@ -231,34 +316,34 @@ func query(r *http.Request, all bool) (store.Query, error) {
 	return q, nil
 }
 
-func (s *server) del(w http.ResponseWriter, r *http.Request) {
+func (s *server) del(w http.ResponseWriter, r *http.Request, account string) {
 	if r.FormValue("authorized_ip") == "" && r.FormValue("contains_ip") == "" {
-		fail(w, http.StatusBadRequest, 100, "one of the parameters \"authorized_ip\" or \"contains_ip\" is required")
+		invalid(w, "one of the parameters \"authorized_ip\" or \"contains_ip\" is required")
 		return
 	}
 	q, err := query(r, true)
 	if err != nil {
-		fail(w, http.StatusBadRequest, 100, err.Error())
+		invalid(w, err.Error())
 		return
 	}
-	name := account(r)
-	if _, err := s.checker(r.Context(), name); err != nil {
-		fail(w, http.StatusInternalServerError, 500, err.Error())
+	if _, ok := s.follower(w, r, account); !ok {
 		return
 	}
-	n, rev, err := s.st.DeleteRules(r.Context(), name, q, store.Any)
+	n, rev, err := s.st.DeleteRules(r.Context(), account, q, store.Any)
 	if err != nil {
-		fail(w, http.StatusBadRequest, 100, err.Error())
+		fail(w, http.StatusInternalServerError, 500, "the authorized IPs could not be removed")
 		return
 	}
-	s.settle(r.Context(), name, rev)
+	if n > 0 {
+		s.followers.Settle(r.Context(), account, rev)
+	}
 	reply(w, map[string]any{"result": n})
 }
 
-func (s *server) get(w http.ResponseWriter, r *http.Request) {
+func (s *server) get(w http.ResponseWriter, r *http.Request, account string) {
 	q, err := query(r, false)
 	if err != nil {
-		fail(w, http.StatusBadRequest, 100, err.Error())
+		invalid(w, err.Error())
 		return
 	}
 	q.Limit, q.Offset = 50, 0
@@ -269,29 +354,29 @@ func (s *server) get(w http.ResponseWriter, r *http.Request) {
 		if v := r.FormValue(p.name); v != "" {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 0 {
-				fail(w, http.StatusBadRequest, 100, fmt.Sprintf("invalid parameter %q: %q is not a count", p.name, v))
+				invalid(w, fmt.Sprintf("invalid parameter %q: %s is not a count", p.name, rangeset.Quote(v)))
 				return
 			}
 			*p.to = n
 		}
 	}
-	name := account(r)
-	if _, err := s.checker(r.Context(), name); err != nil {
-		fail(w, http.StatusInternalServerError, 500, err.Error())
+	if q.Limit == 0 {
+		q.Limit = 50
+	}
+	if _, ok := s.follower(w, r, account); !ok {
 		return
 	}
-	rules, total, err := s.st.ListRules(r.Context(), name, q)
+	rules, total, err := s.st.ListRules(r.Context(), account, q)
 	if err != nil {
-		fail(w, http.StatusInternalServerError, 500, err.Error())
+		fail(w, http.StatusInternalServerError, 500, "the authorized IPs cannot be read")
 		return
 	}
 	out := []map[string]any{}
 	for _, rule := range rules {
 		out = append(out, map[string]any{
 			"authorized_ip": rule.Target.String(),
-			"allowed":       rule.Action == policy.Allow,
+			"allowed":       strconv.FormatBool(rule.Action == policy.Allow),
 			"created":       rule.CreatedAt.UTC().Format("2006-01-02 15:04:05"),
-			"description":   rule.Comment,
 		})
 	}
 	reply(w, map[string]any{"result": out, "total_count": total, "count": len(out)})
