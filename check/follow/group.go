@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
+	"time"
 
 	"github.com/ipgate/ipgate/check"
 	"github.com/ipgate/ipgate/rangeset"
@@ -25,6 +27,17 @@ type GroupOptions struct {
 	// taken from requests cannot make a process follow without end; zero
 	// means 1000.
 	MaxPolicies int
+	// IdleAfter, when positive, closes and forgets the follower of a
+	// policy that no Get or Start has asked for in that long, so that a
+	// process serving many tenants holds only those in use; the next Get
+	// starts it again. Idle followers are looked for every IdleAfter/2 by
+	// a timer that the first Get or Start arms and that stops while the
+	// group follows nothing, or on Close. Zero means never.
+	//
+	// A follower closed this way keeps answering with its last snapshot,
+	// which no longer follows the store: ask the group for each request
+	// rather than keeping a follower.
+	IdleAfter time.Duration
 }
 
 // Group follows many named policies of one store, one [Follower] each,
@@ -41,24 +54,31 @@ type Group struct {
 	cancel context.CancelFunc
 	starts sync.WaitGroup // the starts under way
 
-	mu     sync.Mutex // guards the fields below
+	epoch    time.Time  // for the monotonic instants of entry.used
+	sweeping sync.Mutex // held by a sweep of idle followers, and waited for by Close
+
+	mu     sync.Mutex // guards the fields below and entry.used
 	m      map[string]*entry
 	closed bool
+	sweep  *time.Timer // the next sweep, nil when none is due
 }
 
 // entry is one policy of a Group, being started until ready is closed.
+// An entry in Group.m that is ready has a follower: a failed start is
+// removed.
 type entry struct {
 	ready chan struct{}
 	f     *Follower
 	err   error
-	retry bool // the start failed because its caller's context ended, or Close
+	retry bool          // the start failed because its caller's context ended, or Close
+	used  time.Duration // since Group.epoch, when last asked for
 }
 
 // NewGroup returns a group following policies of st on demand. It starts
 // no goroutine: each follower starts its own, on the first [Group.Get] of
 // its name, and [Group.Close] stops them all.
 func NewGroup(st store.Store, opts *GroupOptions) *Group {
-	g := &Group{st: st, m: map[string]*entry{}}
+	g := &Group{st: st, m: map[string]*entry{}, epoch: time.Now()}
 	if opts != nil {
 		g.opts = *opts
 	}
@@ -95,8 +115,17 @@ func (g *Group) Get(ctx context.Context, name string) (*Follower, error) {
 			e = &entry{ready: make(chan struct{})}
 			g.m[name] = e
 			g.starts.Add(1)
+			g.armSweep()
 			g.mu.Unlock()
 			return g.start(ctx, name, e)
+		}
+		select {
+		case <-e.ready:
+			// Marked used under g.mu, so that no sweep closes it now.
+			e.used = time.Since(g.epoch)
+			g.mu.Unlock()
+			return e.f, nil
+		default:
 		}
 		g.mu.Unlock()
 		select {
@@ -104,14 +133,87 @@ func (g *Group) Get(ctx context.Context, name string) (*Follower, error) {
 		case <-ctx.Done():
 			return nil, fmt.Errorf("follow: Group.Get(%s): %w", rangeset.Quote(name), ctx.Err())
 		}
-		if e.f != nil {
-			return e.f, nil
-		}
-		if !e.retry {
+		if e.f == nil && !e.retry {
 			return nil, e.err
 		}
-		// The start ended with its caller's context, not ours, or with
-		// Close: look again.
+		// Started: look again, to mark it used. Or the start ended with
+		// its caller's context, not ours, or with Close: look again.
+	}
+}
+
+// Start starts following the named policies that the group does not
+// follow yet, several at a time, and waits until they are served, so that
+// the first requests of those tenants do not wait for their start: it is
+// [Group.Get] for each name, and a failed start is not remembered either.
+// It returns the errors of the starts that failed, joined; each names its
+// policy.
+func (g *Group) Start(ctx context.Context, names []string) error {
+	var (
+		mu   sync.Mutex
+		errs []error
+		wg   sync.WaitGroup
+	)
+	next := make(chan string)
+	// Starts wait mostly for the store: a few per processor keep a
+	// remote one busy without a goroutine per name.
+	for range min(len(names), 4*runtime.GOMAXPROCS(0)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for name := range next {
+				if _, err := g.Get(ctx, name); err != nil {
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for _, name := range names {
+		next <- name
+	}
+	close(next)
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// armSweep arms the sweep of idle followers, if the group evicts them and
+// none is due. g.mu is held.
+func (g *Group) armSweep() {
+	if g.opts.IdleAfter > 0 && g.sweep == nil && !g.closed {
+		g.sweep = time.AfterFunc(g.opts.IdleAfter/2, g.sweepIdle)
+	}
+}
+
+// sweepIdle closes and forgets the followers not asked for in
+// GroupOptions.IdleAfter, and arms the next sweep while some remain.
+func (g *Group) sweepIdle() {
+	g.sweeping.Lock()
+	defer g.sweeping.Unlock()
+	var idle []*Follower
+	g.mu.Lock()
+	if g.closed {
+		g.mu.Unlock()
+		return
+	}
+	now := time.Since(g.epoch)
+	for name, e := range g.m {
+		select {
+		case <-e.ready:
+			if now-e.used >= g.opts.IdleAfter {
+				delete(g.m, name)
+				idle = append(idle, e.f)
+			}
+		default: // starting
+		}
+	}
+	g.sweep = nil
+	if len(g.m) > 0 {
+		g.armSweep()
+	}
+	g.mu.Unlock()
+	for _, f := range idle {
+		f.Close()
 	}
 }
 
@@ -136,7 +238,7 @@ func (g *Group) start(ctx context.Context, name string, e *entry) (*Follower, er
 		delete(g.m, name)
 		e.err, e.retry = err, ctx.Err() != nil
 	}
-	e.f = f
+	e.f, e.used = f, time.Since(g.epoch)
 	close(e.ready)
 	return f, err
 }
@@ -146,14 +248,19 @@ var errGroupClosed = fmt.Errorf("the group is closed: %w", check.ErrClosed)
 
 // Close stops every follower of the group, and the starts under way, and
 // waits until they have stopped. The followers keep answering Check with
-// their last snapshots. Later Gets fail. Close is idempotent and returns
-// the followers' errors, joined.
+// their last snapshots. Later Gets fail. It stops the sweep of idle
+// followers too, waiting for one under way. Close is idempotent and
+// returns the followers' errors, joined.
 func (g *Group) Close() error {
 	if g.st == nil {
 		return nil
 	}
 	g.mu.Lock()
 	g.closed = true
+	if g.sweep != nil {
+		g.sweep.Stop()
+		g.sweep = nil
+	}
 	var fs []*Follower
 	for _, e := range g.m {
 		select {
@@ -167,6 +274,8 @@ func (g *Group) Close() error {
 	g.mu.Unlock()
 	g.cancel()
 	g.starts.Wait()
+	g.sweeping.Lock() // a sweep under way closes what it took
+	g.sweeping.Unlock()
 	var errs []error
 	for _, f := range fs {
 		errs = append(errs, f.Close())

@@ -234,3 +234,108 @@ func TestZeroGroup(t *testing.T) {
 		t.Errorf("zero Group: Close = %v", err)
 	}
 }
+
+// TestGroupStart: Start follows many names at once, each once, and names
+// the ones it could not start.
+func TestGroupStart(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	st := newTenants(t, 52)
+	g := follow.NewGroup(st, &follow.GroupOptions{MaxPolicies: 51})
+	defer g.Close()
+	var names []string
+	for i := range 50 {
+		names = append(names, "t"+strconv.Itoa(i), "t"+strconv.Itoa(i)) // twice: one start
+	}
+	if err := g.Start(ctx, names); err != nil {
+		t.Fatal(err)
+	}
+	st.mu.Lock()
+	for _, name := range names {
+		if n := st.watches[name]; n != 1 {
+			t.Errorf("%s watched %d times, want 1", name, n)
+		}
+	}
+	st.mu.Unlock()
+	f, err := g.Get(ctx, "t7")
+	if err != nil || f.Status().Revision == 0 {
+		t.Fatalf("Get after Start = %v, status %+v", err, f.Status())
+	}
+	err = g.Start(ctx, []string{"t1", "absent"})
+	if !errors.Is(err, store.ErrNotFound) || !strings.Contains(err.Error(), `"absent"`) {
+		t.Errorf("Start of an absent policy = %v", err)
+	}
+	err = g.Start(ctx, []string{"t50", "t51"})
+	if err == nil || !strings.Contains(err.Error(), "limit of 51") || strings.Count(err.Error(), "\n") != 0 {
+		t.Errorf("Start past MaxPolicies = %v, want the limit named", err)
+	}
+	if err := g.Start(ctx, nil); err != nil {
+		t.Errorf("Start(nil) = %v", err)
+	}
+}
+
+// TestGroupIdle: with IdleAfter, a follower nobody asks for is closed and
+// forgotten, one in use is kept, and a later Get starts it again.
+func TestGroupIdle(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	st := newTenants(t, 3)
+	const idle = 40 * time.Millisecond
+	g := follow.NewGroup(st, &follow.GroupOptions{IdleAfter: idle, MaxPolicies: 2})
+	defer g.Close()
+	if err := g.Start(ctx, []string{"t0", "t1"}); err != nil {
+		t.Fatal(err)
+	}
+	busy, _ := g.Get(ctx, "t0")
+	unused, _ := g.Get(ctx, "t1")
+	// t0 is asked for all along, t1 never again.
+	start := time.Now()
+	for time.Since(start) < 5*idle {
+		if f, err := g.Get(ctx, "t0"); err != nil || f != busy {
+			t.Fatalf("Get(t0) while in use = %p, %v; want the same follower %p", f, err, busy)
+		}
+		time.Sleep(idle / 8)
+	}
+	if err := unused.Wait(ctx, 1000); !errors.Is(err, check.ErrClosed) {
+		t.Errorf("the idle follower was not closed: Wait = %v", err)
+	}
+	if d := unused.Check(probe); d.Rule != "office" {
+		t.Errorf("a closed follower: %v, want its last snapshot", d)
+	}
+	// Forgotten: its slot is free for another name, and t1 starts again.
+	if _, err := g.Get(ctx, "t2"); err != nil {
+		t.Errorf("Get(t2) after t1 was evicted = %v", err)
+	}
+	eventually(t, "t0 and t2 to go idle", func() bool {
+		f, err := g.Get(ctx, "t1")
+		return err == nil && f != unused
+	})
+	st.mu.Lock()
+	if n := st.watches["t1"]; n != 2 {
+		t.Errorf("t1 watched %d times, want 2 (started again)", n)
+	}
+	st.mu.Unlock()
+	if err := busy.Wait(ctx, 1); err != nil {
+		t.Errorf("the busy follower: Wait = %v", err)
+	}
+}
+
+// TestGroupIdleClose: Close stops the sweep; nothing is swept after it.
+func TestGroupIdleClose(t *testing.T) {
+	t.Parallel()
+	st := newTenants(t, 1)
+	g := follow.NewGroup(st, &follow.GroupOptions{IdleAfter: time.Millisecond})
+	for range 20 {
+		if _, err := g.Get(t.Context(), "t0"); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Millisecond / 2)
+	}
+	if err := g.Close(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(5 * time.Millisecond)
+	if _, err := g.Get(t.Context(), "t0"); !errors.Is(err, check.ErrClosed) {
+		t.Errorf("Get after Close = %v", err)
+	}
+}
