@@ -22,7 +22,7 @@ func ExampleNginx() {
 		fmt.Println(err)
 		return
 	}
-	if err := export.Nginx(os.Stdout, s, &export.Options{Admin: true}); err != nil {
+	if err := export.Nginx(os.Stdout, s, &export.Options{Admin: true, At: s.At()}); err != nil {
 		fmt.Println(err)
 	}
 	// Output:
@@ -43,7 +43,7 @@ func ExampleHAProxy() {
 	// The denied addresses, for
 	//   acl ipgate_deny src -n -f /etc/haproxy/ipgate-deny.acl
 	//   http-request deny if ipgate_deny
-	if err := export.HAProxy(os.Stdout, s, &export.Options{Denied: true}); err != nil {
+	if err := export.HAProxy(os.Stdout, s, &export.Options{Denied: true, At: s.At()}); err != nil {
 		fmt.Println(err)
 	}
 	// Output:
@@ -63,7 +63,7 @@ func ExampleNftables() {
 		fmt.Println(err)
 		return
 	}
-	if err := export.Nftables(os.Stdout, s, nil); err != nil {
+	if err := export.Nftables(os.Stdout, s, &export.Options{At: s.At()}); err != nil {
 		fmt.Println(err)
 	}
 	// Output:

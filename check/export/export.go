@@ -17,7 +17,8 @@ import (
 type Options struct {
 	// Admin and Mobile are the subject, as in [check.Request].
 	Admin, Mobile bool
-	// At is the instant decided at; zero means [check.Snapshot.At].
+	// At is the instant decided at; zero means now, as for a request, so
+	// that no rule expired by now is exported.
 	At time.Time
 	// Denied makes [HAProxy] and [Nftables] list the addresses denied
 	// rather than those allowed: a denylist is then short. [Nginx] writes
@@ -49,7 +50,7 @@ func newSubject(s *check.Snapshot, opts *Options) subject {
 		o = *opts
 	}
 	if o.At.IsZero() {
-		o.At = s.At()
+		o.At = time.Now()
 	}
 	return subject{req: check.Request{Admin: o.Admin, Mobile: o.Mobile, At: o.At}, opts: o}
 }

@@ -476,7 +476,7 @@ func TestOutput(t *testing.T) {
 		opts  *export.Options
 		want  string
 	}{
-		{"nginx", wr(export.Nginx), nil, `# ipgate export: nginx access directives, for a subject neither admin nor mobile, at 2026-01-01T00:00:00Z.
+		{"nginx", wr(export.Nginx), &export.Options{At: t0}, `# ipgate export: nginx access directives, for a subject neither admin nor mobile, at 2026-01-01T00:00:00Z.
 # A rule expires at 2026-01-01T01:00:00Z: export again by then.
 allow 10.0.0.0/16;
 allow 10.2.0.0/15;
@@ -501,7 +501,7 @@ allow 10.128.0.0/9;
 allow 2001:db8::/32;
 deny all;
 `},
-		{"haproxy", wr(export.HAProxy), nil, `# ipgate export: HAProxy ACL of the addresses with the action allow, for a subject neither admin nor mobile, at 2026-01-01T00:00:00Z.
+		{"haproxy", wr(export.HAProxy), &export.Options{At: t0}, `# ipgate export: HAProxy ACL of the addresses with the action allow, for a subject neither admin nor mobile, at 2026-01-01T00:00:00Z.
 # A rule expires at 2026-01-01T01:00:00Z: export again by then.
 ::ffff:10.0.0.0/112
 ::ffff:10.2.0.0/111
@@ -535,7 +535,7 @@ set ipgate_deny6 {
 	elements = {
 		::/81,
 `},
-		{"nftables", wr(export.Nftables), &export.Options{Mobile: true}, `# ipgate export: nftables sets of the addresses with the action allow, for a subject mobile, not admin, at 2026-01-01T00:00:00Z.
+		{"nftables", wr(export.Nftables), &export.Options{Mobile: true, At: t0}, `# ipgate export: nftables sets of the addresses with the action allow, for a subject mobile, not admin, at 2026-01-01T00:00:00Z.
 # A rule expires at 2026-01-01T01:00:00Z: export again by then.
 set ipgate_allow {
 	type ipv4_addr
