@@ -42,7 +42,13 @@ func (c *Clock) Advance(d time.Duration) {
 type NewStore func(t *testing.T, now func() time.Time) store.Editor
 
 // Run checks that the stores newStore makes behave as [store.Editor] (and
-// [store.Watcher], when they are one) says.
+// [store.Watcher] and [store.Feed], when they are one) says. Of a Feed it
+// checks that the changes after every revision replay, in order, to the
+// policy that Load returns (or are [store.ErrGap], and then those after
+// every earlier revision too); that a whole-policy Put is recorded as its
+// difference from the policy it replaced; that a policy deleted and
+// created again keeps none of its changes from before; and that the
+// changes of the latest revision are kept when it changed a few rules.
 func Run(t *testing.T, newStore NewStore) {
 	tests := []struct {
 		name string
@@ -58,6 +64,8 @@ func Run(t *testing.T, newStore NewStore) {
 		{"ListRules", testListRules},
 		{"ConcurrentWriters", testConcurrent},
 		{"Watch", testWatch},
+		{"Feed", testFeed},
+		{"FeedConcurrent", testFeedConcurrent},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
