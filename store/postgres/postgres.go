@@ -1,12 +1,13 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"regexp"
-	"sync"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -16,7 +17,6 @@ import (
 	"github.com/ipgate/ipgate/rangeset"
 	"github.com/ipgate/ipgate/store"
 	"github.com/ipgate/ipgate/store/internal/docedit"
-	"github.com/ipgate/ipgate/store/internal/fanout"
 )
 
 // Options configure a [Store]. Open needs at least a DSN.
@@ -31,24 +31,37 @@ type Options struct {
 	// Now sets CreatedAt and UpdatedAt; nil means time.Now.
 	Now func() time.Time
 	// Guard, when not nil, sees every write as the policy before and after
-	// it and refuses it with an error, nothing stored (check/lockout.Guard). With a guard, rule
-	// edits load the whole policy, as the guard needs it.
+	// it and refuses it with an error, nothing stored (check/lockout.Guard).
+	// A guard needs whole policies, so with one every write but Delete
+	// loads the whole policy and writes the difference: rule edits cost
+	// what a Put costs.
 	Guard func(old, new policy.Policy) error
-	// Retry is how long watchers wait before the first attempt to
-	// reconnect after losing the server; zero means one second. Each
-	// failed attempt doubles the wait, up to a minute, with jitter.
+	// Retry is how long Watch waits before dialing again after failing to
+	// reconnect to a lost server; zero means one second. Each failed
+	// attempt doubles the wait, up to a minute, with jitter. Meanwhile
+	// Watch fails at once with the last error.
 	Retry time.Duration
+	// Retention is how many of each policy's latest revisions keep their
+	// changes for [Store.Changes]; zero means 1000, a negative number none
+	// (every follower then loads whole policies). A revision that changes
+	// more than 10,000 rules is not recorded either: loading the policy
+	// costs its followers no more than applying it.
+	Retention int
 }
+
+// maxRecorded is the most changes one revision records.
+const maxRecorded = 10_000
 
 var validSchema = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
 
 // docEditor names the embedded editor without exporting it.
 type docEditor = docedit.Editor
 
-// Store is a PostgreSQL-backed [store.Editor] and [store.Watcher]. Rule
-// edits without a guard run in SQL on the rule's row; the other methods
-// are those of [docedit.Editor]. It is safe for concurrent use. Close
-// releases its connections. Make one with [Open].
+// Store is a PostgreSQL-backed [store.Editor], [store.Watcher] and
+// [store.Feed]. Without a guard every write runs in SQL on the rows it
+// changes; listing and deleting by query filter in SQL, on an index for
+// the target and the address contained. It is safe for concurrent use.
+// Close releases its connections. Make one with [Open].
 type Store struct {
 	*docEditor
 	db      *db
@@ -59,10 +72,12 @@ type Store struct {
 var (
 	_ store.Editor  = (*Store)(nil)
 	_ store.Watcher = (*Store)(nil)
+	_ store.Feed    = (*Store)(nil)
 )
 
 // Open connects to the server named by opts.DSN, creates the schema when
-// it is missing, and returns the store.
+// it is missing or migrates it to this release's version, and returns the
+// store.
 func Open(ctx context.Context, opts *Options) (*Store, error) {
 	var o Options
 	if opts != nil {
@@ -83,12 +98,18 @@ func Open(ctx context.Context, opts *Options) (*Store, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	switch {
+	case o.Retention == 0:
+		o.Retention = 1000
+	case o.Retention < 0:
+		o.Retention = 0
+	}
 	pool, err := pgxpool.New(ctx, o.DSN)
 	if err != nil {
 		return nil, fmt.Errorf("postgres.Open: %w", err)
 	}
-	d := &db{pool: pool, dsn: o.DSN, schema: o.Schema, retry: o.Retry}
-	d.hub = fanout.New(d.source)
+	d := &db{pool: pool, dsn: o.DSN, schema: pgx.Identifier{o.Schema}.Sanitize(), name: o.Schema, retry: o.Retry, retention: o.Retention}
+	d.hub.d = d
 	if err := d.migrate(ctx); err != nil {
 		pool.Close()
 		return nil, err
@@ -104,77 +125,22 @@ func (s *Store) Close() { s.db.pool.Close() }
 // Watch returns a channel that receives a value after every commit of the
 // named policy; see [store.Watcher]. All the watchers of a Store share
 // one LISTEN connection, opened by the first Watch (whose error it
-// returns) and closed when the last watcher's ctx is done. After a lost
-// connection it reconnects, listens again and announces a change to every
-// watcher, since one may have been committed while nobody listened.
+// returns) and closed when the last watcher's ctx is done. When that
+// connection is lost, every watch channel is closed at once: a change
+// may then go unannounced, so the watcher must watch again (which
+// reconnects, or fails while the server cannot be reached) and reload.
 func (s *Store) Watch(ctx context.Context, name string) (<-chan struct{}, error) {
-	return s.db.hub.Watch(ctx, name)
+	return s.db.hub.watch(ctx, name)
 }
 
 type db struct {
-	pool   *pgxpool.Pool
-	dsn    string
-	schema string
-	retry  time.Duration
-	hub    *fanout.Hub
-
-	// names counts the watched names; the hub serializes its changes.
-	names int
-	// stop ends the LISTEN loop and waits for it.
-	stop func()
-}
-
-func (d *db) migrate(ctx context.Context) error {
-	// One schema at a time: concurrent CREATE ... IF NOT EXISTS can still
-	// collide in the catalog, so take an advisory lock first.
-	_, err := d.pool.Exec(ctx, fmt.Sprintf(`
-SELECT pg_advisory_lock(hashtext('ipgate schema %[1]s'));
-CREATE SCHEMA IF NOT EXISTS %[1]s;
-CREATE TABLE IF NOT EXISTS %[1]s.policies (
-	name            text PRIMARY KEY,
-	revision        bigint NOT NULL,
-	deleted         boolean NOT NULL,
-	enabled         boolean NOT NULL,
-	default_action  text NOT NULL,
-	precedence      text NOT NULL,
-	apply_to_mobile boolean NOT NULL
-);
-CREATE TABLE IF NOT EXISTS %[1]s.rules (
-	policy     text NOT NULL REFERENCES %[1]s.policies(name) ON DELETE CASCADE,
-	id         text NOT NULL,
-	target     text NOT NULL,
-	action     text NOT NULL,
-	admin_only boolean NOT NULL,
-	expires_at text,
-	ttl        bigint,
-	created_at text,
-	updated_at text,
-	comment    text NOT NULL,
-	pos        integer NOT NULL,
-	PRIMARY KEY (policy, id)
-);
-SELECT pg_advisory_unlock(hashtext('ipgate schema %[1]s'));`, d.schema))
-	if err != nil {
-		return fmt.Errorf("postgres: creating schema %s: %w", d.schema, err)
-	}
-	return nil
-}
-
-// Instants are stored as RFC 3339 text, so that nanoseconds and offsets
-// survive the round trip exactly.
-func instantText(t time.Time) *string {
-	if t.IsZero() {
-		return nil
-	}
-	s := t.Format(time.RFC3339Nano)
-	return &s
-}
-
-func parseInstant(s *string) (time.Time, error) {
-	if s == nil {
-		return time.Time{}, nil
-	}
-	return time.Parse(time.RFC3339Nano, *s)
+	pool      *pgxpool.Pool
+	dsn       string
+	schema    string // quoted
+	name      string // the schema, unquoted: the NOTIFY channel
+	retry     time.Duration
+	retention int
+	hub       hub
 }
 
 // Load reads the policy and its rules in one repeatable-read transaction.
@@ -182,36 +148,15 @@ func (d *db) Load(ctx context.Context, name string) (policy.Policy, store.Revisi
 	var p policy.Policy
 	var rev store.Revision
 	err := pgx.BeginTxFunc(ctx, d.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		var deleted bool
-		var def, prec string
-		err := tx.QueryRow(ctx, fmt.Sprintf(`SELECT revision, deleted, enabled, default_action, precedence, apply_to_mobile
-			FROM %s.policies WHERE name = $1`, d.schema), name).
-			Scan(&rev, &deleted, &p.Settings.Enabled, &def, &prec, &p.Settings.ApplyToMobile)
-		if errors.Is(err, pgx.ErrNoRows) || err == nil && deleted {
-			return store.ErrNotFound
-		}
-		if err != nil {
+		var err error
+		if rev, p.Settings, err = d.head(ctx, tx, name); err != nil {
 			return err
 		}
-		if err := errors.Join(p.Settings.DefaultAction.UnmarshalText([]byte(def)), p.Settings.Precedence.UnmarshalText([]byte(prec))); err != nil {
-			return fmt.Errorf("%w: policy %s: %w", store.ErrInvalid, rangeset.Quote(name), err)
-		}
-		rows, err := tx.Query(ctx, fmt.Sprintf(`SELECT id, target, action, admin_only, expires_at, ttl, created_at, updated_at, comment
-			FROM %s.rules WHERE policy = $1 ORDER BY pos`, d.schema), name)
-		if err != nil {
-			return err
-		}
-		p.Rules, err = pgx.CollectRows(rows, scanRule)
-		if err != nil {
-			return fmt.Errorf("%w: policy %s: %w", store.ErrInvalid, rangeset.Quote(name), err)
-		}
-		return nil
+		p.Rules, err = d.rules(ctx, tx, name, "", nil)
+		return err
 	})
 	if err != nil {
-		if !errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrInvalid) {
-			err = fmt.Errorf("postgres: loading %s: %w", rangeset.Quote(name), err)
-		}
-		return policy.Policy{}, 0, err
+		return policy.Policy{}, 0, d.readErr("loading", name, err)
 	}
 	if err := p.Validate(); err != nil {
 		return policy.Policy{}, 0, fmt.Errorf("%w: policy %s: %w", store.ErrInvalid, rangeset.Quote(name), err)
@@ -219,70 +164,178 @@ func (d *db) Load(ctx context.Context, name string) (policy.Policy, store.Revisi
 	return p, rev, nil
 }
 
-func scanRule(row pgx.CollectableRow) (policy.Rule, error) {
-	var r policy.Rule
-	var target, action string
-	var exp, created, updated *string
-	if err := row.Scan(&r.ID, &target, &action, &r.AdminOnly, &exp, &r.TTL, &created, &updated, &r.Comment); err != nil {
-		return r, err
+// readErr wraps a database failure; the store's own answers pass as they are.
+func (d *db) readErr(doing, name string, err error) error {
+	if err == nil || isStoreError(err) {
+		return err
 	}
-	var errs [5]error
-	r.Target, errs[0] = rangeset.ParseRange(target)
-	errs[1] = r.Action.UnmarshalText([]byte(action))
-	r.ExpiresAt, errs[2] = parseInstant(exp)
-	r.CreatedAt, errs[3] = parseInstant(created)
-	r.UpdatedAt, errs[4] = parseInstant(updated)
-	if err := errors.Join(errs[:]...); err != nil {
-		return r, fmt.Errorf("rule %s: %w", rangeset.Quote(r.ID), err)
+	return fmt.Errorf("postgres: %s %s: %w", doing, rangeset.Quote(name), err)
+}
+
+// head reads a policy's revision and settings, or ErrNotFound.
+func (d *db) head(ctx context.Context, tx pgx.Tx, name string) (store.Revision, policy.Settings, error) {
+	var rev store.Revision
+	var deleted bool
+	var s policy.Settings
+	var def, prec string
+	err := tx.QueryRow(ctx, fmt.Sprintf(`SELECT revision, deleted, enabled, default_action, precedence, apply_to_mobile
+		FROM %s.policies WHERE name = $1`, d.schema), name).
+		Scan(&rev, &deleted, &s.Enabled, &def, &prec, &s.ApplyToMobile)
+	if errors.Is(err, pgx.ErrNoRows) || err == nil && deleted {
+		return 0, s, store.ErrNotFound
 	}
-	return r, nil
+	if err != nil {
+		return 0, s, err
+	}
+	if err := parseSettings(&s, def, prec); err != nil {
+		return 0, s, fmt.Errorf("%w: policy %s: %w", store.ErrInvalid, rangeset.Quote(name), err)
+	}
+	return rev, s, nil
+}
+
+func parseSettings(s *policy.Settings, def, prec string) error {
+	return errors.Join(s.DefaultAction.UnmarshalText([]byte(def)), s.Precedence.UnmarshalText([]byte(prec)))
+}
+
+// rules reads the policy's rules that the SQL condition where (on args $2
+// and up) selects, in the policy's order.
+func (d *db) rules(ctx context.Context, tx pgx.Tx, name, where string, args []any) ([]policy.Rule, error) {
+	rules, _, err := d.rulesPos(ctx, tx, name, where, args)
+	return rules, err
+}
+
+// rulesPos is rules with each rule's pos.
+func (d *db) rulesPos(ctx context.Context, tx pgx.Tx, name, where string, args []any) ([]policy.Rule, []int64, error) {
+	q := fmt.Sprintf(`SELECT %s, pos FROM %s.rules WHERE policy = $1`, ruleCols, d.schema)
+	if where != "" {
+		q += " AND " + where
+	}
+	// Sorting in Go is cheaper than asking the server to, which spills a
+	// large sort to disk.
+	rows, err := tx.Query(ctx, q, append([]any{name}, args...)...)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rows.Close()
+	var rules []policy.Rule
+	var pos []int64
+	var s ruleScan
+	var p int64
+	dest := append(s.dest(), &p)
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return nil, nil, err
+		}
+		r, err := s.rule()
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: policy %s: %w", store.ErrInvalid, rangeset.Quote(name), err)
+		}
+		rules = append(rules, r)
+		pos = append(pos, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, err
+	}
+	order := make([]int, len(rules))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return cmp.Compare(pos[a], pos[b]) })
+	sorted := make([]policy.Rule, len(rules))
+	sortedPos := make([]int64, len(rules))
+	for i, j := range order {
+		sorted[i], sortedPos[i] = rules[j], pos[j]
+	}
+	return sorted, sortedPos, nil
+}
+
+// wstate is what one write sees of the policy and what it did.
+type wstate struct {
+	// cur is the revision the writer sees, 0 when the policy is absent;
+	// settings are its settings (the defaults when absent).
+	cur      store.Revision
+	settings policy.Settings
+	nextPos  int64
+
+	changed, deleted bool
+	// gap says the changes were too many to record.
+	gap     bool
+	changes []store.Change
 }
 
 // write runs change in a transaction holding the policy's row lock, which
-// serializes writers of one policy across the fleet. change sees the
-// current revision (0 when the policy is absent) and says whether it
-// changed anything and whether the policy is now deleted; a change bumps
-// the revision in the same transaction and notifies the watchers. create
-// says an absent policy may be written.
-func (d *db) write(ctx context.Context, name string, create bool,
-	change func(tx pgx.Tx, cur store.Revision) (changed, deleted bool, err error)) (store.Revision, error) {
+// serializes writers of one policy across the fleet. When change says it
+// changed something, the revision grows by one, the changes are recorded,
+// the feed is pruned to the retention and the watchers are notified, all in
+// the same transaction. create says an absent policy may be written.
+func (d *db) write(ctx context.Context, name string, create bool, change func(tx pgx.Tx, w *wstate) error) (store.Revision, error) {
 	var result store.Revision
 	err := pgx.BeginTxFunc(ctx, d.pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		if create {
-			if _, err := tx.Exec(ctx, fmt.Sprintf(`INSERT INTO %s.policies VALUES ($1, 0, true, true, 'auto', 'mostSpecific', true)
-				ON CONFLICT (name) DO NOTHING`, d.schema), name); err != nil {
+			if _, err := tx.Exec(ctx, fmt.Sprintf(`INSERT INTO %s.policies (name, revision, deleted, enabled, default_action, precedence, apply_to_mobile)
+				VALUES ($1, 0, true, true, 'auto', 'mostSpecific', true) ON CONFLICT (name) DO NOTHING`, d.schema), name); err != nil {
 				return err
 			}
 		}
-		var last store.Revision
+		var last, feedFrom store.Revision
 		var deleted bool
-		err := tx.QueryRow(ctx, fmt.Sprintf(`SELECT revision, deleted FROM %s.policies WHERE name = $1 FOR UPDATE`, d.schema), name).
-			Scan(&last, &deleted)
+		var def, prec string
+		w := wstate{}
+		err := tx.QueryRow(ctx, fmt.Sprintf(`SELECT revision, deleted, feed_from, next_pos, enabled, default_action, precedence, apply_to_mobile
+			FROM %s.policies WHERE name = $1 FOR UPDATE`, d.schema), name).
+			Scan(&last, &deleted, &feedFrom, &w.nextPos, &w.settings.Enabled, &def, &prec, &w.settings.ApplyToMobile)
 		if errors.Is(err, pgx.ErrNoRows) || err == nil && deleted && !create {
 			return store.ErrNotFound
 		}
 		if err != nil {
 			return err
 		}
-		cur := last
+		if err := parseSettings(&w.settings, def, prec); err != nil {
+			return fmt.Errorf("%w: policy %s: %w", store.ErrInvalid, rangeset.Quote(name), err)
+		}
+		w.cur = last
 		if deleted {
-			cur = 0
+			w.cur, w.settings, w.nextPos = 0, policy.DefaultSettings(), 0
 		}
-		changed, nowDeleted, err := change(tx, cur)
-		if err != nil || !changed {
-			result = cur
+		if err := change(tx, &w); err != nil || !w.changed {
+			result = w.cur
 			return err
 		}
-		result = last + 1
-		if _, err := tx.Exec(ctx, fmt.Sprintf(`UPDATE %s.policies SET revision = $2, deleted = $3 WHERE name = $1`, d.schema),
-			name, result, nowDeleted); err != nil {
+		next := last + 1
+		record := !w.deleted && !w.gap && d.retention > 0 && len(w.changes) <= maxRecorded
+		newFrom := feedFrom
+		if record {
+			newFrom = max(feedFrom, next-min(next, store.Revision(d.retention)))
+		} else {
+			newFrom = next
+		}
+		b := &pgx.Batch{}
+		b.Queue(fmt.Sprintf(`UPDATE %s.policies SET revision = $2, deleted = $3, next_pos = $4, feed_from = $5 WHERE name = $1`, d.schema),
+			name, next, w.deleted, w.nextPos, newFrom)
+		if newFrom > feedFrom {
+			b.Queue(fmt.Sprintf(`DELETE FROM %s.changes WHERE policy = $1 AND revision <= $2`, d.schema), name, newFrom)
+		}
+		if record && len(w.changes) > 0 {
+			rows := make([][]any, len(w.changes))
+			for i, c := range w.changes {
+				rows[i] = changeRow(name, next, i, c)
+			}
+			if len(rows) == 1 {
+				b.Queue(fmt.Sprintf(`INSERT INTO %s.changes (policy, revision, seq, kind, %s, enabled, default_action, precedence, apply_to_mobile)
+					VALUES (%s)`, d.schema, ruleCols, params(len(rows[0]))), rows[0]...)
+			} else if _, err := tx.CopyFrom(ctx, pgx.Identifier{d.name, "changes"}, changeCols, pgx.CopyFromRows(rows)); err != nil {
+				return err
+			}
+		}
+		b.Queue(`SELECT pg_notify($1, $2)`, d.name, notifyPayload(name, next))
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			return err
 		}
-		if nowDeleted {
+		result = next
+		if w.deleted {
 			result = 0
 		}
-		_, err = tx.Exec(ctx, `SELECT pg_notify($1, $2)`, d.schema, name)
-		return err
+		return nil
 	})
 	if err != nil {
 		var ce *store.ConflictError
@@ -297,10 +350,22 @@ func (d *db) write(ctx context.Context, name string, create bool,
 	return result, nil
 }
 
+// params returns "$1, ..., $n".
+func params(n int) string {
+	var b strings.Builder
+	for i := 1; i <= n; i++ {
+		if i > 1 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "$%d", i)
+	}
+	return b.String()
+}
+
 // isStoreError reports whether err is one of the store's own answers, not
 // a database failure.
 func isStoreError(err error) bool {
-	for _, e := range []error{store.ErrNotFound, store.ErrRuleNotFound, store.ErrRuleExists, store.ErrInvalid, store.ErrConflict} {
+	for _, e := range []error{store.ErrNotFound, store.ErrRuleNotFound, store.ErrRuleExists, store.ErrInvalid, store.ErrConflict, store.ErrGap} {
 		if errors.Is(err, e) {
 			return true
 		}
@@ -315,34 +380,23 @@ func conflict(name string, expected, cur store.Revision) error {
 	return nil
 }
 
-// Swap replaces the policy's settings and rows, or deletes it, provided its
-// revision is still cur.
-func (d *db) Swap(ctx context.Context, name string, cur store.Revision, p *policy.Policy) (store.Revision, error) {
-	return d.write(ctx, name, p != nil, func(tx pgx.Tx, now store.Revision) (bool, bool, error) {
-		if now != cur {
-			return false, false, &store.ConflictError{Name: name, Expected: cur, Current: now}
-		}
-		if _, err := tx.Exec(ctx, fmt.Sprintf(`DELETE FROM %s.rules WHERE policy = $1`, d.schema), name); err != nil {
-			return false, false, err
-		}
-		if p == nil {
-			return true, true, nil
-		}
-		if err := d.setSettings(ctx, tx, name, p.Settings); err != nil {
-			return false, false, err
-		}
-		_, err := tx.CopyFrom(ctx, pgx.Identifier{d.schema, "rules"},
-			[]string{"policy", "id", "target", "action", "admin_only", "expires_at", "ttl", "created_at", "updated_at", "comment", "pos"},
-			pgx.CopyFromSlice(len(p.Rules), func(i int) ([]any, error) {
-				return ruleRow(name, p.Rules[i], i), nil
-			}))
-		return err == nil, false, err
-	})
+// ruleCopyCols are the columns COPY fills in the rules table.
+var ruleCopyCols = append(strings.Fields(strings.ReplaceAll(ruleCols, ",", " ")), "policy", "cover", "pos")
+
+func ruleCopyRow(name string, r policy.Rule, pos int64) []any {
+	return append(ruleValues(r), name, cover(r.Target), pos)
 }
 
-func ruleRow(name string, r policy.Rule, pos int) []any {
-	return []any{name, r.ID, r.Target.String(), r.Action.String(), r.AdminOnly, instantText(r.ExpiresAt),
-		r.TTL, instantText(r.CreatedAt), instantText(r.UpdatedAt), r.Comment, pos}
+// insertRules copies rules into the table, the i-th at pos[i].
+func (d *db) insertRules(ctx context.Context, tx pgx.Tx, name string, rules []policy.Rule, pos func(i int) int64) error {
+	if len(rules) == 0 {
+		return nil
+	}
+	_, err := tx.CopyFrom(ctx, pgx.Identifier{d.name, "rules"}, ruleCopyCols,
+		pgx.CopyFromSlice(len(rules), func(i int) ([]any, error) {
+			return ruleCopyRow(name, rules[i], pos(i)), nil
+		}))
+	return err
 }
 
 func (d *db) setSettings(ctx context.Context, tx pgx.Tx, name string, s policy.Settings) error {
@@ -350,6 +404,119 @@ func (d *db) setSettings(ctx context.Context, tx pgx.Tx, name string, s policy.S
 		apply_to_mobile = $5 WHERE name = $1`, d.schema),
 		name, s.Enabled, s.DefaultAction.String(), s.Precedence.String(), s.ApplyToMobile)
 	return err
+}
+
+// Swap replaces the policy with p, or deletes it, provided its revision is
+// still cur: the guarded writes come here, with the whole policy.
+func (d *db) Swap(ctx context.Context, name string, cur store.Revision, p *policy.Policy) (store.Revision, error) {
+	return d.write(ctx, name, p != nil, func(tx pgx.Tx, w *wstate) error {
+		if w.cur != cur {
+			return &store.ConflictError{Name: name, Expected: cur, Current: w.cur}
+		}
+		if p == nil {
+			return d.drop(ctx, tx, name, w)
+		}
+		return d.replace(ctx, tx, name, w, *p, nil)
+	})
+}
+
+// drop deletes the policy's rules and resets its settings, leaving the row
+// that keeps its revision.
+func (d *db) drop(ctx context.Context, tx pgx.Tx, name string, w *wstate) error {
+	if _, err := tx.Exec(ctx, fmt.Sprintf(`DELETE FROM %s.rules WHERE policy = $1`, d.schema), name); err != nil {
+		return err
+	}
+	w.changed, w.deleted, w.nextPos = true, true, 0
+	return d.setSettings(ctx, tx, name, policy.DefaultSettings())
+}
+
+// replace makes the stored policy p, writing only the rows that differ;
+// stamp, when not nil, sets p's timestamps from the old rules first. The
+// differences are the revision's changes; when they are too many to
+// record, every row is rewritten at once instead.
+func (d *db) replace(ctx context.Context, tx pgx.Tx, name string, w *wstate, p policy.Policy, stamp func(old map[string]policy.Rule) error) error {
+	var old []policy.Rule
+	var oldPos []int64
+	if w.cur != 0 {
+		var err error
+		if old, oldPos, err = d.rulesPos(ctx, tx, name, "", nil); err != nil {
+			return err
+		}
+	}
+	byID := make(map[string]int, len(old))
+	for i, r := range old {
+		byID[r.ID] = i
+	}
+	if stamp != nil {
+		m := make(map[string]policy.Rule, len(old))
+		for _, r := range old {
+			m[r.ID] = r
+		}
+		if err := stamp(m); err != nil {
+			return err
+		}
+	}
+	var changes []store.Change
+	if p.Settings != w.settings {
+		s := p.Settings
+		changes = append(changes, store.Change{Settings: &s})
+	}
+	var puts []policy.Rule
+	var putPos []int64
+	var redo []string // ids whose rows are rewritten
+	kept := make([]bool, len(old))
+	for _, r := range p.Rules {
+		i, ok := byID[r.ID]
+		if ok {
+			kept[i] = true
+			if old[i].Equal(r) {
+				continue
+			}
+			redo = append(redo, r.ID)
+			putPos = append(putPos, oldPos[i])
+		} else {
+			putPos = append(putPos, w.nextPos)
+			w.nextPos++
+		}
+		puts = append(puts, r)
+		if len(changes) <= maxRecorded {
+			rc := r.Clone()
+			changes = append(changes, store.Change{Rule: &rc})
+		}
+	}
+	for i, r := range old {
+		if !kept[i] {
+			redo = append(redo, r.ID)
+			if len(changes) <= maxRecorded {
+				changes = append(changes, store.Change{Deleted: r.ID})
+			}
+		}
+	}
+	w.changed = true
+	if p.Settings != w.settings {
+		if err := d.setSettings(ctx, tx, name, p.Settings); err != nil {
+			return err
+		}
+	}
+	if len(changes) > maxRecorded {
+		// Rewrite everything: cheaper than finding each row, and the
+		// followers load the policy anyway.
+		w.gap, w.changes = true, nil
+		if len(old) > 0 {
+			if _, err := tx.Exec(ctx, fmt.Sprintf(`DELETE FROM %s.rules WHERE policy = $1`, d.schema), name); err != nil {
+				return err
+			}
+		}
+		w.nextPos = int64(len(p.Rules))
+		return d.insertRules(ctx, tx, name, p.Rules, func(i int) int64 { return int64(i) })
+	}
+	w.changes = changes
+	if len(redo) > 0 {
+		if _, err := tx.Exec(ctx, fmt.Sprintf(`DELETE FROM %s.rules WHERE policy = $1 AND id = ANY($2)`, d.schema), name, redo); err != nil {
+			return err
+		}
+	}
+	return d.insertRules(ctx, tx, name, puts, func(i int) int64 { return putPos[i] })
 }
 
 // validRule checks r as a policy of its own would be checked: with the
@@ -361,6 +528,54 @@ func validRule(name string, r policy.Rule) error {
 	return nil
 }
 
+// Put replaces the whole policy. Without a guard it reads the old rows (to
+// keep the timestamps of unchanged rules, and to find the changes) and
+// writes only those that differ, or all of them with COPY when they are
+// many.
+func (s *Store) Put(ctx context.Context, name string, p policy.Policy, expected store.Revision) (store.Revision, error) {
+	if s.guarded {
+		return s.docEditor.Put(ctx, name, p, expected)
+	}
+	p = p.Clone()
+	now := s.now()
+	return s.db.write(ctx, name, true, func(tx pgx.Tx, w *wstate) error {
+		if err := conflict(name, expected, w.cur); err != nil {
+			return err
+		}
+		return s.db.replace(ctx, tx, name, w, p, func(old map[string]policy.Rule) error {
+			// As docedit.Editor.Put does.
+			for i := range p.Rules {
+				r := &p.Rules[i]
+				prev, ok := old[r.ID]
+				if !ok {
+					r.CreatedAt, r.UpdatedAt = now, now
+					continue
+				}
+				r.CreatedAt, r.UpdatedAt = prev.CreatedAt, prev.UpdatedAt
+				if !prev.Equal(*r) {
+					r.UpdatedAt = now
+				}
+			}
+			if err := p.Validate(); err != nil {
+				return fmt.Errorf("%w %s: %w", store.ErrInvalid, rangeset.Quote(name), err)
+			}
+			return nil
+		})
+	})
+}
+
+// Delete removes the named policy; its revision is kept, so that one
+// created again continues from it.
+func (s *Store) Delete(ctx context.Context, name string, expected store.Revision) error {
+	_, err := s.db.write(ctx, name, false, func(tx pgx.Tx, w *wstate) error {
+		if err := conflict(name, expected, w.cur); err != nil {
+			return err
+		}
+		return s.db.drop(ctx, tx, name, w)
+	})
+	return err
+}
+
 // SetSettings replaces the policy's settings, leaving its rows alone.
 func (s *Store) SetSettings(ctx context.Context, name string, st policy.Settings, expected store.Revision) (store.Revision, error) {
 	if s.guarded {
@@ -369,11 +584,12 @@ func (s *Store) SetSettings(ctx context.Context, name string, st policy.Settings
 	if err := (policy.Policy{Settings: st}).Validate(); err != nil {
 		return 0, fmt.Errorf("%w %s: %w", store.ErrInvalid, rangeset.Quote(name), err)
 	}
-	return s.db.write(ctx, name, true, func(tx pgx.Tx, cur store.Revision) (bool, bool, error) {
-		if err := conflict(name, expected, cur); err != nil {
-			return false, false, err
+	return s.db.write(ctx, name, true, func(tx pgx.Tx, w *wstate) error {
+		if err := conflict(name, expected, w.cur); err != nil {
+			return err
 		}
-		return true, false, s.db.setSettings(ctx, tx, name, st)
+		w.changed, w.changes = true, []store.Change{{Settings: &st}}
+		return s.db.setSettings(ctx, tx, name, st)
 	})
 }
 
@@ -388,22 +604,27 @@ func (s *Store) CreateRule(ctx context.Context, name string, r policy.Rule, expe
 	if err := validRule(name, r); err != nil {
 		return policy.Rule{}, 0, err
 	}
-	rev, err := s.db.write(ctx, name, true, func(tx pgx.Tx, cur store.Revision) (bool, bool, error) {
-		if err := conflict(name, expected, cur); err != nil {
-			return false, false, err
+	rev, err := s.db.write(ctx, name, true, func(tx pgx.Tx, w *wstate) error {
+		if err := conflict(name, expected, w.cur); err != nil {
+			return err
 		}
-		tag, err := tx.Exec(ctx, fmt.Sprintf(`INSERT INTO %[1]s.rules
-			SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, coalesce(max(pos) + 1, 0) FROM %[1]s.rules WHERE policy = $1
-			ON CONFLICT (policy, id) DO NOTHING`, s.db.schema), ruleRow(name, r, 0)[:10]...)
-		if err == nil && tag.RowsAffected() == 0 {
-			err = fmt.Errorf("%w: %s", store.ErrRuleExists, rangeset.Quote(r.ID))
+		row := ruleCopyRow(name, r, w.nextPos)
+		tag, err := tx.Exec(ctx, fmt.Sprintf(`INSERT INTO %s.rules (%s) VALUES (%s) ON CONFLICT (policy, id) DO NOTHING`,
+			s.db.schema, strings.Join(ruleCopyCols, ", "), params(len(row))), row...)
+		if err != nil {
+			return err
 		}
-		return err == nil, false, err
+		if tag.RowsAffected() == 0 {
+			return fmt.Errorf("%w: %s", store.ErrRuleExists, rangeset.Quote(r.ID))
+		}
+		w.nextPos++
+		w.changed, w.changes = true, []store.Change{{Rule: &r}}
+		return nil
 	})
 	if err != nil {
 		return policy.Rule{}, rev, err
 	}
-	return r, rev, nil
+	return r.Clone(), rev, nil
 }
 
 // GetRule reads one row.
@@ -411,27 +632,19 @@ func (s *Store) GetRule(ctx context.Context, name, id string) (policy.Rule, stor
 	var r policy.Rule
 	var rev store.Revision
 	err := pgx.BeginTxFunc(ctx, s.db.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		var deleted bool
-		err := tx.QueryRow(ctx, fmt.Sprintf(`SELECT revision, deleted FROM %s.policies WHERE name = $1`, s.db.schema), name).Scan(&rev, &deleted)
-		if errors.Is(err, pgx.ErrNoRows) || err == nil && deleted {
-			return store.ErrNotFound
-		}
-		if err != nil {
+		var err error
+		if rev, _, err = s.db.head(ctx, tx, name); err != nil {
 			return err
 		}
 		r, err = s.db.rule(ctx, tx, name, id, false)
 		return err
 	})
-	if err != nil && !isStoreError(err) {
-		err = fmt.Errorf("postgres: reading %s: %w", rangeset.Quote(name), err)
-	}
-	return r, rev, err
+	return r, rev, s.db.readErr("reading", name, err)
 }
 
 // rule reads the row of one rule, locking it for update when asked.
 func (d *db) rule(ctx context.Context, tx pgx.Tx, name, id string, lock bool) (policy.Rule, error) {
-	q := fmt.Sprintf(`SELECT id, target, action, admin_only, expires_at, ttl, created_at, updated_at, comment
-		FROM %s.rules WHERE policy = $1 AND id = $2`, d.schema)
+	q := fmt.Sprintf(`SELECT %s FROM %s.rules WHERE policy = $1 AND id = $2`, ruleCols, d.schema)
 	if lock {
 		q += " FOR UPDATE"
 	}
@@ -466,23 +679,26 @@ func (s *Store) PatchRule(ctx context.Context, name, id string, patch store.Patc
 func (s *Store) modify(ctx context.Context, name, id string, expected store.Revision, change func(policy.Rule) policy.Rule) (policy.Rule, store.Revision, error) {
 	var out policy.Rule
 	now := s.now()
-	rev, err := s.db.write(ctx, name, false, func(tx pgx.Tx, cur store.Revision) (bool, bool, error) {
-		if err := conflict(name, expected, cur); err != nil {
-			return false, false, err
+	rev, err := s.db.write(ctx, name, false, func(tx pgx.Tx, w *wstate) error {
+		if err := conflict(name, expected, w.cur); err != nil {
+			return err
 		}
 		old, err := s.db.rule(ctx, tx, name, id, true)
 		if err != nil {
-			return false, false, err
+			return err
 		}
 		out = change(old.Clone())
 		out.ID, out.CreatedAt, out.UpdatedAt = id, old.CreatedAt, now
 		if err := validRule(name, out); err != nil {
-			return false, false, err
+			return err
 		}
-		_, err = tx.Exec(ctx, fmt.Sprintf(`UPDATE %s.rules SET target = $3, action = $4, admin_only = $5, expires_at = $6,
-			ttl = $7, created_at = $8, updated_at = $9, comment = $10 WHERE policy = $1 AND id = $2`, s.db.schema),
-			ruleRow(name, out, 0)[:10]...)
-		return err == nil, false, err
+		v := append(ruleValues(out), cover(out.Target))
+		_, err = tx.Exec(ctx, fmt.Sprintf(`UPDATE %s.rules SET target_from = $2, target_to = $3, action = $4, admin_only = $5,
+			expires_at = $6, expires_ns = $7, ttl = $8, created_at = $9, created_ns = $10, updated_at = $11, updated_ns = $12,
+			comment = $13, cover = $14 WHERE policy = $15 AND id = $1`, s.db.schema), append(v, name)...)
+		rc := out.Clone()
+		w.changed, w.changes = true, []store.Change{{Rule: &rc}}
+		return err
 	})
 	if err != nil {
 		return policy.Rule{}, rev, err
@@ -495,124 +711,101 @@ func (s *Store) DeleteRule(ctx context.Context, name, id string, expected store.
 	if s.guarded {
 		return s.docEditor.DeleteRule(ctx, name, id, expected)
 	}
-	return s.db.write(ctx, name, false, func(tx pgx.Tx, cur store.Revision) (bool, bool, error) {
-		if err := conflict(name, expected, cur); err != nil {
-			return false, false, err
+	return s.db.write(ctx, name, false, func(tx pgx.Tx, w *wstate) error {
+		if err := conflict(name, expected, w.cur); err != nil {
+			return err
 		}
 		tag, err := tx.Exec(ctx, fmt.Sprintf(`DELETE FROM %s.rules WHERE policy = $1 AND id = $2`, s.db.schema), name, id)
-		if err == nil && tag.RowsAffected() == 0 {
-			err = fmt.Errorf("%w: %s", store.ErrRuleNotFound, rangeset.Quote(id))
+		if err != nil {
+			return err
 		}
-		return err == nil, false, err
+		if tag.RowsAffected() == 0 {
+			return fmt.Errorf("%w: %s", store.ErrRuleNotFound, rangeset.Quote(id))
+		}
+		w.changed, w.changes = true, []store.Change{{Deleted: id}}
+		return nil
 	})
 }
 
+// filter returns the SQL condition (on parameters from $2) that selects
+// the candidates of q: its target, address, action and admin filters, the
+// first two on the rules_cover index. q.Match decides the rest.
+func filter(q store.Query) (string, []any) {
+	var conds []string
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return fmt.Sprintf("$%d", len(args)+1)
+	}
+	if q.Target.IsValid() {
+		conds = append(conds, fmt.Sprintf("cover = %s AND target_from = %s AND target_to = %s",
+			arg(cover(q.Target)), arg(q.Target.From()), arg(q.Target.To())))
+	}
+	if q.Contains.IsValid() {
+		a := rangeset.Canonical(q.Contains)
+		p := arg(a)
+		conds = append(conds, fmt.Sprintf("cover = ANY(%s::cidr[]) AND target_from <= %s AND target_to >= %s", arg(supernets(a)), p, p))
+	}
+	if q.Action != 0 {
+		conds = append(conds, "action = "+arg(q.Action.String()))
+	}
+	if q.AdminOnly != nil {
+		conds = append(conds, "admin_only = "+arg(*q.AdminOnly))
+	}
+	return strings.Join(conds, " AND "), args
+}
+
+// ListRules returns one page of the rules that q matches. The candidates
+// are chosen in SQL (see filter), so that a query by address reads the
+// few rules that hold it.
+func (s *Store) ListRules(ctx context.Context, name string, q store.Query) ([]policy.Rule, int, error) {
+	var rules []policy.Rule
+	err := pgx.BeginTxFunc(ctx, s.db.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		if _, _, err := s.db.head(ctx, tx, name); err != nil {
+			return err
+		}
+		where, args := filter(q)
+		var err error
+		rules, err = s.db.rules(ctx, tx, name, where, args)
+		return err
+	})
+	if err != nil {
+		return nil, 0, s.db.readErr("listing", name, err)
+	}
+	page, total := q.Apply(rules)
+	return page, total, nil
+}
+
 // DeleteRules deletes the rows of the rules that q matches, chosen under
-// the row lock, so no rule written meanwhile is touched unseen.
+// the policy's row lock, so no rule written meanwhile is touched unseen.
 func (s *Store) DeleteRules(ctx context.Context, name string, q store.Query, expected store.Revision) (int, store.Revision, error) {
 	if s.guarded {
 		return s.docEditor.DeleteRules(ctx, name, q, expected)
 	}
 	n := 0
-	rev, err := s.db.write(ctx, name, false, func(tx pgx.Tx, cur store.Revision) (bool, bool, error) {
-		if err := conflict(name, expected, cur); err != nil {
-			return false, false, err
+	rev, err := s.db.write(ctx, name, false, func(tx pgx.Tx, w *wstate) error {
+		if err := conflict(name, expected, w.cur); err != nil {
+			return err
 		}
-		rows, err := tx.Query(ctx, fmt.Sprintf(`SELECT id, target, action, admin_only, expires_at, ttl, created_at, updated_at, comment
-			FROM %s.rules WHERE policy = $1`, s.db.schema), name)
+		where, args := filter(q)
+		rules, err := s.db.rules(ctx, tx, name, where, args)
 		if err != nil {
-			return false, false, err
-		}
-		rules, err := pgx.CollectRows(rows, scanRule)
-		if err != nil {
-			return false, false, err
+			return err
 		}
 		var ids []string
 		for _, r := range rules {
 			if q.Match(r) {
 				ids = append(ids, r.ID)
+				w.changes = append(w.changes, store.Change{Deleted: r.ID})
 			}
 		}
 		if len(ids) == 0 {
-			return false, false, nil
+			return nil
 		}
 		tag, err := tx.Exec(ctx, fmt.Sprintf(`DELETE FROM %s.rules WHERE policy = $1 AND id = ANY($2)`, s.db.schema), name, ids)
 		n = int(tag.RowsAffected())
-		return err == nil, false, err
+		w.changed = true
+		return err
 	})
 	return n, rev, err
-}
-
-// source is the hub's source: the first watched name opens the LISTEN
-// connection, the last one to leave closes it.
-func (d *db) source(ctx context.Context, _ string) (func(), error) {
-	if d.names == 0 {
-		conn, err := d.listen(ctx)
-		if err != nil {
-			return nil, err
-		}
-		lctx, cancel := context.WithCancel(context.Background())
-		var wg sync.WaitGroup
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			d.loop(lctx, conn)
-		}()
-		d.stop = func() { cancel(); wg.Wait() }
-	}
-	d.names++
-	return func() {
-		if d.names--; d.names == 0 {
-			d.stop()
-		}
-	}, nil
-}
-
-// loop hands every notification to the hub until ctx is done,
-// reconnecting after any loss.
-func (d *db) loop(ctx context.Context, conn *pgx.Conn) {
-	closeConn := func() {
-		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		conn.Close(cctx)
-		cancel()
-		conn = nil
-	}
-	for {
-		for conn != nil {
-			n, err := conn.WaitForNotification(ctx)
-			if err != nil {
-				closeConn()
-				break
-			}
-			d.hub.Notify(n.Payload)
-		}
-		if ctx.Err() != nil {
-			return
-		}
-		wait := d.retry
-		for conn == nil {
-			// Jitter keeps a fleet that lost one server from coming back in
-			// step.
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(wait/2 + rand.N(wait/2+1)):
-			}
-			wait = min(2*wait, time.Minute)
-			conn, _ = d.listen(ctx)
-		}
-		d.hub.NotifyAll()
-	}
-}
-
-func (d *db) listen(ctx context.Context) (*pgx.Conn, error) {
-	conn, err := pgx.Connect(ctx, d.dsn)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: %w", err)
-	}
-	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{d.schema}.Sanitize()); err != nil {
-		conn.Close(context.Background())
-		return nil, fmt.Errorf("postgres: listen: %w", err)
-	}
-	return conn, nil
 }

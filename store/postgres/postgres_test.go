@@ -54,7 +54,8 @@ func dsn() string {
 
 // follower follows a policy as a checker would: it loads once, then
 // again after every notification, retrying failed loads, and keeps the
-// last revision.
+// last revision. When the store ends the watch (a lost connection), it
+// watches again and reloads, as check/follow does.
 type follower struct {
 	rev  atomic.Uint64
 	deny atomic.Bool // the first rule denies
@@ -85,7 +86,16 @@ func follow(t testing.TB, st *postgres.Store, name string) *follower {
 	}
 	load()
 	go func() {
-		for range ch {
+		for ctx.Err() == nil {
+			for range ch {
+				load()
+			}
+			for ctx.Err() == nil {
+				if ch, err = st.Watch(ctx, name); err == nil {
+					break
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
 			load()
 		}
 	}()
