@@ -119,7 +119,7 @@ func (c *Checker) Update(p policy.Policy) error {
 	ids := make(map[string]bool, len(p.Rules))
 	for _, r := range p.Rules {
 		ids[r.ID] = true
-		if o := c.state.byID[r.ID]; o == nil || !o.rule.Equal(r) {
+		if o := c.state.byID[r.ID]; o == nil || !o.policyRule().Equal(r) {
 			add = append(add, r)
 			if o != nil {
 				del = append(del, o)

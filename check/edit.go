@@ -23,7 +23,7 @@ func newRulesState(s *Snapshot, infos []ruleInfo) *rulesState {
 	st := &rulesState{byID: make(map[string]*ruleInfo, len(infos)), seq: uint64(len(infos))}
 	for i := range infos {
 		r := &infos[i]
-		st.byID[r.rule.ID] = r
+		st.byID[r.id] = r
 		if r.exp.After(s.at) && r.exp != never {
 			st.exps = append(st.exps, r)
 		}
@@ -48,7 +48,7 @@ func (h *expiryHeap) Pop() any {
 }
 
 // current reports whether r is still a rule of the state.
-func (st *rulesState) current(r *ruleInfo) bool { return st.byID[r.rule.ID] == r }
+func (st *rulesState) current(r *ruleInfo) bool { return st.byID[r.id] == r }
 
 // edit derives from old a snapshot for instant t0 with the rules in del
 // removed and those in add added, and with the rules expired by t0
@@ -59,10 +59,10 @@ func (st *rulesState) edit(old *Snapshot, t0 time.Time, settings policy.Settings
 		rules: old.rules}
 	var dirty []netip.Prefix
 	for _, r := range del {
-		delete(st.byID, r.rule.ID)
+		delete(st.byID, r.id)
 		s.count(r, -1)
 		s.rules--
-		for pfx := range r.rule.Target.Prefixes() {
+		for pfx := range r.target().Prefixes() {
 			lf, _ := s.table.Get(pfx)
 			s.setRules(old, pfx, slices.DeleteFunc(slices.Clone(s.nodes.at(lf.node()).rules), func(x *ruleInfo) bool { return x == r }))
 			dirty = append(dirty, pfx)
@@ -107,7 +107,7 @@ func (st *rulesState) edit(old *Snapshot, t0 time.Time, settings policy.Settings
 			break
 		}
 		heap.Pop(&st.exps)
-		for pfx := range r.rule.Target.Prefixes() {
+		for pfx := range r.target().Prefixes() {
 			dirty = append(dirty, pfx)
 		}
 	}

@@ -87,7 +87,7 @@ func (s *Snapshot) Explain(r Request) Explanation {
 		}
 	}
 	for _, ri := range all {
-		m := Match{Rule: ri.rule.Clone()}
+		m := Match{Rule: ri.policyRule()}
 		switch {
 		case class == 0 && ri.adminOnly:
 			m.Status = StatusNotApplicable
@@ -96,7 +96,7 @@ func (s *Snapshot) Explain(r Request) Explanation {
 		case ri == win:
 			m.Status = StatusWinner
 		default:
-			m.Status, m.By, m.Why = StatusBeaten, win.rule.ID, why(deny, win, ri)
+			m.Status, m.By, m.Why = StatusBeaten, win.id, why(deny, win, ri)
 		}
 		e.Matches = append(e.Matches, m)
 	}

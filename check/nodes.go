@@ -63,8 +63,8 @@ func leafOf(n *node, i uint32) leaf {
 		lf.meta |= 2
 	}
 	if w := n.win[0]; w != nil {
-		lf.id = unsafe.StringData(w.rule.ID)
-		lf.meta |= uint64(len(w.rule.ID)) << 32
+		lf.id = unsafe.StringData(w.id)
+		lf.meta |= uint64(len(w.id)) << 32
 		if w.allow {
 			lf.meta |= 1
 		}
