@@ -8,8 +8,32 @@
 // in every process take an exclusive lock on the directory's ".lock" file
 // (flock on Unix; on Windows the file opened without sharing), so that two
 // processes never lose or tear each other's writes. Platforms with neither
-// can read and watch a store but not write it. A write rewrites the whole
-// document, so its cost grows with the policy.
+// can read and watch a store but not write it.
+//
+// # Costs
+//
+// The document is whole by nature, so every write costs O(n) in the
+// policy's n rules, a single-rule edit included: the editor copies the
+// policy, validates all of it, and the store encodes, writes and syncs
+// the whole document and compares it with the previous one, rule by rule,
+// for the change feed. A write does not read its own document back: the
+// Store keeps the last policy it read or wrote for each name (so it holds
+// a copy of every policy it has served, O(n) memory each), and Load copies
+// it instead of reading and decoding the file when the files' identity,
+// size and modification time are still those it read or wrote, which
+// costs two stats. Load of a changed document, and the first, costs the
+// read and decode of the whole file.
+//
+// # Change feed
+//
+// The Store derives the changes of each revision it sees, its own writes
+// and outside changes alike (an edit by another process, a deploy tool
+// renaming a file over the document), by comparing the new document with
+// the one it served before, rule by rule by id. The changes are kept per
+// Store, the latest Options.Retention of each policy; a revision the Store
+// did not see (another process committed twice between two of its looks)
+// is not one it can give the changes after, and a Store just opened knows
+// none: [store.ErrGap] then tells the reader to load the whole policy.
 //
 // Reading and watching take no lock, so that a read-only directory (a
 // mounted Kubernetes ConfigMap, its symlink swaps included) can be

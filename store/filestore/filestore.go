@@ -12,9 +12,11 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ipgate/ipgate/policy"
@@ -37,7 +39,15 @@ type Options struct {
 	// MaxBytes is the largest document Load reads; a larger one is
 	// refused. Zero means 256 MiB.
 	MaxBytes int64
+	// Retention is how many of its latest changes each policy keeps for
+	// Changes, as this Store derived them; older ones are reported as
+	// [store.ErrGap]. Zero means 1000.
+	Retention int
 }
+
+// defaultRetention bounds a policy's change history when
+// Options.Retention is zero.
+const defaultRetention = 1000
 
 // defaultMaxBytes bounds a document when Options.MaxBytes is zero: far
 // above any real policy, low enough that a mistaken file cannot exhaust
@@ -56,9 +66,9 @@ var validName = regexp.MustCompile(`^[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}$`)
 type docEditor = docedit.Editor
 
 // Store is a directory of policy documents. It implements [store.Editor]
-// with the methods of [docedit.Editor], and [store.Watcher]. It is safe
-// for concurrent use, by goroutines and by processes sharing the
-// directory. Make one with [Open].
+// with the methods of [docedit.Editor], [store.Watcher] and [store.Feed].
+// It is safe for concurrent use, by goroutines and by processes sharing
+// the directory. Make one with [Open].
 type Store struct {
 	*docEditor
 	files *files
@@ -67,6 +77,7 @@ type Store struct {
 var (
 	_ store.Editor  = (*Store)(nil)
 	_ store.Watcher = (*Store)(nil)
+	_ store.Feed    = (*Store)(nil)
 )
 
 // Open returns a store over dir, creating the directory (mode 0700) when it
@@ -77,7 +88,7 @@ func Open(dir string, opts *Options) (*Store, error) {
 		return nil, fmt.Errorf("filestore.Open: %w", err)
 	}
 	f := &files{dir: dir, poll: 250 * time.Millisecond, maxBytes: defaultMaxBytes,
-		served: map[string]served{}, pollers: map[string]*poller{}}
+		served: map[string]served{}, known: map[string]*known{}, pollers: map[string]*poller{}, retention: defaultRetention}
 	f.hub = fanout.New(f.startPoller)
 	var do docedit.Options
 	if opts != nil {
@@ -87,6 +98,9 @@ func Open(dir string, opts *Options) (*Store, error) {
 		}
 		if opts.MaxBytes > 0 {
 			f.maxBytes = opts.MaxBytes
+		}
+		if opts.Retention > 0 {
+			f.retention = opts.Retention
 		}
 	}
 	return &Store{docEditor: docedit.New(f, &do), files: f}, nil
@@ -105,14 +119,93 @@ func (s *Store) Watch(ctx context.Context, name string) (<-chan struct{}, error)
 }
 
 type files struct {
-	dir      string
-	poll     time.Duration
-	maxBytes int64
-	hub      *fanout.Hub
+	dir       string
+	poll      time.Duration
+	maxBytes  int64
+	retention int
+	hub       *fanout.Hub
+	// decoded counts the documents read and decoded, so that tests can
+	// tell a Load served from what the Store knew.
+	decoded atomic.Int64
 
 	mu      sync.Mutex
 	served  map[string]served
+	known   map[string]*known
 	pollers map[string]*poller
+}
+
+// known is the last policy this Store read or wrote, kept so that it
+// need not read its own writes back, and so that the changes of the next
+// revision can be derived from it.
+type known struct {
+	rev  store.Revision
+	sig  string        // the signature of the files p was read from or written to
+	p    policy.Policy // shared by every reader: never modified
+	hist *docedit.History
+}
+
+// Changes returns the changes committed after revision after; see
+// [store.Feed]. The document is whole, so the changes are derived: each
+// revision this Store sees (its own writes, and outside changes when it
+// loads) is compared, rule by rule, with the one it saw before, and each
+// policy keeps the latest Options.Retention changes. A revision this Store
+// did not see (another process wrote twice between two of its loads) is
+// not one it can give the changes after: that is [store.ErrGap]. Changes
+// first looks at the document as Load does, so that outside changes are
+// seen; when the files did not change, that costs two stats.
+func (s *Store) Changes(ctx context.Context, name string, after store.Revision) ([]store.Change, store.Revision, error) {
+	f := s.files
+	if _, _, err := f.load(ctx, name); err != nil {
+		return nil, 0, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	k := f.known[name]
+	if k == nil { // deleted meanwhile
+		return nil, 0, store.ErrNotFound
+	}
+	ch, err := k.hist.Since(after, k.rev)
+	return ch, k.rev, err
+}
+
+// observe remembers p, read or written as revision rev from files of
+// signature sig, and records its changes from the revision known before.
+func (f *files) observe(name string, rev store.Revision, sig string, p policy.Policy) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	k := f.known[name]
+	switch {
+	case k == nil:
+		k = &known{hist: docedit.NewHistory(f.retention)}
+		k.hist.Reset(rev)
+		f.known[name] = k
+	case rev < k.rev: // a slower reader of an older revision
+		return
+	case rev > k.rev:
+		changes, ok := docedit.Diff(rev, k.p.Settings, slices.Values(k.p.Rules), p, f.retention)
+		k.hist.Add(k.rev, rev, changes, ok)
+	}
+	k.rev, k.sig, k.p = rev, sig, p
+}
+
+// forget drops what the Store knew of a policy that is gone, its changes
+// with it: a policy created again starts a new history.
+func (f *files) forget(name string) {
+	f.mu.Lock()
+	delete(f.known, name)
+	f.mu.Unlock()
+}
+
+// cached returns the known policy when its files have not changed since.
+func (f *files) cached(name string) (*known, bool) {
+	sig := f.signature(name)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	k := f.known[name]
+	if k == nil || k.sig != sig {
+		return nil, false
+	}
+	return &known{rev: k.rev, sig: k.sig, p: k.p}, true
 }
 
 // served is the last state of a policy that this Store served or wrote.
@@ -130,12 +223,13 @@ type state struct {
 	sum    string // of data
 	recRev store.Revision
 	recSum string // the record: the revision given last, and its document's sum ("" when deleted)
+	sig    string // of the files as read, from the descriptors read
 }
 
 // read returns the policy's document and revision record.
 func (f *files) read(name string) (state, error) {
 	var st state
-	data, err := readRegular(f.doc(name), f.maxBytes)
+	data, docInfo, err := readRegular(f.doc(name), f.maxBytes)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 	case err != nil:
@@ -145,46 +239,54 @@ func (f *files) read(name string) (state, error) {
 		sum := sha256.Sum256(data)
 		st.sum = hex.EncodeToString(sum[:])
 	}
-	m, err := readRegular(f.meta(name), maxMetaBytes)
+	m, metaInfo, err := readRegular(f.meta(name), maxMetaBytes)
 	switch {
 	case err == nil:
 		st.recRev, st.recSum = parseMeta(m)
 	case !errors.Is(err, os.ErrNotExist):
 		return st, err
 	}
+	st.sig = fileSig(docInfo) + fileSig(metaInfo)
+	if st.data != nil && docInfo == nil || m != nil && metaInfo == nil {
+		st.sig = "changing" // no signature: never taken as unchanged
+	}
 	return st, nil
 }
 
-// readRegular reads the regular file at path, of at most limit bytes. It
-// refuses anything else without blocking on it (a FIFO, a device such as
-// /dev/zero), and a file over limit without reading it.
-func readRegular(path string, limit int64) ([]byte, error) {
+// readRegular reads the regular file at path, of at most limit bytes, and
+// returns what the descriptor read says of the file. It refuses anything
+// else without blocking on it (a FIFO, a device such as /dev/zero), and a
+// file over limit without reading it.
+func readRegular(path string, limit int64) ([]byte, os.FileInfo, error) {
 	fd, err := os.OpenFile(path, os.O_RDONLY|openNonblock, 0)
 	if err != nil {
-		return nil, fmt.Errorf("filestore: %w", err)
+		return nil, nil, fmt.Errorf("filestore: %w", err)
 	}
 	defer fd.Close()
 	fi, err := fd.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("filestore: %w", err)
+		return nil, nil, fmt.Errorf("filestore: %w", err)
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%w: %q is not a regular file (%v)", store.ErrInvalid, path, fi.Mode().Type())
+		return nil, nil, fmt.Errorf("%w: %q is not a regular file (%v)", store.ErrInvalid, path, fi.Mode().Type())
 	}
 	tooLarge := func(size int64) error {
 		return fmt.Errorf("%w: %q is %d bytes or more, over the limit of %d (filestore.Options.MaxBytes)", store.ErrInvalid, path, size, limit)
 	}
 	if fi.Size() > limit {
-		return nil, tooLarge(fi.Size())
+		return nil, nil, tooLarge(fi.Size())
 	}
 	data, err := io.ReadAll(io.LimitReader(fd, limit+1))
 	if err != nil {
-		return nil, fmt.Errorf("filestore: %w", err)
+		return nil, nil, fmt.Errorf("filestore: %w", err)
 	}
 	if int64(len(data)) > limit { // it grew while being read
-		return nil, tooLarge(int64(len(data)))
+		return nil, nil, tooLarge(int64(len(data)))
 	}
-	return data, nil
+	if int64(len(data)) != fi.Size() { // it changed while being read
+		fi = nil
+	}
+	return data, fi, nil
 }
 
 func parseMeta(m []byte) (store.Revision, string) {
@@ -235,13 +337,27 @@ func (f *files) revision(name string, st state, assign bool) (store.Revision, bo
 // for how a document changed outside the store is numbered. The new
 // revision is recorded under the lock; when the lock cannot be taken (a
 // read-only directory, such as a mounted ConfigMap) it is served without
-// a record.
+// a record. When the files are as this Store last read or wrote them,
+// Load copies the policy it kept instead of reading and decoding the
+// document again.
 func (f *files) Load(ctx context.Context, name string) (policy.Policy, store.Revision, error) {
+	p, rev, err := f.load(ctx, name)
+	if err != nil {
+		return policy.Policy{}, 0, err
+	}
+	return p.Clone(), rev, nil
+}
+
+// load is Load without the copy: the policy returned is shared.
+func (f *files) load(ctx context.Context, name string) (policy.Policy, store.Revision, error) {
 	if err := ctx.Err(); err != nil {
 		return policy.Policy{}, 0, err
 	}
 	if !validName.MatchString(name) {
 		return policy.Policy{}, 0, fmt.Errorf("%w: %s", ErrName, rangeset.Quote(name))
+	}
+	if k, ok := f.cached(name); ok {
+		return k.p, k.rev, nil
 	}
 	st, err := f.read(name)
 	if err != nil {
@@ -260,12 +376,15 @@ func (f *files) Load(ctx context.Context, name string) (policy.Policy, store.Rev
 		}
 	}
 	if st.data == nil {
+		f.forget(name)
 		return policy.Policy{}, 0, store.ErrNotFound
 	}
+	f.decoded.Add(1)
 	p, err := decode(f.doc(name), st.data)
 	if err != nil {
 		return policy.Policy{}, 0, err
 	}
+	f.observe(name, rev, st.sig, p)
 	return p, rev, nil
 }
 
@@ -322,28 +441,39 @@ func (f *files) Swap(ctx context.Context, name string, cur store.Revision, p *po
 	}
 	defer unlock()
 	f.sweep()
-	st, err := f.read(name)
-	if err != nil {
-		return 0, err
+	// The files as this Store last read or wrote them need not be read
+	// again: the document is not read back after a write.
+	var rev, recRev store.Revision
+	exists := true
+	if k, ok := f.cached(name); ok {
+		rev = k.rev
+	} else {
+		st, err := f.read(name)
+		if err != nil {
+			return 0, err
+		}
+		rev, _ = f.revision(name, st, true)
+		recRev, exists = st.recRev, st.data != nil
 	}
-	rev, _ := f.revision(name, st, true)
 	if rev != cur {
 		return rev, &store.ConflictError{Name: name, Expected: cur, Current: rev}
 	}
 	f.mu.Lock()
-	next := max(rev, st.recRev, f.served[name].rev) + 1
+	next := max(rev, recRev, f.served[name].rev) + 1
 	f.mu.Unlock()
 	if p == nil {
-		if st.data == nil {
+		if !exists {
 			return 0, store.ErrNotFound
 		}
 		if err := os.Remove(f.doc(name)); err != nil {
 			return 0, fmt.Errorf("filestore: %w", err)
 		}
-		if err := f.writeMeta(name, next, ""); err != nil {
+		metaInfo, err := f.writeMeta(name, next, "")
+		if err != nil {
 			return 0, err
 		}
-		f.wrote(name, served{next, ""})
+		f.forget(name)
+		f.wrote(name, served{next, ""}, fileSig(nil)+fileSig(metaInfo))
 		return 0, syncDir(f.dir)
 	}
 	data, err := json.MarshalIndent(p, "", "  ")
@@ -351,29 +481,35 @@ func (f *files) Swap(ctx context.Context, name string, cur store.Revision, p *po
 		return 0, fmt.Errorf("filestore: %w", err)
 	}
 	data = append(data, '\n')
-	if err := writeAtomic(f.dir, f.doc(name), data); err != nil {
+	docInfo, err := writeAtomic(f.dir, f.doc(name), data)
+	if err != nil {
 		return 0, err
 	}
 	sum := sha256.Sum256(data)
 	hexSum := hex.EncodeToString(sum[:])
-	if err := f.writeMeta(name, next, hexSum); err != nil {
+	metaInfo, err := f.writeMeta(name, next, hexSum)
+	if err != nil {
 		return 0, err
 	}
-	f.wrote(name, served{next, hexSum})
+	sig := fileSig(docInfo) + fileSig(metaInfo)
+	// The editor does not use p after a successful Swap: keep it as the
+	// known policy, not a copy.
+	f.observe(name, next, sig, *p)
+	f.wrote(name, served{next, hexSum}, sig)
 	return next, nil
 }
 
 // wrote remembers a commit as served and announces it. The policy's
-// poller, if any, takes the files as they are now as its baseline, so that
-// it does not announce this commit a second time.
-func (f *files) wrote(name string, s served) {
+// poller, if any, takes the files as written, sig, as its baseline, so
+// that it does not announce this commit a second time.
+func (f *files) wrote(name string, s served, sig string) {
 	f.mu.Lock()
 	f.served[name] = s
 	pl := f.pollers[name]
 	f.mu.Unlock()
 	if pl != nil {
 		pl.mu.Lock()
-		pl.sig = f.signature(name)
+		pl.sig = sig
 		pl.mu.Unlock()
 	}
 	f.hub.Notify(name)
@@ -388,16 +524,18 @@ func (f *files) sweep() {
 	}
 }
 
-func (f *files) writeMeta(name string, rev store.Revision, sum string) error {
+func (f *files) writeMeta(name string, rev store.Revision, sum string) (os.FileInfo, error) {
 	return writeAtomic(f.dir, f.meta(name), fmt.Appendf(nil, "%d %s\n", rev, sum))
 }
 
 // writeAtomic replaces path with data: a temporary file in dir, synced,
 // renamed over path, then dir synced. No temporary file outlives an error.
-func writeAtomic(dir, path string, data []byte) (err error) {
+// It returns what the descriptor written says of the file, which the
+// rename does not change.
+func writeAtomic(dir, path string, data []byte) (fi os.FileInfo, err error) {
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
-		return fmt.Errorf("filestore: %w", err)
+		return nil, fmt.Errorf("filestore: %w", err)
 	}
 	defer func() {
 		if err != nil {
@@ -407,37 +545,48 @@ func writeAtomic(dir, path string, data []byte) (err error) {
 		}
 	}()
 	if err = tmp.Chmod(0o600); err != nil {
-		return err
+		return nil, err
 	}
 	if _, err = tmp.Write(data); err != nil {
-		return err
+		return nil, err
 	}
 	if err = tmp.Sync(); err != nil {
-		return err
+		return nil, err
+	}
+	if fi, err = tmp.Stat(); err != nil {
+		return nil, err
 	}
 	if err = tmp.Close(); err != nil {
-		return err
+		return nil, err
 	}
 	if err = os.Rename(tmp.Name(), path); err != nil {
-		return err
+		return nil, err
 	}
-	return syncDir(dir)
+	return fi, syncDir(dir)
 }
 
 // signature identifies the on-disk state of a policy's files cheaply:
 // a change of content, file identity (rename over, symlink swap), size or
 // time.
 func (f *files) signature(name string) string {
-	var b strings.Builder
+	var sig string
 	for _, p := range []string{f.doc(name), f.meta(name)} {
 		fi, err := os.Stat(p) // follows symlinks: a swapped link changes the file
 		if err != nil {
-			b.WriteString("-;")
-			continue
+			fi = nil
 		}
-		fmt.Fprintf(&b, "%s:%d:%d;", fileID(fi), fi.Size(), fi.ModTime().UnixNano())
+		sig += fileSig(fi)
 	}
-	return b.String()
+	return sig
+}
+
+// fileSig is one file's part of a signature; nil stands for a file absent
+// or unknown.
+func fileSig(fi os.FileInfo) string {
+	if fi == nil {
+		return "-;"
+	}
+	return fmt.Sprintf("%s:%d:%d;", fileID(fi), fi.Size(), fi.ModTime().UnixNano())
 }
 
 // poller watches one policy's files for as long as it has watchers.
@@ -464,8 +613,10 @@ func (f *files) startPoller(_ context.Context, name string) (stop func(), err er
 				return
 			case <-t.C:
 			}
-			s := f.signature(name)
+			// The stat is under pl.mu, so that a baseline a writer sets
+			// meanwhile is never overwritten with an older look.
 			pl.mu.Lock()
+			s := f.signature(name)
 			changed := s != pl.sig
 			pl.sig = s
 			pl.mu.Unlock()
