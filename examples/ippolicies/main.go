@@ -1,30 +1,57 @@
-// Command ippolicies serves a generic IP address policy API on ipgate:
-// addresses with an allow or deny policy, a time to live or an expiry
-// instant that take effect on time, and a list with filters, sorting and
-// paging. It guards a sample route with the addresses.
+// Command ippolicies serves the IP address policies API on ipgate:
+// addresses with an allow or deny policy and a time to live that takes
+// effect on time, and a list with filters, sorting and paging. It guards
+// a sample route with the addresses.
 //
-//	go run ./examples/ippolicies -dir /tmp/ippolicies    # the file store
-//	go run ./examples/ippolicies -postgres ''            # PostgreSQL
+//	IPGATE_API_TOKEN=secret go run ./examples/ippolicies                 # the file store, in the user's cache directory
+//	IPGATE_API_TOKEN=secret go run ./examples/ippolicies -postgres ''    # PostgreSQL
 //
-// The API:
+// The API, as documented (every request with "Authorization: Bearer
+// TOKEN"):
 //
-//	POST   /addresses        {"ipAddress", "policy": "allow"|"deny", "ttl"?, "expireTime"?, "description"?} -> 201
-//	GET    /addresses/{id}
-//	PUT    /addresses/{id}   the whole address (createTime kept)
-//	PATCH  /addresses/{id}   only the fields sent
-//	DELETE /addresses/{id}   -> 204
-//	GET    /addresses?filter[ipAddress]=&filter[policy]=&filter[containsIp]=
-//	       &filter[createTimeFrom]=&filter[createTimeTo]=&filter[updateTimeFrom]=&filter[updateTimeTo]=
-//	       &filter[expireTimeFrom]=&filter[expireTimeTo]=&filter[ttlMin]=&filter[ttlMax]=
-//	       &sort_by=ipAddress|createTime|updateTime|expireTime|ttl|policy&sort_order=asc|desc&limit=&offset=
-//	       -> {"data": [...], "total", "limit", "offset"}
+//	GET    /addresses                 an array of IP address policy objects
+//	GET    /addresses/{addressId}     one object
+//	POST   /addresses                 {"ipAddress", "policy": "allow"|"deny", "ttl"} -> 201 and the object
+//	PUT    /addresses/{addressId}     the fields sent -> 200 and the object
+//	PATCH  /addresses/{addressId}     the same as PUT
+//	DELETE /addresses/{addressId}     -> 204, no body
+//
+// The object is exactly {"addressId", "ipAddress", "policy", "ttl",
+// "expireTime", "createTime", "updateTime"}. The list takes
+// filter[ip], filter[createTime], filter[expireTime], filter[policy],
+// filter[ttl], filter[updateTime]; sort_by=ip|createTime|expireTime|
+// policy|ttl|updateTime (createTime by default) and sort_order=asc|desc;
+// limit and offset.
+//
+// Credentials: the token in $IPGATE_API_TOKEN is the administrator's;
+// -credentials FILE adds more, one per line, "TOKEN admin|user ACCOUNT"
+// (the account is ignored: the server has one list). No token, or an
+// unknown one, gets 401; a user's token may read but not write (403).
 //
 // An address is a rule: ipAddress its target (an address, a CIDR or a
-// range), policy its action, ttl (seconds, counted from the last update)
-// or expireTime its expiry. A checker following the store swaps in a new
+// range "from-to"), policy its action, ttl (seconds, counted from the
+// last update) its expiry. A follower of the store swaps in a new
 // snapshot when an expiry passes, so the guarded route GET /protected
-// sees expiry on time. Bad input answers 400 with {"error": {"field",
-// "message"}} naming the field and value; nothing is half-applied.
+// sees expiry on time.
+//
+// Where the documentation is silent, this server chose:
+//   - Times are RFC 3339 in UTC with a numeric offset, as documented
+//     ("2021-01-01T00:00:00+00:00"); expireTime is the instant the policy
+//     stops applying, "" when it never does; ttl is 0 when the policy has
+//     none, and sending "ttl": 0 removes its expiry. An "expireTime" may be
+//     sent instead of a ttl (an RFC 3339 instant); not both.
+//   - POST answers 201 Created; PUT, like PATCH, changes only the fields
+//     sent (the documentation lists them as "values that can be updated").
+//   - filter[ip] matches the entries whose ipAddress is that address,
+//     CIDR or range; filter[ttl] the entries with that ttl; a time filter
+//     that is a date (2021-01-01) matches that UTC day, an RFC 3339
+//     instant that second. sort_order is asc unless desc; limit is 100
+//     unless given, at most 1000.
+//   - An unknown query parameter (filter[bogus] among them) is refused
+//     with 400 naming it, as is an unknown body field; a body is one JSON
+//     object of at most 1 MiB (413 past it), with nothing after it.
+//   - Errors answer {"error": {"field", "message"}} naming the field and
+//     value ("field" is absent when no single field is at fault).
 package main
 
 import (
@@ -34,14 +61,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
-	"github.com/ipgate/ipgate/check/follow"
+	"github.com/ipgate/ipgate/check/httpgate"
 	"github.com/ipgate/ipgate/examples/internal/seed"
-	"github.com/ipgate/ipgate/examples/middleware"
 	"github.com/ipgate/ipgate/policy"
 	"github.com/ipgate/ipgate/rangeset"
 	"github.com/ipgate/ipgate/store"
@@ -49,51 +75,96 @@ import (
 
 const name = "ip-address-policies"
 
+// timeLayout is RFC 3339 with a numeric offset, as the documentation
+// writes times.
+const timeLayout = "2006-01-02T15:04:05-07:00"
+
 func main() {
-	seed.Main("IP address policies", "127.0.0.1:8095", "ippolicies-data",
-		func(ctx context.Context, st store.Editor) (http.Handler, func(), error) {
-			s, err := newServer(ctx, st, nil)
+	seed.Main(seed.Server{Title: "IP address policies", Addr: "127.0.0.1:8095", Data: "ippolicies", Account: "policies",
+		Build: func(ctx context.Context, cfg *seed.Config) (http.Handler, func(), error) {
+			s, err := newServer(ctx, cfg, newID)
 			if err != nil {
 				return nil, nil, err
 			}
 			return s, s.followers.Close, nil
-		})
+		}})
 }
 
 type server struct {
 	*http.ServeMux
 	st        store.Editor
+	creds     *seed.Credentials
 	followers *seed.Tenants
-	c         *follow.Follower
+	newID     func() string
 }
 
-// newServer serves the API over st, with a checker made with opts.
-func newServer(ctx context.Context, st store.Editor, opts *follow.GroupOptions) (*server, error) {
-	followers := seed.NewTenants(st, func() policy.Policy { return policy.New() }, opts)
+func newID() string {
+	var id [12]byte
+	rand.Read(id[:])
+	return hex.EncodeToString(id[:])
+}
+
+// newServer serves the API over cfg; newID makes the ids of new entries.
+func newServer(ctx context.Context, cfg *seed.Config, newID func() string) (*server, error) {
+	followers := seed.NewTenants(cfg.Store, func() policy.Policy { return policy.New() }, nil)
 	c, err := followers.Get(ctx, name)
 	if err != nil {
+		followers.Close()
 		return nil, err
 	}
-	s := &server{ServeMux: http.NewServeMux(), st: st, followers: followers, c: c}
-	s.HandleFunc("POST /addresses", s.create)
-	s.HandleFunc("GET /addresses", s.list)
-	s.HandleFunc("GET /addresses/{id}", s.get)
-	s.HandleFunc("PUT /addresses/{id}", s.put)
-	s.HandleFunc("PATCH /addresses/{id}", s.patch)
-	s.HandleFunc("DELETE /addresses/{id}", s.delete)
-	s.Handle("GET /protected", middleware.New(c, nil).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		d, _, _ := middleware.FromContext(r.Context())
+	g, err := httpgate.New(c, nil)
+	if err != nil {
+		followers.Close()
+		return nil, err
+	}
+	s := &server{ServeMux: http.NewServeMux(), st: cfg.Store, creds: cfg.Credentials, followers: followers, newID: newID}
+	s.Handle("POST /addresses", s.auth(true, s.create))
+	s.Handle("GET /addresses", s.auth(false, s.list))
+	s.Handle("GET /addresses/{addressId}", s.auth(false, s.get))
+	s.Handle("PUT /addresses/{addressId}", s.auth(true, s.update))
+	s.Handle("PATCH /addresses/{addressId}", s.auth(true, s.update))
+	s.Handle("DELETE /addresses/{addressId}", s.auth(true, s.delete))
+	s.Handle("GET /protected", g.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		d, _, _ := httpgate.FromContext(r.Context())
 		reply(w, http.StatusOK, map[string]string{"decidedBy": d.Rule})
 	})))
 	return s, nil
 }
 
+// auth passes on requests with a known Bearer token, an admin's when
+// write is set.
+func (s *server) auth(write bool, h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, ok := s.creds.Lookup(seed.Bearer(r))
+		if !ok {
+			w.Header().Set("WWW-Authenticate", `Bearer`)
+			reply(w, http.StatusUnauthorized, errorBody("", "send a valid token as Authorization: Bearer <token>"))
+			return
+		}
+		if write && !p.Admin {
+			reply(w, http.StatusForbidden, errorBody("", "this token may read the IP address policies, not change them"))
+			return
+		}
+		h(w, r)
+	})
+}
+
 func reply(w http.ResponseWriter, code int, v any) {
+	if v == nil {
+		w.WriteHeader(code)
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
-	if v != nil {
-		json.NewEncoder(w).Encode(v)
+	json.NewEncoder(w).Encode(v)
+}
+
+func errorBody(field, msg string) map[string]any {
+	e := map[string]string{"message": msg}
+	if field != "" {
+		e["field"] = field
 	}
+	return map[string]any{"error": e}
 }
 
 // badField is input that names its field.
@@ -101,53 +172,56 @@ type badField struct{ field, msg string }
 
 func (e *badField) Error() string { return e.field + ": " + e.msg }
 
-func fail(w http.ResponseWriter, err error) {
+func fail(w http.ResponseWriter, err error, id string) {
 	var bf *badField
+	var be *seed.BodyError
 	switch {
 	case errors.As(err, &bf):
-		reply(w, http.StatusBadRequest, map[string]any{"error": map[string]string{"field": bf.field, "message": bf.msg}})
+		reply(w, http.StatusBadRequest, errorBody(bf.field, bf.msg))
+	case errors.As(err, &be):
+		reply(w, be.Status, errorBody(be.Field, be.Msg))
 	case errors.Is(err, store.ErrRuleNotFound):
-		reply(w, http.StatusNotFound, map[string]any{"error": map[string]string{"message": err.Error()}})
-	case errors.Is(err, store.ErrInvalid), errors.Is(err, store.ErrRuleExists):
-		reply(w, http.StatusBadRequest, map[string]any{"error": map[string]string{"message": err.Error()}})
+		reply(w, http.StatusNotFound, errorBody("addressId", fmt.Sprintf("%s: no such IP address policy", rangeset.Quote(id))))
+	case errors.Is(err, store.ErrRuleExists):
+		reply(w, http.StatusConflict, errorBody("addressId", fmt.Sprintf("%s: already exists", rangeset.Quote(id))))
+	case errors.Is(err, store.ErrInvalid):
+		reply(w, http.StatusBadRequest, errorBody("", "the IP address policy would not be valid"))
 	default:
-		reply(w, http.StatusInternalServerError, map[string]any{"error": map[string]string{"message": err.Error()}})
+		reply(w, http.StatusInternalServerError, errorBody("", "the IP address policies cannot be read or written now"))
 	}
 }
 
-// settle waits, briefly, until the checker serves revision rev.
-func (s *server) settle(rev store.Revision) { s.followers.Settle(context.Background(), name, rev) }
+// settle waits, briefly, until the follower serves revision rev.
+func (s *server) settle(r *http.Request, rev store.Revision) { s.followers.Settle(r.Context(), name, rev) }
 
-func address(r policy.Rule) map[string]any {
-	a := map[string]any{"id": r.ID, "ipAddress": r.Target.String(), "policy": r.Action.String(),
-		"description": r.Comment, "createTime": r.CreatedAt.UTC().Format(time.RFC3339Nano),
-		"updateTime": r.UpdatedAt.UTC().Format(time.RFC3339Nano)}
+type object struct {
+	AddressID  string `json:"addressId"`
+	IPAddress  string `json:"ipAddress"`
+	Policy     string `json:"policy"`
+	TTL        int64  `json:"ttl"`
+	ExpireTime string `json:"expireTime"`
+	CreateTime string `json:"createTime"`
+	UpdateTime string `json:"updateTime"`
+}
+
+func address(r policy.Rule) object {
+	o := object{AddressID: r.ID, IPAddress: r.Target.String(), Policy: r.Action.String(),
+		CreateTime: r.CreatedAt.UTC().Format(timeLayout), UpdateTime: r.UpdatedAt.UTC().Format(timeLayout)}
 	if r.TTL != nil {
-		a["ttl"] = *r.TTL
+		o.TTL = *r.TTL
 	}
 	if e, ok := r.Expiry(); ok {
-		a["expireTime"] = e.UTC().Format(time.RFC3339Nano)
+		o.ExpireTime = e.UTC().Format(timeLayout)
 	}
-	return a
+	return o
 }
 
 // body is an address as sent; nil fields were not sent.
 type body struct {
-	IPAddress   *string `json:"ipAddress"`
-	Policy      *string `json:"policy"`
-	TTL         *int64  `json:"ttl"`
-	ExpireTime  *string `json:"expireTime"`
-	Description *string `json:"description"`
-}
-
-func readBody(r *http.Request) (body, error) {
-	var b body
-	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<20))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&b); err != nil {
-		return b, &badField{"body", err.Error()}
-	}
-	return b, nil
+	IPAddress  *string `json:"ipAddress"`
+	Policy     *string `json:"policy"`
+	TTL        *int64  `json:"ttl"`
+	ExpireTime *string `json:"expireTime"`
 }
 
 // patch turns the fields sent into a store patch, checking each.
@@ -156,14 +230,14 @@ func (b body) patch() (store.Patch, error) {
 	if b.IPAddress != nil {
 		t, err := rangeset.ParseRange(*b.IPAddress)
 		if err != nil {
-			return p, &badField{"ipAddress", fmt.Sprintf("%q: %v", *b.IPAddress, err)}
+			return p, &badField{"ipAddress", fmt.Sprintf("%s is not an IP address, CIDR or range: %s", rangeset.Quote(*b.IPAddress), seed.Reason(err))}
 		}
 		p.Target = &t
 	}
 	if b.Policy != nil {
 		var a policy.Action
 		if err := a.UnmarshalText([]byte(*b.Policy)); err != nil {
-			return p, &badField{"policy", fmt.Sprintf("%q: want \"allow\" or \"deny\"", *b.Policy)}
+			return p, &badField{"policy", fmt.Sprintf("%s: want \"allow\" or \"deny\"", rangeset.Quote(*b.Policy))}
 		}
 		p.Action = &a
 	}
@@ -171,169 +245,182 @@ func (b body) patch() (store.Patch, error) {
 		return p, &badField{"ttl", "ttl and expireTime together: send one"}
 	}
 	if b.TTL != nil {
-		if *b.TTL < 0 {
+		switch {
+		case *b.TTL < 0:
 			return p, &badField{"ttl", fmt.Sprintf("%d: want a whole number of seconds, not negative", *b.TTL)}
+		case *b.TTL == 0:
+			p.ExpiresAt = &time.Time{} // no expiry
+		default:
+			p.TTL = b.TTL
 		}
-		p.TTL = b.TTL
 	}
 	if b.ExpireTime != nil {
-		t, err := time.Parse(time.RFC3339Nano, *b.ExpireTime)
-		if err != nil {
-			return p, &badField{"expireTime", fmt.Sprintf("%q: want an RFC 3339 instant", *b.ExpireTime)}
+		t, err := time.Parse(time.RFC3339, *b.ExpireTime)
+		if err != nil || t.IsZero() {
+			return p, &badField{"expireTime", fmt.Sprintf("%s: want an RFC 3339 instant such as 2021-01-01T00:00:00+00:00", rangeset.Quote(*b.ExpireTime))}
 		}
 		p.ExpiresAt = &t
 	}
-	p.Comment = b.Description
 	return p, nil
 }
 
-// write reads an address from the body (whole when whole is set), hands
-// it to do as a patch, and answers with the written address.
-func (s *server) write(w http.ResponseWriter, r *http.Request, whole bool, code int,
-	do func(store.Patch) (policy.Rule, store.Revision, error)) {
-	b, err := readBody(r)
-	if err == nil && whole && (b.IPAddress == nil || b.Policy == nil) {
-		err = &badField{"ipAddress", "a whole address needs ipAddress and policy"}
+// read reads the body's fields into a patch.
+func read(w http.ResponseWriter, r *http.Request, whole bool) (store.Patch, error) {
+	var b body
+	if err := seed.ReadJSON(w, r, &b, nil); err != nil {
+		return store.Patch{}, err
 	}
-	var p store.Patch
-	if err == nil {
-		p, err = b.patch()
+	if whole && b.IPAddress == nil {
+		return store.Patch{}, &badField{"ipAddress", "is required"}
 	}
-	var rule policy.Rule
-	var rev store.Revision
-	if err == nil {
-		rule, rev, err = do(p)
+	if whole && b.Policy == nil {
+		return store.Patch{}, &badField{"policy", "is required: \"allow\" or \"deny\""}
 	}
-	if err != nil {
-		fail(w, err)
-		return
-	}
-	s.settle(rev)
-	reply(w, code, address(rule))
+	return b.patch()
 }
 
 func (s *server) create(w http.ResponseWriter, r *http.Request) {
-	s.write(w, r, true, http.StatusCreated, func(p store.Patch) (policy.Rule, store.Revision, error) {
-		var id [8]byte
-		rand.Read(id[:])
-		return s.st.CreateRule(r.Context(), name, p.Apply(policy.Rule{ID: hex.EncodeToString(id[:])}), store.Any)
-	})
+	p, err := read(w, r, true)
+	if err != nil {
+		fail(w, err, "")
+		return
+	}
+	id := s.newID()
+	rule, rev, err := s.st.CreateRule(r.Context(), name, p.Apply(policy.Rule{ID: id}), store.Any)
+	if err != nil {
+		fail(w, err, id)
+		return
+	}
+	s.settle(r, rev)
+	reply(w, http.StatusCreated, address(rule))
 }
 
 func (s *server) get(w http.ResponseWriter, r *http.Request) {
-	rule, _, err := s.st.GetRule(r.Context(), name, r.PathValue("id"))
+	id := r.PathValue("addressId")
+	rule, _, err := s.st.GetRule(r.Context(), name, id)
 	if err != nil {
-		fail(w, err)
+		fail(w, err, id)
 		return
 	}
 	reply(w, http.StatusOK, address(rule))
 }
 
-// put replaces the whole address.
-func (s *server) put(w http.ResponseWriter, r *http.Request) {
-	s.write(w, r, true, http.StatusOK, func(p store.Patch) (policy.Rule, store.Revision, error) {
-		return s.st.UpdateRule(r.Context(), name, p.Apply(policy.Rule{ID: r.PathValue("id")}), store.Any)
-	})
-}
-
-// patch changes only the fields sent.
-func (s *server) patch(w http.ResponseWriter, r *http.Request) {
-	s.write(w, r, false, http.StatusOK, func(p store.Patch) (policy.Rule, store.Revision, error) {
-		return s.st.PatchRule(r.Context(), name, r.PathValue("id"), p, store.Any)
-	})
+// update changes the fields sent.
+func (s *server) update(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("addressId")
+	p, err := read(w, r, false)
+	if err != nil {
+		fail(w, err, id)
+		return
+	}
+	rule, rev, err := s.st.PatchRule(r.Context(), name, id, p, store.Any)
+	if err != nil {
+		fail(w, err, id)
+		return
+	}
+	s.settle(r, rev)
+	reply(w, http.StatusOK, address(rule))
 }
 
 func (s *server) delete(w http.ResponseWriter, r *http.Request) {
-	rev, err := s.st.DeleteRule(r.Context(), name, r.PathValue("id"), store.Any)
+	id := r.PathValue("addressId")
+	rev, err := s.st.DeleteRule(r.Context(), name, id, store.Any)
 	if err != nil {
-		fail(w, err)
+		fail(w, err, id)
 		return
 	}
-	s.settle(rev)
+	s.settle(r, rev)
 	reply(w, http.StatusNoContent, nil)
 }
 
 var sortKeys = map[string]store.SortKey{
-	"ipAddress": store.SortTarget, "createTime": store.SortCreatedAt, "updateTime": store.SortUpdatedAt,
+	"ip": store.SortTarget, "createTime": store.SortCreatedAt, "updateTime": store.SortUpdatedAt,
 	"expireTime": store.SortExpiresAt, "ttl": store.SortTTL, "policy": store.SortAction,
+}
+
+// timeFilter reads a time filter: a date is that UTC day, an instant
+// that second.
+func timeFilter(key, s string) (store.TimeRange, error) {
+	if d, err := time.Parse(time.DateOnly, s); err == nil {
+		return store.TimeRange{From: d, To: d.AddDate(0, 0, 1)}, nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return store.TimeRange{}, &badField{key, fmt.Sprintf("%s: want a date such as 2021-01-01 or an RFC 3339 instant", rangeset.Quote(s))}
+	}
+	t = t.Truncate(time.Second)
+	return store.TimeRange{From: t, To: t.Add(time.Second)}, nil
 }
 
 // query reads the list's filters, sort and paging.
 func query(r *http.Request) (store.Query, error) {
 	var q store.Query
-	v := r.URL.Query()
-	if s := v.Get("filter[ipAddress]"); s != "" {
-		t, err := rangeset.ParseRange(s)
-		if err != nil {
-			return q, &badField{"filter[ipAddress]", fmt.Sprintf("%q: %v", s, err)}
-		}
-		q.Target = t
-	}
-	if s := v.Get("filter[containsIp]"); s != "" {
-		a, err := rangeset.ParseAddr(s)
-		if err != nil {
-			return q, &badField{"filter[containsIp]", fmt.Sprintf("%q: %v", s, err)}
-		}
-		q.Contains = a
-	}
-	if s := v.Get("filter[policy]"); s != "" {
-		if err := q.Action.UnmarshalText([]byte(s)); err != nil {
-			return q, &badField{"filter[policy]", fmt.Sprintf("%q: want \"allow\" or \"deny\"", s)}
-		}
-	}
-	for _, f := range []struct {
-		key string
-		to  *time.Time
-	}{
-		{"createTimeFrom", &q.CreatedAt.From}, {"createTimeTo", &q.CreatedAt.To},
-		{"updateTimeFrom", &q.UpdatedAt.From}, {"updateTimeTo", &q.UpdatedAt.To},
-		{"expireTimeFrom", &q.ExpiresAt.From}, {"expireTimeTo", &q.ExpiresAt.To},
-	} {
-		if s := v.Get("filter[" + f.key + "]"); s != "" {
-			t, err := time.Parse(time.RFC3339Nano, s)
-			if err != nil {
-				return q, &badField{"filter[" + f.key + "]", fmt.Sprintf("%q: want an RFC 3339 instant", s)}
-			}
-			*f.to = t
-		}
-	}
-	for _, f := range []struct {
-		key string
-		to  **int64
-	}{{"ttlMin", &q.MinTTL}, {"ttlMax", &q.MaxTTL}} {
-		if s := v.Get("filter[" + f.key + "]"); s != "" {
-			n, err := strconv.ParseInt(s, 10, 64)
-			if err != nil {
-				return q, &badField{"filter[" + f.key + "]", fmt.Sprintf("%q: want whole seconds", s)}
-			}
-			*f.to = &n
-		}
-	}
-	if s := v.Get("sort_by"); s != "" {
-		k, ok := sortKeys[s]
-		if !ok {
-			return q, &badField{"sort_by", fmt.Sprintf("%q: want ipAddress, createTime, updateTime, expireTime, ttl or policy", s)}
-		}
-		q.SortBy = k
-	}
-	switch s := v.Get("sort_order"); s {
-	case "", "asc":
-	case "desc":
-		q.Descending = true
-	default:
-		return q, &badField{"sort_order", fmt.Sprintf("%q: want asc or desc", s)}
-	}
 	q.Limit = 100
-	for _, f := range []struct {
-		key string
-		to  *int
-	}{{"limit", &q.Limit}, {"offset", &q.Offset}} {
-		if s := v.Get(f.key); s != "" {
-			n, err := strconv.Atoi(s)
-			if err != nil || n < 0 || f.key == "limit" && n == 0 {
-				return q, &badField{f.key, fmt.Sprintf("%q: want a positive count", s)}
+	for key, vs := range r.URL.Query() {
+		s := vs[len(vs)-1]
+		if len(vs) > 1 {
+			return q, &badField{key, "given more than once"}
+		}
+		switch key {
+		case "filter[ip]":
+			t, err := rangeset.ParseRange(s)
+			if err != nil {
+				return q, &badField{key, fmt.Sprintf("%s is not an IP address, CIDR or range: %s", rangeset.Quote(s), seed.Reason(err))}
 			}
-			*f.to = n
+			q.Target = t
+		case "filter[policy]":
+			if err := q.Action.UnmarshalText([]byte(s)); err != nil {
+				return q, &badField{key, fmt.Sprintf("%s: want \"allow\" or \"deny\"", rangeset.Quote(s))}
+			}
+		case "filter[ttl]":
+			n, err := strconv.ParseInt(s, 10, 64)
+			if err != nil || n < 0 {
+				return q, &badField{key, fmt.Sprintf("%s: want whole seconds", rangeset.Quote(s))}
+			}
+			q.MinTTL, q.MaxTTL = &n, &n
+		case "filter[createTime]", "filter[updateTime]", "filter[expireTime]":
+			tr, err := timeFilter(key, s)
+			if err != nil {
+				return q, err
+			}
+			switch key {
+			case "filter[createTime]":
+				q.CreatedAt = tr
+			case "filter[updateTime]":
+				q.UpdatedAt = tr
+			default:
+				q.ExpiresAt = tr
+			}
+		case "sort_by":
+			k, ok := sortKeys[s]
+			if !ok {
+				return q, &badField{key, fmt.Sprintf("%s: want ip, createTime, expireTime, policy, ttl or updateTime", rangeset.Quote(s))}
+			}
+			q.SortBy = k
+		case "sort_order":
+			switch s {
+			case "asc":
+			case "desc":
+				q.Descending = true
+			default:
+				return q, &badField{key, fmt.Sprintf("%s: want asc or desc", rangeset.Quote(s))}
+			}
+		case "limit", "offset":
+			n, err := strconv.Atoi(s)
+			if err != nil || n < 0 || key == "limit" && (n == 0 || n > 1000) {
+				return q, &badField{key, fmt.Sprintf("%s: want a count (a limit from 1 to 1000)", rangeset.Quote(s))}
+			}
+			if key == "limit" {
+				q.Limit = n
+			} else {
+				q.Offset = n
+			}
+		default:
+			what := "unknown query parameter"
+			if strings.HasPrefix(key, "filter") {
+				what = "unknown filter: want filter[ip], filter[createTime], filter[expireTime], filter[policy], filter[ttl] or filter[updateTime]"
+			}
+			return q, &badField{key, what}
 		}
 	}
 	return q, nil
@@ -342,17 +429,17 @@ func query(r *http.Request) (store.Query, error) {
 func (s *server) list(w http.ResponseWriter, r *http.Request) {
 	q, err := query(r)
 	if err != nil {
-		fail(w, err)
+		fail(w, err, "")
 		return
 	}
-	rules, total, err := s.st.ListRules(r.Context(), name, q)
+	rules, _, err := s.st.ListRules(r.Context(), name, q)
 	if err != nil {
-		fail(w, err)
+		fail(w, err, "")
 		return
 	}
-	data := []map[string]any{}
+	out := []object{}
 	for _, rule := range rules {
-		data = append(data, address(rule))
+		out = append(out, address(rule))
 	}
-	reply(w, http.StatusOK, map[string]any{"data": data, "total": total, "limit": q.Limit, "offset": q.Offset})
+	reply(w, http.StatusOK, out)
 }
