@@ -192,7 +192,9 @@ func fail(w http.ResponseWriter, err error, id string) {
 }
 
 // settle waits, briefly, until the follower serves revision rev.
-func (s *server) settle(r *http.Request, rev store.Revision) { s.followers.Settle(r.Context(), name, rev) }
+func (s *server) settle(r *http.Request, rev store.Revision) {
+	s.followers.Settle(r.Context(), name, rev)
+}
 
 type object struct {
 	AddressID  string `json:"addressId"`
