@@ -146,3 +146,54 @@ func TestChangesRetention(t *testing.T) {
 		t.Errorf("Changes on a fresh Store = %v, want ErrGap", err)
 	}
 }
+
+// TestOutsideWriteSameSignature: a write by another process is seen by
+// its revision record even when the document keeps its identity, size
+// and modification time (rewritten in place within one clock tick).
+func TestOutsideWriteSameSignature(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	dir := t.TempDir()
+	s := open(t, dir)
+	r := rule("a", "10.0.0.1", policy.Allow)
+	r.Comment = "aaaa"
+	if _, err := s.Put(ctx, "p", policy.New(r), store.Any); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Load(ctx, "p"); err != nil {
+		t.Fatal(err)
+	}
+	// Another Store writes the same-sized document elsewhere; its files are
+	// copied in place over ours and their times set back.
+	odir := t.TempDir()
+	other := open(t, odir)
+	r.Comment = "bbbb"
+	if _, err := other.Put(ctx, "p", policy.New(r), 1<<40); err == nil {
+		t.Fatal("a conditional Put on an absent policy succeeded")
+	}
+	if _, err := other.Put(ctx, "p", policy.New(r), store.Any); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"p.json", ".p.json.rev"} {
+		fi, err := os.Stat(filepath.Join(dir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := os.ReadFile(filepath.Join(odir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if int64(len(data)) != fi.Size() && f == "p.json" {
+			t.Fatalf("%s: %d bytes, was %d: not the same size", f, len(data), fi.Size())
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(filepath.Join(dir, f), fi.ModTime(), fi.ModTime()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if p, _, err := s.Load(ctx, "p"); err != nil || p.Rules[0].Comment != "bbbb" {
+		t.Errorf("Load after an outside write = %+v, %v; want comment bbbb", p.Rules, err)
+	}
+}

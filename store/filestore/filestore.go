@@ -138,8 +138,12 @@ type files struct {
 // need not read its own writes back, and so that the changes of the next
 // revision can be derived from it.
 type known struct {
-	rev  store.Revision
-	sig  string        // the signature of the files p was read from or written to
+	rev store.Revision
+	sig string // the signature of the files p was read from or written to
+	// rec is the revision record as it was then: every write through a
+	// Store records a new revision, so a write by another process is seen
+	// even should the files' identities, sizes and times repeat.
+	rec  []byte
 	p    policy.Policy // shared by every reader: never modified
 	hist *docedit.History
 }
@@ -170,7 +174,7 @@ func (s *Store) Changes(ctx context.Context, name string, after store.Revision) 
 
 // observe remembers p, read or written as revision rev from files of
 // signature sig, and records its changes from the revision known before.
-func (f *files) observe(name string, rev store.Revision, sig string, p policy.Policy) {
+func (f *files) observe(name string, rev store.Revision, sig string, rec []byte, p policy.Policy) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	k := f.known[name]
@@ -185,7 +189,7 @@ func (f *files) observe(name string, rev store.Revision, sig string, p policy.Po
 		changes, ok := docedit.Diff(rev, k.p.Settings, slices.Values(k.p.Rules), p, f.retention)
 		k.hist.Add(k.rev, rev, changes, ok)
 	}
-	k.rev, k.sig, k.p = rev, sig, p
+	k.rev, k.sig, k.rec, k.p = rev, sig, rec, p
 }
 
 // forget drops what the Store knew of a policy that is gone, its changes
@@ -196,13 +200,18 @@ func (f *files) forget(name string) {
 	f.mu.Unlock()
 }
 
-// cached returns the known policy when its files have not changed since.
+// cached returns the known policy when its files have not changed since:
+// two stats and the read of the small revision record.
 func (f *files) cached(name string) (*known, bool) {
 	sig := f.signature(name)
+	rec, _, err := readRegular(f.meta(name), maxMetaBytes)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, false
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	k := f.known[name]
-	if k == nil || k.sig != sig {
+	if k == nil || k.sig != sig || !bytes.Equal(k.rec, rec) {
 		return nil, false
 	}
 	return &known{rev: k.rev, sig: k.sig, p: k.p}, true
@@ -224,6 +233,7 @@ type state struct {
 	recRev store.Revision
 	recSum string // the record: the revision given last, and its document's sum ("" when deleted)
 	sig    string // of the files as read, from the descriptors read
+	rec    []byte // the record as read; nil when absent
 }
 
 // read returns the policy's document and revision record.
@@ -242,6 +252,7 @@ func (f *files) read(name string) (state, error) {
 	m, metaInfo, err := readRegular(f.meta(name), maxMetaBytes)
 	switch {
 	case err == nil:
+		st.rec = m
 		st.recRev, st.recSum = parseMeta(m)
 	case !errors.Is(err, os.ErrNotExist):
 		return st, err
@@ -384,7 +395,7 @@ func (f *files) load(ctx context.Context, name string) (policy.Policy, store.Rev
 	if err != nil {
 		return policy.Policy{}, 0, err
 	}
-	f.observe(name, rev, st.sig, p)
+	f.observe(name, rev, st.sig, st.rec, p)
 	return p, rev, nil
 }
 
@@ -487,14 +498,15 @@ func (f *files) Swap(ctx context.Context, name string, cur store.Revision, p *po
 	}
 	sum := sha256.Sum256(data)
 	hexSum := hex.EncodeToString(sum[:])
-	metaInfo, err := f.writeMeta(name, next, hexSum)
+	rec := fmt.Appendf(nil, "%d %s\n", next, hexSum)
+	metaInfo, err := writeAtomic(f.dir, f.meta(name), rec)
 	if err != nil {
 		return 0, err
 	}
 	sig := fileSig(docInfo) + fileSig(metaInfo)
 	// The editor does not use p after a successful Swap: keep it as the
 	// known policy, not a copy.
-	f.observe(name, next, sig, *p)
+	f.observe(name, next, sig, rec, *p)
 	f.wrote(name, served{next, hexSum}, sig)
 	return next, nil
 }
