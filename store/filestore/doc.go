@@ -20,8 +20,9 @@
 // Store keeps the last policy it read or wrote for each name (so it holds
 // a copy of every policy it has served, O(n) memory each), and Load copies
 // it instead of reading and decoding the file when the files' identity,
-// size and modification time are still those it read or wrote, which
-// costs two stats. Load of a changed document, and the first, costs the
+// size and modification time, and the revision record's content, are
+// still those it read or wrote, which costs two stats and the read of the
+// record. Load of a changed document, and the first, costs the
 // read and decode of the whole file.
 //
 // # Change feed

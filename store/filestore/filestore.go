@@ -156,7 +156,8 @@ type known struct {
 // did not see (another process wrote twice between two of its loads) is
 // not one it can give the changes after: that is [store.ErrGap]. Changes
 // first looks at the document as Load does, so that outside changes are
-// seen; when the files did not change, that costs two stats.
+// seen; when the files did not change, that costs two stats and the read
+// of the revision record.
 func (s *Store) Changes(ctx context.Context, name string, after store.Revision) ([]store.Change, store.Revision, error) {
 	f := s.files
 	if _, _, err := f.load(ctx, name); err != nil {
