@@ -30,3 +30,33 @@ func Example() {
 	// true store: policy "site-1" is at revision 2, not 1
 	// 1 1 bad-host
 }
+
+// A follower applies the changes after the revision it holds instead of
+// loading the whole policy; when they are no longer kept it loads.
+func ExampleStore_Changes() {
+	ctx := context.Background()
+	st := memstore.New(nil)
+	_, rev, _ := st.CreateRule(ctx, "site-1", policy.Rule{ID: "office", Target: rangeset.MustParseRange("10.0.0.0/8"), Action: policy.Allow}, store.Any)
+	held := rev // what the follower loaded
+
+	st.CreateRule(ctx, "site-1", policy.Rule{ID: "bad-net", Target: rangeset.MustParseRange("92.255.220.0/24"), Action: policy.Deny}, store.Any)
+	st.DeleteRule(ctx, "site-1", "office", store.Any)
+
+	changes, now, err := st.Changes(ctx, "site-1", held)
+	if err != nil { // store.ErrGap: load the whole policy instead
+		fmt.Println(err)
+		return
+	}
+	for _, c := range changes {
+		if c.Rule != nil {
+			fmt.Println(c.Revision, "put", c.Rule.ID)
+		} else if c.Deleted != "" {
+			fmt.Println(c.Revision, "delete", c.Deleted)
+		}
+	}
+	fmt.Println("now at", now)
+	// Output:
+	// 2 put bad-net
+	// 3 delete office
+	// now at 3
+}
