@@ -206,10 +206,7 @@ func (d *db) rules(ctx context.Context, tx pgx.Tx, name, where string, args []an
 
 // rulesPos is rules with each rule's pos.
 func (d *db) rulesPos(ctx context.Context, tx pgx.Tx, name, where string, args []any) ([]policy.Rule, []int64, error) {
-	q := fmt.Sprintf(`SELECT %s, pos FROM %s.rules WHERE policy = $1`, ruleCols, d.schema)
-	if where != "" {
-		q += " AND " + where
-	}
+	q := d.rulesQuery(where)
 	// Sorting in Go is cheaper than asking the server to, which spills a
 	// large sort to disk.
 	rows, err := tx.Query(ctx, q, append([]any{name}, args...)...)
@@ -247,6 +244,15 @@ func (d *db) rulesPos(ctx context.Context, tx pgx.Tx, name, where string, args [
 		sorted[i], sortedPos[i] = rules[j], pos[j]
 	}
 	return sorted, sortedPos, nil
+}
+
+// rulesQuery selects the rules of policy $1 that where selects.
+func (d *db) rulesQuery(where string) string {
+	q := fmt.Sprintf(`SELECT %s, pos FROM %s.rules WHERE policy = $1`, ruleCols, d.schema)
+	if where != "" {
+		q += " AND " + where
+	}
+	return q
 }
 
 // wstate is what one write sees of the policy and what it did.

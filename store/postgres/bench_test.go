@@ -1,0 +1,106 @@
+package postgres_test
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/ipgate/ipgate/policy"
+	"github.com/ipgate/ipgate/store"
+	"github.com/ipgate/ipgate/store/storetest"
+)
+
+var benchSizes = []int{1_000, 100_000, 1_000_000}
+
+// sizes runs f at each size, the largest only without -short.
+func sizes(b *testing.B, f func(b *testing.B, n int)) {
+	for _, n := range benchSizes {
+		b.Run(fmt.Sprintf("rules=%dk", n/1000), func(b *testing.B) {
+			if n >= 1_000_000 && testing.Short() {
+				b.Skip("1M rules: skipped under -short")
+			}
+			f(b, n)
+		})
+	}
+}
+
+// report adds the median and the spread (p10, p90) of the timed runs.
+func report(b *testing.B, d []time.Duration) {
+	if len(d) == 0 {
+		return
+	}
+	slices.Sort(d)
+	ms := func(q int) float64 { return float64(d[(len(d)-1)*q/100].Microseconds()) / 1000 }
+	b.ReportMetric(ms(50), "p50-ms")
+	b.ReportMetric(ms(10), "p10-ms")
+	b.ReportMetric(ms(90), "p90-ms")
+}
+
+// BenchmarkLoad loads a policy of n rules.
+func BenchmarkLoad(b *testing.B) {
+	sizes(b, func(b *testing.B, n int) {
+		s := openStore(b, nil)
+		if _, err := s.Put(b.Context(), "large", storetest.Large(n), store.Any); err != nil {
+			b.Fatal(err)
+		}
+		var d []time.Duration
+		for b.Loop() {
+			start := time.Now()
+			if p, _, err := s.Load(b.Context(), "large"); err != nil || len(p.Rules) != n {
+				b.Fatalf("Load = %d rules, %v", len(p.Rules), err)
+			}
+			d = append(d, time.Since(start))
+		}
+		report(b, d)
+	})
+}
+
+// BenchmarkReplaceAll puts a policy of n rules over one of n other rules
+// (every action flipped), again and again.
+func BenchmarkReplaceAll(b *testing.B) {
+	sizes(b, func(b *testing.B, n int) {
+		s := openStore(b, nil)
+		ps := [2]policy.Policy{storetest.Large(n), storetest.Large(n)}
+		for i := range ps[1].Rules {
+			ps[1].Rules[i].Action = 3 - ps[1].Rules[i].Action
+		}
+		if _, err := s.Put(b.Context(), "large", ps[1], store.Any); err != nil {
+			b.Fatal(err)
+		}
+		var d []time.Duration
+		i := 0
+		for b.Loop() {
+			start := time.Now()
+			if _, err := s.Put(b.Context(), "large", ps[i%2], store.Any); err != nil {
+				b.Fatal(err)
+			}
+			d = append(d, time.Since(start))
+			i++
+		}
+		report(b, d)
+	})
+}
+
+// BenchmarkSingleRuleWrite patches one rule of a policy of n rules.
+func BenchmarkSingleRuleWrite(b *testing.B) {
+	sizes(b, func(b *testing.B, n int) {
+		s := openStore(b, nil)
+		if _, err := s.Put(b.Context(), "large", storetest.Large(n), store.Any); err != nil {
+			b.Fatal(err)
+		}
+		var d []time.Duration
+		i := 0
+		for b.Loop() {
+			a := policy.Action(1 + i%2)
+			id := fmt.Sprint("r", i*7919%n)
+			start := time.Now()
+			if _, _, err := s.PatchRule(b.Context(), "large", id, store.Patch{Action: &a}, store.Any); err != nil {
+				b.Fatal(err)
+			}
+			d = append(d, time.Since(start))
+			i++
+		}
+		report(b, d)
+	})
+}

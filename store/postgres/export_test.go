@@ -1,0 +1,25 @@
+package postgres
+
+import (
+	"context"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/ipgate/ipgate/store"
+)
+
+// RowsRead returns the number of rule rows the package has decoded.
+func RowsRead() int64 { return rowsRead.Load() }
+
+// ExplainList returns the plan of the query that ListRules and DeleteRules
+// run to choose the candidates of q.
+func ExplainList(ctx context.Context, s *Store, name string, q store.Query) (string, error) {
+	where, args := filter(q)
+	rows, err := s.db.pool.Query(ctx, "EXPLAIN "+s.db.rulesQuery(where), append([]any{name}, args...)...)
+	if err != nil {
+		return "", err
+	}
+	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	return strings.Join(lines, "\n"), err
+}
