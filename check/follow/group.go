@@ -169,8 +169,16 @@ func (g *Group) Start(ctx context.Context, names []string) error {
 			}
 		}()
 	}
-	for _, name := range names {
-		next <- name
+feed:
+	for i, name := range names {
+		select {
+		case next <- name:
+		case <-ctx.Done():
+			mu.Lock()
+			errs = append(errs, fmt.Errorf("follow: Group.Start: %d of %d names not started: %w", len(names)-i, len(names), ctx.Err()))
+			mu.Unlock()
+			break feed
+		}
 	}
 	close(next)
 	wg.Wait()

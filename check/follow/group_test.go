@@ -272,6 +272,13 @@ func TestGroupStart(t *testing.T) {
 	if err := g.Start(ctx, nil); err != nil {
 		t.Errorf("Start(nil) = %v", err)
 	}
+	g2 := follow.NewGroup(st, nil)
+	defer g2.Close()
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := g2.Start(cctx, names); !errors.Is(err, context.Canceled) {
+		t.Errorf("Start with a context ended = %v", err)
+	}
 }
 
 // TestGroupIdle: with IdleAfter, a follower nobody asks for is closed and
@@ -280,7 +287,8 @@ func TestGroupIdle(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	st := newTenants(t, 3)
-	const idle = 40 * time.Millisecond
+	// Long enough that a loaded machine still asks for t0 in time.
+	const idle = 250 * time.Millisecond
 	g := follow.NewGroup(st, &follow.GroupOptions{IdleAfter: idle, MaxPolicies: 2})
 	defer g.Close()
 	if err := g.Start(ctx, []string{"t0", "t1"}); err != nil {
@@ -290,11 +298,11 @@ func TestGroupIdle(t *testing.T) {
 	unused, _ := g.Get(ctx, "t1")
 	// t0 is asked for all along, t1 never again.
 	start := time.Now()
-	for time.Since(start) < 5*idle {
+	for time.Since(start) < 3*idle {
 		if f, err := g.Get(ctx, "t0"); err != nil || f != busy {
 			t.Fatalf("Get(t0) while in use = %p, %v; want the same follower %p", f, err, busy)
 		}
-		time.Sleep(idle / 8)
+		time.Sleep(idle / 25)
 	}
 	if err := unused.Wait(ctx, 1000); !errors.Is(err, check.ErrClosed) {
 		t.Errorf("the idle follower was not closed: Wait = %v", err)
