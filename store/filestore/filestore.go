@@ -12,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -187,7 +186,7 @@ func (f *files) observe(name string, rev store.Revision, sig string, rec []byte,
 	case rev < k.rev: // a slower reader of an older revision
 		return
 	case rev > k.rev:
-		changes, ok := docedit.Diff(rev, k.p.Settings, slices.Values(k.p.Rules), p, f.retention)
+		changes, ok := docedit.Diff(rev, k.p, p, f.retention)
 		k.hist.Add(k.rev, rev, changes, ok)
 	}
 	k.rev, k.sig, k.rec, k.p = rev, sig, rec, p

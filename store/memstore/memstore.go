@@ -80,8 +80,12 @@ type state struct {
 
 func (s state) policy() policy.Policy {
 	p := policy.Policy{Settings: s.settings, Rules: make([]policy.Rule, 0, s.live)}
-	for r := range s.rules.all {
-		p.Rules = append(p.Rules, r.Clone())
+	for leaf := range s.rules.leaves {
+		for i := range leaf {
+			if r := &leaf[i]; r.ID != "" {
+				p.Rules = append(p.Rules, r.Clone())
+			}
+		}
 	}
 	return p
 }
@@ -246,15 +250,46 @@ func (s *Store) Put(ctx context.Context, name string, np policy.Policy, expected
 	if err := s.validatePolicy(np); err != nil {
 		return e.rev, invalid(name, err)
 	}
-	changes, ok := docedit.Diff(0, e.settings, e.rules.all, np, s.retention)
+	index := make(map[string]int, len(np.Rules))
+	for i, r := range np.Rules {
+		index[r.ID] = i
+	}
+	changes, ok := e.diff(np, index, s.retention)
 	rev, err := s.commit(name, e, state{settings: np.Settings, rules: build(np.Rules), live: len(np.Rules)}, changes, ok)
 	if err == nil {
-		e.index = make(map[string]int, len(np.Rules))
-		for i, r := range np.Rules {
-			e.index[r.ID] = i
-		}
+		e.index = index
 	}
 	return rev, err
+}
+
+// diff is [docedit.Diff] from e to np, whose index is given, with e's own
+// index: no map of the old policy is built.
+func (e *entry) diff(np policy.Policy, index map[string]int, limit int) ([]store.Change, bool) {
+	var out []store.Change
+	if e.settings != np.Settings {
+		s := np.Settings
+		out = append(out, store.Change{Settings: &s})
+	}
+	for r := range e.rules.all {
+		if _, ok := index[r.ID]; !ok {
+			if len(out) >= limit {
+				return nil, false
+			}
+			out = append(out, store.Change{Deleted: r.ID})
+		}
+	}
+	for i := range np.Rules {
+		r := &np.Rules[i]
+		if j, ok := e.index[r.ID]; ok && e.rules.get(j).Equal(*r) {
+			continue
+		}
+		if len(out) >= limit {
+			return nil, false
+		}
+		c := r.Clone()
+		out = append(out, store.Change{Rule: &c})
+	}
+	return out, true
 }
 
 func conflictRev(err error) store.Revision {

@@ -69,27 +69,40 @@ func setNode(nd *node, h uint, i int, r policy.Rule) *node {
 
 // all calls yield with the rule of every non-empty slot, in order.
 func (v vec) all(yield func(policy.Rule) bool) {
-	if v.root != nil {
-		walk(v.root, v.height, &v.n, yield)
+	for leaf := range v.leaves {
+		for i := range leaf {
+			if r := &leaf[i]; r.ID != "" && !yield(*r) {
+				return
+			}
+		}
 	}
 }
 
-func walk(nd *node, h uint, left *int, yield func(policy.Rule) bool) bool {
+// leaves calls yield with the slots in use of each leaf, in order; they
+// are shared and must not be modified.
+func (v vec) leaves(yield func([]policy.Rule) bool) {
+	if v.root != nil {
+		walk(v.root, v.height, v.n, yield)
+	}
+}
+
+// walk yields the leaves under nd, of which the first left slots are in
+// use; it returns the slots in use left after them, or -1 when yield
+// stopped.
+func walk(nd *node, h uint, left int, yield func([]policy.Rule) bool) int {
 	if h == 0 {
-		for k := 0; k < width && *left > 0; k++ {
-			*left--
-			if r := &nd.rules[k]; r.ID != "" && !yield(*r) {
-				return false
-			}
+		k := min(left, width)
+		if !yield(nd.rules[:k]) {
+			return -1
 		}
-		return true
+		return left - k
 	}
-	for k := 0; k < width && *left > 0; k++ {
-		if !walk(nd.kids[k], h-1, left, yield) {
-			return false
+	for k := 0; k < width && left > 0; k++ {
+		if left = walk(nd.kids[k], h-1, left, yield); left < 0 {
+			return -1
 		}
 	}
-	return true
+	return left
 }
 
 // build returns a vec of rules, in O(len(rules)).

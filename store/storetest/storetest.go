@@ -461,8 +461,9 @@ func Large(n int) policy.Policy {
 	return p
 }
 
-// Bench measures replacing every rule of a policy of n rules at once and
-// loading it back, on stores that newStore makes.
+// Bench measures replacing every rule of a policy of n rules at once,
+// loading it back, and patching one rule of it, on stores that newStore
+// makes.
 func Bench(b *testing.B, n int, newStore func(b *testing.B) store.Editor) {
 	p := Large(n)
 	b.Run(fmt.Sprintf("rules=%dk/op=replace-all", n/1000), func(b *testing.B) {
@@ -483,6 +484,19 @@ func Bench(b *testing.B, n int, newStore func(b *testing.B) store.Editor) {
 		for b.Loop() {
 			if got, _, err := s.Load(b.Context(), "large"); err != nil || len(got.Rules) != n {
 				b.Fatalf("Load = %d rules, %v", len(got.Rules), err)
+			}
+		}
+	})
+	b.Run(fmt.Sprintf("rules=%dk/op=patch-one", n/1000), func(b *testing.B) {
+		s := newStore(b)
+		if _, err := s.Put(b.Context(), "large", p, store.Any); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			comment := fmt.Sprint(i)
+			if _, _, err := s.PatchRule(b.Context(), "large", fmt.Sprint("r", i*7919%n), store.Patch{Comment: &comment}, store.Any); err != nil {
+				b.Fatal(err)
 			}
 		}
 	})

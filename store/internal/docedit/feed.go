@@ -2,7 +2,6 @@ package docedit
 
 import (
 	"cmp"
-	"iter"
 	"slices"
 	"time"
 
@@ -32,36 +31,37 @@ func Stamp(np policy.Policy, now time.Time, old func(id string) (policy.Rule, bo
 	return np
 }
 
-// Diff returns the changes, under revision rev, that turn the policy of
-// settings old and rules oldRules into np: new settings first, then the
-// rules deleted, in old order, then the rules put, in np's order. It
-// reports false, with no changes, when there are more than limit of them,
-// so that a replacement of everything is not recorded rule by rule. np's
-// ids must be unique.
-func Diff(rev store.Revision, old policy.Settings, oldRules iter.Seq[policy.Rule], np policy.Policy, limit int) ([]store.Change, bool) {
+// Diff returns the changes, under revision rev, that turn the policy old
+// into np: new settings first, then the rules deleted, in old's order,
+// then the rules put, in np's order. It reports false, with no changes,
+// when there are more than limit of them, so that a replacement of
+// everything is not recorded rule by rule. The ids of each policy must be
+// unique.
+func Diff(rev store.Revision, old, np policy.Policy, limit int) ([]store.Change, bool) {
 	var out []store.Change
-	if old != np.Settings {
+	if old.Settings != np.Settings {
 		s := np.Settings
 		out = append(out, store.Change{Revision: rev, Settings: &s})
 	}
-	prev := map[string]policy.Rule{}
-	for r := range oldRules {
-		prev[r.ID] = r
+	prev := make(map[string]int, len(old.Rules))
+	for i, r := range old.Rules {
+		prev[r.ID] = i
 	}
-	inNew := make(map[string]bool, len(np.Rules))
+	inNew := make(map[string]struct{}, len(np.Rules))
 	for _, r := range np.Rules {
-		inNew[r.ID] = true
+		inNew[r.ID] = struct{}{}
 	}
-	for r := range oldRules {
-		if !inNew[r.ID] {
+	for _, r := range old.Rules {
+		if _, ok := inNew[r.ID]; !ok {
 			if len(out) >= limit {
 				return nil, false
 			}
 			out = append(out, store.Change{Revision: rev, Deleted: r.ID})
 		}
 	}
-	for _, r := range np.Rules {
-		if o, ok := prev[r.ID]; ok && o.Equal(r) {
+	for i := range np.Rules {
+		r := &np.Rules[i]
+		if j, ok := prev[r.ID]; ok && old.Rules[j].Equal(*r) {
 			continue
 		}
 		if len(out) >= limit {

@@ -105,14 +105,14 @@ func TestDiffAndStamp(t *testing.T) {
 	if !np.Rules[0].UpdatedAt.Equal(t0) || !np.Rules[1].UpdatedAt.Equal(now) || !np.Rules[1].CreatedAt.Equal(t0) || !np.Rules[2].CreatedAt.Equal(now) {
 		t.Errorf("Stamp: %+v", np.Rules)
 	}
-	got, ok := docedit.Diff(7, old.Settings, slices.Values(old.Rules), np, 10)
+	got, ok := docedit.Diff(7, old, np, 10)
 	if want := []string{"7 settings", "7 delete a", "7 put b", "7 put d"}; !ok || !slices.Equal(describe(got), want) {
 		t.Errorf("Diff = %q, %v; want %q", describe(got), ok, want)
 	}
-	if got, ok := docedit.Diff(7, old.Settings, slices.Values(old.Rules), np, 3); ok || got != nil {
+	if got, ok := docedit.Diff(7, old, np, 3); ok || got != nil {
 		t.Errorf("Diff over its limit = %q, %v; want nothing, false", describe(got), ok)
 	}
-	if got, ok := docedit.Diff(7, np.Settings, slices.Values(np.Rules), np, 0); !ok || len(got) != 0 {
+	if got, ok := docedit.Diff(7, np, np, 0); !ok || len(got) != 0 {
 		t.Errorf("Diff of a policy with itself = %q, %v", describe(got), ok)
 	}
 }
