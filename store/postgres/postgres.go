@@ -149,10 +149,11 @@ func (d *db) Load(ctx context.Context, name string) (policy.Policy, store.Revisi
 	var rev store.Revision
 	err := pgx.BeginTxFunc(ctx, d.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		var err error
-		if rev, p.Settings, err = d.head(ctx, tx, name); err != nil {
+		var n int64
+		if rev, p.Settings, n, err = d.head(ctx, tx, name); err != nil {
 			return err
 		}
-		p.Rules, err = d.rules(ctx, tx, name, "", nil)
+		p.Rules, _, err = d.rulesPos(ctx, tx, name, "", nil, n)
 		return err
 	})
 	if err != nil {
@@ -172,25 +173,27 @@ func (d *db) readErr(doing, name string, err error) error {
 	return fmt.Errorf("postgres: %s %s: %w", doing, rangeset.Quote(name), err)
 }
 
-// head reads a policy's revision and settings, or ErrNotFound.
-func (d *db) head(ctx context.Context, tx pgx.Tx, name string) (store.Revision, policy.Settings, error) {
+// head reads a policy's revision, settings and number of rules, or
+// ErrNotFound.
+func (d *db) head(ctx context.Context, tx pgx.Tx, name string) (store.Revision, policy.Settings, int64, error) {
 	var rev store.Revision
 	var deleted bool
 	var s policy.Settings
 	var def, prec string
-	err := tx.QueryRow(ctx, fmt.Sprintf(`SELECT revision, deleted, enabled, default_action, precedence, apply_to_mobile
+	var n int64
+	err := tx.QueryRow(ctx, fmt.Sprintf(`SELECT revision, deleted, enabled, default_action, precedence, apply_to_mobile, rule_count
 		FROM %s.policies WHERE name = $1`, d.schema), name).
-		Scan(&rev, &deleted, &s.Enabled, &def, &prec, &s.ApplyToMobile)
+		Scan(&rev, &deleted, &s.Enabled, &def, &prec, &s.ApplyToMobile, &n)
 	if errors.Is(err, pgx.ErrNoRows) || err == nil && deleted {
-		return 0, s, store.ErrNotFound
+		return 0, s, 0, store.ErrNotFound
 	}
 	if err != nil {
-		return 0, s, err
+		return 0, s, 0, err
 	}
 	if err := parseSettings(&s, def, prec); err != nil {
-		return 0, s, fmt.Errorf("%w: policy %s: %w", store.ErrInvalid, rangeset.Quote(name), err)
+		return 0, s, 0, fmt.Errorf("%w: policy %s: %w", store.ErrInvalid, rangeset.Quote(name), err)
 	}
-	return rev, s, nil
+	return rev, s, n, nil
 }
 
 func parseSettings(s *policy.Settings, def, prec string) error {
@@ -200,12 +203,12 @@ func parseSettings(s *policy.Settings, def, prec string) error {
 // rules reads the policy's rules that the SQL condition where (on args $2
 // and up) selects, in the policy's order.
 func (d *db) rules(ctx context.Context, tx pgx.Tx, name, where string, args []any) ([]policy.Rule, error) {
-	rules, _, err := d.rulesPos(ctx, tx, name, where, args)
+	rules, _, err := d.rulesPos(ctx, tx, name, where, args, 0)
 	return rules, err
 }
 
-// rulesPos is rules with each rule's pos.
-func (d *db) rulesPos(ctx context.Context, tx pgx.Tx, name, where string, args []any) ([]policy.Rule, []int64, error) {
+// rulesPos is rules with each rule's pos; size is how many to expect.
+func (d *db) rulesPos(ctx context.Context, tx pgx.Tx, name, where string, args []any, size int64) ([]policy.Rule, []int64, error) {
 	q := d.rulesQuery(where)
 	// Sorting in Go is cheaper than asking the server to, which spills a
 	// large sort to disk.
@@ -214,8 +217,9 @@ func (d *db) rulesPos(ctx context.Context, tx pgx.Tx, name, where string, args [
 		return nil, nil, err
 	}
 	defer rows.Close()
-	var rules []policy.Rule
-	var pos []int64
+	size = min(size, 1<<24)
+	rules := make([]policy.Rule, 0, size)
+	pos := make([]int64, 0, size)
 	var s ruleScan
 	var p int64
 	dest := append(s.dest(), &p)
@@ -232,6 +236,9 @@ func (d *db) rulesPos(ctx context.Context, tx pgx.Tx, name, where string, args [
 	}
 	if err := rows.Err(); err != nil {
 		return nil, nil, err
+	}
+	if slices.IsSorted(pos) { // as COPY wrote them
+		return rules, pos, nil
 	}
 	order := make([]int, len(rules))
 	for i := range order {
@@ -262,6 +269,7 @@ type wstate struct {
 	cur      store.Revision
 	settings policy.Settings
 	nextPos  int64
+	count    int64 // rules
 
 	changed, deleted bool
 	// gap says the changes were too many to record.
@@ -287,9 +295,9 @@ func (d *db) write(ctx context.Context, name string, create bool, change func(tx
 		var deleted bool
 		var def, prec string
 		w := wstate{}
-		err := tx.QueryRow(ctx, fmt.Sprintf(`SELECT revision, deleted, feed_from, next_pos, enabled, default_action, precedence, apply_to_mobile
+		err := tx.QueryRow(ctx, fmt.Sprintf(`SELECT revision, deleted, feed_from, next_pos, rule_count, enabled, default_action, precedence, apply_to_mobile
 			FROM %s.policies WHERE name = $1 FOR UPDATE`, d.schema), name).
-			Scan(&last, &deleted, &feedFrom, &w.nextPos, &w.settings.Enabled, &def, &prec, &w.settings.ApplyToMobile)
+			Scan(&last, &deleted, &feedFrom, &w.nextPos, &w.count, &w.settings.Enabled, &def, &prec, &w.settings.ApplyToMobile)
 		if errors.Is(err, pgx.ErrNoRows) || err == nil && deleted && !create {
 			return store.ErrNotFound
 		}
@@ -301,7 +309,7 @@ func (d *db) write(ctx context.Context, name string, create bool, change func(tx
 		}
 		w.cur = last
 		if deleted {
-			w.cur, w.settings, w.nextPos = 0, policy.DefaultSettings(), 0
+			w.cur, w.settings, w.nextPos, w.count = 0, policy.DefaultSettings(), 0, 0
 		}
 		if err := change(tx, &w); err != nil || !w.changed {
 			result = w.cur
@@ -316,8 +324,8 @@ func (d *db) write(ctx context.Context, name string, create bool, change func(tx
 			newFrom = next
 		}
 		b := &pgx.Batch{}
-		b.Queue(fmt.Sprintf(`UPDATE %s.policies SET revision = $2, deleted = $3, next_pos = $4, feed_from = $5 WHERE name = $1`, d.schema),
-			name, next, w.deleted, w.nextPos, newFrom)
+		b.Queue(fmt.Sprintf(`UPDATE %s.policies SET revision = $2, deleted = $3, next_pos = $4, feed_from = $5, rule_count = $6 WHERE name = $1`, d.schema),
+			name, next, w.deleted, w.nextPos, newFrom, w.count)
 		if newFrom > feedFrom {
 			b.Queue(fmt.Sprintf(`DELETE FROM %s.changes WHERE policy = $1 AND revision <= $2`, d.schema), name, newFrom)
 		}
@@ -432,7 +440,7 @@ func (d *db) drop(ctx context.Context, tx pgx.Tx, name string, w *wstate) error 
 	if _, err := tx.Exec(ctx, fmt.Sprintf(`DELETE FROM %s.rules WHERE policy = $1`, d.schema), name); err != nil {
 		return err
 	}
-	w.changed, w.deleted, w.nextPos = true, true, 0
+	w.changed, w.deleted, w.nextPos, w.count = true, true, 0, 0
 	return d.setSettings(ctx, tx, name, policy.DefaultSettings())
 }
 
@@ -445,7 +453,7 @@ func (d *db) replace(ctx context.Context, tx pgx.Tx, name string, w *wstate, p p
 	var oldPos []int64
 	if w.cur != 0 {
 		var err error
-		if old, oldPos, err = d.rulesPos(ctx, tx, name, "", nil); err != nil {
+		if old, oldPos, err = d.rulesPos(ctx, tx, name, "", nil, w.count); err != nil {
 			return err
 		}
 	}
@@ -498,7 +506,7 @@ func (d *db) replace(ctx context.Context, tx pgx.Tx, name string, w *wstate, p p
 			}
 		}
 	}
-	w.changed = true
+	w.changed, w.count = true, int64(len(p.Rules))
 	if p.Settings != w.settings {
 		if err := d.setSettings(ctx, tx, name, p.Settings); err != nil {
 			return err
@@ -624,6 +632,7 @@ func (s *Store) CreateRule(ctx context.Context, name string, r policy.Rule, expe
 			return fmt.Errorf("%w: %s", store.ErrRuleExists, rangeset.Quote(r.ID))
 		}
 		w.nextPos++
+		w.count++
 		w.changed, w.changes = true, []store.Change{{Rule: &r}}
 		return nil
 	})
@@ -639,7 +648,7 @@ func (s *Store) GetRule(ctx context.Context, name, id string) (policy.Rule, stor
 	var rev store.Revision
 	err := pgx.BeginTxFunc(ctx, s.db.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		var err error
-		if rev, _, err = s.db.head(ctx, tx, name); err != nil {
+		if rev, _, _, err = s.db.head(ctx, tx, name); err != nil {
 			return err
 		}
 		r, err = s.db.rule(ctx, tx, name, id, false)
@@ -728,6 +737,7 @@ func (s *Store) DeleteRule(ctx context.Context, name, id string, expected store.
 		if tag.RowsAffected() == 0 {
 			return fmt.Errorf("%w: %s", store.ErrRuleNotFound, rangeset.Quote(id))
 		}
+		w.count--
 		w.changed, w.changes = true, []store.Change{{Deleted: id}}
 		return nil
 	})
@@ -767,7 +777,7 @@ func filter(q store.Query) (string, []any) {
 func (s *Store) ListRules(ctx context.Context, name string, q store.Query) ([]policy.Rule, int, error) {
 	var rules []policy.Rule
 	err := pgx.BeginTxFunc(ctx, s.db.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		if _, _, err := s.db.head(ctx, tx, name); err != nil {
+		if _, _, _, err := s.db.head(ctx, tx, name); err != nil {
 			return err
 		}
 		where, args := filter(q)
@@ -810,6 +820,7 @@ func (s *Store) DeleteRules(ctx context.Context, name string, q store.Query, exp
 		}
 		tag, err := tx.Exec(ctx, fmt.Sprintf(`DELETE FROM %s.rules WHERE policy = $1 AND id = ANY($2)`, s.db.schema), name, ids)
 		n = int(tag.RowsAffected())
+		w.count -= int64(n)
 		w.changed = true
 		return err
 	})
