@@ -210,7 +210,7 @@ const (
 // the commit to the last follower deciding with it, per edit. Each
 // follower also reports its RSS at rest and its peak while following the
 // edits. IPGATE_FLEET_RULES and IPGATE_FLEET_EDITS change the size and
-// the number of edits.
+// the number of edits, IPGATE_FLEET_FOLLOWERS the number of followers.
 func TestFleet(t *testing.T) {
 	if testing.Short() {
 		t.Skip("1M rules in PostgreSQL: not in -short mode")
@@ -218,6 +218,9 @@ func TestFleet(t *testing.T) {
 	n, edits, followers := 1_000_000, 200, 4
 	if v, err := strconv.Atoi(os.Getenv("IPGATE_FLEET_RULES")); err == nil {
 		n = v
+	}
+	if v, err := strconv.Atoi(os.Getenv("IPGATE_FLEET_FOLLOWERS")); err == nil && v > 0 {
+		followers = v
 	}
 	if v, err := strconv.Atoi(os.Getenv("IPGATE_FLEET_EDITS")); err == nil {
 		edits = v
@@ -257,7 +260,7 @@ func TestFleet(t *testing.T) {
 		t.Logf("follower %d: started in %v (its own start %v), RSS %d MiB at rest", i, time.Since(start), took, rss>>10)
 	}
 
-	var write, decided, total []time.Duration
+	var write, decided, total, each []time.Duration
 	for e := range edits {
 		probe.Action = policy.Allow
 		if e%2 == 1 {
@@ -285,6 +288,7 @@ func TestFleet(t *testing.T) {
 					t.Fatalf("follower %d at revision %d: allowed %v, want revision %d deciding %v", i, got, allowed, r, probe.Action)
 				}
 				last = max(last, at)
+				each = append(each, time.Unix(0, at).Sub(t1))
 				break
 			}
 		}
@@ -296,19 +300,22 @@ func TestFleet(t *testing.T) {
 	t.Logf("  write (UpdateRule to commit): %s", summary(write))
 	t.Logf("  commit to decided by every follower: %s", summary(decided))
 	t.Logf("  write start to decided by every follower: %s", summary(total))
+	t.Logf("  commit to decided by one follower: %s", summary(each))
 	for i, c := range cs {
 		var rest, peak int64
-		if _, err := fmt.Sscan(c.finish(t), &rest, &peak); err != nil {
+		var cpu time.Duration
+		if _, err := fmt.Sscan(c.finish(t), &rest, &peak, &cpu); err != nil {
 			t.Fatal(err)
 		}
-		t.Logf("follower %d: RSS %d MiB at rest, peak %d MiB during the edits (%.3fx)", i, rest>>10, peak>>10, float64(peak)/float64(rest))
+		t.Logf("follower %d: RSS %d MiB at rest, peak %d MiB during the edits (%.3fx); CPU %v per change", i, rest>>10, peak>>10, float64(peak)/float64(rest), cpu/time.Duration(edits))
 	}
 }
 
 // TestFleetChild is a follower process of TestFleet. It prints its
 // revision, RSS at rest and start time once started, then the revision,
 // instant and decision of the probe each time it serves a new revision,
-// and at the end its RSS at rest and its peak RSS since the start.
+// and at the end its RSS at rest, its peak RSS since the start and the
+// CPU time it spent since the start.
 func TestFleetChild(t *testing.T) {
 	if os.Getenv(childEnv) != "fleet" {
 		t.Skip("a child process of TestFleet")
@@ -329,6 +336,7 @@ func TestFleetChild(t *testing.T) {
 	atRest()
 	resetPeak()
 	say("%d %d %d", f.Status().Revision, procStatus("VmRSS"), took)
+	cpu0 := cpuTime()
 	req := check.Request{Addr: fleetProbe}
 	for {
 		served := f.Status().Revision
@@ -338,9 +346,9 @@ func TestFleetChild(t *testing.T) {
 		d := f.Check(req)
 		say("%d %d %v", f.Status().Revision, time.Now().UnixNano(), d.Allowed)
 	}
-	peak := procStatus("VmHWM")
+	peak, cpu := procStatus("VmHWM"), cpuTime()-cpu0
 	atRest()
-	say("%d %d", procStatus("VmRSS"), peak)
+	say("%d %d %d", procStatus("VmRSS"), peak, cpu)
 }
 
 // TestTenants: one process follows 10,000 tenants of 10 rules each, all
