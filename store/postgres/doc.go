@@ -1,15 +1,59 @@
 // Package postgres is the store for a fleet of instances: policies live in
-// PostgreSQL, rules as rows, and every commit bumps the policy's revision
-// in the same transaction and sends a NOTIFY, which watchers LISTEN for
-// (one connection per [Store], whatever the number of watchers and
-// policies). After a lost connection the watchers reconnect, listen again
-// and announce a change, so that their readers reload and no change is
-// missed.
+// PostgreSQL, rules as rows, and every commit bumps the policy's revision,
+// records its changes and sends a NOTIFY in the same transaction.
 //
-// Revisions are kept in the policy's row, which a commit locks: they grow
-// by one with every commit, a policy deleted and created again included.
+// # Schema
+//
+// [Open] creates the schema (Options.Schema, "ipgate" by default) or
+// migrates it in place: schema_migrations lists the versions applied, and
+// the migrations run in order, each in its own transaction, under an
+// advisory lock. A schema newer than the release is refused. The tables:
+//
+//   - policies: one row per policy name, never deleted (a deleted policy
+//     keeps its row, so that revisions never repeat): revision, deleted,
+//     the settings, next_pos, rule_count and feed_from (the feed holds
+//     every change after that revision).
+//   - rules: primary key (policy, id), which keeps ids unique. A target is
+//     target_from and target_to (inet, inclusive) plus cover (cidr), the
+//     smallest prefix holding it; the index on (policy, cover) finds the
+//     rules holding an address by probing its supernets, one per prefix
+//     length. An instant is a timestamptz plus a smallint of the
+//     nanoseconds below its microseconds, so that it survives exactly
+//     (read back in UTC). pos orders the rules.
+//   - changes: primary key (policy, revision, seq): the rules put and
+//     deleted and the settings set by each revision.
+//
+// # Costs
+//
+// Without a guard, a rule write (create, update, patch, delete) reads and
+// writes the rule's row and the policy's row, whatever the policy's size.
+// DeleteRules and ListRules choose their candidates in SQL, by target,
+// address, action and admin flag; the other filters, the order and the
+// paging are applied to the candidates. A Put reads the old rows, to keep
+// the timestamps of unchanged rules and find the changes, and writes only
+// the rows that changed; when they are more than 10,000 it deletes every
+// row and COPYs the policy. With Options.Guard set, every write but Delete
+// loads and validates the whole policy, as the guard needs it.
+//
+// # Change feed
+//
+// [Store.Changes] returns the changes after a revision, within
+// Options.Retention (the last 1000 revisions by default), else
+// [store.ErrGap]: also after a deletion, and across a revision that changed
+// more than 10,000 rules, which is not recorded (its followers load the
+// policy, which costs them no more).
+//
+// # Watching
+//
+// A NOTIFY on the channel named as the schema carries the revision and the
+// policy name ("42 tenant-7"). All the watchers of a [Store], whatever the
+// policy, share one LISTEN connection, opened by the first Watch. When it
+// is lost, every watch channel is closed at once, so that each follower
+// reports it and watches again: the next Watch reconnects, or fails while
+// the server cannot be reached, with a backoff (Options.Retry, doubled up
+// to a minute, jittered) during which Watch fails at once with the last
+// error.
 //
 // [Open] needs the server's DSN: the package reads no environment and has
-// no default server. The store creates its schema itself; creating it
-// again is harmless.
+// no default server.
 package postgres
