@@ -19,7 +19,9 @@
 // the whole policies before and after, so with one every write costs
 // O(n). Put, DeleteRules and ListRules cost O(n), as they must see every
 // rule; so does Load, which copies the policy outside the lock from a
-// consistent snapshot, so that writers never wait for readers.
+// consistent snapshot, so that writers never wait for readers. Writers
+// wait for each other, readers for no write: a slow write (a large Put,
+// a Guard compiling the policy) holds up the other writers only.
 //
 // # Change feed
 //

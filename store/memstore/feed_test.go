@@ -245,3 +245,59 @@ func BenchmarkSingleRuleWrite(b *testing.B) {
 		})
 	}
 }
+
+// TestSlowGuardBlocksNoReader: a write held up by its Guard (a lockout
+// guard compiling a large policy) holds up other writers only: Load,
+// GetRule, ListRules and Changes go on.
+func TestSlowGuardBlocksNoReader(t *testing.T) {
+	ctx := t.Context()
+	entered, release := make(chan struct{}), make(chan struct{})
+	var slow bool
+	st := memstore.New(&memstore.Options{Guard: func(_, new policy.Policy) error {
+		if slow {
+			close(entered)
+			<-release
+		}
+		return nil
+	}})
+	_, rev, err := st.CreateRule(ctx, "p", allow("a", "10.0.0.1"), store.Any)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow = true
+	done := make(chan error)
+	go func() {
+		_, _, err := st.CreateRule(ctx, "p", allow("b", "10.0.0.2"), store.Any)
+		done <- err
+	}()
+	<-entered
+	read := make(chan error)
+	go func() {
+		_, got, err := st.Load(ctx, "p")
+		if err == nil && got != rev {
+			err = fmt.Errorf("Load during a guarded write = revision %d, want %d", got, rev)
+		}
+		if err == nil {
+			_, _, err = st.GetRule(ctx, "p", "a")
+		}
+		if err == nil {
+			_, _, err = st.ListRules(ctx, "p", store.Query{})
+		}
+		if err == nil {
+			_, _, err = st.Changes(ctx, "p", rev)
+		}
+		read <- err
+	}()
+	select {
+	case err := <-read:
+		if err != nil {
+			t.Error(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("readers waited for a write held up by its guard")
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

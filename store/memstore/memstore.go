@@ -44,10 +44,15 @@ type Store struct {
 	retention int
 	hub       fanout.Hub
 
+	// wmu serializes the writers, for the whole of each write: a slow
+	// write (a Put of many rules, a Guard) holds up other writers only.
+	// mu guards what readers see (policies, each entry's state, index and
+	// hist), changed by writers holding both, briefly.
+	wmu      sync.Mutex
 	mu       sync.Mutex
 	policies map[string]*entry
 	// last holds the highest revision each name ever had, deleted
-	// policies included, so that no revision is given twice.
+	// policies included, so that no revision is given twice (under wmu).
 	last map[string]store.Revision
 
 	// validated counts the rules that writes validated, so that tests can
@@ -61,9 +66,8 @@ var (
 	_ store.Feed    = (*Store)(nil)
 )
 
-// entry is one policy. Its state is replaced, never modified, under
-// Store.mu, so that Load copies it out under the lock and reads it
-// without; index and hist belong to the writers.
+// entry is one policy. Its state is replaced, never modified, so that
+// Load copies it out under Store.mu and reads it without.
 type entry struct {
 	state
 	index map[string]int // rule id -> slot in rules
@@ -148,7 +152,7 @@ func (s *Store) Changes(ctx context.Context, name string, after store.Revision) 
 	return ch, e.rev, err
 }
 
-// begin returns the named policy for a write under s.mu, after checking
+// begin returns the named policy for a write under s.wmu, after checking
 // the expected revision; create says an absent policy starts empty, with
 // default settings (not yet in s.policies).
 func (s *Store) begin(ctx context.Context, name string, expected store.Revision, create bool) (*entry, error) {
@@ -170,8 +174,9 @@ func (s *Store) begin(ctx context.Context, name string, expected store.Revision,
 
 // commit publishes next as the policy's new revision, its changes
 // recorded, guarded by s.guard; it returns the revision. Called under
-// s.mu; e's index must be updated by the caller after a nil error only.
-func (s *Store) commit(name string, e *entry, next state, changes []store.Change, recorded bool) (store.Revision, error) {
+// s.wmu; index, when not nil, updates e.index in the same critical section,
+// so that no reader sees a revision without its index.
+func (s *Store) commit(name string, e *entry, next state, index func(), changes []store.Change, recorded bool) (store.Revision, error) {
 	if s.guard != nil {
 		if err := s.guard(e.policy(), next.policy()); err != nil {
 			return e.rev, fmt.Errorf("%w %s: %w", store.ErrRefused, rangeset.Quote(name), err)
@@ -181,6 +186,7 @@ func (s *Store) commit(name string, e *entry, next state, changes []store.Change
 	for i := range changes {
 		changes[i].Revision = next.rev
 	}
+	s.mu.Lock()
 	if e.hist == nil {
 		e.hist = docedit.NewHistory(s.retention)
 		e.hist.Reset(next.rev)
@@ -188,10 +194,20 @@ func (s *Store) commit(name string, e *entry, next state, changes []store.Change
 		e.hist.Add(e.rev, next.rev, changes, recorded)
 	}
 	e.state = next
+	if index != nil {
+		index()
+	}
 	s.policies[name] = e
+	s.mu.Unlock()
 	s.last[name] = next.rev
 	s.hub.Notify(name)
 	return next.rev, nil
+}
+
+// lock takes s.wmu for a write; the write holds it to its end.
+func (s *Store) lock() func() {
+	s.wmu.Lock()
+	return s.wmu.Unlock
 }
 
 func invalid(name string, err error) error {
@@ -234,8 +250,7 @@ func (s *Store) validatePolicy(p policy.Policy) error {
 // else changed; a changed rule gets UpdatedAt now; a new rule gets both
 // now. The changes recorded are the difference from the old policy.
 func (s *Store) Put(ctx context.Context, name string, np policy.Policy, expected store.Revision) (store.Revision, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.lock()()
 	e, err := s.begin(ctx, name, expected, true)
 	if err != nil {
 		return conflictRev(err), err
@@ -250,16 +265,9 @@ func (s *Store) Put(ctx context.Context, name string, np policy.Policy, expected
 	if err := s.validatePolicy(np); err != nil {
 		return e.rev, invalid(name, err)
 	}
-	index := make(map[string]int, len(np.Rules))
-	for i, r := range np.Rules {
-		index[r.ID] = i
-	}
+	index := indexOf(np.Rules)
 	changes, ok := e.diff(np, index, s.retention)
-	rev, err := s.commit(name, e, state{settings: np.Settings, rules: build(np.Rules), live: len(np.Rules)}, changes, ok)
-	if err == nil {
-		e.index = index
-	}
-	return rev, err
+	return s.commit(name, e, state{settings: np.Settings, rules: build(np.Rules), live: len(np.Rules)}, func() { e.index = index }, changes, ok)
 }
 
 // diff is [docedit.Diff] from e to np, whose index is given, with e's own
@@ -301,20 +309,20 @@ func conflictRev(err error) store.Revision {
 
 // Delete removes the named policy.
 func (s *Store) Delete(ctx context.Context, name string, expected store.Revision) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.lock()()
 	if _, err := s.begin(ctx, name, expected, false); err != nil {
 		return err
 	}
+	s.mu.Lock()
 	delete(s.policies, name)
+	s.mu.Unlock()
 	s.hub.Notify(name)
 	return nil
 }
 
 // SetSettings replaces the policy's settings, in O(1).
 func (s *Store) SetSettings(ctx context.Context, name string, st policy.Settings, expected store.Revision) (store.Revision, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.lock()()
 	e, err := s.begin(ctx, name, expected, true)
 	if err != nil {
 		return conflictRev(err), err
@@ -324,14 +332,13 @@ func (s *Store) SetSettings(ctx context.Context, name string, st policy.Settings
 	}
 	next := e.state
 	next.settings = st
-	return s.commit(name, e, next, []store.Change{{Settings: &st}}, true)
+	return s.commit(name, e, next, nil, []store.Change{{Settings: &st}}, true)
 }
 
 // CreateRule adds r with CreatedAt and UpdatedAt set to now, in
 // O(log rules).
 func (s *Store) CreateRule(ctx context.Context, name string, r policy.Rule, expected store.Revision) (policy.Rule, store.Revision, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.lock()()
 	e, err := s.begin(ctx, name, expected, true)
 	if err != nil {
 		return r.Clone(), conflictRev(err), err
@@ -350,10 +357,7 @@ func (s *Store) CreateRule(ctx context.Context, name string, r policy.Rule, expe
 	next.rules = next.rules.set(slot, r)
 	next.live++
 	stored := r.Clone()
-	rev, err := s.commit(name, e, next, []store.Change{{Rule: &stored}}, true)
-	if err == nil {
-		e.index[r.ID] = slot
-	}
+	rev, err := s.commit(name, e, next, func() { e.index[r.ID] = slot }, []store.Change{{Rule: &stored}}, true)
 	return r.Clone(), rev, err
 }
 
@@ -389,8 +393,7 @@ func (s *Store) PatchRule(ctx context.Context, name, id string, patch store.Patc
 }
 
 func (s *Store) modify(ctx context.Context, name, id string, expected store.Revision, change func(policy.Rule) policy.Rule) (policy.Rule, store.Revision, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.lock()()
 	e, err := s.begin(ctx, name, expected, false)
 	if err != nil {
 		return policy.Rule{}, conflictRev(err), err
@@ -408,7 +411,7 @@ func (s *Store) modify(ctx context.Context, name, id string, expected store.Revi
 	next := e.state
 	next.rules = next.rules.set(i, r)
 	stored := r.Clone()
-	rev, err := s.commit(name, e, next, []store.Change{{Rule: &stored}}, true)
+	rev, err := s.commit(name, e, next, nil, []store.Change{{Rule: &stored}}, true)
 	if err != nil {
 		return policy.Rule{}, rev, err
 	}
@@ -419,8 +422,7 @@ func (s *Store) modify(ctx context.Context, name, id string, expected store.Revi
 // amortised: a deleted rule leaves an empty slot, and the slots are
 // compacted, in O(rules), once more than half are empty.
 func (s *Store) DeleteRule(ctx context.Context, name, id string, expected store.Revision) (store.Revision, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.lock()()
 	e, err := s.begin(ctx, name, expected, false)
 	if err != nil {
 		return conflictRev(err), err
@@ -432,39 +434,39 @@ func (s *Store) DeleteRule(ctx context.Context, name, id string, expected store.
 	next := e.state
 	next.rules = next.rules.set(i, policy.Rule{})
 	next.live--
-	rev, err := s.commit(name, e, next, []store.Change{{Deleted: id}}, true)
-	if err == nil {
-		delete(e.index, id)
-		e.compact()
+	// Once most slots are empty, the rules are rebuilt without them, so
+	// that space stays O(rules) and each delete pays O(1) for it on
+	// average.
+	var index map[string]int
+	if empty := next.rules.n - next.live; empty >= 2*width && empty > next.live {
+		rules := make([]policy.Rule, 0, next.live)
+		for r := range next.rules.all {
+			rules = append(rules, r)
+		}
+		next.rules, index = build(rules), indexOf(rules)
 	}
-	return rev, err
+	return s.commit(name, e, next, func() {
+		if index != nil {
+			e.index = index
+		} else {
+			delete(e.index, id)
+		}
+	}, []store.Change{{Deleted: id}}, true)
 }
 
-// compact rebuilds the rules without their empty slots once those are
-// the majority, so that space stays O(live rules) and each delete pays
-// O(1) for it on average. The content, and the revision, stay the same.
-func (e *entry) compact() {
-	empty := e.rules.n - e.live
-	if empty < 2*width || empty <= e.live {
-		return
-	}
-	rules := make([]policy.Rule, 0, e.live)
-	for r := range e.rules.all {
-		rules = append(rules, r)
-	}
-	e.rules = build(rules)
-	clear(e.index)
+func indexOf(rules []policy.Rule) map[string]int {
+	index := make(map[string]int, len(rules))
 	for i, r := range rules {
-		e.index[r.ID] = i
+		index[r.ID] = i
 	}
+	return index
 }
 
 // DeleteRules removes every rule that q matches and returns the count, in
 // O(rules): the filters must see every rule. A query that matches
 // nothing commits nothing.
 func (s *Store) DeleteRules(ctx context.Context, name string, q store.Query, expected store.Revision) (int, store.Revision, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.lock()()
 	e, err := s.begin(ctx, name, expected, false)
 	if err != nil {
 		return 0, conflictRev(err), err
@@ -488,13 +490,10 @@ func (s *Store) DeleteRules(ctx context.Context, name string, q store.Query, exp
 		changes = nil
 	}
 	n := e.live - len(keep)
-	rev, err := s.commit(name, e, next, changes, ok)
+	index := indexOf(keep)
+	rev, err := s.commit(name, e, next, func() { e.index = index }, changes, ok)
 	if err != nil {
 		return 0, rev, err
-	}
-	clear(e.index)
-	for i, r := range keep {
-		e.index[r.ID] = i
 	}
 	return n, rev, nil
 }
