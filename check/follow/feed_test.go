@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/ipgate/ipgate/check"
 	"github.com/ipgate/ipgate/check/follow"
 	"github.com/ipgate/ipgate/policy"
 	"github.com/ipgate/ipgate/store"
@@ -276,5 +277,37 @@ func TestFeedErrors(t *testing.T) {
 	case err := <-errs:
 		t.Errorf("after the fix: OnError %v", err)
 	default:
+	}
+}
+
+// TestReload: Reload loads the whole policy of any store, serves a newer
+// one, and returns the error it meets, the last good snapshot serving.
+func TestReload(t *testing.T) {
+	t.Parallel()
+	fs := &fakeStore{p: policy.New(rule("office", "10.0.0.0/8", policy.Allow)), rev: 1}
+	errs := make(chan error, 10)
+	f, err := follow.Follow(t.Context(), fs, "p", &follow.Options{OnError: func(err error) { errs <- err }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs.set(policy.New(rule("lab", "10.1.0.0/16", policy.Deny)), 2, nil)
+	if err := f.Reload(t.Context()); err != nil || f.Status().Revision != 2 || f.Check(probe).Rule != "lab" {
+		t.Errorf("Reload = %v, status %+v, %v", err, f.Status(), f.Check(probe))
+	}
+	fs.set(policy.Policy{}, 0, errors.New("connection refused"))
+	if err := f.Reload(t.Context()); err == nil || !strings.Contains(err.Error(), "connection refused") || f.Check(probe).Rule != "lab" {
+		t.Errorf("Reload of a store down = %v, %v", err, f.Check(probe))
+	}
+	if err := nextErr(t, errs); !strings.Contains(err.Error(), "connection refused") {
+		t.Errorf("OnError %v", err)
+	}
+	f.Close()
+	fs.set(policy.New(rule("office", "10.0.0.0/8", policy.Allow)), 3, nil)
+	if err := f.Reload(t.Context()); !errors.Is(err, check.ErrClosed) || f.Status().Revision != 2 {
+		t.Errorf("Reload after Close = %v, status %+v", err, f.Status())
+	}
+	var zero follow.Follower
+	if err := zero.Reload(t.Context()); !errors.Is(err, check.ErrClosed) {
+		t.Errorf("zero Follower: Reload = %v", err)
 	}
 }

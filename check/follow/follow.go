@@ -342,8 +342,9 @@ func (f *Follower) backoff(n int) time.Duration {
 // it is newer and valid, instead of waiting for the next change. Following
 // never needs it (it loads the whole policy itself after a gap in a
 // [store.Feed] or a change it cannot apply); it is for an operator who
-// doubts what is served. It returns the error it met, also reported as
-// following reports errors, and nil when the store holds what is served.
+// doubts what is served. It returns the error it met, nil when it served
+// the policy loaded or already served it; an error is also reported as
+// following reports errors.
 func (f *Follower) Reload(ctx context.Context) error {
 	if f.c == nil {
 		return fmt.Errorf("follow: Reload: %w", check.ErrClosed)
