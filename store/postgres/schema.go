@@ -43,7 +43,9 @@ CREATE TABLE IF NOT EXISTS %[1]s.rules (
 	// plus the nanoseconds the server does not keep; the change feed. The
 	// rows of rules and changes name their policy without a foreign key:
 	// every writer holds the policy's row lock, which never goes away, and
-	// a per-row check would slow COPY down.
+	// a per-row check would slow COPY down. Names and ids compare as bytes
+	// (COLLATE "C"): the keys need equality, not a language's order, and
+	// byte comparison is the fastest.
 	{"native types, change feed", `
 CREATE OR REPLACE FUNCTION pg_temp.ts(t text) RETURNS timestamptz LANGUAGE sql IMMUTABLE
 	AS $$ SELECT regexp_replace(t, '(\.\d{6})\d+', '\1')::timestamptz $$;
@@ -59,6 +61,7 @@ CREATE OR REPLACE FUNCTION pg_temp.tto(t text) RETURNS inet LANGUAGE sql IMMUTAB
 ALTER TABLE %[1]s.rules RENAME TO rules_v1;
 ALTER TABLE %[1]s.rules_v1 RENAME CONSTRAINT rules_pkey TO rules_v1_pkey;
 ALTER TABLE %[1]s.policies
+	ALTER COLUMN name TYPE text COLLATE "C",
 	ADD COLUMN next_pos bigint NOT NULL DEFAULT 0,
 	ADD COLUMN feed_from bigint NOT NULL DEFAULT 0,
 	ADD COLUMN rule_count bigint NOT NULL DEFAULT 0,
@@ -69,8 +72,8 @@ COMMENT ON COLUMN %[1]s.policies.feed_from IS 'changes table holds every change 
 COMMENT ON COLUMN %[1]s.policies.rule_count IS 'number of rows in rules';
 
 CREATE TABLE %[1]s.rules (
-	policy      text NOT NULL,
-	id          text NOT NULL,
+	policy      text COLLATE "C" NOT NULL,
+	id          text COLLATE "C" NOT NULL,
 	target_from inet NOT NULL,
 	target_to   inet NOT NULL,
 	cover       cidr NOT NULL,
@@ -104,7 +107,7 @@ UPDATE %[1]s.policies p SET feed_from = revision,
 	rule_count = (SELECT count(*) FROM %[1]s.rules r WHERE r.policy = p.name);
 
 CREATE TABLE %[1]s.changes (
-	policy          text NOT NULL,
+	policy          text COLLATE "C" NOT NULL,
 	revision        bigint NOT NULL,
 	seq             integer NOT NULL,
 	kind            text NOT NULL CHECK (kind IN ('put', 'delete', 'settings')),
