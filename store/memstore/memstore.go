@@ -405,17 +405,16 @@ func (s *Store) modify(ctx context.Context, name, id string, expected store.Revi
 	old := e.rules.get(i)
 	r := change(old.Clone())
 	r.ID, r.CreatedAt, r.UpdatedAt = id, old.CreatedAt, s.now()
+	// On error too the rule is returned as it would have been, as the
+	// whole-document stores do.
 	if err := s.validateRule(r, i); err != nil {
-		return policy.Rule{}, e.rev, invalid(name, err)
+		return r.Clone(), e.rev, invalid(name, err)
 	}
 	next := e.state
 	next.rules = next.rules.set(i, r)
 	stored := r.Clone()
 	rev, err := s.commit(name, e, next, nil, []store.Change{{Rule: &stored}}, true)
-	if err != nil {
-		return policy.Rule{}, rev, err
-	}
-	return r.Clone(), rev, nil
+	return r.Clone(), rev, err
 }
 
 // DeleteRule removes the rule with the given id, in O(log rules)
