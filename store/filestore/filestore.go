@@ -65,7 +65,7 @@ var validName = regexp.MustCompile(`^[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}$`)
 type docEditor = docedit.Editor
 
 // Store is a directory of policy documents. It implements [store.Editor]
-// with the methods of [docedit.Editor], [store.Watcher] and [store.Feed].
+// (with the methods of [docedit.Editor]), [store.Watcher] and [store.Feed].
 // It is safe for concurrent use, by goroutines and by processes sharing
 // the directory. Make one with [Open].
 type Store struct {
