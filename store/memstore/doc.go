@@ -28,5 +28,5 @@
 // Every commit records its changes in the same critical section (a Put
 // as the difference from the policy it replaced, a change of more rules
 // than the retention as a gap); each policy keeps its latest
-// Options.Retention changes, about 200 bytes each.
+// Options.Retention changes, each with a copy of the rule it puts.
 package memstore
