@@ -25,6 +25,29 @@ func sizes(b *testing.B, f func(b *testing.B, n int)) {
 	}
 }
 
+// timer times the runs of a benchmark, wall and client CPU.
+type timer struct {
+	wall, cpu []time.Duration
+	cpu0      time.Duration
+	t0        time.Time
+}
+
+func (t *timer) begin() { t.t0, t.cpu0 = time.Now(), cpu() }
+func (t *timer) end() {
+	t.wall = append(t.wall, time.Since(t.t0))
+	t.cpu = append(t.cpu, cpu()-t.cpu0)
+}
+
+// report adds the median and the spread (p10, p90) of the timed runs, and
+// the client's median CPU time.
+func (t *timer) report(b *testing.B) {
+	report(b, t.wall)
+	if len(t.cpu) > 0 {
+		slices.Sort(t.cpu)
+		b.ReportMetric(float64(t.cpu[len(t.cpu)/2].Microseconds())/1000, "client-cpu-p50-ms")
+	}
+}
+
 // report adds the median and the spread (p10, p90) of the timed runs.
 func report(b *testing.B, d []time.Duration) {
 	if len(d) == 0 {
@@ -44,15 +67,15 @@ func BenchmarkLoad(b *testing.B) {
 		if _, err := s.Put(b.Context(), "large", storetest.Large(n), store.Any); err != nil {
 			b.Fatal(err)
 		}
-		var d []time.Duration
+		var t timer
 		for b.Loop() {
-			start := time.Now()
+			t.begin()
 			if p, _, err := s.Load(b.Context(), "large"); err != nil || len(p.Rules) != n {
 				b.Fatalf("Load = %d rules, %v", len(p.Rules), err)
 			}
-			d = append(d, time.Since(start))
+			t.end()
 		}
-		report(b, d)
+		t.report(b)
 	})
 }
 
@@ -68,17 +91,17 @@ func BenchmarkReplaceAll(b *testing.B) {
 		if _, err := s.Put(b.Context(), "large", ps[1], store.Any); err != nil {
 			b.Fatal(err)
 		}
-		var d []time.Duration
+		var t timer
 		i := 0
 		for b.Loop() {
-			start := time.Now()
+			t.begin()
 			if _, err := s.Put(b.Context(), "large", ps[i%2], store.Any); err != nil {
 				b.Fatal(err)
 			}
-			d = append(d, time.Since(start))
+			t.end()
 			i++
 		}
-		report(b, d)
+		t.report(b)
 	})
 }
 
@@ -89,18 +112,18 @@ func BenchmarkSingleRuleWrite(b *testing.B) {
 		if _, err := s.Put(b.Context(), "large", storetest.Large(n), store.Any); err != nil {
 			b.Fatal(err)
 		}
-		var d []time.Duration
+		var t timer
 		i := 0
 		for b.Loop() {
 			a := policy.Action(1 + i%2)
 			id := fmt.Sprint("r", i*7919%n)
-			start := time.Now()
+			t.begin()
 			if _, _, err := s.PatchRule(b.Context(), "large", id, store.Patch{Action: &a}, store.Any); err != nil {
 				b.Fatal(err)
 			}
-			d = append(d, time.Since(start))
+			t.end()
 			i++
 		}
-		report(b, d)
+		t.report(b)
 	})
 }
