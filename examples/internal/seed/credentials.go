@@ -90,7 +90,7 @@ func loadCredentials(token, account, file string) (*Credentials, error) {
 		return nil, errNoToken
 	}
 	if err := c.Add(token, Principal{Account: account, Admin: true}); err != nil {
-		return nil, fmt.Errorf("$%s: %v", TokenEnv, err)
+		return nil, fmt.Errorf("$%s: %v", tokenEnv, err)
 	}
 	if file == "" {
 		return c, nil

@@ -22,9 +22,9 @@ import (
 	"github.com/ipgate/ipgate/store/postgres"
 )
 
-// TokenEnv names the environment variable that holds the administrator's
+// tokenEnv names the environment variable that holds the administrator's
 // credential; a server does not start without it.
-const TokenEnv = "IPGATE_API_TOKEN"
+const tokenEnv = "IPGATE_API_TOKEN"
 
 // localDSN is the PostgreSQL server that an empty -postgres uses when
 // $IPGATE_POSTGRES_DSN is not set.
@@ -67,7 +67,7 @@ func Main(s Server) {
 	file := flag.String("credentials", "", "file of more credentials, one per line: TOKEN admin|user ACCOUNT")
 	flag.Parse()
 	log.SetFlags(0)
-	creds, err := loadCredentials(os.Getenv(TokenEnv), s.Account, *file)
+	creds, err := loadCredentials(os.Getenv(tokenEnv), s.Account, *file)
 	if err != nil {
 		log.Fatalf("%s: %v", s.Title, err)
 	}
@@ -171,4 +171,4 @@ func NewHTTPServer(h http.Handler, t *Timeouts) *http.Server {
 }
 
 // errNoToken is why a server does not start without a credential.
-var errNoToken = fmt.Errorf("$%s is not set: set it to the administrator's API token, e.g. %s=$(openssl rand -hex 16)", TokenEnv, TokenEnv)
+var errNoToken = fmt.Errorf("$%s is not set: set it to the administrator's API token, e.g. %s=$(openssl rand -hex 16)", tokenEnv, tokenEnv)

@@ -25,9 +25,9 @@ import (
 	"github.com/ipgate/ipgate/examples/internal/seed"
 )
 
-// Exchange is one documented request and its answer, as a golden file
+// exchange is one documented request and its answer, as a golden file
 // holds it.
-type Exchange struct {
+type exchange struct {
 	// Doc says where the documentation shows the exchange ("setup: ..."
 	// for a step the documentation implies but does not show).
 	Doc string `json:"doc"`
@@ -63,11 +63,11 @@ func Replay(t *testing.T, h http.Handler, dir string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var xs []Exchange
+		var xs []exchange
 		if bytes.HasPrefix(bytes.TrimSpace(data), []byte("[")) {
 			err = json.Unmarshal(data, &xs)
 		} else {
-			xs = make([]Exchange, 1)
+			xs = make([]exchange, 1)
 			err = json.Unmarshal(data, &xs[0])
 		}
 		if err != nil {
@@ -75,14 +75,14 @@ func Replay(t *testing.T, h http.Handler, dir string) {
 		}
 		t.Run(strings.TrimSuffix(filepath.Base(file), ".json"), func(t *testing.T) {
 			for _, x := range xs {
-				Do(t, h, x)
+				do(t, h, x)
 			}
 		})
 	}
 }
 
-// Do sends x's request through h and checks the answer against x.
-func Do(t *testing.T, h http.Handler, x Exchange) {
+// do sends x's request through h and checks the answer against x.
+func do(t *testing.T, h http.Handler, x exchange) {
 	t.Helper()
 	var body io.Reader
 	if x.Body != "" {
