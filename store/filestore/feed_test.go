@@ -1,6 +1,7 @@
 package filestore_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -200,5 +201,32 @@ func TestOutsideWriteSameSignature(t *testing.T) {
 	}
 	if p, _, err := s.Load(ctx, "p"); err != nil || p.Rules[0].Comment != "bbbb" {
 		t.Errorf("Load after an outside write = %+v, %v; want comment bbbb", p.Rules, err)
+	}
+}
+
+// TestDocumentBytes: the document is exactly json.MarshalIndent's form
+// of the policy, HTML escapes and all.
+func TestDocumentBytes(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s := open(t, dir)
+	r := rule("a<b>&c", "2001:db8::/32", policy.Deny)
+	r.Comment = "<script>\u2028\x01 \"quoted\" \\ é"
+	ttl := int64(30)
+	r.TTL = &ttl
+	if _, _, err := s.CreateRule(t.Context(), "p", r, store.Any); err != nil {
+		t.Fatal(err)
+	}
+	p, _, err := s.Load(t.Context(), "p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := json.MarshalIndent(p, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(filepath.Join(dir, "p.json"))
+	if string(got) != string(want)+"\n" {
+		t.Errorf("document:\n%s\nwant:\n%s", got, want)
 	}
 }

@@ -487,11 +487,19 @@ func (f *files) Swap(ctx context.Context, name string, cur store.Revision, p *po
 		f.wrote(name, served{next, ""}, fileSig(nil)+fileSig(metaInfo))
 		return 0, syncDir(f.dir)
 	}
-	data, err := json.MarshalIndent(p, "", "  ")
+	// json.MarshalIndent would check and compact the encoder's output
+	// before indenting it; the encoder writes what json.Marshal does, so
+	// indenting it directly gives the same bytes for less.
+	raw, err := p.MarshalJSON()
 	if err != nil {
 		return 0, fmt.Errorf("filestore: %w", err)
 	}
-	data = append(data, '\n')
+	var buf bytes.Buffer
+	buf.Grow(len(raw) + len(raw)/4)
+	if err := json.Indent(&buf, raw, "", "  "); err != nil {
+		return 0, fmt.Errorf("filestore: %w", err)
+	}
+	data := append(buf.Bytes(), '\n')
 	docInfo, err := writeAtomic(f.dir, f.doc(name), data)
 	if err != nil {
 		return 0, err
