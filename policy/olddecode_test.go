@@ -22,10 +22,10 @@ import (
 )
 
 var (
-	oldErrMissingTarget = fmt.Errorf("%w: no ip, or from and to", ErrTarget)
-	oldErrMissingAction = fmt.Errorf("%w: missing", ErrAction)
-	oldErrFromToAndIP   = fmt.Errorf("%w: both ip and from/to", ErrTarget)
-	oldErrFromWithoutTo = fmt.Errorf("%w: from without to, or to without from", ErrTarget)
+	errOldMissingTarget = fmt.Errorf("%w: no ip, or from and to", ErrTarget)
+	errOldMissingAction = fmt.Errorf("%w: missing", ErrAction)
+	errOldFromToAndIP   = fmt.Errorf("%w: both ip and from/to", ErrTarget)
+	errOldFromWithoutTo = fmt.Errorf("%w: from without to, or to without from", ErrTarget)
 	oldSettingKeys      = []string{"enabled", "defaultAction", "precedence", "applyToMobile", "rules"}
 	oldRuleKeys         = []string{"id", "ip", "from", "to", "action", "adminOnly", "createdAt", "updatedAt", "ttl", "expiresAt", "comment"}
 )
@@ -95,23 +95,6 @@ func oldNameRule(data []byte, err error) error {
 	return &RuleError{Index: i, ID: id, Err: err}
 }
 
-// DecodeRule parses one rule document, strictly as [Decode] does, and
-// validates the rule on its own (uniqueness of ids is a policy's concern).
-func oldDecodeRule(data []byte) (Rule, error) {
-	d := oldNewDocReader(data)
-	r, problems, err := d.rule("")
-	if err == nil {
-		err = d.end()
-	}
-	if err == nil {
-		err = oldValidate(Policy{Settings: DefaultSettings(), Rules: []Rule{r}}, map[int][]error{0: problems})
-	}
-	if err != nil {
-		return Rule{}, err
-	}
-	return r, nil
-}
-
 type oldRuleDoc struct {
 	ID        string     `json:"id"`
 	IP        string     `json:"ip"`
@@ -130,7 +113,7 @@ type oldRuleDoc struct {
 // read back.
 func (r oldRule) MarshalJSON() ([]byte, error) {
 	if !r.Target.IsValid() {
-		return nil, &RuleError{ID: r.ID, Err: oldErrMissingTarget}
+		return nil, &RuleError{ID: r.ID, Err: errOldMissingTarget}
 	}
 	doc := oldRuleDoc{ID: r.ID, IP: r.Target.String(), Action: r.Action, AdminOnly: r.AdminOnly,
 		CreatedAt: oldNonZero(r.CreatedAt), UpdatedAt: oldNonZero(r.UpdatedAt), TTL: r.TTL,
@@ -389,13 +372,13 @@ func (d *oldDocReader) rule(path string) (r Rule, problems []error, err error) {
 	var terr error
 	switch {
 	case ip != nil && (from != nil || to != nil):
-		terr = oldErrFromToAndIP
+		terr = errOldFromToAndIP
 	case ip != nil:
 		r.Target, terr = rangeset.ParseRange(*ip)
 	case from != nil && to != nil:
 		r.Target, terr = rangeset.ParseFromTo(*from, *to)
 	case from != nil || to != nil:
-		terr = oldErrFromWithoutTo
+		terr = errOldFromWithoutTo
 	}
 	if terr != nil {
 		if !errors.Is(terr, ErrTarget) {
@@ -430,11 +413,11 @@ func oldValidate(p Policy, known map[int][]error) error {
 		}
 		seen[r.ID] = true
 		if !r.Target.IsValid() && !oldHasErr(pre, ErrTarget) {
-			bad(oldErrMissingTarget)
+			bad(errOldMissingTarget)
 		}
 		if !r.Action.IsValid() && !oldHasErr(pre, ErrAction) {
 			if r.Action == 0 {
-				bad(oldErrMissingAction)
+				bad(errOldMissingAction)
 			} else {
 				bad(fmt.Errorf("%w %v", ErrAction, r.Action))
 			}
