@@ -18,6 +18,7 @@ import (
 	"os/exec"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -210,7 +211,9 @@ const (
 // the commit to the last follower deciding with it, per edit. Each
 // follower also reports its RSS at rest and its peak while following the
 // edits. IPGATE_FLEET_RULES and IPGATE_FLEET_EDITS change the size and
-// the number of edits, IPGATE_FLEET_FOLLOWERS the number of followers.
+// the number of edits, IPGATE_FLEET_FOLLOWERS the number of followers;
+// with IPGATE_FLEET_CPUPROFILE set to a directory, each follower writes
+// the CPU profile of its following there.
 func TestFleet(t *testing.T) {
 	if testing.Short() {
 		t.Skip("1M rules in PostgreSQL: not in -short mode")
@@ -337,6 +340,17 @@ func TestFleetChild(t *testing.T) {
 	resetPeak()
 	say("%d %d %d", f.Status().Revision, procStatus("VmRSS"), took)
 	cpu0 := cpuTime()
+	stopProfile := func() {}
+	if dir := os.Getenv("IPGATE_FLEET_CPUPROFILE"); dir != "" {
+		// The profile of following, the start left out.
+		out, err := os.CreateTemp(dir, "follower-*.pprof")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer out.Close()
+		pprof.StartCPUProfile(out)
+		stopProfile = pprof.StopCPUProfile
+	}
 	req := check.Request{Addr: fleetProbe}
 	for {
 		served := f.Status().Revision
@@ -347,6 +361,7 @@ func TestFleetChild(t *testing.T) {
 		say("%d %d %v", f.Status().Revision, time.Now().UnixNano(), d.Allowed)
 	}
 	peak, cpu := procStatus("VmHWM"), cpuTime()-cpu0
+	stopProfile()
 	atRest()
 	say("%d %d %d", procStatus("VmRSS"), peak, cpu)
 }
