@@ -67,7 +67,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -329,7 +331,9 @@ func (v version) target(w http.ResponseWriter, r *http.Request) (rangeset.Range,
 		return rangeset.Range{}, false
 	}
 	ends := map[string]string{}
-	for k, raw := range body {
+	// In key order, so that the field named is always the same one.
+	for _, k := range slices.Sorted(maps.Keys(body)) {
+		raw := body[k]
 		switch {
 		case k == v.from || k == v.to:
 			var s string

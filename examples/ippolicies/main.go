@@ -61,7 +61,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -358,7 +360,10 @@ func timeFilter(key, s string) (store.TimeRange, error) {
 func query(r *http.Request) (store.Query, error) {
 	var q store.Query
 	q.Limit = 100
-	for key, vs := range r.URL.Query() {
+	v := r.URL.Query()
+	// In key order, so that the parameter named is always the same one.
+	for _, key := range slices.Sorted(maps.Keys(v)) {
+		vs := v[key]
 		s := vs[len(vs)-1]
 		if len(vs) > 1 {
 			return q, &badField{key, "given more than once"}
