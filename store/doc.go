@@ -9,8 +9,10 @@
 // revision can ignore any that is not above it. Every call takes a
 // context.Context first.
 //
-// The stores of this module share one implementation of every [Editor]
-// write as a read-modify-write of a whole document, internal to them.
+// The file store implements every [Editor] write as a read-modify-write of
+// its whole document; the memory and PostgreSQL stores write only the rules
+// that change. Each records the changes of every revision ([Feed]), so
+// that a follower applies them instead of loading the whole policy.
 //
 // The implementations live in sub-packages, so that importers of package
 // check never link a database driver:
