@@ -23,5 +23,7 @@
 // name started on first use or by [Group.Start], up to a bound, and
 // closes those left idle if asked (GroupOptions.IdleAfter): the shape of
 // a multi-tenant server, with a policy per tenant. Each follower holds a
-// goroutine, a watch of the store, and its compiled snapshot.
+// goroutine, a watch of the store, and its compiled snapshot, whose size
+// grows with its rules from a floor set by the checker's node store;
+// examples/bench/FLEET.md measures the memory per tenant.
 package follow
