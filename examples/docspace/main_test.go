@@ -146,7 +146,7 @@ func TestDocSpace(t *testing.T) {
 		}
 	}
 	code, body = f.do("GET", "/api/2.0/settings/iprestrictions", "", "192.0.2.10", adminToken)
-	if len(body["response"].([]any)) != 2 {
+	if code != 200 || len(body["response"].([]any)) != 2 {
 		t.Errorf("a refused PUT changed the list: %v", body)
 	}
 
@@ -156,7 +156,7 @@ func TestDocSpace(t *testing.T) {
 		t.Fatalf("PUT settings = %d", code)
 	}
 	code, body = f.do("GET", "/api/2.0/settings/iprestrictions/settings", "", "192.0.2.10", adminToken)
-	if body["response"].(map[string]any)["enable"] != false {
+	if code != 200 || body["response"].(map[string]any)["enable"] != false {
 		t.Errorf("enable after an empty list = %v", body)
 	}
 	f.settle("203.0.113.1", userToken, 200)

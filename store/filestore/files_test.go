@@ -85,6 +85,9 @@ func TestReadOnlyDirectory(t *testing.T) {
 	if _, again, err := s.Load(ctx, "acme"); err != nil || again != rev {
 		t.Errorf("Load again = revision %d, %v; want %d: an unchanged document keeps its revision", again, err, rev)
 	}
+	if after := listDir(t, dir); strings.Join(after, " ") != strings.Join(before, " ") {
+		t.Errorf("loading changed the directory: %v, was %v", after, before)
+	}
 	ch, err := s.Watch(ctx, "acme")
 	if err != nil {
 		t.Fatal(err)
