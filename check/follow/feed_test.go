@@ -12,6 +12,7 @@ import (
 	"github.com/ipgate/ipgate/check/follow"
 	"github.com/ipgate/ipgate/policy"
 	"github.com/ipgate/ipgate/store"
+	"github.com/ipgate/ipgate/store/memstore"
 )
 
 // fakeFeed is a fakeStore with a change feed that records what it is
@@ -309,5 +310,69 @@ func TestReload(t *testing.T) {
 	var zero follow.Follower
 	if err := zero.Reload(t.Context()); !errors.Is(err, check.ErrClosed) {
 		t.Errorf("zero Follower: Reload = %v", err)
+	}
+}
+
+// loadCounter counts the loads of a memstore, whose feed it keeps.
+type loadCounter struct {
+	*memstore.Store
+	mu    sync.Mutex
+	loads int
+}
+
+func (s *loadCounter) Load(ctx context.Context, name string) (policy.Policy, store.Revision, error) {
+	s.mu.Lock()
+	s.loads++
+	s.mu.Unlock()
+	return s.Store.Load(ctx, name)
+}
+
+// TestFeedMemstore: following a memstore applies its feed: rule writes of
+// every kind are served without a load after the start.
+func TestFeedMemstore(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	st := &loadCounter{Store: memstore.New(nil)}
+	var _ store.Feed = st
+	if _, err := st.Put(ctx, "p", policy.New(rule("office", "10.0.0.0/8", policy.Allow)), store.Any); err != nil {
+		t.Fatal(err)
+	}
+	f, err := follow.Follow(ctx, st, "p", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	_, rev, err := st.CreateRule(ctx, "p", rule("lab", "10.1.0.0/16", policy.Deny), store.Any)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wait(t, f, rev)
+	if d := f.Check(probe); d.Rule != "lab" {
+		t.Errorf("after CreateRule: %v", d)
+	}
+	if rev, err = st.DeleteRule(ctx, "p", "lab", store.Any); err != nil {
+		t.Fatal(err)
+	}
+	wait(t, f, rev)
+	off := policy.DefaultSettings()
+	off.Enabled = false
+	if rev, err = st.SetSettings(ctx, "p", off, store.Any); err != nil {
+		t.Fatal(err)
+	}
+	wait(t, f, rev)
+	if d := f.Check(probe); d.Rule != "" || f.Snapshot().Settings().Enabled {
+		t.Errorf("after SetSettings (disabled): %v", d)
+	}
+	if rev, err = st.Put(ctx, "p", policy.New(rule("a", "10.1.2.3", policy.Deny), rule("b", "10.0.0.0/8", policy.Allow)), store.Any); err != nil {
+		t.Fatal(err)
+	}
+	wait(t, f, rev)
+	if d := f.Check(probe); d.Rule != "a" || f.Snapshot().Len() != 2 {
+		t.Errorf("after Put: %v, %d rules", d, f.Snapshot().Len())
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.loads != 1 {
+		t.Errorf("%d loads, want the one at the start", st.loads)
 	}
 }
