@@ -190,6 +190,7 @@ func compile(p policy.Policy, t0 time.Time, large bool) (*Snapshot, []ruleInfo, 
 	}
 	s.setDefaults()
 	s.table = newTable(len(all), large)
+	s.nodes.reserve(len(all))
 	deny := s.denyFirst()
 	slices.SortFunc(all, func(a, b entry) int {
 		if c := a.compare(b); c != 0 {

@@ -29,14 +29,15 @@ type node struct {
 	win   [2]*ruleInfo
 }
 
-// nodes is an append-only store of nodes in fixed chunks, indexed by the
-// leaves. A snapshot derived by an edit shares its parent's store and
-// appends to it: the parent's leaves only index the slots it had, and a
-// chunk never moves, so readers of the parent are never disturbed. Edits
-// form one chain under the Checker's mutex, so only one snapshot ever
-// appends to a given store.
+// nodes is an append-only store of nodes in chunks of up to nodeChunk,
+// indexed by the leaves. A snapshot derived by an edit shares its parent's
+// store and appends to it: the parent's leaves only index the slots it
+// had, and a slot once written never changes, so readers of the parent are
+// never disturbed. A chunk that must grow is copied into the deriving
+// snapshot's own list of chunks. Edits form one chain under the Checker's
+// mutex, so only one snapshot ever appends to a given store.
 type nodes struct {
-	chunks []*[nodeChunk]node
+	chunks [][]node
 	n      int // slots used
 }
 
@@ -44,15 +45,31 @@ const nodeChunk = 1024
 
 func (ns *nodes) at(i uint32) *node { return &ns.chunks[i/nodeChunk][i%nodeChunk] }
 
-// add stores n and returns the leaf that indexes it.
+// add stores n and returns the leaf that indexes it. Every chunk is
+// allocated at its full length, so that no chunk's slice is ever written
+// again once shared; only the first may be short, for a small policy, and
+// grows by doubling into a copy.
 func (ns *nodes) add(n node) leaf {
-	if ns.n == len(ns.chunks)*nodeChunk {
-		ns.chunks = append(ns.chunks, new([nodeChunk]node))
-	}
 	i := ns.n
+	c, off := i/nodeChunk, i%nodeChunk
+	switch {
+	case c == len(ns.chunks):
+		ns.chunks = append(ns.chunks, make([]node, min(nodeChunk, max(8, i))))
+	case off == len(ns.chunks[c]):
+		grown := make([]node, min(nodeChunk, 2*len(ns.chunks[c])))
+		copy(grown, ns.chunks[c])
+		ns.chunks = append(ns.chunks[:c:c], grown)
+	}
+	ns.chunks[c][off] = n
 	ns.n++
-	*ns.at(uint32(i)) = n
 	return leafOf(&n, uint32(i))
+}
+
+// reserve sizes the first chunk for a compile of about n nodes.
+func (ns *nodes) reserve(n int) {
+	if len(ns.chunks) == 0 {
+		ns.chunks = append(ns.chunks, make([]node, min(nodeChunk, max(8, n))))
+	}
 }
 
 // leafOf returns the leaf of n, stored at index i, with its winners'
