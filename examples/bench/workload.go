@@ -87,10 +87,15 @@ func Generate(n int, seed uint64, o Options) Workload {
 			if rng.IntN(50) == 0 {
 				r.AdminOnly = true
 			}
-			if rng.IntN(50) == 0 && o.Expiring {
+			if rng.IntN(50) == 0 {
 				// A century on: the expiry is pending at any instant the
-				// suite runs, so a request with a zero instant reads the clock.
-				r.ExpiresAt = At.AddDate(100, 0, 0).Add(time.Duration(1+rng.IntN(1000)) * time.Hour)
+				// suite runs, so a request with a zero instant reads the
+				// clock. Drawn either way, so that both workloads have the
+				// same rules.
+				exp := At.AddDate(100, 0, 0).Add(time.Duration(1+rng.IntN(1000)) * time.Hour)
+				if o.Expiring {
+					r.ExpiresAt = exp
+				}
 			}
 		}
 		if o.OneAction {
