@@ -80,7 +80,7 @@ CREATE TABLE %[1]s.rules (
 	pos        integer NOT NULL,
 	PRIMARY KEY (policy, id)
 );
-INSERT INTO %[1]s.policies VALUES ('t', 7, false, true, 'deny', 'denyOverrides', false), ('gone', 3, true, true, 'auto', 'mostSpecific', true);
+INSERT INTO %[1]s.policies VALUES ('t', 7, false, true, 'deny', 'denyOverrides', false), ('gone', 3, true, false, 'deny', 'denyOverrides', false);
 INSERT INTO %[1]s.rules VALUES
 	('t', 'host', '203.0.113.7', 'deny', true, '2030-01-02T03:04:05.123456789+05:00', NULL, '2026-01-01T00:00:00Z', '2026-01-01T00:00:00.5Z', 'a host', 2),
 	('t', 'net', '10.0.0.0/8', 'allow', false, NULL, 3600, '2026-01-01T00:00:00.000000001Z', NULL, '', 0),
@@ -136,6 +136,13 @@ func TestMigrateFromFirstSchema(t *testing.T) {
 	}
 	if p, _, _ := s.Load(t.Context(), "t"); p.Rules[len(p.Rules)-1].ID != "new" {
 		t.Errorf("created rule not last: %v", p.Rules)
+	}
+	// A policy deleted before the migration is created again afresh.
+	if _, rev, err := s.CreateRule(t.Context(), "gone", rule("a", "192.0.2.1", policy.Deny), store.Any); err != nil || rev != 4 {
+		t.Fatalf("CreateRule(gone) = %d, %v; want revision 4", rev, err)
+	}
+	if p, _, err := s.Load(t.Context(), "gone"); err != nil || p.Settings != policy.DefaultSettings() || len(p.Rules) != 1 {
+		t.Errorf("recreated policy = %+v, %v; want one rule under the default settings", p, err)
 	}
 	// Opening again finds the schema current and leaves it alone.
 	again := reopen(t, postgres.Options{})

@@ -398,19 +398,44 @@ func conflict(name string, expected, cur store.Revision) error {
 var ruleCopyCols = append(strings.Fields(strings.ReplaceAll(ruleCols, ",", " ")), "policy", "cover", "pos")
 
 func ruleCopyRow(name string, r policy.Rule, pos int64) []any {
-	return append(ruleValues(r), name, cover(r.Target), pos)
+	return append(appendRuleValues(make([]any, 0, len(ruleCopyCols)), r), name, cover(r.Target), pos)
 }
 
-// insertRules copies rules into the table, the i-th at pos[i].
-func (d *db) insertRules(ctx context.Context, tx pgx.Tx, name string, rules []policy.Rule, pos func(i int) int64) error {
-	if len(rules) == 0 {
+// insertRules copies rules[which[i]] into the table at pos[i], or all of
+// rules in order when which is nil.
+func (d *db) insertRules(ctx context.Context, tx pgx.Tx, name string, rules []policy.Rule, which []int, pos []int64) error {
+	n := len(which)
+	if which == nil {
+		n = len(rules)
+	}
+	if n == 0 {
 		return nil
 	}
-	_, err := tx.CopyFrom(ctx, pgx.Identifier{d.name, "rules"}, ruleCopyCols,
-		pgx.CopyFromSlice(len(rules), func(i int) ([]any, error) {
-			return ruleCopyRow(name, rules[i], pos(i)), nil
-		}))
+	_, err := tx.CopyFrom(ctx, pgx.Identifier{d.name, "rules"}, ruleCopyCols, &copySource{name: name, rules: rules, which: which, pos: pos, n: n, i: -1})
 	return err
+}
+
+// copySource feeds COPY one row at a time, reusing the row's slice: pgx
+// encodes it before asking for the next.
+type copySource struct {
+	name  string
+	rules []policy.Rule
+	which []int
+	pos   []int64
+	n, i  int
+	row   []any
+}
+
+func (c *copySource) Next() bool { c.i++; return c.i < c.n }
+func (c *copySource) Err() error { return nil }
+func (c *copySource) Values() ([]any, error) {
+	j, pos := c.i, int64(c.i)
+	if c.which != nil {
+		j, pos = c.which[c.i], c.pos[c.i]
+	}
+	c.row = appendRuleValues(c.row[:0], c.rules[j])
+	c.row = append(c.row, c.name, cover(c.rules[j].Target), pos)
+	return c.row, nil
 }
 
 func (d *db) setSettings(ctx context.Context, tx pgx.Tx, name string, s policy.Settings) error {
@@ -475,11 +500,12 @@ func (d *db) replace(ctx context.Context, tx pgx.Tx, name string, w *wstate, p p
 		s := p.Settings
 		changes = append(changes, store.Change{Settings: &s})
 	}
-	var puts []policy.Rule
-	var putPos []int64
+	// The rules of p to write, by index, and their pos.
+	puts := make([]int, 0, len(p.Rules))
+	putPos := make([]int64, 0, len(p.Rules))
 	var redo []string // ids whose rows are rewritten
 	kept := make([]bool, len(old))
-	for _, r := range p.Rules {
+	for j, r := range p.Rules {
 		i, ok := byID[r.ID]
 		if ok {
 			kept[i] = true
@@ -492,7 +518,7 @@ func (d *db) replace(ctx context.Context, tx pgx.Tx, name string, w *wstate, p p
 			putPos = append(putPos, w.nextPos)
 			w.nextPos++
 		}
-		puts = append(puts, r)
+		puts = append(puts, j)
 		if len(changes) <= maxRecorded {
 			rc := r.Clone()
 			changes = append(changes, store.Change{Rule: &rc})
@@ -522,7 +548,7 @@ func (d *db) replace(ctx context.Context, tx pgx.Tx, name string, w *wstate, p p
 			}
 		}
 		w.nextPos = int64(len(p.Rules))
-		return d.insertRules(ctx, tx, name, p.Rules, func(i int) int64 { return int64(i) })
+		return d.insertRules(ctx, tx, name, p.Rules, nil, nil)
 	}
 	w.changes = changes
 	if len(redo) > 0 {
@@ -530,7 +556,7 @@ func (d *db) replace(ctx context.Context, tx pgx.Tx, name string, w *wstate, p p
 			return err
 		}
 	}
-	return d.insertRules(ctx, tx, name, puts, func(i int) int64 { return putPos[i] })
+	return d.insertRules(ctx, tx, name, p.Rules, puts, putPos)
 }
 
 // validRule checks r as a policy of its own would be checked: with the

@@ -34,12 +34,15 @@ func instant(t time.Time) (any, int16) {
 }
 
 // ruleValues returns r's values in the order of ruleCols.
-func ruleValues(r policy.Rule) []any {
+func ruleValues(r policy.Rule) []any { return appendRuleValues(nil, r) }
+
+// appendRuleValues appends r's values in the order of ruleCols to row.
+func appendRuleValues(row []any, r policy.Rule) []any {
 	exp, expNs := instant(r.ExpiresAt)
 	created, createdNs := instant(r.CreatedAt)
 	updated, updatedNs := instant(r.UpdatedAt)
-	return []any{r.ID, r.Target.From(), r.Target.To(), r.Action.String(), r.AdminOnly, exp, expNs, r.TTL,
-		created, createdNs, updated, updatedNs, r.Comment}
+	return append(row, r.ID, r.Target.From(), r.Target.To(), r.Action.String(), r.AdminOnly, exp, expNs, r.TTL,
+		created, createdNs, updated, updatedNs, r.Comment)
 }
 
 // cover is the smallest prefix holding r: the key of the index that finds

@@ -102,6 +102,8 @@ SELECT policy, id, pg_temp.tfrom(target), pg_temp.tto(target), inet_merge(pg_tem
 	pg_temp.ts(created_at), pg_temp.ns(created_at), pg_temp.ts(updated_at), pg_temp.ns(updated_at), comment, pos
 FROM %[1]s.rules_v1;
 DROP TABLE %[1]s.rules_v1;
+UPDATE %[1]s.policies SET enabled = true, default_action = 'auto', precedence = 'mostSpecific', apply_to_mobile = true
+	WHERE deleted;
 UPDATE %[1]s.policies p SET feed_from = revision,
 	next_pos = coalesce((SELECT max(pos) + 1 FROM %[1]s.rules r WHERE r.policy = p.name), 0),
 	rule_count = (SELECT count(*) FROM %[1]s.rules r WHERE r.policy = p.name);

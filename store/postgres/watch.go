@@ -61,7 +61,10 @@ func (h *hub) watch(ctx context.Context, name string) (<-chan struct{}, error) {
 		// Dialing under the lock makes concurrent watchers wait for one
 		// connection instead of opening one each.
 		conn, err := h.d.listen(ctx)
-		if err != nil {
+		if err != nil && ctx.Err() != nil {
+			return nil, fmt.Errorf("postgres: watching %s: %w", rangeset.Quote(name), ctx.Err())
+		}
+		if err != nil { // the server's failure, not the caller's: back off
 			h.wait = min(max(2*h.wait, h.d.retry), time.Minute)
 			h.retryAt = time.Now().Add(h.wait/2 + rand.N(h.wait/2+1))
 			h.err = err
