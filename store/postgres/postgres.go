@@ -798,8 +798,8 @@ func filter(q store.Query) (string, []any) {
 }
 
 // ListRules returns one page of the rules that q matches. The candidates
-// are chosen in SQL (see filter), so that a query by address reads the
-// few rules that hold it.
+// are chosen in SQL by target, address, action and admin flag, so that a
+// query by address reads the few rules that hold it.
 func (s *Store) ListRules(ctx context.Context, name string, q store.Query) ([]policy.Rule, int, error) {
 	var rules []policy.Rule
 	err := pgx.BeginTxFunc(ctx, s.db.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
