@@ -282,7 +282,8 @@ func (g *Group) Close() error {
 	g.mu.Unlock()
 	g.cancel()
 	g.starts.Wait()
-	g.sweeping.Lock() // a sweep under way closes what it took
+	g.sweeping.Lock()
+	//lint:ignore SA2001 the lock is taken only to wait for a sweep under way, which closes what it took
 	g.sweeping.Unlock()
 	var errs []error
 	for _, f := range fs {

@@ -296,13 +296,10 @@ func TestFeedGaps(t *testing.T) {
 	if _, _, err := s.Changes(ctx, "p", 0); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("Changes(absent) = %v, want ErrNotFound", err)
 	}
-	var revs []store.Revision
 	for i := range 6 {
-		_, rev, err := s.CreateRule(ctx, "p", rule(fmt.Sprint("r", i), fmt.Sprintf("10.0.0.%d", i), policy.Deny), store.Any)
-		if err != nil {
+		if _, _, err := s.CreateRule(ctx, "p", rule(fmt.Sprint("r", i), fmt.Sprintf("10.0.0.%d", i), policy.Deny), store.Any); err != nil {
 			t.Fatal(err)
 		}
-		revs = append(revs, rev)
 	}
 	for _, after := range []store.Revision{0, 1, 2} {
 		if _, _, err := s.Changes(ctx, "p", after); !errors.Is(err, store.ErrGap) {

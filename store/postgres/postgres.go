@@ -317,11 +317,9 @@ func (d *db) write(ctx context.Context, name string, create bool, change func(tx
 		}
 		next := last + 1
 		record := !w.deleted && !w.gap && d.retention > 0 && len(w.changes) <= maxRecorded
-		newFrom := feedFrom
+		newFrom := next
 		if record {
 			newFrom = max(feedFrom, next-min(next, store.Revision(d.retention)))
-		} else {
-			newFrom = next
 		}
 		b := &pgx.Batch{}
 		b.Queue(fmt.Sprintf(`UPDATE %s.policies SET revision = $2, deleted = $3, next_pos = $4, feed_from = $5, rule_count = $6 WHERE name = $1`, d.schema),

@@ -305,8 +305,7 @@ func TestWatchBacksOff(t *testing.T) {
 	exec(t, fmt.Sprintf("ALTER ROLE %s LOGIN", role))
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		ch, err = s.Watch(wctx, "p")
-		if err == nil {
+		if _, err = s.Watch(wctx, "p"); err == nil {
 			break
 		}
 		if time.Now().After(deadline) {
