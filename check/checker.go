@@ -80,12 +80,18 @@ func (c *Checker) afterFunc(d time.Duration, f func()) func() bool {
 // has a rule that expires. It does not allocate and takes no lock.
 func (c *Checker) Check(r Request) Decision {
 	s := c.cur.Load()
+	if s != nil && (!s.expiring || !r.At.IsZero()) {
+		return s.Check(r)
+	}
+	return c.checkNow(s, r)
+}
+
+// checkNow decides r, which has a zero At, at the checker's clock reading.
+func (c *Checker) checkNow(s *Snapshot, r Request) Decision {
 	if s == nil {
 		return Decision{}
 	}
-	if r.At.IsZero() && s.expiring {
-		r.At = c.now()
-	}
+	r.At = c.now()
 	return s.Check(r)
 }
 
