@@ -10,6 +10,7 @@
 package main
 
 import (
+	"encoding/json"
 	"flag"
 	"fmt"
 	"math/rand/v2"
@@ -25,6 +26,7 @@ import (
 
 	"github.com/ipgate/ipgate/check"
 	"github.com/ipgate/ipgate/examples/bench"
+	"github.com/ipgate/ipgate/policy"
 )
 
 var sizeNames = map[string]int{"1k": 1_000, "10k": 10_000, "100k": 100_000, "1M": 1_000_000, "4M": 4_000_000}
@@ -33,7 +35,7 @@ func main() {
 	sizes := flag.String("sizes", "1k,100k,1M", "comma-separated sizes (1k, 10k, 100k, 1M, 4M)")
 	rounds := flag.Int("rounds", 40, "rounds of slices")
 	slice := flag.Duration("slice", 30*time.Millisecond, "thread CPU time per timed slice")
-	compiles := flag.Int("compiles", 5, "interleaved rounds of compile timing (0: none)")
+	compiles := flag.Int("compiles", 5, "interleaved rounds of compile and decode timing (0: none)")
 	expiring := flag.Bool("expiring", false, "also time a policy with expiries still to come (the exact-expiry path)")
 	flag.Parse()
 	runtime.LockOSThread()
@@ -53,6 +55,7 @@ func main() {
 		lookups(name, w, ew, *rounds, *slice)
 		if *compiles > 0 {
 			compileTimes(name, w, *compiles)
+			decodeTimes(name, w, *compiles)
 		}
 	}
 }
@@ -181,6 +184,77 @@ func compileTimes(size string, w bench.Workload, rounds int) {
 		size, median(bartR.ns)/n, median(snapR.ns)/n, med, q1, q3)
 	fmt.Printf("heap rules=%s bart %.0f B/rule, Snapshot %.0f B/rule, ratio %.2f\n",
 		size, median(bartR.heap)/n, median(snapR.heap)/n, median(snapR.heap)/median(bartR.heap))
+}
+
+// plainRule is a rule document decoded by encoding/json into plain
+// fields, with no validation: the floor for a decoder of this schema.
+type plainRule struct {
+	ID        string     `json:"id"`
+	IP        string     `json:"ip"`
+	From      string     `json:"from"`
+	To        string     `json:"to"`
+	Action    string     `json:"action"`
+	AdminOnly bool       `json:"adminOnly"`
+	CreatedAt *time.Time `json:"createdAt"`
+	UpdatedAt *time.Time `json:"updatedAt"`
+	TTL       *int64     `json:"ttl"`
+	ExpiresAt *time.Time `json:"expiresAt"`
+	Comment   string     `json:"comment"`
+}
+
+type plainPolicy struct {
+	Enabled       *bool       `json:"enabled"`
+	DefaultAction string      `json:"defaultAction"`
+	Precedence    string      `json:"precedence"`
+	ApplyToMobile *bool       `json:"applyToMobile"`
+	Rules         []plainRule `json:"rules"`
+}
+
+// decodeTimes times policy.Decode against encoding/json decoding the same
+// document into plain structs, in alternating rounds.
+func decodeTimes(size string, w bench.Workload, rounds int) {
+	doc, err := w.Policy.MarshalJSON()
+	if err != nil {
+		fatal(err)
+	}
+	var ours, std []float64
+	for r := range rounds {
+		steps := []func(){
+			func() {
+				t, _ := measure(func() any {
+					p, err := policy.Decode(doc)
+					if err != nil {
+						fatal(err)
+					}
+					return p
+				})
+				ours = append(ours, t)
+			},
+			func() {
+				t, _ := measure(func() any {
+					var p plainPolicy
+					if err := json.Unmarshal(doc, &p); err != nil {
+						fatal(err)
+					}
+					return p
+				})
+				std = append(std, t)
+			},
+		}
+		if r%2 == 1 {
+			steps[0], steps[1] = steps[1], steps[0]
+		}
+		for _, s := range steps {
+			s()
+		}
+	}
+	ratios := make([]float64, rounds)
+	for r := range ratios {
+		ratios[r] = ours[r] / std[r]
+	}
+	q1, med, q3 := quartiles(ratios)
+	fmt.Printf("decode rules=%s %d bytes: policy.Decode %.0f ms, encoding/json %.0f ms, ratio %.3f IQR %.3f-%.3f\n",
+		size, len(doc), median(ours)/1e6, median(std)/1e6, med, q1, q3)
 }
 
 // measure returns the wall time build takes and the heap its result retains.
