@@ -9,10 +9,10 @@ import (
 
 // fastMax is the most prefixes a compile puts in a bart.Fast table. Fast's
 // nodes carry a 256-byte rank cache that makes small tables faster than
-// bart.Table, while in large ones the bigger nodes cost more in cache
-// misses than the cache saves (examples/bench: Fast 0.97x Table's lookup
-// time at 1k rules, 1.05x to 1.3x at 100k and 1M).
-const fastMax = 1 << 14
+// bart.Table, while in larger ones the bigger nodes cost more in cache
+// misses than the cache saves; examples/bench/README.md has the crossover
+// as measured.
+const fastMax = 1 << 11
 
 // table is the snapshot's lookup table: a bart.Fast for small policies, a
 // bart.Table for large ones. Exactly one of its fields is set. Both are
