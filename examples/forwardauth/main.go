@@ -89,13 +89,13 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
 	"github.com/ipgate/ipgate/check"
 	"github.com/ipgate/ipgate/check/follow"
 	"github.com/ipgate/ipgate/check/httpgate"
+	"github.com/ipgate/ipgate/examples/internal/trustflag"
 	"github.com/ipgate/ipgate/rangeset"
 	"github.com/ipgate/ipgate/store/filestore"
 )
@@ -131,7 +131,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return c, errors.New("-dir is required")
 	}
 	var err error
-	c.trust, err = parseTrust(*trust)
+	c.trust, err = trustflag.Parse(*trust)
 	return c, err
 }
 
@@ -253,32 +253,4 @@ func answer(status int) http.HandlerFunc {
 		}
 		w.WriteHeader(status)
 	}
-}
-
-// parseTrust reads the -trust flag.
-func parseTrust(s string) ([]netip.Prefix, error) {
-	classes := map[string]func() []netip.Prefix{
-		"private": httpgate.Private, "loopback": httpgate.Loopback, "link-local": httpgate.LinkLocal,
-	}
-	var out []netip.Prefix
-	for _, f := range strings.Split(s, ",") {
-		f = strings.TrimSpace(f)
-		if class, ok := classes[f]; ok {
-			out = append(out, class()...)
-			continue
-		}
-		if f == "" {
-			continue
-		}
-		if a, err := netip.ParseAddr(f); err == nil {
-			out = append(out, netip.PrefixFrom(a, a.BitLen()))
-			continue
-		}
-		p, err := netip.ParsePrefix(f)
-		if err != nil {
-			return nil, fmt.Errorf("-trust: %s is not a prefix, an address or one of private, loopback, link-local", rangeset.Quote(f))
-		}
-		out = append(out, p)
-	}
-	return out, nil
 }

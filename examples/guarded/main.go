@@ -20,11 +20,11 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/ipgate/ipgate/check"
 	"github.com/ipgate/ipgate/check/httpgate"
+	"github.com/ipgate/ipgate/examples/internal/trustflag"
 	"github.com/ipgate/ipgate/policy"
 	"github.com/ipgate/ipgate/rangeset"
 )
@@ -53,7 +53,7 @@ func main() {
 		log.Fatal(err)
 	}
 	defer c.Close()
-	proxies, err := parseTrust(*trust)
+	proxies, err := trustflag.Parse(*trust)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -92,32 +92,4 @@ func handler(d httpgate.Decider, proxies []netip.Prefix, logger *slog.Logger) (h
 	})))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "public") })
 	return mux, nil
-}
-
-// parseTrust reads the -trust flag.
-func parseTrust(s string) ([]netip.Prefix, error) {
-	classes := map[string]func() []netip.Prefix{
-		"private": httpgate.Private, "loopback": httpgate.Loopback, "link-local": httpgate.LinkLocal,
-	}
-	var out []netip.Prefix
-	for _, f := range strings.Split(s, ",") {
-		f = strings.TrimSpace(f)
-		if class, ok := classes[f]; ok {
-			out = append(out, class()...)
-			continue
-		}
-		if f == "" {
-			continue
-		}
-		if a, err := netip.ParseAddr(f); err == nil {
-			out = append(out, netip.PrefixFrom(a, a.BitLen()))
-			continue
-		}
-		p, err := netip.ParsePrefix(f)
-		if err != nil {
-			return nil, fmt.Errorf("-trust: %s is not a prefix, an address or one of private, loopback, link-local", rangeset.Quote(f))
-		}
-		out = append(out, p)
-	}
-	return out, nil
 }

@@ -11,13 +11,14 @@ import (
 	"time"
 
 	"github.com/ipgate/ipgate/check"
+	"github.com/ipgate/ipgate/examples/internal/trustflag"
 	"github.com/ipgate/ipgate/policy"
 	"github.com/ipgate/ipgate/rangeset"
 )
 
 func TestParseTrust(t *testing.T) {
 	t.Parallel()
-	got, err := parseTrust(" loopback, 10.0.0.0/8,192.0.2.1,::ffff:10.0.0.0/104,, link-local")
+	got, err := trustflag.Parse(" loopback, 10.0.0.0/8,192.0.2.1,::ffff:10.0.0.0/104,, link-local")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,10 +29,10 @@ func TestParseTrust(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("parseTrust = %v, want %v", got, want)
 	}
-	if got, err := parseTrust(""); err != nil || len(got) != 0 {
-		t.Errorf(`parseTrust("") = %v, %v`, got, err)
+	if got, err := trustflag.Parse(""); err != nil || len(got) != 0 {
+		t.Errorf(`trustflag.Parse("") = %v, %v`, got, err)
 	}
-	if _, err := parseTrust("private,10.0.0.5/33,"); err == nil || err.Error() != `-trust: "10.0.0.5/33" is not a prefix, an address or one of private, loopback, link-local` {
+	if _, err := trustflag.Parse("private,10.0.0.5/33,"); err == nil || err.Error() != `-trust: "10.0.0.5/33" is not a prefix, an address or one of private, loopback, link-local` {
 		t.Errorf("parseTrust of a bad prefix: %v", err)
 	}
 }
@@ -45,7 +46,7 @@ func TestHandler(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	proxies, err := parseTrust("loopback")
+	proxies, err := trustflag.Parse("loopback")
 	if err != nil {
 		t.Fatal(err)
 	}
