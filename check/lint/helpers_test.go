@@ -2,9 +2,9 @@ package lint_test
 
 import (
 	"net/netip"
-	"slices"
 	"time"
 
+	"github.com/ipgate/ipgate/check"
 	"github.com/ipgate/ipgate/check/internal/checktest"
 	"github.com/ipgate/ipgate/policy"
 )
@@ -28,39 +28,10 @@ func instants(p policy.Policy) []time.Time {
 	return out
 }
 
-// decideSlow is SEMANTICS §4 transcribed literally (as in package check's
-// tests), for enabled policies and subjects that are not mobile.
+// decideSlow is checktest.DecideSlow for an enabled policy and a subject
+// that is not mobile: the winning rule's id, and whether a rule won.
 func decideSlow(p policy.Policy, addr netip.Addr, admin bool, at time.Time) (id string, byRule bool) {
-	var matching []policy.Rule
-	for _, r := range p.Rules {
-		if (!r.AdminOnly || admin) && !r.Expired(at) && r.Target.Contains(addr) {
-			matching = append(matching, r)
-		}
-	}
-	if p.Settings.Precedence == policy.DenyOverrides && slices.ContainsFunc(matching, func(r policy.Rule) bool { return r.Action == policy.Deny }) {
-		matching = slices.DeleteFunc(matching, func(r policy.Rule) bool { return r.Action != policy.Deny })
-	}
-	var win *policy.Rule
-	for i := range matching {
-		m := &matching[i]
-		if win == nil {
-			win = m
-			continue
-		}
-		switch c := m.Target.Size().Compare(win.Target.Size()); {
-		case c < 0:
-			win = m
-		case c > 0:
-		case m.Action != win.Action:
-			if m.Action == policy.Deny {
-				win = m
-			}
-		case m.ID < win.ID:
-			win = m
-		}
-	}
-	if win == nil {
-		return "", false
-	}
-	return win.ID, true
+	p.Settings.Enabled = true
+	d := checktest.DecideSlow(p, check.Request{Addr: addr, Admin: admin, At: at})
+	return d.Rule, d.Reason == check.ReasonRule
 }

@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
+	"slices"
 	"time"
 
+	"github.com/ipgate/ipgate/check"
 	"github.com/ipgate/ipgate/policy"
 	"github.com/ipgate/ipgate/rangeset"
 )
@@ -118,4 +120,67 @@ func Probes(p policy.Policy) []netip.Addr {
 // Rule returns a rule with the given id, target and action.
 func Rule(id, target string, a policy.Action) policy.Rule {
 	return policy.Rule{ID: id, Target: rangeset.MustParseRange(target), Action: a}
+}
+
+// DecideSlow is SEMANTICS §4 transcribed literally, with no index of any
+// kind: every rule is looked at for every request. It is the reference the
+// engine and the analyses built on it are tested against.
+func DecideSlow(p policy.Policy, r check.Request) check.Decision {
+	s := p.Settings
+	if !s.Enabled {
+		return check.Decision{Allowed: true, Reason: check.ReasonDisabled}
+	}
+	if r.Mobile && !s.ApplyToMobile {
+		return check.Decision{Allowed: true, Reason: check.ReasonExempt}
+	}
+	if !r.Addr.IsValid() {
+		return check.Decision{Reason: check.ReasonInvalid}
+	}
+	addr := rangeset.Canonical(r.Addr)
+	var applicable, matching []policy.Rule
+	for _, rule := range p.Rules {
+		if !rule.AdminOnly || r.Admin {
+			applicable = append(applicable, rule)
+		}
+	}
+	for _, rule := range applicable {
+		if !rule.Expired(r.At) && rule.Target.Contains(addr) {
+			matching = append(matching, rule)
+		}
+	}
+	if s.Precedence == policy.DenyOverrides {
+		if slices.ContainsFunc(matching, func(r policy.Rule) bool { return r.Action == policy.Deny }) {
+			matching = slices.DeleteFunc(matching, func(r policy.Rule) bool { return r.Action != policy.Deny })
+		}
+	}
+	var win *policy.Rule
+	for i := range matching {
+		m := &matching[i]
+		if win == nil {
+			win = m
+			continue
+		}
+		switch c := m.Target.Size().Compare(win.Target.Size()); {
+		case c < 0:
+			win = m
+		case c > 0:
+		case m.Action != win.Action:
+			if m.Action == policy.Deny {
+				win = m
+			}
+		case m.ID < win.ID:
+			win = m
+		}
+	}
+	if win != nil {
+		return check.Decision{Allowed: win.Action == policy.Allow, Rule: win.ID, Reason: check.ReasonRule}
+	}
+	allowed := true
+	switch s.DefaultAction {
+	case policy.DefaultDeny:
+		allowed = false
+	case policy.DefaultAuto:
+		allowed = !slices.ContainsFunc(applicable, func(r policy.Rule) bool { return r.Action == policy.Allow })
+	}
+	return check.Decision{Allowed: allowed, Reason: check.ReasonDefault}
 }
