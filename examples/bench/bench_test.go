@@ -203,8 +203,8 @@ func inRoundOrder[T any](s []T) iter.Seq[T] {
 	}
 }
 
-// BenchmarkLookupOneAction is a pure denylist, where a membership table may
-// answer: ipgate's Snapshot.Check against bart.Lite.
+// BenchmarkLookupOneAction is a pure denylist: ipgate's Snapshot.Check
+// against a bart.Lite membership table, which needs no rule ids.
 func BenchmarkLookupOneAction(b *testing.B) {
 	for _, size := range sizes {
 		b.Run("rules="+size.name, func(b *testing.B) {
