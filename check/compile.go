@@ -71,7 +71,7 @@ type ruleInfo struct {
 // all of it is zero.
 type ruleMeta struct {
 	expiresAt, createdAt, updatedAt time.Time
-	ttl                             int64
+	ttl                             time.Duration
 	hasTTL                          bool
 	comment                         string
 }

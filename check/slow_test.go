@@ -81,7 +81,7 @@ func randomPolicy(rng *rand.Rand, n int, t0 time.Time) policy.Policy {
 		case 0, 1:
 			r.ExpiresAt = t0.Add(time.Duration(rng.IntN(8)-2) * time.Minute)
 		case 2:
-			ttl := int64(rng.IntN(5) * 30)
+			ttl := time.Duration(rng.IntN(5)*30) * time.Second
 			r.TTL = &ttl
 			r.CreatedAt = t0.Add(-time.Minute)
 			if rng.IntN(2) == 0 {

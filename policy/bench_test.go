@@ -72,7 +72,7 @@ func benchDoc(n int) []byte {
 		}
 		switch i % 10 {
 		case 0:
-			ttl := int64(3600 + rng.IntN(86400))
+			ttl := time.Duration(3600+rng.IntN(86400)) * time.Second
 			r.CreatedAt, r.TTL = t0.Add(time.Duration(rng.IntN(1e6))*time.Second), &ttl
 		case 1:
 			r.Comment = "imported from the office list"

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/ipgate/ipgate/policy"
 	"github.com/ipgate/ipgate/rangeset"
@@ -33,7 +34,7 @@ func ExamplePolicy_Validate() {
 	p := policy.New(
 		policy.Rule{ID: "office", Target: rangeset.MustParseRange("10.0.0.0/8"), Action: policy.Allow},
 		policy.Rule{ID: "office", Target: rangeset.MustParseRange("10.1.0.0/16"), Action: policy.Deny},
-		policy.Rule{ID: "temp", Target: rangeset.MustParseRange("192.0.2.1"), Action: policy.Allow, TTL: new(int64)},
+		policy.Rule{ID: "temp", Target: rangeset.MustParseRange("192.0.2.1"), Action: policy.Allow, TTL: new(time.Duration)},
 	)
 	fmt.Println(p.Validate())
 	// Output:

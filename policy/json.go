@@ -578,9 +578,9 @@ func joinPath(base, key string) string {
 
 // ruleFacts is what the decoder learnt about a rule beyond its fields.
 type ruleFacts struct {
-	actionErr, targetErr error
-	zero                 zeroFields
-	ip, from, to         bool
+	actionErr, targetErr, ttlErr error
+	zero                         zeroFields
+	ip, from, to                 bool
 }
 
 // zeroFields says which instants a document wrote at the zero instant:
@@ -800,7 +800,9 @@ func (d *decoder) field(r *Rule, f *ruleFacts, k int) error {
 	case keyTTL:
 		var n int64
 		if n, err = d.integer(""); err == nil {
-			r.TTL = d.mem.int64(n)
+			var ttl time.Duration
+			ttl, f.ttlErr = ttlSeconds(n)
+			r.TTL = d.mem.duration(ttl)
 		}
 	case keyComment:
 		if t, err = d.str("", true); err == nil {
@@ -860,6 +862,9 @@ func (d *decoder) check(i int, r *Rule, f *ruleFacts) {
 	if r.Action == 0 && f.actionErr == nil {
 		ps.add(idx, phaseAfterID, r.ID, errMissingAction)
 	}
+	if f.ttlErr != nil {
+		ps.add(idx, phaseAfterID, r.ID, f.ttlErr)
+	}
 	var buf [4]error
 	for _, err := range expiryProblems(buf[:0], r, f.zero, docTerms) {
 		ps.add(idx, phaseAfterID, r.ID, err)
@@ -867,9 +872,9 @@ func (d *decoder) check(i int, r *Rule, f *ruleFacts) {
 }
 
 // MarshalJSON implements [json.Marshaler]. The target is written as "ip" in
-// its canonical text; zero timestamps and empty comments are left out. A
-// rule without a valid target or action is an error, since it could not be
-// read back.
+// its canonical text, the TTL in seconds; zero timestamps and empty comments
+// are left out. A rule without a valid target or action, or with a TTL that
+// is not whole seconds, is an error, since it could not be read back.
 func (r Rule) MarshalJSON() ([]byte, error) {
 	return r.appendJSON(make([]byte, 0, 64+len(r.ID)+len(r.Comment)))
 }
@@ -899,8 +904,11 @@ func (r *Rule) appendJSON(b []byte) ([]byte, error) {
 		return nil, &RuleError{ID: r.ID, Err: err}
 	}
 	if r.TTL != nil {
+		if *r.TTL%time.Second != 0 {
+			return nil, &RuleError{ID: r.ID, Err: ttlProblem(*r.TTL, goTerms)}
+		}
 		b = append(b, `,"ttl":`...)
-		b = strconv.AppendInt(b, *r.TTL, 10)
+		b = strconv.AppendInt(b, int64(*r.TTL/time.Second), 10)
 	}
 	if b, err = appendInstant(b, `,"expiresAt":`, r.ExpiresAt); err != nil {
 		return nil, &RuleError{ID: r.ID, Err: err}
@@ -1035,19 +1043,35 @@ func (p Policy) MarshalJSON() ([]byte, error) {
 	return append(b, "]}"...), nil
 }
 
+// maxTTLSeconds is the largest whole number of seconds a time.Duration holds.
+const maxTTLSeconds = int64(1<<63-1) / int64(time.Second)
+
+// ttlSeconds converts a document's ttl to a Duration. One too large to be a
+// Duration is an error, and saturates so that the rule's other expiry
+// problems are still found.
+func ttlSeconds(n int64) (time.Duration, error) {
+	switch {
+	case n > maxTTLSeconds:
+		return time.Duration(maxTTLSeconds) * time.Second, fmt.Errorf("%w %d: over %d seconds (about 292 years), the largest Go time.Duration", ErrTTL, n, maxTTLSeconds)
+	case n < -maxTTLSeconds:
+		n = -maxTTLSeconds
+	}
+	return time.Duration(n) * time.Second, nil
+}
+
 // arena holds the strings and TTLs of decoded rules in blocks, so that a
 // million rules do not take a million allocations for their ids. Bytes in
 // a block never change once a string refers to them; a block lives as long
 // as any string or TTL in it.
 type arena struct {
 	b    []byte
-	ints []int64
+	ttls []time.Duration
 }
 
 // Blocks are small enough that a kept id pins little memory.
 const (
 	arenaBytes  = 8 << 10
-	arenaInts   = 256
+	arenaTTLs   = 256
 	arenaMaxStr = 128 // longer strings are allocated on their own
 )
 
@@ -1065,10 +1089,10 @@ func (a *arena) str(b []byte) string {
 	return unsafe.String(&a.b[n], len(b))
 }
 
-func (a *arena) int64(v int64) *int64 {
-	if len(a.ints) == cap(a.ints) {
-		a.ints = make([]int64, 0, arenaInts)
+func (a *arena) duration(v time.Duration) *time.Duration {
+	if len(a.ttls) == cap(a.ttls) {
+		a.ttls = make([]time.Duration, 0, arenaTTLs)
 	}
-	a.ints = append(a.ints, v)
-	return &a.ints[len(a.ints)-1]
+	a.ttls = append(a.ttls, v)
+	return &a.ttls[len(a.ttls)-1]
 }

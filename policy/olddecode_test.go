@@ -115,8 +115,16 @@ func (r oldRule) MarshalJSON() ([]byte, error) {
 	if !r.Target.IsValid() {
 		return nil, &RuleError{ID: r.ID, Err: errOldMissingTarget}
 	}
+	var ttl *int64
+	if r.TTL != nil {
+		if *r.TTL%time.Second != 0 {
+			return nil, errors.New("fractional ttl")
+		}
+		s := int64(*r.TTL / time.Second)
+		ttl = &s
+	}
 	doc := oldRuleDoc{ID: r.ID, IP: r.Target.String(), Action: r.Action, AdminOnly: r.AdminOnly,
-		CreatedAt: oldNonZero(r.CreatedAt), UpdatedAt: oldNonZero(r.UpdatedAt), TTL: r.TTL,
+		CreatedAt: oldNonZero(r.CreatedAt), UpdatedAt: oldNonZero(r.UpdatedAt), TTL: ttl,
 		ExpiresAt: oldNonZero(r.ExpiresAt), Comment: r.Comment}
 	return json.Marshal(doc)
 }
@@ -333,6 +341,7 @@ func (d *oldDocReader) text(path string, v interface{ UnmarshalText([]byte) erro
 // malformed document is err.
 func (d *oldDocReader) rule(path string) (r Rule, problems []error, err error) {
 	var ip, from, to *string
+	var ttlErr error
 	err = d.object(path, oldRuleKeys, func(key, path string) error {
 		var err error
 		switch key {
@@ -359,8 +368,11 @@ func (d *oldDocReader) rule(path string) (r Rule, problems []error, err error) {
 			r.ExpiresAt, err = d.instant(path, false)
 		case "ttl":
 			var n int64
-			n, err = d.integer(path)
-			r.TTL = &n
+			if n, err = d.integer(path); err == nil {
+				var ttl time.Duration
+				ttl, ttlErr = ttlSeconds(n)
+				r.TTL = &ttl
+			}
 		case "comment":
 			r.Comment, err = d.str(path, true)
 		}
@@ -385,6 +397,9 @@ func (d *oldDocReader) rule(path string) (r Rule, problems []error, err error) {
 			terr = fmt.Errorf("%w: %w", ErrTarget, terr)
 		}
 		problems = append(problems, terr)
+	}
+	if ttlErr != nil {
+		problems = append(problems, ttlErr)
 	}
 	return r, problems, nil
 }
@@ -440,7 +455,7 @@ func oldExpiryErrors(r Rule) []error {
 			errs = append(errs, ErrTTLAndExpiry)
 		}
 		if *r.TTL < 0 {
-			errs = append(errs, fmt.Errorf("%w %d", ErrNegativeTTL, *r.TTL))
+			errs = append(errs, fmt.Errorf("%w %d: negative", ErrTTL, *r.TTL/time.Second))
 		}
 		if r.CreatedAt.IsZero() && r.UpdatedAt.IsZero() {
 			errs = append(errs, ErrTTLNoBase)

@@ -34,10 +34,11 @@ type Rule struct {
 	// document that says so, with [ErrZeroInstant]); any later instant,
 	// however far past, works.
 	ExpiresAt time.Time
-	// TTL, when not nil, is the rule's time to live in whole seconds,
-	// counted from UpdatedAt, else from CreatedAt. A rule has at most one of
-	// TTL and ExpiresAt.
-	TTL *int64
+	// TTL, when not nil, is the rule's time to live, counted from
+	// UpdatedAt, else from CreatedAt. It is a whole number of seconds, as a
+	// document writes it, and at most the largest time.Duration (about 292
+	// years). A rule has at most one of TTL and ExpiresAt.
+	TTL *time.Duration
 	// CreatedAt and UpdatedAt are set by stores; zero means unknown. A
 	// TTL counts from UpdatedAt when it is not zero, else from CreatedAt.
 	CreatedAt, UpdatedAt time.Time
@@ -64,11 +65,11 @@ func (r Rule) Expiry() (time.Time, bool) {
 	if base.IsZero() {
 		return time.Time{}, false
 	}
-	limit := MaxExpiry.Unix() + 1
-	if *r.TTL > limit-base.Unix() {
-		return time.Unix(limit, 0).UTC(), true
+	limit := MaxExpiry.Add(time.Second)
+	if e := base.Add(*r.TTL); !e.After(limit) {
+		return e, true
 	}
-	return time.Unix(base.Unix()+*r.TTL, int64(base.Nanosecond())).In(base.Location()), true
+	return limit, true
 }
 
 // Expired reports whether r is expired at t, that is t >= its expiry.
@@ -182,8 +183,9 @@ var (
 	ErrTTLNoBase = errors.New("ttl without createdAt or updatedAt")
 	// ErrTTLAndExpiry reports a rule with both ttl and expiresAt.
 	ErrTTLAndExpiry = errors.New("both ttl and expiresAt")
-	// ErrNegativeTTL reports a ttl below zero.
-	ErrNegativeTTL = errors.New("negative ttl")
+	// ErrTTL reports a ttl below zero, one that is not a whole number of
+	// seconds, or one larger than the largest time.Duration.
+	ErrTTL = errors.New("invalid ttl")
 	// ErrExpiryRange reports an expiry after [MaxExpiry].
 	ErrExpiryRange = errors.New("expiry after 9999-12-31T23:59:59Z")
 	// ErrZeroInstant reports a document's expiresAt at the zero instant
@@ -308,12 +310,8 @@ func expiryProblems(errs []error, r *Rule, zero zeroFields, t terms) []error {
 		if !r.ExpiresAt.IsZero() || zero&zeroExpiresAt != 0 {
 			errs = append(errs, pick(t, ErrTTLAndExpiry, errGoTTLAndExpiry))
 		}
-		if *r.TTL < 0 {
-			if t == docTerms {
-				errs = append(errs, fmt.Errorf("%w %d", ErrNegativeTTL, *r.TTL))
-			} else {
-				errs = append(errs, &problem{"negative TTL " + strconv.FormatInt(*r.TTL, 10), ErrNegativeTTL})
-			}
+		if err := ttlProblem(*r.TTL, t); err != nil {
+			errs = append(errs, err)
 		}
 		switch {
 		case zero&zeroUpdatedAt != 0:
@@ -331,6 +329,20 @@ func expiryProblems(errs []error, r *Rule, zero zeroFields, t terms) []error {
 		errs = append(errs, fmt.Errorf("%w: %s", ErrExpiryRange, e.Format(time.RFC3339Nano)))
 	}
 	return errs
+}
+
+// ttlProblem reports what is wrong with a ttl, or nil. A document's ttl is
+// whole seconds by its syntax, and out-of-range ones fail to decode.
+func ttlProblem(ttl time.Duration, t terms) error {
+	switch {
+	case ttl < 0 && t == docTerms:
+		return fmt.Errorf("%w %d: negative", ErrTTL, ttl/time.Second)
+	case ttl < 0:
+		return &problem{"invalid TTL " + ttl.String() + ": negative", ErrTTL}
+	case ttl%time.Second != 0:
+		return &problem{"invalid TTL " + ttl.String() + ": not a whole number of seconds", ErrTTL}
+	}
+	return nil
 }
 
 func pick(t terms, doc, gov error) error {

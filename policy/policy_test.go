@@ -25,7 +25,7 @@ func rule(id, target string, a policy.Action) policy.Rule {
 
 func TestValidate(t *testing.T) {
 	t.Parallel()
-	withTTL := func(r policy.Rule, ttl int64) policy.Rule { r.TTL = &ttl; return r }
+	withTTL := func(r policy.Rule, ttl time.Duration) policy.Rule { r.TTL = &ttl; return r }
 	tests := []struct {
 		name  string
 		rules []policy.Rule
@@ -39,25 +39,30 @@ func TestValidate(t *testing.T) {
 		{name: "no target", rules: []policy.Rule{{ID: "a", Action: policy.Allow}}, want: []error{policy.ErrTarget}, ids: []string{"a"}},
 		{name: "no action", rules: []policy.Rule{rule("a", "10.0.0.1", 0)}, want: []error{policy.ErrAction}, ids: []string{"a"}},
 		{name: "bad action", rules: []policy.Rule{rule("a", "10.0.0.1", 9)}, want: []error{policy.ErrAction}, ids: []string{"a"}},
-		{name: "ttl no base", rules: []policy.Rule{withTTL(rule("a", "10.0.0.1", policy.Deny), 60)}, want: []error{policy.ErrTTLNoBase}, ids: []string{"a"}},
+		{name: "ttl no base", rules: []policy.Rule{withTTL(rule("a", "10.0.0.1", policy.Deny), time.Minute)}, want: []error{policy.ErrTTLNoBase}, ids: []string{"a"}},
 		{name: "ttl and expiresAt", rules: []policy.Rule{func() policy.Rule {
-			r := withTTL(rule("a", "10.0.0.1", policy.Deny), 60)
+			r := withTTL(rule("a", "10.0.0.1", policy.Deny), time.Minute)
 			r.CreatedAt, r.ExpiresAt = t0, t0
 			return r
 		}()}, want: []error{policy.ErrTTLAndExpiry}, ids: []string{"a"}},
 		{name: "negative ttl", rules: []policy.Rule{func() policy.Rule {
-			r := withTTL(rule("a", "10.0.0.1", policy.Deny), -1)
+			r := withTTL(rule("a", "10.0.0.1", policy.Deny), -time.Second)
 			r.CreatedAt = t0
 			return r
-		}()}, want: []error{policy.ErrNegativeTTL}, ids: []string{"a"}},
+		}()}, want: []error{policy.ErrTTL}, ids: []string{"a"}},
+		{name: "ttl not whole seconds", rules: []policy.Rule{func() policy.Rule {
+			r := withTTL(rule("a", "10.0.0.1", policy.Deny), 1500*time.Millisecond)
+			r.CreatedAt = t0
+			return r
+		}()}, want: []error{policy.ErrTTL}, ids: []string{"a"}},
 		{name: "expiry too late", rules: []policy.Rule{func() policy.Rule {
 			r := rule("a", "10.0.0.1", policy.Deny)
 			r.ExpiresAt = policy.MaxExpiry.Add(time.Second)
 			return r
 		}()}, want: []error{policy.ErrExpiryRange}, ids: []string{"a"}},
 		{name: "ttl past the limit", rules: []policy.Rule{func() policy.Rule {
-			r := withTTL(rule("a", "10.0.0.1", policy.Deny), 1<<62)
-			r.UpdatedAt = t0
+			r := withTTL(rule("a", "10.0.0.1", policy.Deny), 2*time.Second)
+			r.UpdatedAt = policy.MaxExpiry.Add(-time.Second)
 			return r
 		}()}, want: []error{policy.ErrExpiryRange}, ids: []string{"a"}},
 		{name: "expiry at the limit", rules: []policy.Rule{func() policy.Rule {
@@ -66,7 +71,7 @@ func TestValidate(t *testing.T) {
 			return r
 		}()}},
 		{name: "every problem at once",
-			rules: []policy.Rule{rule("x", "10.0.0.1", policy.Allow), rule("x", "10.0.0.2", 7), withTTL(rule("", "10.0.0.3", policy.Deny), 5)},
+			rules: []policy.Rule{rule("x", "10.0.0.1", policy.Allow), rule("x", "10.0.0.2", 7), withTTL(rule("", "10.0.0.3", policy.Deny), 5*time.Second)},
 			want:  []error{policy.ErrDuplicateID, policy.ErrAction, policy.ErrEmptyID, policy.ErrTTLNoBase}, ids: []string{"x", "x", "", ""}},
 	}
 	for _, tt := range tests {
@@ -124,7 +129,7 @@ func TestExpiry(t *testing.T) {
 		t.Error("a rule without expiry expires")
 	}
 	r.CreatedAt = t0
-	r.TTL = ptr(int64(3600))
+	r.TTL = ptr(time.Hour)
 	if e, ok := r.Expiry(); !ok || !e.Equal(t0.Add(time.Hour)) {
 		t.Errorf("Expiry() = %v, %v, want createdAt+1h", e, ok)
 	}
@@ -154,7 +159,7 @@ func TestDecode(t *testing.T) {
 		Rules: []policy.Rule{
 			rule("office", "10.0.0.0/8", policy.Allow),
 			{ID: "lab", Target: rangeset.MustParseRange("10.1.0.1-10.1.0.9"), Action: policy.Deny, AdminOnly: true,
-				CreatedAt: time.Date(2025, 12, 31, 0, 0, 0, 0, time.UTC), TTL: ptr(int64(86400)), Comment: "free text"},
+				CreatedAt: time.Date(2025, 12, 31, 0, 0, 0, 0, time.UTC), TTL: ptr(24 * time.Hour), Comment: "free text"},
 		},
 	}
 	if diff := cmp.Diff(want, got, cmpopts.EquateComparable(rangeset.Range{})); diff != "" {
@@ -236,7 +241,7 @@ func TestRoundTrip(t *testing.T) {
 	p := policy.New(
 		rule("a", "10.0.0.0/8", policy.Allow),
 		policy.Rule{ID: "b", Target: rangeset.MustParseRange("2001:db8::1-2001:db8::ff"), Action: policy.Deny, AdminOnly: true,
-			CreatedAt: t0, UpdatedAt: t0.Add(time.Minute), TTL: ptr(int64(0)), Comment: "zero ttl is kept"},
+			CreatedAt: t0, UpdatedAt: t0.Add(time.Minute), TTL: ptr(time.Duration(0)), Comment: "zero ttl is kept"},
 		policy.Rule{ID: "c", Target: rangeset.MustParseRange("192.0.2.7"), Action: policy.Allow,
 			ExpiresAt: time.Date(2026, 5, 1, 12, 0, 0, 5, time.FixedZone("x", 3600))},
 	)
@@ -271,7 +276,7 @@ func TestDecodeRule(t *testing.T) {
 func TestRuleEqual(t *testing.T) {
 	t.Parallel()
 	a := rule("a", "10.0.0.0/8", policy.Allow)
-	a.TTL, a.CreatedAt = ptr(int64(60)), t0
+	a.TTL, a.CreatedAt = ptr(time.Minute), t0
 	b := a.Clone()
 	b.CreatedAt = t0.In(time.FixedZone("x", 3600)) // the same instant
 	if !a.Equal(b) {
@@ -282,7 +287,7 @@ func TestRuleEqual(t *testing.T) {
 		func(r *policy.Rule) { r.Target = rangeset.MustParseRange("10.0.0.0/9") },
 		func(r *policy.Rule) { r.Action = policy.Deny },
 		func(r *policy.Rule) { r.AdminOnly = true },
-		func(r *policy.Rule) { r.TTL = ptr(int64(61)) },
+		func(r *policy.Rule) { r.TTL = ptr(61 * time.Second) },
 		func(r *policy.Rule) { r.TTL = nil },
 		func(r *policy.Rule) { r.ExpiresAt = t0 },
 		func(r *policy.Rule) { r.UpdatedAt = t0 },
@@ -415,7 +420,7 @@ func TestProblemsBounded(t *testing.T) {
 
 func TestValidateSpeaksGo(t *testing.T) {
 	t.Parallel()
-	ttl := int64(-1)
+	ttl := -time.Second
 	err := policy.New(
 		policy.Rule{ID: "no-target", Action: policy.Allow},
 		policy.Rule{ID: "no-action", Target: rangeset.MustParseRange("10.0.0.1")},
@@ -424,20 +429,34 @@ func TestValidateSpeaksGo(t *testing.T) {
 	want := `rule "no-target": invalid target: Target is the zero rangeset.Range
 rule "no-action": invalid action: Action is zero (want policy.Allow or policy.Deny)
 rule "ttl": both TTL and ExpiresAt
-rule "ttl": negative TTL -1
+rule "ttl": invalid TTL -1s: negative
 rule "ttl": TTL without CreatedAt or UpdatedAt`
 	if err == nil || err.Error() != want {
 		t.Errorf("Validate() =\n%v\nwant\n%s", err, want)
 	}
-	for _, e := range []error{policy.ErrTarget, policy.ErrAction, policy.ErrTTLAndExpiry, policy.ErrNegativeTTL, policy.ErrTTLNoBase} {
+	for _, e := range []error{policy.ErrTarget, policy.ErrAction, policy.ErrTTLAndExpiry, policy.ErrTTL, policy.ErrTTLNoBase} {
 		if !errors.Is(err, e) {
 			t.Errorf("Validate() does not wrap %v", e)
 		}
 	}
+	// A ttl too large for a time.Duration is refused, naming the rule.
+	_, err = policy.Decode([]byte(`{"rules": [{"id": "long", "ip": "10.0.0.1", "action": "allow", "createdAt": "2026-01-01T00:00:00Z", "ttl": 9223372037}]}`))
+	want = `rule "long": invalid ttl 9223372037: over 9223372036 seconds (about 292 years), the largest Go time.Duration`
+	if err == nil || err.Error() != want || !errors.Is(err, policy.ErrTTL) {
+		t.Errorf("Decode(ttl 9223372037) = %v, want %s", err, want)
+	}
+	if p, err := policy.Decode([]byte(`{"rules": [{"id": "long", "ip": "10.0.0.1", "action": "allow", "createdAt": "2026-01-01T00:00:00Z", "ttl": 9223372036}]}`)); err != nil || *p.Rules[0].TTL != 9223372036*time.Second {
+		t.Errorf("Decode(ttl 9223372036) = %v, %v", p, err)
+	}
+	// A TTL that a document cannot write is refused by the encoder too.
+	frac := 1500 * time.Millisecond
+	if _, err := (policy.Rule{ID: "f", Target: rangeset.MustParseRange("10.0.0.1"), Action: policy.Allow, CreatedAt: t0, TTL: &frac}).MarshalJSON(); !errors.Is(err, policy.ErrTTL) {
+		t.Errorf("Marshal(TTL 1.5s) = %v, want ErrTTL", err)
+	}
 	// A document keeps its own words.
 	_, err = policy.Decode([]byte(`{"rules": [{"id": "a", "action": "allow", "ttl": -1}]}`))
 	want = `rule "a": invalid target: no ip, or from and to
-rule "a": negative ttl -1
+rule "a": invalid ttl -1: negative
 rule "a": ttl without createdAt or updatedAt`
 	if err == nil || err.Error() != want {
 		t.Errorf("Decode() =\n%v\nwant\n%s", err, want)

@@ -50,9 +50,9 @@ type Query struct {
 	// rule without the timestamp matches only unbounded ranges. ExpiresAt
 	// bounds the rule's effective expiry (see policy.Rule.Expiry).
 	CreatedAt, UpdatedAt, ExpiresAt TimeRange
-	// MinTTL and MaxTTL, when not nil, bound the ttl in seconds, inclusive;
-	// a rule without a ttl does not match them.
-	MinTTL, MaxTTL *int64
+	// MinTTL and MaxTTL, when not nil, bound the TTL, inclusive; a rule
+	// without a TTL does not match them.
+	MinTTL, MaxTTL *time.Duration
 
 	// SortBy orders the result; Descending reverses it.
 	SortBy     SortKey
@@ -158,8 +158,9 @@ type Patch struct {
 	// ExpiresAt sets the expiry instant; a pointer to the zero time clears
 	// every expiry.
 	ExpiresAt *time.Time
-	// TTL sets the ttl in seconds, counted from the patch's updatedAt.
-	TTL     *int64
+	// TTL sets the TTL, counted from the patch's updatedAt; like
+	// policy.Rule.TTL it is whole seconds.
+	TTL     *time.Duration
 	Comment *string
 }
 

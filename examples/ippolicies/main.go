@@ -62,6 +62,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"net/http"
 	"slices"
 	"strconv"
@@ -80,6 +81,9 @@ const name = "ip-address-policies"
 // timeLayout is RFC 3339 with a numeric offset, as the documentation
 // writes times.
 const timeLayout = "2006-01-02T15:04:05-07:00"
+
+// maxTTL is the largest ttl in seconds: the most a time.Duration holds.
+const maxTTL = math.MaxInt64 / int64(time.Second)
 
 func main() {
 	seed.Main(seed.Server{Title: "IP address policies", Addr: "127.0.0.1:8095", Data: "ippolicies", Account: "policies",
@@ -212,7 +216,7 @@ func address(r policy.Rule) object {
 	o := object{AddressID: r.ID, IPAddress: r.Target.String(), Policy: r.Action.String(),
 		CreateTime: r.CreatedAt.UTC().Format(timeLayout), UpdateTime: r.UpdatedAt.UTC().Format(timeLayout)}
 	if r.TTL != nil {
-		o.TTL = *r.TTL
+		o.TTL = int64(*r.TTL / time.Second)
 	}
 	if e, ok := r.Expiry(); ok {
 		o.ExpireTime = e.UTC().Format(timeLayout)
@@ -250,12 +254,13 @@ func (b body) patch() (store.Patch, error) {
 	}
 	if b.TTL != nil {
 		switch {
-		case *b.TTL < 0:
-			return p, &badField{"ttl", fmt.Sprintf("%d: want a whole number of seconds, not negative", *b.TTL)}
+		case *b.TTL < 0 || *b.TTL > maxTTL:
+			return p, &badField{"ttl", fmt.Sprintf("%d: want a whole number of seconds from 0 to %d", *b.TTL, maxTTL)}
 		case *b.TTL == 0:
 			p.ExpiresAt = &time.Time{} // no expiry
 		default:
-			p.TTL = b.TTL
+			ttl := time.Duration(*b.TTL) * time.Second
+			p.TTL = &ttl
 		}
 	}
 	if b.ExpireTime != nil {
@@ -381,10 +386,11 @@ func query(r *http.Request) (store.Query, error) {
 			}
 		case "filter[ttl]":
 			n, err := strconv.ParseInt(s, 10, 64)
-			if err != nil || n < 0 {
-				return q, &badField{key, fmt.Sprintf("%s: want whole seconds", rangeset.Quote(s))}
+			if err != nil || n < 0 || n > maxTTL {
+				return q, &badField{key, fmt.Sprintf("%s: want whole seconds from 0 to %d", rangeset.Quote(s), maxTTL)}
 			}
-			q.MinTTL, q.MaxTTL = &n, &n
+			ttl := time.Duration(n) * time.Second
+			q.MinTTL, q.MaxTTL = &ttl, &ttl
 		case "filter[createTime]", "filter[updateTime]", "filter[expireTime]":
 			tr, err := timeFilter(key, s)
 			if err != nil {

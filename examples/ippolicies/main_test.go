@@ -163,6 +163,7 @@ func TestIPPolicies(t *testing.T) {
 		{"POST", "/addresses", `{"ipAddress": "10.0.0.5", "policy": "block"}`, "policy", `"block"`},
 		{"POST", "/addresses", `{"ipAddress": "10.0.0.5", "policy": "allow", "ttl": -1}`, "ttl", "-1"},
 		{"POST", "/addresses", `{"ipAddress": "10.0.0.5", "policy": "allow", "ttl": "1"}`, "ttl", "ttl must be a whole number, not string"},
+		{"POST", "/addresses", `{"ipAddress": "10.0.0.5", "policy": "allow", "ttl": 9223372037}`, "ttl", "9223372037: want a whole number of seconds from 0 to 9223372036"},
 		{"POST", "/addresses", `{"ipAddress": "10.0.0.5", "policy": "allow", "ttl": 5, "expireTime": "2030-01-01T00:00:00Z"}`, "ttl", "together"},
 		{"POST", "/addresses", `{"ipAddress": "10.0.0.5", "policy": "allow", "expireTime": "tomorrow"}`, "expireTime", `"tomorrow"`},
 		{"POST", "/addresses", `{"ipAddress": "10.0.0.5", "policy": "allow", "description": "x"}`, "description", `unknown field "description"`},
@@ -175,6 +176,7 @@ func TestIPPolicies(t *testing.T) {
 		{"GET", "/addresses?filter[ip]=10.0.0", "", "filter[ip]", `"10.0.0"`},
 		{"GET", "/addresses?filter[createTime]=yesterday", "", "filter[createTime]", `"yesterday"`},
 		{"GET", "/addresses?filter[ttl]=x", "", "filter[ttl]", `"x"`},
+		{"GET", "/addresses?filter[ttl]=9223372037", "", "filter[ttl]", `"9223372037"`},
 		{"GET", "/addresses?color=red", "", "color", `unknown query parameter`},
 	} {
 		code, got := do(t, s, bad.method, bad.path, bad.body, adminToken)

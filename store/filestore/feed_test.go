@@ -212,7 +212,7 @@ func TestDocumentBytes(t *testing.T) {
 	s := open(t, dir)
 	r := rule("a<b>&c", "2001:db8::/32", policy.Deny)
 	r.Comment = "<script>\u2028\x01 \"quoted\" \\ é"
-	ttl := int64(30)
+	ttl := 30 * time.Second
 	r.TTL = &ttl
 	if _, _, err := s.CreateRule(t.Context(), "p", r, store.Any); err != nil {
 		t.Fatal(err)

@@ -74,11 +74,11 @@ func TestSameAsWholePolicyEditor(t *testing.T) {
 		case 2:
 			r.Action = 0
 		case 3:
-			ttl := int64(rng.IntN(100) - 10)
+			ttl := time.Duration(rng.IntN(100)-10) * time.Second
 			r.TTL = &ttl
 		case 4:
 			r.ExpiresAt = clock.Add(time.Hour)
-			ttl := int64(5)
+			ttl := 5 * time.Second
 			r.TTL = &ttl
 		}
 		r.Comment = fmt.Sprint(rng.IntN(3))

@@ -102,7 +102,7 @@ func TestMigrateFromFirstSchema(t *testing.T) {
 	if err != nil || rev != 7 {
 		t.Fatalf("Load = rev %d, %v", rev, err)
 	}
-	ttl := int64(3600)
+	ttl := time.Hour
 	want := policy.Policy{
 		Settings: policy.Settings{Enabled: true, DefaultAction: policy.DefaultDeny, Precedence: policy.DenyOverrides},
 		Rules: []policy.Rule{

@@ -41,7 +41,12 @@ func appendRuleValues(row []any, r policy.Rule) []any {
 	exp, expNs := instant(r.ExpiresAt)
 	created, createdNs := instant(r.CreatedAt)
 	updated, updatedNs := instant(r.UpdatedAt)
-	return append(row, r.ID, r.Target.From(), r.Target.To(), r.Action.String(), r.AdminOnly, exp, expNs, r.TTL,
+	var ttl *int64
+	if r.TTL != nil {
+		s := int64(*r.TTL / time.Second) // validated: whole seconds
+		ttl = &s
+	}
+	return append(row, r.ID, r.Target.From(), r.Target.To(), r.Action.String(), r.AdminOnly, exp, expNs, ttl,
 		created, createdNs, updated, updatedNs, r.Comment)
 }
 
@@ -78,10 +83,11 @@ type ruleScan struct {
 	action                      string
 	exp, created, updated       *time.Time
 	expNs, createdNs, updatedNs int16
+	ttl                         *int64 // seconds
 }
 
 func (s *ruleScan) dest() []any {
-	return []any{&s.r.ID, &s.from, &s.to, &s.action, &s.r.AdminOnly, &s.exp, &s.expNs, &s.r.TTL,
+	return []any{&s.r.ID, &s.from, &s.to, &s.action, &s.r.AdminOnly, &s.exp, &s.expNs, &s.ttl,
 		&s.created, &s.createdNs, &s.updated, &s.updatedNs, &s.r.Comment}
 }
 
@@ -99,11 +105,19 @@ func (s *ruleScan) rule() (policy.Rule, error) {
 	r := s.r
 	s.r = policy.Rule{}
 	r.Target = rangeset.RangeFrom(s.from.Addr(), s.to.Addr())
-	var errs [2]error
+	var errs [3]error
 	if !r.Target.IsValid() {
 		errs[0] = fmt.Errorf("invalid target %s-%s", s.from.Addr(), s.to.Addr())
 	}
 	errs[1] = r.Action.UnmarshalText([]byte(s.action))
+	if s.ttl != nil {
+		if ttl := time.Duration(*s.ttl) * time.Second; ttl/time.Second == time.Duration(*s.ttl) {
+			r.TTL = &ttl
+		} else {
+			errs[2] = fmt.Errorf("ttl %d out of range", *s.ttl)
+		}
+		s.ttl = nil
+	}
 	r.ExpiresAt = fromInstant(s.exp, s.expNs)
 	r.CreatedAt = fromInstant(s.created, s.createdNs)
 	r.UpdatedAt = fromInstant(s.updated, s.updatedNs)

@@ -138,7 +138,7 @@ func testFeed(t *testing.T, s store.Editor, clock *Clock) {
 	}
 	revs := []store.Revision{follower.rev}
 	comment := "patched"
-	ttl := int64(60)
+	ttl := time.Minute
 	steps := []struct {
 		name string
 		// small writes change at most this many rules; the change of the

@@ -105,7 +105,7 @@ func testNotFound(t *testing.T, s store.Editor, _ *Clock) {
 
 func testPutLoad(t *testing.T, s store.Editor, clock *Clock) {
 	ctx := t.Context()
-	ttl := int64(3600)
+	ttl := time.Hour
 	p := policy.New(rule("office", "10.0.0.0/8", policy.Allow), rule("lab", "10.1.0.1-10.1.0.9", policy.Deny))
 	p.Rules[1].TTL = &ttl // the store sets the timestamp the ttl counts from
 	p.Settings.DefaultAction = policy.DefaultDeny
@@ -182,9 +182,12 @@ func testInvalid(t *testing.T, s store.Editor, _ *Clock) {
 	check("CreateRule(no target)", err)
 	_, _, err = s.UpdateRule(ctx, "p", rule("a", "10.0.0.1", 0), store.Any)
 	check("UpdateRule(no action)", err)
-	neg := int64(-5)
+	neg := -5 * time.Second
 	_, _, err = s.PatchRule(ctx, "p", "a", store.Patch{TTL: &neg}, store.Any)
 	check("PatchRule(negative ttl)", err)
+	frac := 1500 * time.Millisecond
+	_, _, err = s.PatchRule(ctx, "p", "a", store.Patch{TTL: &frac}, store.Any)
+	check("PatchRule(ttl of 1.5s)", err)
 	_, err = s.SetSettings(ctx, "p", policy.Settings{}, store.Any)
 	check("SetSettings(zero)", err)
 }
@@ -275,7 +278,7 @@ func testSettings(t *testing.T, s store.Editor, _ *Clock) {
 
 func seed(t *testing.T, s store.Editor, clock *Clock) {
 	t.Helper()
-	ttl := int64(600)
+	ttl := 10 * time.Minute
 	for i, r := range []policy.Rule{
 		rule("net", "92.255.220.0/24", policy.Deny),
 		rule("host", "92.255.221.10", policy.Deny),
@@ -322,7 +325,7 @@ func testListRules(t *testing.T, s store.Editor, clock *Clock) {
 		t.Fatal(err)
 	}
 	yes := true
-	ttlMin := int64(1)
+	ttlMin := time.Second
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	tests := []struct {
 		q     store.Query
