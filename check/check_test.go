@@ -264,9 +264,10 @@ func TestNoAllocs(t *testing.T) {
 	}
 }
 
-// TestExpiryBeforeRecompile shows that once the expiry timer fires, the old
-// snapshot already decides requests with a zero At as at the expiry, even
-// when the recompile does not happen (here: the clock reads zero).
+// TestExpiryBeforeRecompile shows that a checker whose clock reads the zero
+// instant once the expiry timer fires (so that no re-ranking happens) does
+// not revive the expired rule: a zero reading falls back to the system
+// clock.
 func TestExpiryBeforeRecompile(t *testing.T) {
 	t.Parallel()
 	var fire func()
@@ -294,6 +295,37 @@ func TestExpiryBeforeRecompile(t *testing.T) {
 	fire()
 	if d := c.Check(req); d.Allowed || d.Reason != check.ReasonDefault {
 		t.Errorf("after the timer fired: %v, want deny (default)", d)
+	}
+}
+
+// TestServedSnapshotReadsCheckerClock shows that a snapshot a checker serves
+// decides a zero At at the checker's clock, as the checker does, even when
+// the expiry timer has not fired.
+func TestServedSnapshotReadsCheckerClock(t *testing.T) {
+	t.Parallel()
+	now := fuzzT0
+	opts := &check.Options{
+		Now:       func() time.Time { return now },
+		AfterFunc: func(time.Duration, func()) func() bool { return func() bool { return true } },
+	}
+	r := rule("contractor", "198.51.100.7", policy.Allow)
+	r.ExpiresAt = fuzzT0.Add(time.Minute)
+	c, err := check.NewChecker(policy.New(r), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := check.Request{Addr: netip.MustParseAddr("198.51.100.7")}
+	s := c.Snapshot()
+	if !c.Check(req).Allowed || !s.Check(req).Allowed {
+		t.Fatal("denied before expiry")
+	}
+	now = fuzzT0.Add(2 * time.Minute)
+	if c.Check(req).Allowed || s.Check(req).Allowed {
+		t.Errorf("after the expiry on the checker's clock: checker %v, snapshot %v, want deny", c.Check(req), s.Check(req))
+	}
+	now = fuzzT0.Add(-time.Hour) // the wall clock is set back
+	if !s.Check(req).Allowed {
+		t.Errorf("with the clock set back before the expiry: %v, want allow", s.Check(req))
 	}
 }
 

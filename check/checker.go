@@ -78,21 +78,14 @@ func (c *Checker) afterFunc(d time.Duration, f func()) func() bool {
 // Check decides r with the current snapshot; see [Snapshot.Check]. A zero
 // r.At is the checker's clock reading, which it takes only when the policy
 // has a rule that expires. It does not allocate and takes no lock.
+//
+// It is small enough to be inlined: the snapshots a checker serves read
+// its clock themselves.
 func (c *Checker) Check(r Request) Decision {
-	s := c.cur.Load()
-	if s != nil && (!s.expiring || !r.At.IsZero()) {
+	if s := c.cur.Load(); s != nil {
 		return s.Check(r)
 	}
-	return c.checkNow(s, r)
-}
-
-// checkNow decides r, which has a zero At, at the checker's clock reading.
-func (c *Checker) checkNow(s *Snapshot, r Request) Decision {
-	if s == nil {
-		return Decision{}
-	}
-	r.At = c.now()
-	return s.Check(r)
+	return Decision{}
 }
 
 // Snapshot returns the snapshot currently served, nil before the first
@@ -228,6 +221,7 @@ func (c *Checker) publish(s *Snapshot) {
 			s, c.state = fresh, newRulesState(fresh, infos)
 		}
 	}
+	s.now = c.opts.Now
 	c.cur.Store(s)
 	if c.stop != nil {
 		c.stop()

@@ -46,6 +46,9 @@ type Snapshot struct {
 	// decided by the lookup alone: the policy is enabled and no rule
 	// expires. It is false in the zero Snapshot.
 	plain bool
+	// now reads the clock for a request with a zero instant: the serving
+	// Checker's, or nil for time.Now.
+	now func() time.Time
 }
 
 // ruleInfo is a rule with what ranking it needs, kept compact: the target
@@ -363,7 +366,8 @@ func contains(p, o netip.Prefix) bool {
 
 // Check decides r as SEMANTICS §4 says, at the instant r.At; a zero r.At
 // means now, and the clock is read for it only when some rule of the
-// policy expires. Requests at instants from [Snapshot.At] up to
+// policy expires: time.Now for a snapshot from [Compile], the checker's
+// clock for one that a [Checker] serves. Requests at instants from [Snapshot.At] up to
 // the first expiry after it are answered by one lookup; any other instant,
 // earlier or later, is answered exactly too, by re-ranking the rules that
 // contain the address at that instant. No expired rule ever decides.
@@ -373,7 +377,16 @@ func (s *Snapshot) Check(r Request) Decision {
 	if !s.plain || r.Admin || r.Mobile || !r.At.IsZero() || !r.Addr.IsValid() {
 		return s.checkRare(r)
 	}
-	lf, ok := s.table.Lookup(r.Addr.Unmap()) // bart ignores a zone; Addr.WithZone would cost a call
+	// The table's dispatch is written out: through table.Lookup it would be
+	// one more call on the hot path. bart ignores a zone; Addr.WithZone would
+	// cost a call.
+	var lf leaf
+	var ok bool
+	if a := r.Addr.Unmap(); s.table.fast != nil {
+		lf, ok = s.table.fast.Lookup(a)
+	} else {
+		lf, ok = s.table.large.Lookup(a)
+	}
 	if !ok || lf.id == nil {
 		return Decision{Allowed: s.dflt[0], Reason: ReasonDefault}
 	}
@@ -422,10 +435,15 @@ func (s *Snapshot) instant(t time.Time) time.Time {
 	switch {
 	case !t.IsZero():
 		return t
-	case s.expiring:
-		return time.Now()
+	case !s.expiring:
+		return s.at
+	case s.now != nil:
+		if now := s.now(); !now.IsZero() {
+			return now
+		}
 	}
-	return s.at
+	// A clock that reads the zero instant would revive every expired rule.
+	return time.Now()
 }
 
 // checkAt decides for an instant outside the compiled window: the best
