@@ -15,11 +15,19 @@ func RowsRead() int64 { return rowsRead.Load() }
 // ExplainList returns the plan of the query that ListRules and DeleteRules
 // run to choose the candidates of q.
 func ExplainList(ctx context.Context, s *Store, name string, q store.Query) (string, error) {
-	where, args := filter(q)
-	rows, err := s.db.pool.Query(ctx, "EXPLAIN "+s.db.rulesQuery(where), append([]any{name}, args...)...)
-	if err != nil {
-		return "", err
-	}
-	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	var lines []string
+	err := s.db.read(ctx, func(tx pgx.Tx) error {
+		h, err := s.db.head(ctx, tx, name)
+		if err != nil {
+			return err
+		}
+		where, args := filter(q)
+		rows, err := tx.Query(ctx, "EXPLAIN "+s.db.rulesQuery(h.table, where), append([]any{name}, args...)...)
+		if err != nil {
+			return err
+		}
+		lines, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		return err
+	})
 	return strings.Join(lines, "\n"), err
 }

@@ -63,16 +63,16 @@ func (s *Store) Changes(ctx context.Context, name string, after store.Revision) 
 			coalesce(action, ''), coalesce(admin_only, false), expires_at, coalesce(expires_ns, 0), ttl,
 			created_at, coalesce(created_ns, 0), updated_at, coalesce(updated_ns, 0), coalesce(comment, ''),
 			coalesce(enabled, false), coalesce(default_action, ''), coalesce(precedence, ''), coalesce(apply_to_mobile, false)
-			FROM %s.changes WHERE policy = $1 AND revision > $2 ORDER BY revision, seq`, d.schema), name, after)
+			FROM %s.changes WHERE policy = $1 AND revision > $2 ORDER BY revision, seq`, d.schema), binaryResults, name, after)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
-		var rs ruleScan
 		var c store.Change
 		var kind, def, prec string
 		var st policy.Settings
-		dest := append(append([]any{&c.Revision, &kind}, rs.dest()...), &st.Enabled, &def, &prec, &st.ApplyToMobile)
+		// The rule's columns are decoded from the raw values; nil skips them here.
+		dest := append(append([]any{&c.Revision, &kind}, make([]any, 13)...), &st.Enabled, &def, &prec, &st.ApplyToMobile)
 		for rows.Next() {
 			if err := rows.Scan(dest...); err != nil {
 				return err
@@ -80,13 +80,13 @@ func (s *Store) Changes(ctx context.Context, name string, after store.Revision) 
 			out := store.Change{Revision: c.Revision}
 			switch kind {
 			case "put":
-				r, err := rs.rule()
+				r, err := decodeRule(rows.RawValues()[2:15])
 				if err != nil {
 					return fmt.Errorf("%w: policy %s: change of revision %d: %w", store.ErrInvalid, rangeset.Quote(name), c.Revision, err)
 				}
 				out.Rule = &r
 			case "delete":
-				out.Deleted = rs.r.ID
+				out.Deleted = string(rows.RawValues()[2])
 			case "settings":
 				s := st
 				if err := parseSettings(&s, def, prec); err != nil {
@@ -94,7 +94,6 @@ func (s *Store) Changes(ctx context.Context, name string, after store.Revision) 
 				}
 				out.Settings = &s
 			}
-			rs.r = policy.Rule{}
 			changes = append(changes, out)
 		}
 		return rows.Err()

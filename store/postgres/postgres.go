@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ipgate/ipgate/policy"
@@ -147,13 +148,13 @@ type db struct {
 func (d *db) Load(ctx context.Context, name string) (policy.Policy, store.Revision, error) {
 	var p policy.Policy
 	var rev store.Revision
-	err := pgx.BeginTxFunc(ctx, d.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		var err error
-		var n int64
-		if rev, p.Settings, n, err = d.head(ctx, tx, name); err != nil {
+	err := d.read(ctx, func(tx pgx.Tx) error {
+		h, err := d.head(ctx, tx, name)
+		if err != nil {
 			return err
 		}
-		p.Rules, _, err = d.rulesPos(ctx, tx, name, "", nil, n)
+		rev, p.Settings = h.rev, h.settings
+		p.Rules, _, err = d.rulesPos(ctx, tx, name, h.table, "", nil, h.count)
 		return err
 	})
 	if err != nil {
@@ -173,46 +174,75 @@ func (d *db) readErr(doing, name string, err error) error {
 	return fmt.Errorf("postgres: %s %s: %w", doing, rangeset.Quote(name), err)
 }
 
-// head reads a policy's revision, settings and number of rules, or
-// ErrNotFound.
-func (d *db) head(ctx context.Context, tx pgx.Tx, name string) (store.Revision, policy.Settings, int64, error) {
-	var rev store.Revision
+// read runs f in a read-only repeatable-read transaction. A writer that
+// moves a policy to a new table drops the old one as it commits: a reader
+// whose snapshot still names the old table finds it gone, and reads again
+// on a fresh snapshot, which names the new one.
+func (d *db) read(ctx context.Context, f func(pgx.Tx) error) error {
+	for try := 0; ; try++ {
+		err := pgx.BeginTxFunc(ctx, d.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, f)
+		var pe *pgconn.PgError
+		if try < 10 && errors.As(err, &pe) && pe.Code == "42P01" { // undefined_table
+			continue
+		}
+		return err
+	}
+}
+
+// head is what readers need of a policy's row.
+type head struct {
+	rev      store.Revision
+	settings policy.Settings
+	count    int64 // rules
+	table    int64 // see db.table
+}
+
+// head reads the policy's row, or ErrNotFound.
+func (d *db) head(ctx context.Context, tx pgx.Tx, name string) (head, error) {
+	var h head
 	var deleted bool
-	var s policy.Settings
 	var def, prec string
-	var n int64
-	err := tx.QueryRow(ctx, fmt.Sprintf(`SELECT revision, deleted, enabled, default_action, precedence, apply_to_mobile, rule_count
-		FROM %s.policies WHERE name = $1`, d.schema), name).
-		Scan(&rev, &deleted, &s.Enabled, &def, &prec, &s.ApplyToMobile, &n)
+	err := tx.QueryRow(ctx, fmt.Sprintf(`SELECT revision, deleted, enabled, default_action, precedence, apply_to_mobile, rule_count,
+		coalesce(rules_table, 0) FROM %s.policies WHERE name = $1`, d.schema), name).
+		Scan(&h.rev, &deleted, &h.settings.Enabled, &def, &prec, &h.settings.ApplyToMobile, &h.count, &h.table)
 	if errors.Is(err, pgx.ErrNoRows) || err == nil && deleted {
-		return 0, s, 0, store.ErrNotFound
+		return head{}, store.ErrNotFound
 	}
 	if err != nil {
-		return 0, s, 0, err
+		return head{}, err
 	}
-	if err := parseSettings(&s, def, prec); err != nil {
-		return 0, s, 0, fmt.Errorf("%w: policy %s: %w", store.ErrInvalid, rangeset.Quote(name), err)
+	if err := parseSettings(&h.settings, def, prec); err != nil {
+		return head{}, fmt.Errorf("%w: policy %s: %w", store.ErrInvalid, rangeset.Quote(name), err)
 	}
-	return rev, s, n, nil
+	return h, nil
+}
+
+// table is the table of the rules of a policy whose rules_table is n:
+// rules_<n>, or the shared rules when n is 0.
+func (d *db) table(n int64) string {
+	if n == 0 {
+		return d.schema + ".rules"
+	}
+	return fmt.Sprintf("%s.rules_%d", d.schema, n)
 }
 
 func parseSettings(s *policy.Settings, def, prec string) error {
 	return errors.Join(s.DefaultAction.UnmarshalText([]byte(def)), s.Precedence.UnmarshalText([]byte(prec)))
 }
 
-// rules reads the policy's rules that the SQL condition where (on args $2
-// and up) selects, in the policy's order.
-func (d *db) rules(ctx context.Context, tx pgx.Tx, name, where string, args []any) ([]policy.Rule, error) {
-	rules, _, err := d.rulesPos(ctx, tx, name, where, args, 0)
+// rules reads the policy's rules, in table, that the SQL condition where
+// (on args $2 and up) selects, in the policy's order.
+func (d *db) rules(ctx context.Context, tx pgx.Tx, name string, table int64, where string, args []any) ([]policy.Rule, error) {
+	rules, _, err := d.rulesPos(ctx, tx, name, table, where, args, 0)
 	return rules, err
 }
 
 // rulesPos is rules with each rule's pos; size is how many to expect.
-func (d *db) rulesPos(ctx context.Context, tx pgx.Tx, name, where string, args []any, size int64) ([]policy.Rule, []int64, error) {
-	q := d.rulesQuery(where)
+func (d *db) rulesPos(ctx context.Context, tx pgx.Tx, name string, table int64, where string, args []any, size int64) ([]policy.Rule, []int64, error) {
+	q := d.rulesQuery(table, where)
 	// Sorting in Go is cheaper than asking the server to, which spills a
 	// large sort to disk.
-	rows, err := tx.Query(ctx, q, append([]any{name}, args...)...)
+	rows, err := tx.Query(ctx, q, append([]any{binaryResults, name}, args...)...)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -220,14 +250,13 @@ func (d *db) rulesPos(ctx context.Context, tx pgx.Tx, name, where string, args [
 	size = min(size, 1<<24)
 	rules := make([]policy.Rule, 0, size)
 	pos := make([]int64, 0, size)
-	var s ruleScan
-	var p int64
-	dest := append(s.dest(), &p)
 	for rows.Next() {
-		if err := rows.Scan(dest...); err != nil {
-			return nil, nil, err
+		v := rows.RawValues()
+		r, err := decodeRule(v[:len(v)-1])
+		var p int64
+		if err == nil {
+			p, err = decodeInt(v[len(v)-1])
 		}
-		r, err := s.rule()
 		if err != nil {
 			return nil, nil, fmt.Errorf("%w: policy %s: %w", store.ErrInvalid, rangeset.Quote(name), err)
 		}
@@ -253,9 +282,9 @@ func (d *db) rulesPos(ctx context.Context, tx pgx.Tx, name, where string, args [
 	return sorted, sortedPos, nil
 }
 
-// rulesQuery selects the rules of policy $1 that where selects.
-func (d *db) rulesQuery(where string) string {
-	q := fmt.Sprintf(`SELECT %s, pos FROM %s.rules WHERE policy = $1`, ruleCols, d.schema)
+// rulesQuery selects the rules of policy $1, in table, that where selects.
+func (d *db) rulesQuery(table int64, where string) string {
+	q := fmt.Sprintf(`SELECT %s, pos FROM %s WHERE policy = $1`, ruleCols, d.table(table))
 	if where != "" {
 		q += " AND " + where
 	}
@@ -270,6 +299,7 @@ type wstate struct {
 	settings policy.Settings
 	nextPos  int64
 	count    int64 // rules
+	table    int64 // see db.table
 
 	changed, deleted bool
 	// gap says the changes were too many to record.
@@ -295,9 +325,9 @@ func (d *db) write(ctx context.Context, name string, create bool, change func(tx
 		var deleted bool
 		var def, prec string
 		w := wstate{}
-		err := tx.QueryRow(ctx, fmt.Sprintf(`SELECT revision, deleted, feed_from, next_pos, rule_count, enabled, default_action, precedence, apply_to_mobile
-			FROM %s.policies WHERE name = $1 FOR UPDATE`, d.schema), name).
-			Scan(&last, &deleted, &feedFrom, &w.nextPos, &w.count, &w.settings.Enabled, &def, &prec, &w.settings.ApplyToMobile)
+		err := tx.QueryRow(ctx, fmt.Sprintf(`SELECT revision, deleted, feed_from, next_pos, rule_count, coalesce(rules_table, 0),
+			enabled, default_action, precedence, apply_to_mobile FROM %s.policies WHERE name = $1 FOR UPDATE`, d.schema), name).
+			Scan(&last, &deleted, &feedFrom, &w.nextPos, &w.count, &w.table, &w.settings.Enabled, &def, &prec, &w.settings.ApplyToMobile)
 		if errors.Is(err, pgx.ErrNoRows) || err == nil && deleted && !create {
 			return store.ErrNotFound
 		}
@@ -322,8 +352,9 @@ func (d *db) write(ctx context.Context, name string, create bool, change func(tx
 			newFrom = max(feedFrom, next-min(next, store.Revision(d.retention)))
 		}
 		b := &pgx.Batch{}
-		b.Queue(fmt.Sprintf(`UPDATE %s.policies SET revision = $2, deleted = $3, next_pos = $4, feed_from = $5, rule_count = $6 WHERE name = $1`, d.schema),
-			name, next, w.deleted, w.nextPos, newFrom, w.count)
+		b.Queue(fmt.Sprintf(`UPDATE %s.policies SET revision = $2, deleted = $3, next_pos = $4, feed_from = $5, rule_count = $6,
+			rules_table = nullif($7, 0) WHERE name = $1`, d.schema),
+			name, next, w.deleted, w.nextPos, newFrom, w.count, w.table)
 		if newFrom > feedFrom {
 			b.Queue(fmt.Sprintf(`DELETE FROM %s.changes WHERE policy = $1 AND revision <= $2`, d.schema), name, newFrom)
 		}
@@ -399,9 +430,9 @@ func ruleCopyRow(name string, r policy.Rule, pos int64) []any {
 	return append(appendRuleValues(make([]any, 0, len(ruleCopyCols)), r), name, cover(r.Target), pos)
 }
 
-// insertRules copies rules[which[i]] into the table at pos[i], or all of
+// insertRules copies rules[which[i]] into table at pos[i], or all of
 // rules in order when which is nil.
-func (d *db) insertRules(ctx context.Context, tx pgx.Tx, name string, rules []policy.Rule, which []int, pos []int64) error {
+func (d *db) insertRules(ctx context.Context, tx pgx.Tx, name string, table int64, rules []policy.Rule, which []int, pos []int64) error {
 	n := len(which)
 	if which == nil {
 		n = len(rules)
@@ -409,31 +440,21 @@ func (d *db) insertRules(ctx context.Context, tx pgx.Tx, name string, rules []po
 	if n == 0 {
 		return nil
 	}
-	_, err := tx.CopyFrom(ctx, pgx.Identifier{d.name, "rules"}, ruleCopyCols, &copySource{name: name, rules: rules, which: which, pos: pos, n: n, i: -1})
-	return err
-}
-
-// copySource feeds COPY one row at a time, reusing the row's slice: pgx
-// encodes it before asking for the next.
-type copySource struct {
-	name  string
-	rules []policy.Rule
-	which []int
-	pos   []int64
-	n, i  int
-	row   []any
-}
-
-func (c *copySource) Next() bool { c.i++; return c.i < c.n }
-func (c *copySource) Err() error { return nil }
-func (c *copySource) Values() ([]any, error) {
-	j, pos := c.i, int64(c.i)
-	if c.which != nil {
-		j, pos = c.which[c.i], c.pos[c.i]
+	i := 0
+	next := func(b []byte) ([]byte, bool) {
+		if i == n {
+			return b, false
+		}
+		j, p := i, int64(i)
+		if which != nil {
+			j, p = which[i], pos[i]
+		}
+		i++
+		return appendCopyRow(b, name, rules[j], p), true
 	}
-	c.row = appendRuleValues(c.row[:0], c.rules[j])
-	c.row = append(c.row, c.name, cover(c.rules[j].Target), pos)
-	return c.row, nil
+	_, err := tx.Conn().PgConn().CopyFrom(ctx, newCopyReader(next),
+		fmt.Sprintf(`COPY %s (%s) FROM STDIN (FORMAT binary)`, d.table(table), strings.Join(ruleCopyCols, ", ")))
+	return err
 }
 
 func (d *db) setSettings(ctx context.Context, tx pgx.Tx, name string, s policy.Settings) error {
@@ -460,36 +481,82 @@ func (d *db) Swap(ctx context.Context, name string, cur store.Revision, p *polic
 // drop deletes the policy's rules and resets its settings, leaving the row
 // that keeps its revision.
 func (d *db) drop(ctx context.Context, tx pgx.Tx, name string, w *wstate) error {
-	if _, err := tx.Exec(ctx, fmt.Sprintf(`DELETE FROM %s.rules WHERE policy = $1`, d.schema), name); err != nil {
+	if err := d.dropRows(ctx, tx, name, w.table); err != nil {
 		return err
 	}
-	w.changed, w.deleted, w.nextPos, w.count = true, true, 0, 0
+	w.changed, w.deleted, w.nextPos, w.count, w.table = true, true, 0, 0, 0
 	return d.setSettings(ctx, tx, name, policy.DefaultSettings())
 }
 
+// dropRows deletes the policy's rows in table: the whole table when it is
+// the policy's own.
+func (d *db) dropRows(ctx context.Context, tx pgx.Tx, name string, table int64) error {
+	var err error
+	if table != 0 {
+		_, err = tx.Exec(ctx, "DROP TABLE "+d.table(table))
+	} else {
+		_, err = tx.Exec(ctx, fmt.Sprintf(`DELETE FROM %s.rules WHERE policy = $1`, d.schema), name)
+	}
+	return err
+}
+
+// rewrite replaces every row of the policy with rules, in order. More than
+// maxRecorded rules go to a new table of the policy's own, indexed once
+// full; fewer to the shared table.
+func (d *db) rewrite(ctx context.Context, tx pgx.Tx, name string, w *wstate, rules []policy.Rule) error {
+	old := w.table
+	w.table, w.nextPos = 0, int64(len(rules))
+	if old == 0 {
+		if err := d.dropRows(ctx, tx, name, 0); err != nil {
+			return err
+		}
+	}
+	if len(rules) > maxRecorded {
+		if err := tx.QueryRow(ctx, fmt.Sprintf(`SELECT nextval('%s.rules_tables')`, d.schema)).Scan(&w.table); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, fmt.Sprintf(`CREATE TABLE %s (LIKE %s.rules INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING COMMENTS)`,
+			d.table(w.table), d.schema)); err != nil {
+			return err
+		}
+	}
+	if err := d.insertRules(ctx, tx, name, w.table, rules, nil, nil); err != nil {
+		return err
+	}
+	if w.table != 0 {
+		// ANALYZE, so that the planner knows the new table at once and
+		// queries by address take the index.
+		t := d.table(w.table)
+		if _, err := tx.Exec(ctx, fmt.Sprintf(`ALTER TABLE %[1]s ADD PRIMARY KEY (id); CREATE INDEX rules_cover_%[2]d ON %[1]s (cover); ANALYZE %[1]s`,
+			t, w.table)); err != nil {
+			return err
+		}
+	}
+	if old == 0 {
+		return nil
+	}
+	// Last, as the DROP waits for the readers of the old table, and keeps
+	// new ones waiting until the commit (then they read again; see read).
+	return d.dropRows(ctx, tx, name, old)
+}
+
 // replace makes the stored policy p, writing only the rows that differ;
-// stamp, when not nil, sets p's timestamps from the old rules first. The
+// stamp, when not nil, sets p's timestamps from the old rules first
+// (match[j] is the index in old of p.Rules[j]'s id, or -1). The
 // differences are the revision's changes; when they are too many to
 // record, every row is rewritten at once instead.
-func (d *db) replace(ctx context.Context, tx pgx.Tx, name string, w *wstate, p policy.Policy, stamp func(old map[string]policy.Rule) error) error {
+func (d *db) replace(ctx context.Context, tx pgx.Tx, name string, w *wstate, p policy.Policy, stamp func(old []policy.Rule, match []int) error) error {
 	var old []policy.Rule
 	var oldPos []int64
 	if w.cur != 0 {
 		var err error
-		if old, oldPos, err = d.rulesPos(ctx, tx, name, "", nil, w.count); err != nil {
+		if old, oldPos, err = d.rulesPos(ctx, tx, name, w.table, "", nil, w.count); err != nil {
 			return err
 		}
 	}
-	byID := make(map[string]int, len(old))
-	for i, r := range old {
-		byID[r.ID] = i
-	}
+	match := matchIDs(old, p.Rules)
 	if stamp != nil {
-		m := make(map[string]policy.Rule, len(old))
-		for _, r := range old {
-			m[r.ID] = r
-		}
-		if err := stamp(m); err != nil {
+		if err := stamp(old, match); err != nil {
 			return err
 		}
 	}
@@ -504,8 +571,7 @@ func (d *db) replace(ctx context.Context, tx pgx.Tx, name string, w *wstate, p p
 	var redo []string // ids whose rows are rewritten
 	kept := make([]bool, len(old))
 	for j, r := range p.Rules {
-		i, ok := byID[r.ID]
-		if ok {
+		if i := match[j]; i >= 0 {
 			kept[i] = true
 			if old[i].Equal(r) {
 				continue
@@ -540,21 +606,41 @@ func (d *db) replace(ctx context.Context, tx pgx.Tx, name string, w *wstate, p p
 		// Rewrite everything: cheaper than finding each row, and the
 		// followers load the policy anyway.
 		w.gap, w.changes = true, nil
-		if len(old) > 0 {
-			if _, err := tx.Exec(ctx, fmt.Sprintf(`DELETE FROM %s.rules WHERE policy = $1`, d.schema), name); err != nil {
-				return err
-			}
-		}
-		w.nextPos = int64(len(p.Rules))
-		return d.insertRules(ctx, tx, name, p.Rules, nil, nil)
+		return d.rewrite(ctx, tx, name, w, p.Rules)
 	}
 	w.changes = changes
 	if len(redo) > 0 {
-		if _, err := tx.Exec(ctx, fmt.Sprintf(`DELETE FROM %s.rules WHERE policy = $1 AND id = ANY($2)`, d.schema), name, redo); err != nil {
+		if _, err := tx.Exec(ctx, fmt.Sprintf(`DELETE FROM %s WHERE policy = $1 AND id = ANY($2)`, d.table(w.table)), name, redo); err != nil {
 			return err
 		}
 	}
-	return d.insertRules(ctx, tx, name, p.Rules, puts, putPos)
+	return d.insertRules(ctx, tx, name, w.table, p.Rules, puts, putPos)
+}
+
+// matchIDs returns, for each of rules, the index of the old rule with its
+// id, or -1. A rule that kept its place is matched without the map, which
+// for a million rules costs more than the rest of the diff.
+func matchIDs(old, rules []policy.Rule) []int {
+	match := make([]int, len(rules))
+	var byID map[string]int
+	for j, r := range rules {
+		if j < len(old) && old[j].ID == r.ID {
+			match[j] = j
+			continue
+		}
+		if byID == nil {
+			byID = make(map[string]int, len(old))
+			for i, o := range old {
+				byID[o.ID] = i
+			}
+		}
+		i, ok := byID[r.ID]
+		if !ok {
+			i = -1
+		}
+		match[j] = i
+	}
+	return match
 }
 
 // validRule checks r as a policy of its own would be checked: with the
@@ -580,15 +666,15 @@ func (s *Store) Put(ctx context.Context, name string, p policy.Policy, expected 
 		if err := conflict(name, expected, w.cur); err != nil {
 			return err
 		}
-		return s.db.replace(ctx, tx, name, w, p, func(old map[string]policy.Rule) error {
+		return s.db.replace(ctx, tx, name, w, p, func(old []policy.Rule, match []int) error {
 			// As docedit.Editor.Put does.
 			for i := range p.Rules {
 				r := &p.Rules[i]
-				prev, ok := old[r.ID]
-				if !ok {
+				if match[i] < 0 {
 					r.CreatedAt, r.UpdatedAt = now, now
 					continue
 				}
+				prev := &old[match[i]]
 				r.CreatedAt, r.UpdatedAt = prev.CreatedAt, prev.UpdatedAt
 				if !prev.Equal(*r) {
 					r.UpdatedAt = now
@@ -647,8 +733,9 @@ func (s *Store) CreateRule(ctx context.Context, name string, r policy.Rule, expe
 			return err
 		}
 		row := ruleCopyRow(name, r, w.nextPos)
-		tag, err := tx.Exec(ctx, fmt.Sprintf(`INSERT INTO %s.rules (%s) VALUES (%s) ON CONFLICT (policy, id) DO NOTHING`,
-			s.db.schema, strings.Join(ruleCopyCols, ", "), params(len(row))), row...)
+		// The one unique key is the id's, whatever the table.
+		tag, err := tx.Exec(ctx, fmt.Sprintf(`INSERT INTO %s (%s) VALUES (%s) ON CONFLICT DO NOTHING`,
+			s.db.table(w.table), strings.Join(ruleCopyCols, ", "), params(len(row))), row...)
 		if err != nil {
 			return err
 		}
@@ -670,32 +757,40 @@ func (s *Store) CreateRule(ctx context.Context, name string, r policy.Rule, expe
 func (s *Store) GetRule(ctx context.Context, name, id string) (policy.Rule, store.Revision, error) {
 	var r policy.Rule
 	var rev store.Revision
-	err := pgx.BeginTxFunc(ctx, s.db.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		var err error
-		if rev, _, _, err = s.db.head(ctx, tx, name); err != nil {
+	err := s.db.read(ctx, func(tx pgx.Tx) error {
+		h, err := s.db.head(ctx, tx, name)
+		if err != nil {
 			return err
 		}
-		r, err = s.db.rule(ctx, tx, name, id, false)
+		rev = h.rev
+		r, err = s.db.rule(ctx, tx, name, h.table, id, false)
 		return err
 	})
 	return r, rev, s.db.readErr("reading", name, err)
 }
 
-// rule reads the row of one rule, locking it for update when asked.
-func (d *db) rule(ctx context.Context, tx pgx.Tx, name, id string, lock bool) (policy.Rule, error) {
-	q := fmt.Sprintf(`SELECT %s FROM %s.rules WHERE policy = $1 AND id = $2`, ruleCols, d.schema)
+// rule reads the row of one rule in table, locking it for update when asked.
+func (d *db) rule(ctx context.Context, tx pgx.Tx, name string, table int64, id string, lock bool) (policy.Rule, error) {
+	q := fmt.Sprintf(`SELECT %s FROM %s WHERE policy = $1 AND id = $2`, ruleCols, d.table(table))
 	if lock {
 		q += " FOR UPDATE"
 	}
-	rows, err := tx.Query(ctx, q, name, id)
+	rows, err := tx.Query(ctx, q, binaryResults, name, id)
 	if err != nil {
 		return policy.Rule{}, err
 	}
-	r, err := pgx.CollectExactlyOneRow(rows, scanRule)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return r, fmt.Errorf("%w: %s", store.ErrRuleNotFound, rangeset.Quote(id))
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return policy.Rule{}, err
+		}
+		return policy.Rule{}, fmt.Errorf("%w: %s", store.ErrRuleNotFound, rangeset.Quote(id))
 	}
-	return r, err
+	r, err := decodeRule(rows.RawValues())
+	if err != nil {
+		return policy.Rule{}, fmt.Errorf("%w: policy %s: %w", store.ErrInvalid, rangeset.Quote(name), err)
+	}
+	return r, nil
 }
 
 // UpdateRule replaces one row, keeping its CreatedAt.
@@ -722,7 +817,7 @@ func (s *Store) modify(ctx context.Context, name, id string, expected store.Revi
 		if err := conflict(name, expected, w.cur); err != nil {
 			return err
 		}
-		old, err := s.db.rule(ctx, tx, name, id, true)
+		old, err := s.db.rule(ctx, tx, name, w.table, id, true)
 		if err != nil {
 			return err
 		}
@@ -732,9 +827,9 @@ func (s *Store) modify(ctx context.Context, name, id string, expected store.Revi
 			return err
 		}
 		v := append(ruleValues(out), cover(out.Target))
-		_, err = tx.Exec(ctx, fmt.Sprintf(`UPDATE %s.rules SET target_from = $2, target_to = $3, action = $4, admin_only = $5,
+		_, err = tx.Exec(ctx, fmt.Sprintf(`UPDATE %s SET target_from = $2, target_to = $3, action = $4, admin_only = $5,
 			expires_at = $6, expires_ns = $7, ttl = $8, created_at = $9, created_ns = $10, updated_at = $11, updated_ns = $12,
-			comment = $13, cover = $14 WHERE policy = $15 AND id = $1`, s.db.schema), append(v, name)...)
+			comment = $13, cover = $14 WHERE policy = $15 AND id = $1`, s.db.table(w.table)), append(v, name)...)
 		rc := out.Clone()
 		w.changed, w.changes = true, []store.Change{{Rule: &rc}}
 		return err
@@ -754,7 +849,7 @@ func (s *Store) DeleteRule(ctx context.Context, name, id string, expected store.
 		if err := conflict(name, expected, w.cur); err != nil {
 			return err
 		}
-		tag, err := tx.Exec(ctx, fmt.Sprintf(`DELETE FROM %s.rules WHERE policy = $1 AND id = $2`, s.db.schema), name, id)
+		tag, err := tx.Exec(ctx, fmt.Sprintf(`DELETE FROM %s WHERE policy = $1 AND id = $2`, s.db.table(w.table)), name, id)
 		if err != nil {
 			return err
 		}
@@ -800,13 +895,13 @@ func filter(q store.Query) (string, []any) {
 // query by address reads the few rules that hold it.
 func (s *Store) ListRules(ctx context.Context, name string, q store.Query) ([]policy.Rule, int, error) {
 	var rules []policy.Rule
-	err := pgx.BeginTxFunc(ctx, s.db.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		if _, _, _, err := s.db.head(ctx, tx, name); err != nil {
+	err := s.db.read(ctx, func(tx pgx.Tx) error {
+		h, err := s.db.head(ctx, tx, name)
+		if err != nil {
 			return err
 		}
 		where, args := filter(q)
-		var err error
-		rules, err = s.db.rules(ctx, tx, name, where, args)
+		rules, err = s.db.rules(ctx, tx, name, h.table, where, args)
 		return err
 	})
 	if err != nil {
@@ -828,7 +923,7 @@ func (s *Store) DeleteRules(ctx context.Context, name string, q store.Query, exp
 			return err
 		}
 		where, args := filter(q)
-		rules, err := s.db.rules(ctx, tx, name, where, args)
+		rules, err := s.db.rules(ctx, tx, name, w.table, where, args)
 		if err != nil {
 			return err
 		}
@@ -842,7 +937,7 @@ func (s *Store) DeleteRules(ctx context.Context, name string, q store.Query, exp
 		if len(ids) == 0 {
 			return nil
 		}
-		tag, err := tx.Exec(ctx, fmt.Sprintf(`DELETE FROM %s.rules WHERE policy = $1 AND id = ANY($2)`, s.db.schema), name, ids)
+		tag, err := tx.Exec(ctx, fmt.Sprintf(`DELETE FROM %s WHERE policy = $1 AND id = ANY($2)`, s.db.table(w.table)), name, ids)
 		n = int(tag.RowsAffected())
 		w.count -= int64(n)
 		w.changed = true
