@@ -63,11 +63,14 @@ type ruleInfo struct {
 	exp       time.Time // never when the rule does not expire
 	allow     bool
 	adminOnly bool
-	is4       bool     // the target is IPv4: from and to are its mapped form
-	seq       uint64   // order of arrival, for Rules
-	id        string   // the rule's id
-	from, to  [16]byte // the target's ends
-	meta      *ruleMeta
+	is4       bool // the target is IPv4: from and to are its mapped form
+	// own is scratch of a compile, in what would be padding: one plus the
+	// index of the last node the rule alone owns, 0 for none.
+	own      uint32
+	seq      uint64   // order of arrival, for Rules
+	id       string   // the rule's id
+	from, to [16]byte // the target's ends
+	meta     *ruleMeta
 }
 
 // ruleMeta is the part of a rule that never changes a decision; nil when
@@ -195,15 +198,7 @@ func compile(p policy.Policy, t0 time.Time, large bool) (*Snapshot, []ruleInfo, 
 	s.table = newTable(len(all), large)
 	s.nodes.reserve(len(all))
 	deny := s.denyFirst()
-	slices.SortFunc(all, func(a, b entry) int {
-		if c := a.compare(b); c != 0 {
-			return c
-		}
-		if better(deny, &infos[a.rule], &infos[b.rule]) {
-			return -1
-		}
-		return 1
-	})
+	sortEntries(all, func(a, b uint32) bool { return better(deny, &infos[a], &infos[b]) })
 	// Walk the prefixes in address order with a stack of the inserted
 	// prefixes that contain the current one: its top holds the winners
 	// inherited from outside.
@@ -214,8 +209,6 @@ func compile(p policy.Policy, t0 time.Time, large bool) (*Snapshot, []ruleInfo, 
 	var stack []frame
 	// A prefix that one rule owns alone uses that rule's own one-element
 	// list; edits never write to it, they make new ones.
-	owns := make([]leaf, len(p.Rules)) // the last leaf of a node each rule alone owns, plus one
-	owned := make([]bool, len(p.Rules))
 	for lo := 0; lo < len(all); {
 		hi := lo
 		for hi < len(all) && all[hi].compare(all[lo]) == 0 {
@@ -243,15 +236,15 @@ func compile(p policy.Policy, t0 time.Time, large bool) (*Snapshot, []ruleInfo, 
 		// The prefixes of one rule's cover that it alone owns mostly share
 		// their winners too: they share one node.
 		var lf leaf
-		if len(rules) == 1 && owned[i] && s.nodes.at(owns[i].node()).win == win {
-			lf = owns[i]
+		if own := only.own; len(rules) == 1 && own > 0 && s.nodes.at(own-1).win == win {
+			lf = leafOf(s.nodes.at(own-1), own-1)
 		} else {
 			if s.nodes.n == maxNodes {
 				return nil, nil, fmt.Errorf("check.Compile: more than %d distinct prefixes", maxNodes)
 			}
 			lf = s.nodes.add(node{rules: rules, win: win})
 			if len(rules) == 1 {
-				owns[i], owned[i] = lf, true
+				only.own = lf.node() + 1
 			}
 		}
 		s.table.Insert(pfx, lf)

@@ -1,0 +1,43 @@
+package check
+
+import (
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// TestRadixSort checks the radix sort against a comparison sort, on
+// prefixes that share many bytes, of both families, with repeats.
+func TestRadixSort(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, n := range []int{0, 1, 2, 3, 100, 5000} {
+		for _, v6 := range []int{0, 1, 3} { // none, a quarter, all
+			all := make([]entry, n)
+			for i := range all {
+				e := entry{lo: 0xffff<<32 | uint64(rng.Uint32()&0xff00ff00), fb: uint16(rng.IntN(33)), rule: uint32(i)}
+				if rng.IntN(4) < v6 {
+					e = entry{hi: rng.Uint64() & 0x2001_0db8_ffff_0000, lo: uint64(rng.IntN(3)), fb: 1<<8 | uint16(rng.IntN(129))}
+				}
+				if i > 0 && rng.IntN(8) == 0 {
+					e = all[rng.IntN(i)]
+				}
+				e.rule = uint32(i)
+				all[i] = e
+			}
+			want := slices.Clone(all)
+			slices.SortStableFunc(want, entry.compare)
+			radixSort(all)
+			if !slices.Equal(all, want) {
+				t.Fatalf("n=%d v6=%d/4: radix sort differs from a stable comparison sort", n, v6)
+			}
+			// Then the rules of one prefix, by the order given.
+			sortEntries(all, func(a, b uint32) bool { return a > b })
+			for i := 1; i < len(all); i++ {
+				if c := all[i-1].compare(all[i]); c > 0 || c == 0 && all[i-1].rule < all[i].rule {
+					t.Fatalf("n=%d v6=%d/4: entries %d and %d out of order: %+v %+v", n, v6, i-1, i, all[i-1], all[i])
+				}
+			}
+		}
+	}
+}
