@@ -20,6 +20,9 @@
 //     length. An instant is a timestamptz plus a smallint of the
 //     nanoseconds below its microseconds, so that it survives exactly
 //     (read back in UTC). pos orders the rules.
+//   - rules_<n>: the rules of one policy, rewritten whole with more than
+//     10,000 rules (policies.rules_table names n): the columns of rules,
+//     indexed on id and cover alone.
 //   - changes: primary key (policy, revision, seq): the rules put and
 //     deleted and the settings set by each revision.
 //
@@ -31,9 +34,15 @@
 // address, action and admin flag; the other filters, the order and the
 // paging are applied to the candidates. A Put reads the old rows, to keep
 // the timestamps of unchanged rules and find the changes, and writes only
-// the rows that changed; when they are more than 10,000 it deletes every
-// row and COPYs the policy. With Options.Guard set, every write but Delete
-// loads and validates the whole policy, as the guard needs it.
+// the rows that changed. When they are more than 10,000 it rewrites the
+// policy: more than 10,000 rules go to a new table of the policy's own,
+// filled by COPY and indexed once full, which is several times cheaper
+// than inserting into indexes row by row; fewer go to the shared table.
+// The old rows go with their table (DROP, not DELETE) in the same
+// transaction; a reader whose snapshot still names the dropped table reads
+// again, so that it sees the whole new policy. With Options.Guard set,
+// every write but Delete loads and validates the whole policy, as the
+// guard needs it.
 //
 // # Change feed
 //

@@ -657,7 +657,7 @@ func validRule(name string, r policy.Rule) error {
 // Put replaces the whole policy. Without a guard it reads the old rows (to
 // keep the timestamps of unchanged rules, and to find the changes) and
 // writes only those that differ, or all of them with COPY when they are
-// many.
+// many (see rewrite).
 func (s *Store) Put(ctx context.Context, name string, p policy.Policy, expected store.Revision) (store.Revision, error) {
 	if s.guarded {
 		return s.docEditor.Put(ctx, name, p, expected)
