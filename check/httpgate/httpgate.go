@@ -55,9 +55,11 @@ type Options struct {
 	Subject func(*http.Request) (admin, mobile bool)
 	// Deny answers denied requests; nil means 403 Forbidden.
 	Deny http.Handler
-	// OnDecision, when not nil, sees every decision [Gate.Handler] makes,
-	// the client address it was made on (invalid when none could be found)
-	// and the error that made it so, if any: for log/slog and metrics.
+	// OnDecision, when not nil, sees every decision the gate makes, by
+	// [Gate.Check] (so in the framework adapters built on it) or
+	// [Gate.Handler], the client address it was made on (invalid when none
+	// could be found) and the error that made it so, if any: for log/slog
+	// and metrics.
 	OnDecision func(r *http.Request, d check.Decision, client netip.Addr, err error)
 }
 
@@ -185,6 +187,9 @@ func (g *Gate) decide(r *http.Request) (check.Decision, netip.Addr, error) {
 	if err != nil && d.Allowed && d.Reason != check.ReasonDisabled && d.Reason != check.ReasonExempt {
 		d = check.Decision{Reason: check.ReasonInvalid}
 	}
+	if g.opts.OnDecision != nil {
+		g.opts.OnDecision(r, d, client, err)
+	}
 	return d, client, err
 }
 
@@ -201,10 +206,7 @@ type verdict struct {
 // which sees the same context.
 func (g *Gate) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		d, client, err := g.decide(r)
-		if g.opts.OnDecision != nil {
-			g.opts.OnDecision(r, d, client, err)
-		}
+		d, client, _ := g.decide(r)
 		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, verdict{d, client}))
 		if !d.Allowed {
 			if g.opts.Deny != nil {

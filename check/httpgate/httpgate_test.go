@@ -472,6 +472,13 @@ func TestHandler(t *testing.T) {
 	if len(seen) != 7 {
 		t.Errorf("OnDecision saw %d decisions, want 7: %v", len(seen), seen)
 	}
+	// Check, which the framework adapters call, reports to OnDecision too.
+	seen = nil
+	r := req("10.0.0.1:1", nil)
+	r.Header.Set("X-Forwarded-For", "198.51.100.5")
+	if d, err := g.Check(r); err != nil || !d.Allowed || len(seen) != 1 || seen[0] != d.String()+" 198.51.100.5" {
+		t.Errorf("Check = %v, %v; OnDecision saw %v", d, err, seen)
+	}
 	// A custom denial sees the decision in the context.
 	g2 := newGate(t, allowing(t, true), &httpgate.Options{Deny: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		d, client, _ := httpgate.FromContext(r.Context())
