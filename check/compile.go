@@ -183,37 +183,22 @@ func compile(p policy.Policy, t0 time.Time, large bool) (*Snapshot, []ruleInfo, 
 		return nil, nil, fmt.Errorf("check.Compile: %d rules: at most %d", len(p.Rules), uint32(math.MaxUint32))
 	}
 	s := &Snapshot{at: t0, next: never, settings: p.Settings, rules: len(p.Rules)}
-	all := make([]entry, 0, len(p.Rules)) // most rules are one prefix
-	for i := range p.Rules {
-		for pfx := range p.Rules[i].Target.Prefixes() {
-			all = append(all, entryOf(pfx, uint32(i)))
-		}
-	}
-	radixSort(all)
-	// The rule records lie in the order the walk below first visits them,
-	// so that it reads them in memory order: rule i's is infos[slot[i]-1].
-	slot := make([]uint32, len(p.Rules))
-	next := uint32(0)
-	for _, e := range all {
-		if slot[e.rule] == 0 {
-			next++
-			slot[e.rule] = next
-		}
-	}
+	all := make([]entry, 0, len(p.Rules))   // most rules are one prefix
 	infos := make([]ruleInfo, len(p.Rules)) // one allocation for every rule
 	for i := range p.Rules {
-		ri := &infos[slot[i]-1]
-		ri.set(&p.Rules[i], uint64(i))
+		r := &p.Rules[i]
+		ri := &infos[i]
+		ri.set(r, uint64(i))
 		s.count(ri, +1)
-	}
-	for k := range all {
-		all[k].rule = slot[all[k].rule] - 1
+		for pfx := range r.Target.Prefixes() {
+			all = append(all, entryOf(pfx, uint32(i)))
+		}
 	}
 	s.setDefaults()
 	s.table = newTable(len(all), large)
 	s.nodes.reserve(len(all))
 	deny := s.denyFirst()
-	sortTies(all, func(a, b uint32) bool { return better(deny, &infos[a], &infos[b]) })
+	sortEntries(all, func(a, b uint32) bool { return better(deny, &infos[a], &infos[b]) })
 	// Walk the prefixes in address order with a stack of the inserted
 	// prefixes that contain the current one: its top holds the winners
 	// inherited from outside.

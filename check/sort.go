@@ -2,9 +2,14 @@ package check
 
 import "slices"
 
-// sortTies sorts the entries of each prefix of all, which is sorted by
-// prefix, by their rules, best first. They are seldom more than a few.
-func sortTies(all []entry, better func(a, b uint32) bool) {
+// sortEntries sorts all by prefix, as [entry] says, and the entries of one
+// prefix by their rules, best first. The prefixes are radix sorted, least
+// significant byte first, skipping the bytes that every entry shares (of
+// an IPv4 prefix, five vary), so that a compile makes a few passes over
+// the slice instead of n log n comparisons. The rules of one prefix are
+// few, and ordered by comparison.
+func sortEntries(all []entry, better func(a, b uint32) bool) {
+	radixSort(all)
 	for lo := 0; lo < len(all); {
 		hi := lo + 1
 		for hi < len(all) && all[hi].compare(all[lo]) == 0 {
@@ -44,10 +49,7 @@ func (e entry) digit(d int) int {
 	return int(e.fb >> 8)
 }
 
-// radixSort sorts all stably by prefix, as [entry] says: least significant
-// byte first, skipping the bytes that every entry shares (of an IPv4
-// prefix, five vary), so that a compile makes a few passes over the slice
-// instead of n log n comparisons.
+// radixSort sorts all stably by prefix.
 func radixSort(all []entry) {
 	if len(all) < 2 {
 		return

@@ -32,7 +32,7 @@ func TestRadixSort(t *testing.T) {
 				t.Fatalf("n=%d v6=%d/4: radix sort differs from a stable comparison sort", n, v6)
 			}
 			// Then the rules of one prefix, by the order given.
-			sortTies(all, func(a, b uint32) bool { return a > b })
+			sortEntries(all, func(a, b uint32) bool { return a > b })
 			for i := 1; i < len(all); i++ {
 				if c := all[i-1].compare(all[i]); c > 0 || c == 0 && all[i-1].rule < all[i].rule {
 					t.Fatalf("n=%d v6=%d/4: entries %d and %d out of order: %+v %+v", n, v6, i-1, i, all[i-1], all[i])
