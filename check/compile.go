@@ -251,6 +251,12 @@ func compile(p policy.Policy, t0 time.Time, large bool) (*Snapshot, []ruleInfo, 
 		stack = append(stack, frame{pfx, win})
 		lo = hi
 	}
+	if s.table.large != nil {
+		// The inserts leave the table's nodes scattered among the arrays
+		// they outgrew; a copy lays them out afresh, in tree order, and
+		// lookups in it measure faster than in bare bart.
+		s.table.large = s.table.large.Clone()
+	}
 	return s, infos, nil
 }
 
