@@ -190,9 +190,7 @@ func compile(p policy.Policy, t0 time.Time, large bool) (*Snapshot, []ruleInfo, 
 		ri := &infos[i]
 		ri.set(r, uint64(i))
 		s.count(ri, +1)
-		for pfx := range r.Target.Prefixes() {
-			all = append(all, entryOf(pfx, uint32(i)))
-		}
+		all = ri.appendCover(all, uint32(i))
 	}
 	s.setDefaults()
 	s.table = newTable(len(all), large)
@@ -322,15 +320,6 @@ type entry struct {
 	hi, lo uint64 // the address, 16 bytes big-endian
 	fb     uint16 // family (IPv6: 1<<8) and prefix length
 	rule   uint32 // the rule's index in the policy
-}
-
-func entryOf(p netip.Prefix, rule uint32) entry {
-	a := p.Addr().As16()
-	e := entry{hi: binary.BigEndian.Uint64(a[:8]), lo: binary.BigEndian.Uint64(a[8:]), fb: uint16(p.Bits()), rule: rule}
-	if p.Addr().Is6() {
-		e.fb |= 1 << 8
-	}
-	return e
 }
 
 func (e entry) prefix() netip.Prefix {

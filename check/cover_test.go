@@ -1,0 +1,68 @@
+package check
+
+import (
+	"encoding/binary"
+	"math/rand/v2"
+	"net/netip"
+	"slices"
+	"testing"
+
+	"github.com/ipgate/ipgate/policy"
+	"github.com/ipgate/ipgate/rangeset"
+)
+
+// TestCover checks the cover computed on a record's ends against
+// rangeset.Range.Prefixes, on random ranges of both families and on the
+// edges of the address space.
+func TestCover(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(5, 6))
+	addr := func(is4 bool) netip.Addr {
+		if is4 {
+			return netip.AddrFrom4([4]byte{byte(rng.IntN(4) * 64), byte(rng.IntN(256)), byte(rng.IntN(256)), byte(rng.IntN(256))})
+		}
+		var b [16]byte
+		for i := range b {
+			if rng.IntN(3) > 0 {
+				b[i] = byte(rng.IntN(256))
+			}
+		}
+		return netip.AddrFrom16(b)
+	}
+	targets := []string{"0.0.0.0-255.255.255.255", "::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "0.0.0.0", "255.255.255.255",
+		"::", "::1-::fffe", "10.0.0.1-10.0.0.254", "::ffff:0:0-::ffff:ffff:ffff", "1.2.3.4/32", "2001:db8::/32"}
+	for range 3000 {
+		is4 := rng.IntN(2) == 0
+		from, to := addr(is4), addr(is4)
+		if to.Less(from) {
+			from, to = to, from
+		}
+		targets = append(targets, rangeset.RangeFrom(from, to).String())
+	}
+	for _, s := range targets {
+		r, err := rangeset.ParseRange(s)
+		if err != nil {
+			continue // the mapped block is refused as a target
+		}
+		var ri ruleInfo
+		ri.set(&policy.Rule{ID: "r", Target: r, Action: policy.Allow}, 0)
+		got := ri.appendCover(nil, 7)
+		var want []entry
+		for p := range r.Prefixes() {
+			want = append(want, entryOf(p, 7))
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("cover of %s: %d entries %v, want %d %v", s, len(got), got, len(want), want)
+		}
+	}
+}
+
+// entryOf is the entry of prefix p of a rule, from netip values.
+func entryOf(p netip.Prefix, rule uint32) entry {
+	a := p.Addr().As16()
+	e := entry{hi: binary.BigEndian.Uint64(a[:8]), lo: binary.BigEndian.Uint64(a[8:]), fb: uint16(p.Bits()), rule: rule}
+	if p.Addr().Is6() {
+		e.fb |= 1 << 8
+	}
+	return e
+}
