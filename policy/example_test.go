@@ -109,3 +109,20 @@ func ExamplePolicy_Validate_settings() {
 	// invalid setting: Settings.DefaultAction is unset (DefaultAction(0)): build the policy with policy.New, or start from policy.DefaultSettings()
 	// invalid setting: Settings.Precedence is unset (Precedence(0)): build the policy with policy.New, or start from policy.DefaultSettings()
 }
+
+func ExampleRule_Expiry() {
+	ttl := 90 * time.Minute
+	r := policy.Rule{
+		ID: "contractor", Target: rangeset.MustParseRange("198.51.100.7"), Action: policy.Allow,
+		CreatedAt: time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC), TTL: &ttl,
+	}
+	exp, ok := r.Expiry()
+	fmt.Println(exp, ok)
+	fmt.Println(r.Expired(time.Date(2026, 1, 1, 10, 29, 59, 0, time.UTC)), r.Expired(exp))
+	b, _ := r.MarshalJSON()
+	fmt.Println(string(b))
+	// Output:
+	// 2026-01-01 10:30:00 +0000 UTC true
+	// false true
+	// {"id":"contractor","ip":"198.51.100.7","action":"allow","createdAt":"2026-01-01T09:00:00Z","ttl":5400}
+}
