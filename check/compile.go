@@ -32,20 +32,21 @@ var never = policy.MaxExpiry.Add(time.Second)
 // inserted prefixes that contain the address and re-ranks their rules at
 // that instant, so a decision is never stale.
 type Snapshot struct {
-	table    table
-	nodes    nodes     // what the table's leaves index
-	at, next time.Time // compile instant; first expiry after it, or never
-	settings policy.Settings
-	dflt     [2]bool // default outcome per subject class
-	allows   [2]int  // allow rules applicable per class: an auto default denies when > 0
-	expires  int     // rules that expire, at any instant
-	rules    int     // how many rules
-	// expiring says a request's instant may matter: some rule expires.
-	expiring bool
+	// The fields the common request reads come first, in one cache line.
+	table table
 	// plain says the common request (no admin, no mobile, no instant) is
 	// decided by the lookup alone: the policy is enabled and no rule
 	// expires. It is false in the zero Snapshot.
 	plain bool
+	dflt  [2]bool // default outcome per subject class
+	// expiring says a request's instant may matter: some rule expires.
+	expiring bool
+	nodes    nodes     // what the table's leaves index
+	at, next time.Time // compile instant; first expiry after it, or never
+	settings policy.Settings
+	allows   [2]int // allow rules applicable per class: an auto default denies when > 0
+	expires  int    // rules that expire, at any instant
+	rules    int    // how many rules
 	// now reads the clock for a request with a zero instant: the serving
 	// Checker's, or nil for time.Now.
 	now func() time.Time
