@@ -26,6 +26,10 @@
 //   - changes: primary key (policy, revision, seq): the rules put and
 //     deleted and the settings set by each revision.
 //
+// A policy name and a rule id are each at most 1,024 bytes: an index
+// entry holds at most 2,704 bytes, and one of the rules' holds both. A
+// longer one is refused with [store.ErrInvalid], naming the rule.
+//
 // # Costs
 //
 // Without a guard, a rule write (create, update, patch, delete) reads and

@@ -313,6 +313,9 @@ type wstate struct {
 // the feed is pruned to the retention and the watchers are notified, all in
 // the same transaction. create says an absent policy may be written.
 func (d *db) write(ctx context.Context, name string, create bool, change func(tx pgx.Tx, w *wstate) error) (store.Revision, error) {
+	if len(name) > maxKey {
+		return 0, fmt.Errorf("%w: policy name %s: at most %d bytes in PostgreSQL", store.ErrInvalid, rangeset.Quote(name), maxKey)
+	}
 	var result store.Revision
 	err := pgx.BeginTxFunc(ctx, d.pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		if create {
@@ -548,6 +551,15 @@ func (d *db) rewrite(ctx context.Context, tx pgx.Tx, name string, w *wstate, rul
 // differences are the revision's changes; when they are too many to
 // record, every row is rewritten at once instead.
 func (d *db) replace(ctx context.Context, tx pgx.Tx, name string, w *wstate, p policy.Policy, stamp func(old []policy.Rule, match []int) error) error {
+	var long []error
+	for i, r := range p.Rules {
+		if err := idProblem(i, r.ID); err != nil && len(long) < 100 {
+			long = append(long, err)
+		}
+	}
+	if long != nil {
+		return fmt.Errorf("%w %s: %w", store.ErrInvalid, rangeset.Quote(name), errors.Join(long...))
+	}
 	var old []policy.Rule
 	var oldPos []int64
 	if w.cur != 0 {
@@ -648,10 +660,26 @@ func matchIDs(old, rules []policy.Rule) []int {
 // validRule checks r as a policy of its own would be checked: with the
 // other rules valid and ids unique (the primary key), the policy stays valid.
 func validRule(name string, r policy.Rule) error {
-	if err := policy.New(r).Validate(); err != nil {
+	err := policy.New(r).Validate()
+	if err == nil {
+		err = idProblem(0, r.ID)
+	}
+	if err != nil {
 		return fmt.Errorf("%w %s: %w", store.ErrInvalid, rangeset.Quote(name), err)
 	}
 	return nil
+}
+
+// maxKey is the most bytes of a policy name, and of a rule id: an index
+// entry holds at most 2,704 bytes, and one of the rules' holds both.
+const maxKey = 1024
+
+// idProblem reports a rule id too long for the rules' index, or nil.
+func idProblem(i int, id string) error {
+	if len(id) <= maxKey {
+		return nil
+	}
+	return &policy.RuleError{Index: i, ID: id, Err: fmt.Errorf("id of %d bytes: at most %d in PostgreSQL", len(id), maxKey)}
 }
 
 // Put replaces the whole policy. Without a guard it reads the old rows (to

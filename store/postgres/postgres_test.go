@@ -292,6 +292,49 @@ func BenchmarkPropagation(b *testing.B) {
 
 // TestGuard shows that with a guard, rule edits go through the whole-policy
 // path, so the guard sees them and a refused write stores nothing.
+// TestKeyLimits checks that a policy name or rule id too long for the
+// indexes is refused with ErrInvalid naming the limit (the server's own
+// errors name neither the rule nor a limit), on every write, and that one
+// at the limit is stored. Incompressible text: the server compresses keys.
+func TestKeyLimits(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	s := openStore(t, nil)
+	text := func(n int) string {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = "abcdefghijklmnopqrstuvwxyz0123456789"[(i*7919+i/36)%36]
+		}
+		return string(b)
+	}
+	rule := func(id string) policy.Rule {
+		return policy.Rule{ID: id, Target: rangeset.MustParseRange("10.0.0.1"), Action: policy.Allow}
+	}
+	long, max := text(1025), text(1024)
+	if _, err := s.Put(ctx, long, policy.New(), store.Any); !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), "at most 1024 bytes") {
+		t.Errorf("Put(name of 1025 bytes) = %v, want ErrInvalid naming the limit", err)
+	}
+	for _, w := range []struct {
+		what string
+		err  func() error
+	}{
+		{"Put", func() error { _, err := s.Put(ctx, "p", policy.New(rule("a"), rule(long)), store.Any); return err }},
+		{"CreateRule", func() error { _, _, err := s.CreateRule(ctx, "p", rule(long), store.Any); return err }},
+	} {
+		err := w.err()
+		var re *policy.RuleError
+		if !errors.Is(err, store.ErrInvalid) || !errors.As(err, &re) || re.ID != long || !strings.Contains(err.Error(), "id of 1025 bytes: at most 1024") {
+			t.Errorf("%s(rule id of 1025 bytes) = %.200v, want ErrInvalid naming the rule and the limit", w.what, err)
+		}
+	}
+	if _, err := s.Put(ctx, max, policy.New(rule(max)), store.Any); err != nil {
+		t.Fatalf("Put(name and id of 1024 bytes): %.200v", err)
+	}
+	if p, _, err := s.Load(ctx, max); err != nil || len(p.Rules) != 1 || p.Rules[0].ID != max {
+		t.Errorf("Load(name of 1024 bytes) = %d rules, %.200v", len(p.Rules), err)
+	}
+}
+
 func TestGuard(t *testing.T) {
 	ctx := t.Context()
 	openStore(t, nil) // a fresh schema, dropped at the end
