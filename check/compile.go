@@ -356,10 +356,11 @@ func contains(p, o netip.Prefix) bool {
 // Check decides r as SEMANTICS §4 says, at the instant r.At; a zero r.At
 // means now, and the clock is read for it only when some rule of the
 // policy expires: time.Now for a snapshot from [Compile], the checker's
-// clock for one that a [Checker] serves. Requests at instants from [Snapshot.At] up to
-// the first expiry after it are answered by one lookup; any other instant,
-// earlier or later, is answered exactly too, by re-ranking the rules that
-// contain the address at that instant. No expired rule ever decides.
+// clock for one that a [Checker] serves. Requests at instants from
+// [Snapshot.At] up to the first expiry after it are answered by one
+// lookup; any other instant, earlier or later, is answered exactly too,
+// by re-ranking the rules that contain the address at that instant. No
+// expired rule ever decides.
 //
 // Check does not allocate and takes no lock.
 func (s *Snapshot) Check(r Request) Decision {
