@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ipgate/ipgate/check"
+	"github.com/ipgate/ipgate/check/internal/pieces"
 	"github.com/ipgate/ipgate/rangeset"
 )
 
@@ -25,12 +26,6 @@ type Options struct {
 	// both actions whatever it says.
 	Denied bool
 }
-
-// The ends of ::ffff:0:0/96.
-var (
-	mappedFrom = netip.MustParseAddr("::ffff:0:0")
-	mappedNext = netip.MustParseAddr("::1:0:0:0")
-)
 
 // seg is a range of addresses decided alike.
 type seg struct {
@@ -79,7 +74,7 @@ func segments(s *check.Snapshot, sub subject, is4 bool) []seg {
 func joinMapped(v6 []seg) []seg {
 	for i := 0; i+1 < len(v6); i++ {
 		a, b := v6[i], v6[i+1]
-		if a.allowed == b.allowed && a.r.To().Next() == mappedFrom && b.r.From() == mappedNext {
+		if a.allowed == b.allowed && pieces.Adjacent(a.r.To(), b.r.From()) {
 			v6[i].r = rangeset.RangeFrom(a.r.From(), b.r.To())
 			v6 = append(v6[:i+1], v6[i+2:]...)
 		}

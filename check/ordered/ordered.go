@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ipgate/ipgate/check"
+	"github.com/ipgate/ipgate/check/internal/pieces"
 	"github.com/ipgate/ipgate/policy"
 	"github.com/ipgate/ipgate/rangeset"
 )
@@ -22,13 +23,6 @@ type Entry struct {
 	// Action is what it does with them.
 	Action policy.Action
 }
-
-// The ends of ::ffff:0:0/96, which no request is decided as (SEMANTICS
-// §1): a rule may span it.
-var (
-	mappedFrom = netip.MustParseAddr("::ffff:0:0")
-	mappedNext = netip.MustParseAddr("::1:0:0:0")
-)
 
 // compileAt is the instant the entries are compiled at: they never expire,
 // so any instant will do.
@@ -108,9 +102,7 @@ func Policy(list []Entry, dflt policy.DefaultAction) (policy.Policy, error) {
 					first = i
 				}
 			}
-			// Pieces skip the mapped block, and a range may span it.
-			adjacent := to.IsValid() && (to.Next() == p.From() || to.Next() == mappedFrom && p.From() == mappedNext)
-			if first == owner && adjacent {
+			if first == owner && pieces.Adjacent(to, p.From()) {
 				to = p.To()
 				continue
 			}
