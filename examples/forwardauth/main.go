@@ -17,7 +17,14 @@
 // of -trust (comma-separated prefixes, addresses, or the classes private,
 // loopback and link-local), and the proxy must set X-Forwarded-For (or,
 // with -header X-Real-IP, that header), replacing what the client sent.
-// Anything it cannot read with certainty is denied. The policy is reloaded
+// Anything it cannot read with certainty is denied.
+//
+// With -admin-header or -mobile-header, a trusted proxy may say that the
+// subject is an administrator (admin-only rules apply) or a mobile client
+// (a policy that does not apply to mobile clients allows it): the header
+// "1" or "true" says yes, "0", "false" or none says no, and anything else
+// (a second value included) is denied with reason invalid. From a peer that
+// is not one of -trust the headers are ignored. The policy is reloaded
 // whenever the store's document NAME.json changes; an invalid document
 // keeps the last good policy serving and is logged.
 //
@@ -89,6 +96,8 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -109,6 +118,7 @@ func main() {
 // config is what the flags say.
 type config struct {
 	dir, policy, listen, header string
+	adminHeader, mobileHeader   string
 	trust                       []netip.Prefix
 }
 
@@ -120,6 +130,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.policy, "policy", "default", "the name of the policy: the document NAME.json in -dir")
 	fs.StringVar(&c.listen, "listen", "127.0.0.1:9191", "the address to listen on")
 	fs.StringVar(&c.header, "header", "", "read the client address from this single-address header (such as X-Real-IP) instead of X-Forwarded-For")
+	fs.StringVar(&c.adminHeader, "admin-header", "", "a header with which the trusted proxies say the subject is an administrator (1 or true)")
+	fs.StringVar(&c.mobileHeader, "mobile-header", "", "a header with which the trusted proxies say the subject is a mobile client (1 or true)")
 	trust := fs.String("trust", "loopback", "the proxies whose headers are believed: comma-separated prefixes, addresses, or private, loopback, link-local")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -219,7 +231,11 @@ func handler(d httpgate.Decider, cfg config, logger *slog.Logger) (http.Handler,
 	gate, err := httpgate.New(d, &httpgate.Options{
 		TrustedProxies: cfg.trust,
 		ClientIPHeader: cfg.header,
-		Deny:           answer(http.StatusForbidden),
+		Subject: func(r *http.Request) (admin, mobile bool) {
+			s, _ := subject(r, cfg) // checked before the gate is asked
+			return s.admin, s.mobile
+		},
+		Deny: answer(http.StatusForbidden),
 		OnDecision: func(r *http.Request, _ check.Decision, _ netip.Addr, err error) {
 			if err != nil {
 				// err quotes the header values, so this is one log line.
@@ -230,7 +246,61 @@ func handler(d httpgate.Decider, cfg config, logger *slog.Logger) (http.Handler,
 	if err != nil {
 		return nil, err
 	}
-	return gate.Handler(answer(http.StatusOK)), nil
+	decide := gate.Handler(answer(http.StatusOK))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := subject(r, cfg); err != nil {
+			logger.Warn("unreadable subject", "peer", r.RemoteAddr, "err", err)
+			w.Header().Set("Cache-Control", "no-store")
+			w.Header().Set(hDecision, "deny")
+			w.Header().Set(hReason, check.ReasonInvalid.String())
+			w.WriteHeader(http.StatusForbidden)
+			return
+		}
+		decide.ServeHTTP(w, r)
+	}), nil
+}
+
+// subjectFlags is who a request comes from, as the trusted proxy says.
+type subjectFlags struct{ admin, mobile bool }
+
+// subject reads the subject headers of r, which only a trusted proxy may
+// set: from any other peer they are ignored.
+func subject(r *http.Request, cfg config) (subjectFlags, error) {
+	if cfg.adminHeader == "" && cfg.mobileHeader == "" {
+		return subjectFlags{}, nil
+	}
+	peer, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil || !slices.ContainsFunc(cfg.trust, func(p netip.Prefix) bool { return p.Contains(peer.Addr().Unmap()) }) {
+		return subjectFlags{}, nil
+	}
+	var s subjectFlags
+	if s.admin, err = flagHeader(r, cfg.adminHeader); err != nil {
+		return subjectFlags{}, err
+	}
+	if s.mobile, err = flagHeader(r, cfg.mobileHeader); err != nil {
+		return subjectFlags{}, err
+	}
+	return s, nil
+}
+
+// flagHeader reads a yes-or-no header; absent is no.
+func flagHeader(r *http.Request, name string) (bool, error) {
+	if name == "" {
+		return false, nil
+	}
+	vs := r.Header.Values(name)
+	if len(vs) == 0 {
+		return false, nil
+	}
+	if len(vs) == 1 {
+		switch strings.ToLower(strings.TrimSpace(vs[0])) {
+		case "1", "true":
+			return true, nil
+		case "0", "false":
+			return false, nil
+		}
+	}
+	return false, fmt.Errorf("header %s is %s: want 1, true, 0 or false, once", name, rangeset.Quote(strings.Join(vs, ", ")))
 }
 
 // answer writes the decision that the gate put in the request's context.

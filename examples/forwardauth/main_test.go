@@ -105,6 +105,61 @@ func TestHandler(t *testing.T) {
 	}
 }
 
+// TestSubjectHeaders checks that the admin and mobile headers count only
+// from a trusted proxy, and that a value that says neither yes nor no is
+// denied.
+func TestSubjectHeaders(t *testing.T) {
+	t.Parallel()
+	p, err := policy.Decode([]byte(`{"applyToMobile": false, "defaultAction": "deny", "rules": [
+		{"id": "admins", "ip": "198.51.100.0/24", "action": "allow", "adminOnly": true}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := check.Compile(p, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := config{trust: httpgate.Loopback(), adminHeader: "X-Admin", mobileHeader: "X-Mobile"}
+	for _, tc := range []struct {
+		name, peer string
+		headers    map[string][]string
+		status     int
+		reason     string
+	}{
+		{"admin from the proxy", "127.0.0.1:1", map[string][]string{"X-Admin": {"1"}}, 200, "rule"},
+		{"admin true", "127.0.0.1:1", map[string][]string{"X-Admin": {" True "}}, 200, "rule"},
+		{"no admin header", "127.0.0.1:1", nil, 403, "default"},
+		{"admin 0", "127.0.0.1:1", map[string][]string{"X-Admin": {"0"}}, 403, "default"},
+		{"mobile from the proxy", "127.0.0.1:1", map[string][]string{"X-Mobile": {"true"}}, 200, "exempt"},
+		{"admin from an untrusted peer", "198.51.100.7:1", map[string][]string{"X-Admin": {"1"}}, 403, "default"},
+		{"mobile from an untrusted peer", "198.51.100.7:1", map[string][]string{"X-Mobile": {"1"}}, 403, "default"},
+		{"unreadable admin", "127.0.0.1:1", map[string][]string{"X-Admin": {"yes"}}, 403, "invalid"},
+		{"two mobile values", "127.0.0.1:1", map[string][]string{"X-Mobile": {"1", "1"}}, 403, "invalid"},
+	} {
+		var logs bytes.Buffer
+		h, err := handler(s, cfg, slog.New(slog.NewTextHandler(&logs, nil)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := httptest.NewRequest("GET", "/auth", nil)
+		r.RemoteAddr = tc.peer
+		r.Header.Set("X-Forwarded-For", "198.51.100.7")
+		for k, vs := range tc.headers {
+			for _, v := range vs {
+				r.Header.Add(k, v)
+			}
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != tc.status || w.Header().Get(hReason) != tc.reason {
+			t.Errorf("%s: %d %s, want %d %s (log %q)", tc.name, w.Code, w.Header().Get(hReason), tc.status, tc.reason, logs.String())
+		}
+		if tc.reason == "invalid" && !strings.Contains(logs.String(), "unreadable subject") {
+			t.Errorf("%s: no log line for the unreadable header: %q", tc.name, logs.String())
+		}
+	}
+}
+
 func TestFlags(t *testing.T) {
 	t.Parallel()
 	for _, tt := range []struct {
