@@ -24,9 +24,10 @@
 // (a policy that does not apply to mobile clients allows it): the header
 // "1" or "true" says yes, "0", "false" or none says no, and anything else
 // (a second value included) is denied with reason invalid. From a peer that
-// is not one of -trust the headers are ignored. The policy is reloaded
-// whenever the store's document NAME.json changes; an invalid document
-// keeps the last good policy serving and is logged.
+// is not one of -trust the headers are ignored.
+//
+// The policy is reloaded whenever the store's document NAME.json changes;
+// an invalid document keeps the last good policy serving and is logged.
 //
 // # nginx
 //
