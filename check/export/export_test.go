@@ -15,86 +15,13 @@ import (
 
 	"github.com/ipgate/ipgate/check"
 	"github.com/ipgate/ipgate/check/export"
+	"github.com/ipgate/ipgate/check/internal/checktest"
 	"github.com/ipgate/ipgate/check/ordered"
 	"github.com/ipgate/ipgate/policy"
 	"github.com/ipgate/ipgate/rangeset"
 )
 
-var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-
-// anchors are the corners of small address universes, so that random
-// targets overlap, nest and touch the edges of both families, the
-// IPv4-mapped block, and the blocks HAProxy reads IPv4 addresses out of
-// (::/96 and 2002::/16).
-var anchors = []netip.Addr{
-	netip.MustParseAddr("0.0.0.0"),
-	netip.MustParseAddr("10.0.0.0"),
-	netip.MustParseAddr("255.255.255.224"),
-	netip.MustParseAddr("::"),
-	netip.MustParseAddr("::a00:0"),
-	netip.MustParseAddr("::fffe:ffff:fff0"),
-	netip.MustParseAddr("::ffff:ffff:fff0"),
-	netip.MustParseAddr("2002:a00::"),
-	netip.MustParseAddr("2001:db8::"),
-	netip.MustParseAddr("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffe0"),
-}
-
-func randAddr(rng *rand.Rand) netip.Addr {
-	a := anchors[rng.IntN(len(anchors))]
-	for range rng.IntN(32) {
-		if a = a.Next(); !a.IsValid() {
-			return anchors[0]
-		}
-	}
-	return a
-}
-
-func randTarget(rng *rand.Rand) rangeset.Range {
-	for {
-		a := randAddr(rng)
-		var r rangeset.Range
-		if rng.IntN(2) == 0 {
-			bits := a.BitLen() - rng.IntN(6)
-			if rng.IntN(8) == 0 {
-				bits = rng.IntN(a.BitLen() + 1)
-			}
-			r = rangeset.PrefixRange(netip.PrefixFrom(a, bits).Masked())
-		} else {
-			b := randAddr(rng)
-			if b.Less(a) {
-				a, b = b, a
-			}
-			r = rangeset.RangeFrom(a, b)
-		}
-		if r.IsValid() {
-			return r
-		}
-	}
-}
-
-// randomPolicy returns a valid random policy with admin-only rules and
-// rules expiring around t0.
-func randomPolicy(rng *rand.Rand, n int) policy.Policy {
-	p := policy.Policy{Settings: policy.Settings{
-		Enabled:       rng.IntN(10) != 0,
-		DefaultAction: policy.DefaultAction(1 + rng.IntN(3)),
-		Precedence:    policy.Precedence(1 + rng.IntN(2)),
-		ApplyToMobile: rng.IntN(4) != 0,
-	}}
-	for i := range n {
-		r := policy.Rule{
-			ID:        fmt.Sprintf("r%02d", i),
-			Target:    randTarget(rng),
-			Action:    policy.Action(1 + rng.IntN(2)),
-			AdminOnly: rng.IntN(4) == 0,
-		}
-		if rng.IntN(3) == 0 {
-			r.ExpiresAt = t0.Add(time.Duration(rng.IntN(8)-2) * time.Minute)
-		}
-		p.Rules = append(p.Rules, r)
-	}
-	return p
-}
+var t0 = checktest.T0
 
 var (
 	mappedFrom = netip.MustParseAddr("::ffff:0:0")
@@ -403,7 +330,7 @@ func TestRandomPolicies(t *testing.T) {
 	}
 	rng := rand.New(rand.NewPCG(16, 16))
 	for i := range n {
-		p := randomPolicy(rng, 1+rng.IntN(12))
+		p := checktest.RandomPolicy(rng, 1+rng.IntN(12))
 		s, err := check.Compile(p, t0)
 		if err != nil {
 			t.Fatal(err)

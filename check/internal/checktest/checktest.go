@@ -20,15 +20,18 @@ import (
 var T0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // anchors are the corners of small address universes, so that random
-// targets overlap, nest and touch the edges of both families and the
-// IPv4-mapped block.
+// targets overlap, nest and touch the edges of both families, the
+// IPv4-mapped block, and the blocks HAProxy reads IPv4 addresses out of
+// (::/96 and 2002::/16).
 var anchors = []netip.Addr{
 	netip.MustParseAddr("0.0.0.0"),
 	netip.MustParseAddr("10.0.0.0"),
 	netip.MustParseAddr("255.255.255.224"),
 	netip.MustParseAddr("::"),
+	netip.MustParseAddr("::a00:0"),
 	netip.MustParseAddr("::fffe:ffff:fff0"),
 	netip.MustParseAddr("::ffff:ffff:fff0"),
+	netip.MustParseAddr("2002:a00::"),
 	netip.MustParseAddr("2001:db8::"),
 	netip.MustParseAddr("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffe0"),
 }
