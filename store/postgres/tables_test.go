@@ -91,37 +91,7 @@ func TestOwnTable(t *testing.T) {
 
 	// Rule writes, each reading one row and recorded in the feed.
 	clock = clock.Add(time.Hour)
-	deny := policy.Deny
-	for name, write := range map[string]func() error{
-		"CreateRule": func() error {
-			_, _, err := s.CreateRule(ctx, "big", rule("new", "192.0.2.1", policy.Deny), store.Any)
-			return err
-		},
-		"UpdateRule": func() error {
-			_, _, err := s.UpdateRule(ctx, "big", rule("r7", "192.0.2.7", policy.Deny), store.Any)
-			return err
-		},
-		"PatchRule": func() error {
-			_, _, err := s.PatchRule(ctx, "big", "r8", store.Patch{Action: &deny}, store.Any)
-			return err
-		},
-		"DeleteRule": func() error {
-			_, err := s.DeleteRule(ctx, "big", "r9", store.Any)
-			return err
-		},
-		"DeleteRules": func() error {
-			_, _, err := s.DeleteRules(ctx, "big", store.Query{Contains: netip.MustParseAddr("10.0.6.5")}, store.Any)
-			return err
-		},
-	} {
-		before := postgres.RowsRead()
-		if err := write(); err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		if read := postgres.RowsRead() - before; read > 2 {
-			t.Errorf("%s read %d rows of a %d-rule policy", name, read, bigRules)
-		}
-	}
+	checkRuleWrites(t, s, "big", bigRules, "10.0.6.5", nil)
 	if _, _, err := s.CreateRule(ctx, "big", rule("new", "192.0.2.2", policy.Allow), store.Any); !errors.Is(err, store.ErrRuleExists) {
 		t.Errorf("CreateRule of an existing id = %v, want ErrRuleExists", err)
 	}
