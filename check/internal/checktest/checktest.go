@@ -73,7 +73,12 @@ func RandTarget(rng *rand.Rand) rangeset.Range {
 }
 
 // RandomPolicy returns a valid random policy for instants around T0.
-func RandomPolicy(rng *rand.Rand, n int) policy.Policy {
+func RandomPolicy(rng *rand.Rand, n int) policy.Policy { return RandomPolicyAt(rng, n, T0) }
+
+// RandomPolicyAt returns a valid random policy whose rules expire around
+// t0, at an instant or after a TTL, and have ids unique but not in their
+// order.
+func RandomPolicyAt(rng *rand.Rand, n int, t0 time.Time) policy.Policy {
 	p := policy.Policy{Settings: policy.Settings{
 		Enabled:       rng.IntN(10) != 0,
 		DefaultAction: policy.DefaultAction(1 + rng.IntN(3)),
@@ -87,8 +92,16 @@ func RandomPolicy(rng *rand.Rand, n int) policy.Policy {
 			Action:    policy.Action(1 + rng.IntN(2)),
 			AdminOnly: rng.IntN(4) == 0,
 		}
-		if rng.IntN(3) == 0 {
-			r.ExpiresAt = T0.Add(time.Duration(rng.IntN(8)-2) * time.Minute)
+		switch rng.IntN(6) {
+		case 0, 1:
+			r.ExpiresAt = t0.Add(time.Duration(rng.IntN(8)-2) * time.Minute)
+		case 2:
+			ttl := time.Duration(rng.IntN(5)*30) * time.Second
+			r.TTL = &ttl
+			r.CreatedAt = t0.Add(-time.Minute)
+			if rng.IntN(2) == 0 {
+				r.UpdatedAt = t0
+			}
 		}
 		if i > 0 && rng.IntN(8) == 0 {
 			r.Target = p.Rules[rng.IntN(i)].Target // an equal target: ties
