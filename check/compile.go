@@ -11,6 +11,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/gaissmai/bart"
 	"github.com/ipgate/ipgate/policy"
 	"github.com/ipgate/ipgate/rangeset"
 )
@@ -41,6 +42,9 @@ type Snapshot struct {
 	dflt  [2]bool // default outcome per subject class
 	// expiring says a request's instant may matter: some rule expires.
 	expiring bool
+	// inline says table.fast is &own, so the request path reaches the
+	// table's root without loading a pointer.
+	inline   bool
 	nodes    nodes     // what the table's leaves index
 	at, next time.Time // compile instant; first expiry after it, or never
 	settings policy.Settings
@@ -50,6 +54,9 @@ type Snapshot struct {
 	// now reads the clock for a request with a zero instant: the serving
 	// Checker's, or nil for time.Now.
 	now func() time.Time
+	// own is the table of a compiled small policy, in place; snapshots
+	// derived by edits hold bart's persistent copies instead.
+	own bart.Fast[leaf]
 }
 
 // ruleInfo is a rule with what ranking it needs, kept compact: the target
@@ -194,7 +201,11 @@ func compile(p policy.Policy, t0 time.Time, large bool) (*Snapshot, []ruleInfo, 
 		all = ri.appendCover(all, uint32(i))
 	}
 	s.setDefaults()
-	s.table = newTable(len(all), large)
+	if len(all) <= fastMax && !large {
+		s.table, s.inline = table{fast: &s.own}, true
+	} else {
+		s.table = table{large: new(bart.Table[leaf])}
+	}
 	s.nodes.reserve(len(all))
 	deny := s.denyFirst()
 	sortEntries(all, func(a, b uint32) bool { return better(deny, &infos[a], &infos[b]) })
@@ -372,9 +383,12 @@ func (s *Snapshot) Check(r Request) Decision {
 	// cost a call.
 	var lf leaf
 	var ok bool
-	if a := r.Addr.Unmap(); s.table.fast != nil {
+	switch a := r.Addr.Unmap(); {
+	case s.inline:
+		lf, ok = s.own.Lookup(a)
+	case s.table.fast != nil:
 		lf, ok = s.table.fast.Lookup(a)
-	} else {
+	default:
 		lf, ok = s.table.large.Lookup(a)
 	}
 	if !ok || lf.id == nil {

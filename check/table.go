@@ -23,15 +23,6 @@ type table struct {
 	large *bart.Table[leaf]
 }
 
-// newTable returns an empty table suited to hold n prefixes; large asks
-// for a bart.Table whatever n.
-func newTable(n int, large bool) table {
-	if n <= fastMax && !large {
-		return table{fast: new(bart.Fast[leaf])}
-	}
-	return table{large: new(bart.Table[leaf])}
-}
-
 // Lookup returns the value of the longest prefix containing a.
 func (t table) Lookup(a netip.Addr) (leaf, bool) {
 	if t.fast != nil {
