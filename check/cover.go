@@ -5,6 +5,10 @@ import (
 	"math/bits"
 )
 
+// maxCover is the most prefixes a target's cover can hold: two per bit of
+// an IPv6 address but the first and last.
+const maxCover = 2*128 - 2
+
 // appendCover appends to all the entries of the fewest prefixes that
 // together hold exactly the rule's target, in address order: what
 // [rangeset.Range.Prefixes] yields, computed on the record's two 16-byte
