@@ -286,10 +286,10 @@ func compile(p policy.Policy, t0 time.Time, large bool) (*Snapshot, []ruleInfo, 
 // first-level cache until the walk reaches them.
 const prefetchAhead = 16
 
-// prefetch loads each record that es names, in a loop of
-// independent loads that the processor overlaps, so that the walk finds
-// the records in the cache. The walk visits rules in prefix order, not in
-// the order they lie in memory, and would otherwise wait for each in turn.
+// prefetch loads each record that es names, in a loop of independent
+// loads that the processor overlaps, so that the walk finds the records in
+// the cache. The walk visits rules in prefix order, not in the order they
+// lie in memory, and would otherwise wait for each in turn.
 func prefetch(infos []ruleInfo, es []entry) {
 	var sum uint32
 	for _, e := range es {

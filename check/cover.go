@@ -5,8 +5,8 @@ import (
 	"math/bits"
 )
 
-// maxCover is the most prefixes a target's cover can hold: two per bit of
-// an IPv6 address but the first and last.
+// maxCover is the most prefixes a target's cover can hold: two for each
+// bit of an IPv6 address after the first.
 const maxCover = 2*128 - 2
 
 // appendCover appends to all the entries of the fewest prefixes that
