@@ -63,22 +63,20 @@ type Snapshot struct {
 // ruleInfo is a rule with what ranking it needs, kept compact: the target
 // as its two ends, and what never changes a decision (timestamps, ttl,
 // comment) in a side record that most rules do not need. The fields a
-// compile and a re-ranking read come first, so that they share a cache
-// line: a compile visits rules in prefix order, not in the order they lie
-// in memory.
+// compile and a re-ranking read come first: a compile visits rules in
+// prefix order, not in the order they lie in memory, and prefetches them.
 type ruleInfo struct {
-	self      [1]*ruleInfo // the rule list of the prefixes it alone owns
-	size      rangeset.Size
-	exp       time.Time // never when the rule does not expire
 	allow     bool
 	adminOnly bool
 	is4       bool // the target is IPv4: from and to are its mapped form
 	// own is scratch of a compile, in what would be padding: one plus the
 	// index of the last node the rule alone owns, 0 for none.
 	own      uint32
-	seq      uint64   // order of arrival, for Rules
-	id       string   // the rule's id
-	from, to [16]byte // the target's ends
+	exp      time.Time    // never when the rule does not expire
+	from, to [16]byte     // the target's ends
+	id       string       // the rule's id
+	self     [1]*ruleInfo // the rule list of the prefixes it alone owns
+	seq      uint64       // order of arrival, for Rules
 	meta     *ruleMeta
 }
 
@@ -100,7 +98,7 @@ func newRuleInfo(r *policy.Rule, seq uint64) *ruleInfo {
 // set fills ri in place from r: a compile writes each record once rather
 // than copying it.
 func (ri *ruleInfo) set(r *policy.Rule, seq uint64) {
-	ri.self[0], ri.id, ri.seq, ri.size = ri, r.ID, seq, r.Target.Size()
+	ri.self[0], ri.id, ri.seq = ri, r.ID, seq
 	ri.from, ri.to, ri.is4 = r.Target.From().As16(), r.Target.To().As16(), r.Target.Is4()
 	ri.allow, ri.adminOnly = r.Action == policy.Allow, r.AdminOnly
 	exp, ok := r.Expiry()
@@ -156,7 +154,7 @@ func better(denyFirst bool, a, b *ruleInfo) bool {
 	case denyFirst && a.allow != b.allow:
 		return !a.allow
 	}
-	if c := a.size.Compare(b.size); c != 0 {
+	if c := compareSize(a, b); c != 0 {
 		return c < 0
 	}
 	if a.allow != b.allow {
@@ -293,8 +291,10 @@ const prefetchAhead = 16
 func prefetch(infos []ruleInfo, es []entry) {
 	var sum uint32
 	for _, e := range es {
+		// A record's fields up to its id span at most three cache lines,
+		// and these three words lie one in each.
 		r := &infos[e.rule]
-		sum += r.own + uint32(len(r.id)) // one word of each of its two cache lines
+		sum += r.own + uint32(r.to[15]) + uint32(len(r.id))
 	}
 	runtime.KeepAlive(sum) // the loads are the point: keep them
 }

@@ -1,6 +1,7 @@
 package check
 
 import (
+	"cmp"
 	"encoding/binary"
 	"math/bits"
 )
@@ -15,8 +16,7 @@ const maxCover = 2*128 - 2
 // ends rather than through netip values, which a compile of many rules
 // would spend a seventh of its time converting.
 func (ri *ruleInfo) appendCover(all []entry, rule uint32) []entry {
-	a := u128{binary.BigEndian.Uint64(ri.from[:8]), binary.BigEndian.Uint64(ri.from[8:])}
-	b := u128{binary.BigEndian.Uint64(ri.to[:8]), binary.BigEndian.Uint64(ri.to[8:])}
+	a, b := ri.ends()
 	fam, base := uint16(1<<8), 0
 	if ri.is4 {
 		fam, base = 0, 96 // the ends are IPv4-mapped
@@ -38,6 +38,21 @@ func appendRange(all []entry, a, b u128, fam uint16, base int, rule uint32) []en
 	return appendRange(all, b.and(half.not()), b, fam, base, rule)
 }
 
+// ends returns the two ends of the rule's target.
+func (ri *ruleInfo) ends() (from, to u128) {
+	return u128{binary.BigEndian.Uint64(ri.from[:8]), binary.BigEndian.Uint64(ri.from[8:])},
+		u128{binary.BigEndian.Uint64(ri.to[:8]), binary.BigEndian.Uint64(ri.to[8:])}
+}
+
+// compareSize compares the sizes of a's and b's targets, as
+// [rangeset.Size.Compare] does: by their last address less their first,
+// which the records hold, so that ranking needs no size of its own.
+func compareSize(a, b *ruleInfo) int {
+	af, at := a.ends()
+	bf, bt := b.ends()
+	return at.sub(af).compare(bt.sub(bf))
+}
+
 // u128 is a 128-bit address, hi the first 8 bytes.
 type u128 struct{ hi, lo uint64 }
 
@@ -47,6 +62,19 @@ func (u u128) and(o u128) u128 { return u128{u.hi & o.hi, u.lo & o.lo} }
 func (u u128) or(o u128) u128  { return u128{u.hi | o.hi, u.lo | o.lo} }
 func (u u128) xor(o u128) u128 { return u128{u.hi ^ o.hi, u.lo ^ o.lo} }
 func (u u128) not() u128       { return u128{^u.hi, ^u.lo} }
+
+func (u u128) sub(o u128) u128 {
+	lo, borrow := bits.Sub64(u.lo, o.lo, 0)
+	hi, _ := bits.Sub64(u.hi, o.hi, borrow)
+	return u128{hi, lo}
+}
+
+func (u u128) compare(o u128) int {
+	if c := cmp.Compare(u.hi, o.hi); c != 0 {
+		return c
+	}
+	return cmp.Compare(u.lo, o.lo)
+}
 
 // shr shifts u right by n bits, 0 <= n <= 128.
 func (u u128) shr(n int) u128 {

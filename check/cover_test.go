@@ -12,8 +12,8 @@ import (
 )
 
 // TestCover checks the cover computed on a record's ends against
-// rangeset.Range.Prefixes, on random ranges of both families and on the
-// edges of the address space.
+// rangeset.Range.Prefixes, and compareSize against rangeset.Size.Compare,
+// on random ranges of both families and on the edges of the address space.
 func TestCover(t *testing.T) {
 	t.Parallel()
 	rng := rand.New(rand.NewPCG(5, 6))
@@ -39,13 +39,24 @@ func TestCover(t *testing.T) {
 		}
 		targets = append(targets, rangeset.RangeFrom(from, to).String())
 	}
+	var last [2]*ruleInfo // the last record of each family
 	for _, s := range targets {
 		r, err := rangeset.ParseRange(s)
 		if err != nil {
 			continue // the mapped block is refused as a target
 		}
-		var ri ruleInfo
+		ri := new(ruleInfo)
 		ri.set(&policy.Rule{ID: "r", Target: r, Action: policy.Allow}, 0)
+		fam := 0
+		if r.Is4() {
+			fam = 1
+		}
+		if o := last[fam]; o != nil {
+			if got, want := compareSize(ri, o), r.Size().Compare(o.target().Size()); got != want {
+				t.Fatalf("compareSize(%s, %s) = %d, want %d", r, o.target(), got, want)
+			}
+		}
+		last[fam] = ri
 		got := ri.appendCover(nil, 7)
 		var want []entry
 		for p := range r.Prefixes() {

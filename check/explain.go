@@ -113,7 +113,7 @@ func why(denyFirst bool, w, r *ruleInfo) string {
 	switch {
 	case denyFirst && w.allow != r.allow:
 		return "deny overrides allow"
-	case w.size.Compare(r.size) < 0:
+	case compareSize(w, r) < 0:
 		return "narrower"
 	case w.allow != r.allow:
 		return "deny at equal size"
