@@ -281,13 +281,7 @@ func TestExpiryBeforeRecompile(t *testing.T) {
 		},
 		AfterFunc: func(d time.Duration, f func()) func() bool { fire = f; return func() bool { return true } },
 	}
-	r := rule("contractor", "198.51.100.7", policy.Allow)
-	r.ExpiresAt = fuzzT0.Add(time.Minute)
-	c, err := check.NewChecker(policy.New(r), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req := check.Request{Addr: netip.MustParseAddr("198.51.100.7")}
+	c, req := contractorChecker(t, opts)
 	if !c.Check(req).Allowed {
 		t.Fatal("denied before expiry")
 	}
@@ -308,13 +302,7 @@ func TestServedSnapshotReadsCheckerClock(t *testing.T) {
 		Now:       func() time.Time { return now },
 		AfterFunc: func(time.Duration, func()) func() bool { return func() bool { return true } },
 	}
-	r := rule("contractor", "198.51.100.7", policy.Allow)
-	r.ExpiresAt = fuzzT0.Add(time.Minute)
-	c, err := check.NewChecker(policy.New(r), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req := check.Request{Addr: netip.MustParseAddr("198.51.100.7")}
+	c, req := contractorChecker(t, opts)
 	s := c.Snapshot()
 	if !c.Check(req).Allowed || !s.Check(req).Allowed {
 		t.Fatal("denied before expiry")
@@ -327,6 +315,19 @@ func TestServedSnapshotReadsCheckerClock(t *testing.T) {
 	if !s.Check(req).Allowed {
 		t.Errorf("with the clock set back before the expiry: %v, want allow", s.Check(req))
 	}
+}
+
+// contractorChecker returns a checker with opts serving one allow rule
+// that expires a minute after fuzzT0, and a request that the rule decides.
+func contractorChecker(t *testing.T, opts *check.Options) (*check.Checker, check.Request) {
+	t.Helper()
+	r := rule("contractor", "198.51.100.7", policy.Allow)
+	r.ExpiresAt = fuzzT0.Add(time.Minute)
+	c, err := check.NewChecker(policy.New(r), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, check.Request{Addr: netip.MustParseAddr("198.51.100.7")}
 }
 
 // iterFirst returns the first value of seq.
