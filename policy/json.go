@@ -850,6 +850,9 @@ func (d *decoder) check(i int, r *Rule, f *ruleFacts) {
 	if f.targetErr != nil {
 		ps.add(idx, phaseBeforeID, r.ID, f.targetErr)
 	}
+	if f.ttlErr != nil {
+		ps.add(idx, phaseBeforeID, r.ID, f.ttlErr)
+	}
 	if i >= 0 {
 		d.ids.add(r.ID)
 	}
@@ -861,9 +864,6 @@ func (d *decoder) check(i int, r *Rule, f *ruleFacts) {
 	}
 	if r.Action == 0 && f.actionErr == nil {
 		ps.add(idx, phaseAfterID, r.ID, errMissingAction)
-	}
-	if f.ttlErr != nil {
-		ps.add(idx, phaseAfterID, r.ID, f.ttlErr)
 	}
 	var buf [4]error
 	for _, err := range expiryProblems(buf[:0], r, f.zero, docTerms) {
