@@ -82,10 +82,7 @@ func (c *Checker) afterFunc(d time.Duration, f func()) func() bool {
 // It is small enough to be inlined: the snapshots a checker serves read
 // its clock themselves.
 func (c *Checker) Check(r Request) Decision {
-	if s := c.cur.Load(); s != nil {
-		return s.Check(r)
-	}
-	return Decision{}
+	return c.cur.Load().check(r.Addr, r.Admin, r.Mobile, r.At)
 }
 
 // Snapshot returns the snapshot currently served, nil before the first

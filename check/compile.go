@@ -404,15 +404,22 @@ func contains(p, o netip.Prefix) bool {
 //
 // Check does not allocate and takes no lock.
 func (s *Snapshot) Check(r Request) Decision {
-	if !s.plain || r.Admin || r.Mobile || !r.At.IsZero() || !r.Addr.IsValid() {
-		return s.checkRare(r)
+	return s.check(r.Addr, r.Admin, r.Mobile, r.At)
+}
+
+// check is Check on r's fields. A Request is too large for the compiler to
+// keep in registers, so Check, which inlines, hands the fields on one by
+// one and the common request never goes through memory.
+func (s *Snapshot) check(a netip.Addr, admin, mobile bool, at time.Time) Decision {
+	if s == nil || !s.plain || admin || mobile || !at.IsZero() || !a.IsValid() {
+		return s.checkRare(Request{Addr: a, Admin: admin, Mobile: mobile, At: at})
 	}
 	// The table's dispatch is written out: through table.Lookup it would be
 	// one more call on the hot path. bart ignores a zone; Addr.WithZone would
 	// cost a call.
 	var lf leaf
 	var ok bool
-	switch a := r.Addr.Unmap(); {
+	switch a = a.Unmap(); {
 	case s.inline:
 		lf, ok = s.own.Lookup(a)
 	case s.table.fast != nil:
@@ -431,7 +438,7 @@ func (s *Snapshot) Check(r Request) Decision {
 // policy with expiring rules, an invalid address, the zero Snapshot.
 func (s *Snapshot) checkRare(r Request) Decision {
 	switch {
-	case s.table == (table{}):
+	case s == nil || s.table == (table{}):
 		return Decision{}
 	case !s.settings.Enabled:
 		return Decision{Allowed: true, Reason: ReasonDisabled}
