@@ -43,9 +43,6 @@ type Snapshot struct {
 	dflt  [2]bool // default outcome per subject class
 	// expiring says a request's instant may matter: some rule expires.
 	expiring bool
-	// inline says table.fast is &own, so the request path reaches the
-	// table's root without loading a pointer.
-	inline   bool
 	nodes    nodes     // what the table's leaves index
 	at, next time.Time // compile instant; first expiry after it, or never
 	settings policy.Settings
@@ -55,9 +52,6 @@ type Snapshot struct {
 	// now reads the clock for a request with a zero instant: the serving
 	// Checker's, or nil for time.Now.
 	now func() time.Time
-	// own is the table of a compiled small policy, in place; snapshots
-	// derived by edits hold bart's persistent copies instead.
-	own bart.Fast[leaf]
 }
 
 // ruleInfo is a rule with what ranking it needs, kept compact: the target
@@ -207,7 +201,7 @@ func compile(p policy.Policy, t0 time.Time, large bool) (*Snapshot, []ruleInfo, 
 	}
 	s.setDefaults()
 	if len(all) <= fastMax && !large {
-		s.table, s.inline = table{fast: &s.own}, true
+		s.table = table{fast: new(bart.Fast[leaf])}
 	} else {
 		s.table = table{large: new(bart.Table[leaf])}
 	}
@@ -270,11 +264,13 @@ func compile(p policy.Policy, t0 time.Time, large bool) (*Snapshot, []ruleInfo, 
 		stack = append(stack, frame{pfx, win})
 		lo = hi
 	}
+	// The inserts leave the table's nodes scattered among the arrays they
+	// outgrew; a copy lays them out afresh, in tree order, and lookups in it
+	// measure faster than in bare bart.
 	if s.table.large != nil {
-		// The inserts leave the table's nodes scattered among the arrays
-		// they outgrew; a copy lays them out afresh, in tree order, and
-		// lookups in it measure faster than in bare bart.
 		s.table.large = s.table.large.Clone()
+	} else {
+		s.table.fast = s.table.fast.Clone()
 	}
 	return s, infos, nil
 }
@@ -420,8 +416,6 @@ func (s *Snapshot) check(a netip.Addr, admin, mobile bool, at time.Time) Decisio
 	var lf leaf
 	var ok bool
 	switch a = a.Unmap(); {
-	case s.inline:
-		lf, ok = s.own.Lookup(a)
 	case s.table.fast != nil:
 		lf, ok = s.table.fast.Lookup(a)
 	default:
