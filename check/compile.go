@@ -415,10 +415,9 @@ func (s *Snapshot) check(a netip.Addr, admin, mobile bool, at time.Time) Decisio
 	// cost a call.
 	var lf leaf
 	var ok bool
-	switch a = a.Unmap(); {
-	case s.table.fast != nil:
+	if a = a.Unmap(); s.table.fast != nil {
 		lf, ok = s.table.fast.Lookup(a)
-	default:
+	} else {
 		lf, ok = s.table.large.Lookup(a)
 	}
 	if !ok || lf.id == nil {
