@@ -267,11 +267,7 @@ func compile(p policy.Policy, t0 time.Time, large bool) (*Snapshot, []ruleInfo, 
 	// The inserts leave the table's nodes scattered among the arrays they
 	// outgrew; a copy lays them out afresh, in tree order, and lookups in it
 	// measure faster than in bare bart.
-	if s.table.large != nil {
-		s.table.large = s.table.large.Clone()
-	} else {
-		s.table.fast = s.table.fast.Clone()
-	}
+	s.table = s.table.clone()
 	return s, infos, nil
 }
 
