@@ -184,20 +184,17 @@ func compile(p policy.Policy, t0 time.Time, large bool) (*Snapshot, []ruleInfo, 
 		return nil, nil, fmt.Errorf("check.Compile: %d rules: at most %d", len(p.Rules), uint32(math.MaxUint32))
 	}
 	s := &Snapshot{at: t0, next: never, settings: p.Settings, rules: len(p.Rules)}
-	all := make([]entry, 0, len(p.Rules)+maxCover) // most rules are one prefix
-	infos := make([]ruleInfo, len(p.Rules))        // one allocation for every rule
+	infos := make([]ruleInfo, len(p.Rules)) // one allocation for every rule
+	n := 0
 	for i := range p.Rules {
-		r := &p.Rules[i]
 		ri := &infos[i]
-		ri.set(r, uint64(i))
+		ri.set(&p.Rules[i], uint64(i))
 		s.count(ri, +1)
-		if cap(all)-len(all) < maxCover {
-			// Grow by what the rules left will need at the rate seen so
-			// far, rather than by append's fixed factor, which would copy
-			// the compile's second largest slice several times.
-			all = slices.Grow(all, maxCover+(len(p.Rules)-i)*(len(all)+1)/(i+1))
-		}
-		all = ri.appendCover(all, uint32(i))
+		n += ri.coverLen()
+	}
+	all := make([]entry, 0, n)
+	for i := range infos {
+		all = infos[i].appendCover(all, uint32(i))
 	}
 	s.setDefaults()
 	if len(all) <= fastMax && !large {

@@ -6,10 +6,6 @@ import (
 	"math/bits"
 )
 
-// maxCover is the most prefixes a target's cover can hold: two for each
-// bit of an IPv6 address after the first.
-const maxCover = 2*128 - 2
-
 // appendCover appends to all the entries of the fewest prefixes that
 // together hold exactly the rule's target, in address order: what
 // [rangeset.Range.Prefixes] yields, computed on the record's two 16-byte
@@ -36,6 +32,25 @@ func appendRange(all []entry, a, b u128, fam uint16, base int, rule uint32) []en
 	half := ones.shr(n + 1)
 	all = appendRange(all, a, a.or(half), fam, base, rule)
 	return appendRange(all, b.and(half.not()), b, fam, base, rule)
+}
+
+// coverLen returns how many entries appendCover appends: a compile sizes
+// its prefix list exactly instead of growing it by copies. A range that is
+// not one prefix splits where its ends first differ, into a lower half
+// that ends a block of 2^k addresses and an upper half that starts the
+// next one. Covering the last 2^k-l addresses of a block takes one prefix
+// for each 1 bit of 2^k-l, and covering its first r+1 one for each 1 bit
+// of r+1.
+func (ri *ruleInfo) coverLen() int {
+	a, b := ri.ends()
+	n := a.xor(b).leadingZeros()
+	host := ones.shr(n)
+	if a.and(host) == (u128{}) && b.and(host) == host {
+		return 1
+	}
+	low := ones.shr(n + 1) // the k = 127-n bits below the one that differs
+	block := low.add(u128{0, 1})
+	return block.sub(a.and(low)).onesCount() + b.and(low).add(u128{0, 1}).onesCount()
 }
 
 // ends returns the two ends of the rule's target.
@@ -68,6 +83,14 @@ func (u u128) sub(o u128) u128 {
 	hi, _ := bits.Sub64(u.hi, o.hi, borrow)
 	return u128{hi, lo}
 }
+
+func (u u128) add(o u128) u128 {
+	lo, carry := bits.Add64(u.lo, o.lo, 0)
+	hi, _ := bits.Add64(u.hi, o.hi, carry)
+	return u128{hi, lo}
+}
+
+func (u u128) onesCount() int { return bits.OnesCount64(u.hi) + bits.OnesCount64(u.lo) }
 
 func (u u128) compare(o u128) int {
 	if c := cmp.Compare(u.hi, o.hi); c != 0 {

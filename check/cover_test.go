@@ -65,6 +65,9 @@ func TestCover(t *testing.T) {
 		if !slices.Equal(got, want) {
 			t.Fatalf("cover of %s: %d entries %v, want %d %v", s, len(got), got, len(want), want)
 		}
+		if n := ri.coverLen(); n != len(want) {
+			t.Fatalf("coverLen of %s = %d, want %d", s, n, len(want))
+		}
 	}
 }
 
