@@ -136,8 +136,8 @@ func (ri *ruleInfo) policyRule() policy.Rule {
 
 // live reports whether the rule applies to the subject class and is not
 // expired at t.
-func (r *ruleInfo) live(class int, t time.Time) bool {
-	return (class == 1 || !r.adminOnly) && t.Before(r.exp)
+func (ri *ruleInfo) live(class int, t time.Time) bool {
+	return (class == 1 || !ri.adminOnly) && t.Before(ri.exp)
 }
 
 // better reports whether a beats b under the precedence; a nil b loses.

@@ -13,7 +13,7 @@ import (
 // committed change; 0 means the policy does not exist.
 type Revision uint64
 
-// Any, passed as the expected revision of a write, makes it unconditional.
+// Any is the expected revision that makes a write unconditional.
 const Any Revision = 0
 
 // Sentinel errors. Test for them with errors.Is.

@@ -95,7 +95,7 @@ func (c *cli) importList(pos []string) int {
 		}
 	}
 	file := pos[1]
-	var in io.Reader = c.stdin
+	in := c.stdin
 	if file == "-" {
 		file = "standard input"
 	} else {

@@ -58,7 +58,7 @@ func TestSameAsWholePolicyEditor(t *testing.T) {
 	if testing.Short() {
 		steps = 400
 	}
-	var clock time.Time = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	now := func() time.Time { return clock }
 	got := memstore.New(&memstore.Options{Now: now})
 	want := docedit.New(&docs{p: map[string]policy.Policy{}, revs: map[string]store.Revision{}}, &docedit.Options{Now: now})

@@ -118,7 +118,7 @@ func (r *replica) same(t *testing.T, s store.Store, name string) {
 
 // testFeed follows a policy through every kind of write and checks that
 // the changes replay to what Load returns, revision by revision.
-func testFeed(t *testing.T, s store.Editor, clock *Clock) {
+func testFeed(t *testing.T, s store.Editor, clock *fakeClock) {
 	f, ok := s.(store.Feed)
 	if !ok {
 		t.Skip("the store is not a store.Feed")
@@ -276,7 +276,7 @@ func testFeed(t *testing.T, s store.Editor, clock *Clock) {
 // testFeedConcurrent follows a policy while writers change it: every
 // revision's changes are committed with it, so the follower ends equal to
 // Load.
-func testFeedConcurrent(t *testing.T, s store.Editor, _ *Clock) {
+func testFeedConcurrent(t *testing.T, s store.Editor, _ *fakeClock) {
 	f, ok := s.(store.Feed)
 	if !ok {
 		t.Skip("the store is not a store.Feed")

@@ -17,21 +17,21 @@ import (
 	"github.com/ipgate/ipgate/store"
 )
 
-// Clock is a settable clock handed to the store under test.
-type Clock struct {
+// fakeClock is the settable clock that Run hands the store under test.
+type fakeClock struct {
 	mu  sync.Mutex
 	now time.Time
 }
 
 // Now returns the clock's instant.
-func (c *Clock) Now() time.Time {
+func (c *fakeClock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.now
 }
 
 // Advance moves the clock forward by d.
-func (c *Clock) Advance(d time.Duration) {
+func (c *fakeClock) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.now = c.now.Add(d)
@@ -52,7 +52,7 @@ type NewStore func(t *testing.T, now func() time.Time) store.Editor
 func Run(t *testing.T, newStore NewStore) {
 	tests := []struct {
 		name string
-		f    func(*testing.T, store.Editor, *Clock)
+		f    func(*testing.T, store.Editor, *fakeClock)
 	}{
 		{"NotFound", testNotFound},
 		{"PutLoad", testPutLoad},
@@ -69,7 +69,7 @@ func Run(t *testing.T, newStore NewStore) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			clock := &Clock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+			clock := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 			tt.f(t, newStore(t, clock.Now), clock)
 		})
 	}
@@ -87,7 +87,7 @@ func ids(rules []policy.Rule) []string {
 	return out
 }
 
-func testNotFound(t *testing.T, s store.Editor, _ *Clock) {
+func testNotFound(t *testing.T, s store.Editor, _ *fakeClock) {
 	ctx := t.Context()
 	if _, _, err := s.Load(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("Load(absent) = %v, want ErrNotFound", err)
@@ -103,7 +103,7 @@ func testNotFound(t *testing.T, s store.Editor, _ *Clock) {
 	}
 }
 
-func testPutLoad(t *testing.T, s store.Editor, clock *Clock) {
+func testPutLoad(t *testing.T, s store.Editor, clock *fakeClock) {
 	ctx := t.Context()
 	ttl := time.Hour
 	p := policy.New(rule("office", "10.0.0.0/8", policy.Allow), rule("lab", "10.1.0.1-10.1.0.9", policy.Deny))
@@ -156,7 +156,7 @@ func testPutLoad(t *testing.T, s store.Editor, clock *Clock) {
 	}
 }
 
-func testInvalid(t *testing.T, s store.Editor, _ *Clock) {
+func testInvalid(t *testing.T, s store.Editor, _ *fakeClock) {
 	ctx := t.Context()
 	rev, err := s.Put(ctx, "p", policy.New(rule("a", "10.0.0.1", policy.Allow)), store.Any)
 	if err != nil {
@@ -192,7 +192,7 @@ func testInvalid(t *testing.T, s store.Editor, _ *Clock) {
 	check("SetSettings(zero)", err)
 }
 
-func testRuleCRUD(t *testing.T, s store.Editor, clock *Clock) {
+func testRuleCRUD(t *testing.T, s store.Editor, clock *fakeClock) {
 	ctx := t.Context()
 	r, rev, err := s.CreateRule(ctx, "p", rule("a", "10.0.0.0/8", policy.Allow), store.Any)
 	if err != nil || rev == 0 || !r.CreatedAt.Equal(clock.Now()) {
@@ -237,7 +237,7 @@ func testRuleCRUD(t *testing.T, s store.Editor, clock *Clock) {
 	}
 }
 
-func testConflict(t *testing.T, s store.Editor, _ *Clock) {
+func testConflict(t *testing.T, s store.Editor, _ *fakeClock) {
 	ctx := t.Context()
 	rev, _ := s.Put(ctx, "p", policy.New(rule("a", "10.0.0.1", policy.Allow)), store.Any)
 	rev2, err := s.Put(ctx, "p", policy.New(rule("b", "10.0.0.2", policy.Allow)), rev)
@@ -264,7 +264,7 @@ func testConflict(t *testing.T, s store.Editor, _ *Clock) {
 	}
 }
 
-func testSettings(t *testing.T, s store.Editor, _ *Clock) {
+func testSettings(t *testing.T, s store.Editor, _ *fakeClock) {
 	ctx := t.Context()
 	st := policy.Settings{Enabled: false, DefaultAction: policy.DefaultAllow, Precedence: policy.DenyOverrides, ApplyToMobile: false}
 	rev, err := s.SetSettings(ctx, "p", st, store.Any)
@@ -276,7 +276,7 @@ func testSettings(t *testing.T, s store.Editor, _ *Clock) {
 	}
 }
 
-func seed(t *testing.T, s store.Editor, clock *Clock) {
+func seed(t *testing.T, s store.Editor, clock *fakeClock) {
 	t.Helper()
 	ttl := 10 * time.Minute
 	for i, r := range []policy.Rule{
@@ -293,7 +293,7 @@ func seed(t *testing.T, s store.Editor, clock *Clock) {
 	}
 }
 
-func testDeleteRules(t *testing.T, s store.Editor, clock *Clock) {
+func testDeleteRules(t *testing.T, s store.Editor, clock *fakeClock) {
 	ctx := t.Context()
 	seed(t, s, clock)
 	_, rev, _ := s.Load(ctx, "p")
@@ -315,7 +315,7 @@ func testDeleteRules(t *testing.T, s store.Editor, clock *Clock) {
 	}
 }
 
-func testListRules(t *testing.T, s store.Editor, clock *Clock) {
+func testListRules(t *testing.T, s store.Editor, clock *fakeClock) {
 	ctx := t.Context()
 	seed(t, s, clock)
 	// Touch "admin" last, so that updatedAt orders differently from createdAt.
@@ -359,7 +359,7 @@ func testListRules(t *testing.T, s store.Editor, clock *Clock) {
 	}
 }
 
-func testConcurrent(t *testing.T, s store.Editor, _ *Clock) {
+func testConcurrent(t *testing.T, s store.Editor, _ *fakeClock) {
 	ctx := t.Context()
 	if _, err := s.Put(ctx, "p", policy.New(), store.Any); err != nil {
 		t.Fatal(err)
@@ -407,7 +407,7 @@ func testConcurrent(t *testing.T, s store.Editor, _ *Clock) {
 	t.Logf("conflicts reported and retried: %v", conflicts)
 }
 
-func testWatch(t *testing.T, s store.Editor, _ *Clock) {
+func testWatch(t *testing.T, s store.Editor, _ *fakeClock) {
 	w, ok := s.(store.Watcher)
 	if !ok {
 		t.Skip("the store is not a store.Watcher")
