@@ -52,6 +52,9 @@ type Snapshot struct {
 	// now reads the clock for a request with a zero instant: the serving
 	// Checker's, or nil for time.Now.
 	now func() time.Time
+	// own holds a compiled small policy's table; table.fast is &own then.
+	// Snapshots derived by edits hold bart's persistent copies instead.
+	own bart.Fast[leaf]
 }
 
 // ruleInfo is a rule with what ranking it needs, kept compact: the target
@@ -263,8 +266,15 @@ func compile(p policy.Policy, t0 time.Time, large bool) (*Snapshot, []ruleInfo, 
 	}
 	// The inserts leave the table's nodes scattered among the arrays they
 	// outgrew; a copy lays them out afresh, in tree order, and lookups in it
-	// measure faster than in bare bart.
-	s.table = s.table.clone()
+	// measure faster than in bare bart. A small table is copied into the
+	// snapshot itself, so that a request reaches its root without loading
+	// a pointer.
+	if s.table.fast != nil {
+		s.own.Union(s.table.fast)
+		s.table.fast = &s.own
+	} else {
+		s.table.large = s.table.large.Clone()
+	}
 	return s, infos, nil
 }
 
@@ -408,10 +418,15 @@ func (s *Snapshot) check(a netip.Addr, admin, mobile bool, at time.Time) Decisio
 	// cost a call.
 	var lf leaf
 	var ok bool
-	if a = a.Unmap(); s.table.fast != nil {
-		lf, ok = s.table.fast.Lookup(a)
-	} else {
+	switch a = a.Unmap(); s.table.fast {
+	case &s.own:
+		// The root's address follows from s: the lookup does not wait for
+		// the load that the comparison needs.
+		lf, ok = s.own.Lookup(a)
+	case nil:
 		lf, ok = s.table.large.Lookup(a)
+	default:
+		lf, ok = s.table.fast.Lookup(a)
 	}
 	if !ok || lf.id == nil {
 		return Decision{Allowed: s.dflt[0], Reason: ReasonDefault}

@@ -2,10 +2,13 @@ package check
 
 import (
 	"encoding/binary"
+	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net/netip"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/ipgate/ipgate/policy"
 	"github.com/ipgate/ipgate/rangeset"
@@ -79,4 +82,40 @@ func entryOf(p netip.Prefix, rule uint32) entry {
 		e.fb |= 1 << 8
 	}
 	return e
+}
+
+// TestSmallTableInPlace pins where the tables live: a compiled small
+// policy's table in its snapshot, holding every prefix of a table built
+// the plain way, and a large policy's in a bart.Table of its own.
+func TestSmallTableInPlace(t *testing.T) {
+	t.Parallel()
+	p := policy.New()
+	for i := range 300 {
+		p.Rules = append(p.Rules, policy.Rule{ID: fmt.Sprint("r", i), Action: policy.Action(1 + i%2),
+			Target: rangeset.PrefixRange(netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i % 7), byte(i), 0}), 16+i%9))})
+	}
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	s, _, err := compile(p, t0, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.table.fast != &s.own {
+		t.Fatalf("a %d-rule policy's table is not in its snapshot", len(p.Rules))
+	}
+	plain, _, err := compile(p, t0, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plain.table.large == nil || plain.table.fast != nil {
+		t.Fatal("compile(large) did not build a bart.Table")
+	}
+	got, want := maps.Collect(s.table.All()), maps.Collect(plain.table.All())
+	if len(got) != len(want) || s.own.Size() != len(want) {
+		t.Fatalf("in-place table holds %d prefixes (size %d), want %d", len(got), s.own.Size(), len(want))
+	}
+	for pfx, lf := range want {
+		if g, ok := got[pfx]; !ok || g.allow() != lf.allow() || g.winner() != lf.winner() || g.split() != lf.split() {
+			t.Fatalf("prefix %s: in-place leaf %+v (present %v), want %+v", pfx, g, ok, lf)
+		}
+	}
 }

@@ -47,14 +47,6 @@ func (t table) LookupPrefixLPM(pfx netip.Prefix) (netip.Prefix, leaf, bool) {
 	return t.large.LookupPrefixLPM(pfx)
 }
 
-// clone returns a deep copy of t, its nodes laid out afresh in tree order.
-func (t table) clone() table {
-	if t.fast != nil {
-		return table{fast: t.fast.Clone()}
-	}
-	return table{large: t.large.Clone()}
-}
-
 // Insert sets the value of pfx in place; only a compile, before the table
 // is shared, uses it.
 func (t table) Insert(pfx netip.Prefix, lf leaf) {
