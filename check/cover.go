@@ -21,17 +21,24 @@ func (ri *ruleInfo) appendCover(all []entry, rule uint32) []entry {
 }
 
 // appendRange appends the prefixes of [a, b], as netipx does: [a, b] is
-// one prefix when a and b differ only in bits that are all 0 in a and all
-// 1 in b; otherwise it splits where they first differ.
+// one prefix, or splits where a and b first differ.
 func appendRange(all []entry, a, b u128, fam uint16, base int, rule uint32) []entry {
-	n := a.xor(b).leadingZeros()
-	host := ones.shr(n) // the bits after the first n
-	if a.and(host) == (u128{}) && b.and(host) == host {
+	n, one := split(a, b)
+	if one {
 		return append(all, entry{hi: a.hi, lo: a.lo, fb: fam | uint16(n-base), rule: rule})
 	}
 	half := ones.shr(n + 1)
 	all = appendRange(all, a, a.or(half), fam, base, rule)
 	return appendRange(all, b.and(half.not()), b, fam, base, rule)
+}
+
+// split returns how many leading bits a and b share, and whether [a, b] is
+// the one prefix of that length: whether a and b differ only in bits that
+// are all 0 in a and all 1 in b.
+func split(a, b u128) (n int, one bool) {
+	n = a.xor(b).leadingZeros()
+	host := ones.shr(n) // the bits after the first n
+	return n, a.and(host) == (u128{}) && b.and(host) == host
 }
 
 // coverLen returns how many entries appendCover appends: a compile sizes
@@ -43,9 +50,8 @@ func appendRange(all []entry, a, b u128, fam uint16, base int, rule uint32) []en
 // of r+1.
 func (ri *ruleInfo) coverLen() int {
 	a, b := ri.ends()
-	n := a.xor(b).leadingZeros()
-	host := ones.shr(n)
-	if a.and(host) == (u128{}) && b.and(host) == host {
+	n, one := split(a, b)
+	if one {
 		return 1
 	}
 	low := ones.shr(n + 1) // the k = 127-n bits below the one that differs
