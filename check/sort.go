@@ -49,13 +49,53 @@ func (e entry) digit(d int) int {
 	return int(e.fb >> 8)
 }
 
-// radixSort sorts all stably by prefix.
+// radixSort sorts all stably by prefix. The family is the most
+// significant digit: the entries are split by it first, and each family is
+// sorted apart on the bytes that vary within it, so that the IPv4 entries
+// skip the bytes that only IPv6 addresses set.
 func radixSort(all []entry) {
-	if len(all) < 2 {
+	n4 := 0
+	for _, e := range all {
+		if e.fb>>8 == 0 {
+			n4++
+		}
+	}
+	if n4 == 0 || n4 == len(all) {
+		if sorted := radixPasses(all, nil); len(sorted) > 0 && &sorted[0] != &all[0] {
+			copy(all, sorted)
+		}
 		return
 	}
-	var counts [digits][256]int
+	split := make([]entry, len(all))
+	i4, i6 := 0, n4
 	for _, e := range all {
+		if e.fb>>8 == 0 {
+			split[i4] = e
+			i4++
+		} else {
+			split[i6] = e
+			i6++
+		}
+	}
+	// Each family is sorted from split, with its part of all as scratch.
+	for _, part := range [][2]int{{0, n4}, {n4, len(all)}} {
+		lo, hi := part[0], part[1]
+		if sorted := radixPasses(split[lo:hi], all[lo:hi]); &sorted[0] != &all[lo] {
+			copy(all[lo:hi], sorted)
+		}
+	}
+}
+
+// radixPasses sorts src stably by prefix, least significant byte first,
+// skipping the bytes that every entry shares, with scratch (allocated when
+// nil and needed) of src's length, and returns the one of the two that
+// holds the result.
+func radixPasses(src, scratch []entry) []entry {
+	if len(src) < 2 {
+		return src
+	}
+	var counts [digits][256]int
+	for _, e := range src {
 		counts[digitBits][e.fb&0xff]++
 		for i := range 8 {
 			counts[digitLo+i][e.lo>>(8*i)&0xff]++
@@ -63,14 +103,14 @@ func radixSort(all []entry) {
 		}
 		counts[digitFam][e.fb>>8]++
 	}
-	src, dst := all, []entry(nil)
+	dst := scratch
 	for d := range digits {
 		c := &counts[d]
-		if c[all[0].digit(d)] == len(all) {
+		if c[src[0].digit(d)] == len(src) {
 			continue // every entry has this byte
 		}
 		if dst == nil {
-			dst = make([]entry, len(all))
+			dst = make([]entry, len(src))
 		}
 		var next [256]int
 		sum := 0
@@ -104,7 +144,5 @@ func radixSort(all []entry) {
 		}
 		src, dst = dst, src
 	}
-	if &src[0] != &all[0] {
-		copy(all, src)
-	}
+	return src
 }

@@ -104,26 +104,28 @@ func (h *idHashes) add(id string) { h.hashes = append(h.hashes, maphash.String(h
 
 // duplicates returns, in increasing order, the index of every rule whose
 // non-empty id an earlier rule has, and idOf, which returns rule i's id.
+// It sorts h's hashes in place: h is spent.
 func (h *idHashes) duplicates(idOf func(int) string) ([]int, func(int) string) {
-	sorted := sortHashes(slices.Clone(h.hashes))
+	n := len(h.hashes)
+	sorted := sortHashes(h.hashes)
 	var twice []uint64 // the hashes that occur more than once
 	for k := 1; k < len(sorted); k++ {
 		if sorted[k] == sorted[k-1] && (len(twice) == 0 || twice[len(twice)-1] != sorted[k]) {
 			twice = append(twice, sorted[k])
 		}
 	}
+	h.hashes = nil
 	if len(twice) == 0 {
 		return nil, idOf
 	}
+	// Rare: hash each id again, as the sort kept no order by rule.
 	var dups []int
 	seen := make(map[uint64][]string, len(twice)) // the distinct ids of each such hash
-	for i, x := range h.hashes {
-		if _, ok := slices.BinarySearch(twice, x); !ok {
-			continue
-		}
+	for i := range n {
 		id := idOf(i)
-		if id == "" {
-			continue // reported as empty
+		x := maphash.String(h.seed, id)
+		if _, ok := slices.BinarySearch(twice, x); !ok || id == "" {
+			continue // an empty id is reported as empty
 		}
 		if slices.Contains(seen[x], id) {
 			dups = append(dups, i)
@@ -136,16 +138,19 @@ func (h *idHashes) duplicates(idOf func(int) string) ([]int, func(int) string) {
 
 // sortHashes sorts v, with a radix sort when v is long, and returns it.
 func sortHashes(v []uint64) []uint64 {
-	if len(v) < 1<<16 {
+	if len(v) < 1<<12 {
 		slices.Sort(v)
 		return v
 	}
-	const bits = 16
+	// Six passes of 11 bits: an even number ends in v, and the counts
+	// stay small enough for the stack.
+	const bits = 11
 	tmp := make([]uint64, len(v))
+	src, dst := v, tmp
 	var count [1 << bits]int
 	for shift := 0; shift < 64; shift += bits {
 		clear(count[:])
-		for _, x := range v {
+		for _, x := range src {
 			count[(x>>shift)&(1<<bits-1)]++
 		}
 		sum := 0
@@ -153,12 +158,12 @@ func sortHashes(v []uint64) []uint64 {
 			count[i] = sum
 			sum += c
 		}
-		for _, x := range v {
+		for _, x := range src {
 			d := (x >> shift) & (1<<bits - 1)
-			tmp[count[d]] = x
+			dst[count[d]] = x
 			count[d]++
 		}
-		v, tmp = tmp, v
+		src, dst = dst, src
 	}
-	return v
+	return src
 }
