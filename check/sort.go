@@ -3,11 +3,11 @@ package check
 import "slices"
 
 // sortEntries sorts all by prefix, as [entry] says, and the entries of one
-// prefix by their rules, best first. The prefixes are radix sorted, least
-// significant byte first, skipping the bytes that every entry shares (of
-// an IPv4 prefix, five vary), so that a compile makes a few passes over
-// the slice instead of n log n comparisons. The rules of one prefix are
-// few, and ordered by comparison.
+// prefix by their rules, best first. The prefixes are radix sorted, each
+// family apart, least significant byte first, skipping the bytes that
+// every entry of the family shares (of an IPv4 prefix, five vary), so
+// that a compile makes a few passes over the slice instead of n log n
+// comparisons. The rules of one prefix are few, and ordered by comparison.
 func sortEntries(all []entry, better func(a, b uint32) bool) {
 	radixSort(all)
 	for lo := 0; lo < len(all); {
@@ -66,21 +66,21 @@ func radixSort(all []entry) {
 		}
 		return
 	}
-	split := make([]entry, len(all))
+	byFamily := make([]entry, len(all))
 	i4, i6 := 0, n4
 	for _, e := range all {
 		if e.fb>>8 == 0 {
-			split[i4] = e
+			byFamily[i4] = e
 			i4++
 		} else {
-			split[i6] = e
+			byFamily[i6] = e
 			i6++
 		}
 	}
-	// Each family is sorted from split, with its part of all as scratch.
+	// Each family is sorted from byFamily, with its part of all as scratch.
 	for _, part := range [][2]int{{0, n4}, {n4, len(all)}} {
 		lo, hi := part[0], part[1]
-		if sorted := radixPasses(split[lo:hi], all[lo:hi]); &sorted[0] != &all[lo] {
+		if sorted := radixPasses(byFamily[lo:hi], all[lo:hi]); &sorted[0] != &all[lo] {
 			copy(all[lo:hi], sorted)
 		}
 	}
