@@ -92,15 +92,18 @@ func (q Query) Match(r policy.Rule) bool {
 }
 
 // Apply returns the page of rules that q selects, in q's order, and the
-// number of matching rules before paging. It does not modify rules.
+// number of matching rules before paging. It does not modify rules, and
+// copies only the page: a page of a large policy costs its matching
+// rules' indices, not copies of them.
 func (q Query) Apply(rules []policy.Rule) (page []policy.Rule, total int) {
-	var out []policy.Rule
-	for _, r := range rules {
-		if q.Match(r) {
-			out = append(out, r.Clone())
+	var match []int
+	for i := range rules {
+		if q.Match(rules[i]) {
+			match = append(match, i)
 		}
 	}
-	slices.SortStableFunc(out, func(a, b policy.Rule) int {
+	slices.SortStableFunc(match, func(i, j int) int {
+		a, b := &rules[i], &rules[j]
 		c := q.compare(a, b)
 		if c == 0 {
 			c = strings.Compare(a.ID, b.ID)
@@ -110,15 +113,19 @@ func (q Query) Apply(rules []policy.Rule) (page []policy.Rule, total int) {
 		}
 		return c
 	})
-	total = len(out)
-	out = out[min(max(q.Offset, 0), total):]
-	if q.Limit > 0 && q.Limit < len(out) {
-		out = out[:q.Limit]
+	total = len(match)
+	match = match[min(max(q.Offset, 0), total):]
+	if q.Limit > 0 && q.Limit < len(match) {
+		match = match[:q.Limit]
 	}
-	return out, total
+	page = make([]policy.Rule, len(match))
+	for k, i := range match {
+		page[k] = rules[i].Clone()
+	}
+	return page, total
 }
 
-func (q Query) compare(a, b policy.Rule) int {
+func (q Query) compare(a, b *policy.Rule) int {
 	switch q.SortBy {
 	case SortTarget:
 		return a.Target.Compare(b.Target)

@@ -513,11 +513,20 @@ func (s *Store) ListRules(ctx context.Context, name string, q store.Query) ([]po
 	if !ok {
 		return nil, 0, store.ErrNotFound
 	}
-	var matched []policy.Rule
-	for r := range st.rules.all {
-		if q.Match(r) {
-			matched = append(matched, r)
+	// Pointers first, so that the rules are copied once, into a slice of
+	// their exact length: growing a slice of rules would copy them several
+	// times over.
+	var match []*policy.Rule
+	for leaf := range st.rules.leaves {
+		for i := range leaf {
+			if r := &leaf[i]; r.ID != "" && q.Match(*r) {
+				match = append(match, r)
+			}
 		}
+	}
+	matched := make([]policy.Rule, len(match))
+	for i, r := range match {
+		matched[i] = *r
 	}
 	page, total := q.Apply(matched) // Apply copies what it returns
 	return page, total, nil

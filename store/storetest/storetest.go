@@ -490,6 +490,19 @@ func Bench(b *testing.B, n int, newStore func(b *testing.B) store.Editor) {
 			}
 		}
 	})
+	b.Run(fmt.Sprintf("rules=%dk/op=list-page", n/1000), func(b *testing.B) {
+		s := newStore(b)
+		if _, err := s.Put(b.Context(), "large", p, store.Any); err != nil {
+			b.Fatal(err)
+		}
+		q := store.Query{Action: policy.Allow, SortBy: store.SortTarget, Offset: 40, Limit: 20}
+		b.ReportAllocs()
+		for b.Loop() {
+			if page, total, err := s.ListRules(b.Context(), "large", q); err != nil || len(page) != 20 || total == 0 {
+				b.Fatalf("ListRules = %d rules of %d, %v", len(page), total, err)
+			}
+		}
+	})
 	b.Run(fmt.Sprintf("rules=%dk/op=patch-one", n/1000), func(b *testing.B) {
 		s := newStore(b)
 		if _, err := s.Put(b.Context(), "large", p, store.Any); err != nil {

@@ -1,0 +1,96 @@
+package store
+
+import (
+	"math/rand/v2"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ipgate/ipgate/policy"
+	"github.com/ipgate/ipgate/rangeset"
+)
+
+// TestApply checks Apply against a reference that copies and sorts every
+// matching rule, on rules with many ties, for every sort key, both
+// directions and pages inside and outside the result; and that the page
+// shares no memory with the rules.
+func TestApply(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(5, 6))
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	rules := make([]policy.Rule, 300)
+	for i := range rules {
+		r := policy.Rule{
+			ID:        "r" + strconv.Itoa(rng.IntN(1_000_000)) + "-" + strconv.Itoa(i),
+			Target:    rangeset.AddrRange(netip.AddrFrom4([4]byte{10, 0, byte(rng.IntN(4)), byte(rng.IntN(4))})),
+			Action:    policy.Action(1 + rng.IntN(2)),
+			CreatedAt: t0.Add(time.Duration(rng.IntN(5)) * time.Hour),
+			UpdatedAt: t0.Add(time.Duration(rng.IntN(5)) * time.Hour),
+		}
+		switch rng.IntN(3) {
+		case 0:
+			ttl := time.Duration(1+rng.IntN(3)) * time.Hour
+			r.TTL = &ttl
+		case 1:
+			r.ExpiresAt = t0.Add(time.Duration(1+rng.IntN(3)) * 24 * time.Hour)
+		}
+		rules[i] = r
+	}
+	before := make([]policy.Rule, len(rules))
+	for i, r := range rules {
+		before[i] = r.Clone()
+	}
+	allow := policy.Allow
+	for key := SortCreatedAt; key <= SortAction; key++ {
+		for _, desc := range []bool{false, true} {
+			for _, pg := range [][2]int{{0, 0}, {0, 7}, {5, 10}, {140, 50}, {290, 0}, {400, 3}, {-3, 2}} {
+				for _, action := range []policy.Action{0, allow} {
+					q := Query{Action: action, SortBy: key, Descending: desc, Offset: pg[0], Limit: pg[1]}
+					page, total := q.Apply(rules)
+					want, wantTotal := applySlow(q, rules)
+					if total != wantTotal || !slices.EqualFunc(page, want, policy.Rule.Equal) {
+						t.Fatalf("%+v: Apply = %d rules of %d, want %d of %d", q, len(page), total, len(want), wantTotal)
+					}
+					for _, r := range page {
+						if r.TTL != nil {
+							*r.TTL += time.Minute // must not reach rules
+						}
+					}
+				}
+			}
+		}
+	}
+	if !slices.EqualFunc(rules, before, policy.Rule.Equal) {
+		t.Error("Apply or a change to its page modified the rules")
+	}
+}
+
+// applySlow is Apply as first written: copy every matching rule, sort the
+// copies, then page.
+func applySlow(q Query, rules []policy.Rule) ([]policy.Rule, int) {
+	var out []policy.Rule
+	for _, r := range rules {
+		if q.Match(r) {
+			out = append(out, r.Clone())
+		}
+	}
+	slices.SortStableFunc(out, func(a, b policy.Rule) int {
+		c := q.compare(&a, &b)
+		if c == 0 {
+			c = strings.Compare(a.ID, b.ID)
+		}
+		if q.Descending {
+			return -c
+		}
+		return c
+	})
+	total := len(out)
+	out = out[min(max(q.Offset, 0), total):]
+	if q.Limit > 0 && q.Limit < len(out) {
+		out = out[:q.Limit]
+	}
+	return out, total
+}
