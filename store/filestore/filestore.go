@@ -77,6 +77,8 @@ var (
 	_ store.Editor  = (*Store)(nil)
 	_ store.Watcher = (*Store)(nil)
 	_ store.Feed    = (*Store)(nil)
+
+	_ docedit.SharedLoader = (*files)(nil)
 )
 
 // Open returns a store over dir, creating the directory (mode 0700) when it
@@ -159,7 +161,7 @@ type known struct {
 // of the revision record.
 func (s *Store) Changes(ctx context.Context, name string, after store.Revision) ([]store.Change, store.Revision, error) {
 	f := s.files
-	if _, _, err := f.load(ctx, name); err != nil {
+	if _, _, err := f.LoadShared(ctx, name); err != nil {
 		return nil, 0, err
 	}
 	f.mu.Lock()
@@ -352,15 +354,16 @@ func (f *files) revision(name string, st state, assign bool) (store.Revision, bo
 // Load copies the policy it kept instead of reading and decoding the
 // document again.
 func (f *files) Load(ctx context.Context, name string) (policy.Policy, store.Revision, error) {
-	p, rev, err := f.load(ctx, name)
+	p, rev, err := f.LoadShared(ctx, name)
 	if err != nil {
 		return policy.Policy{}, 0, err
 	}
 	return p.Clone(), rev, nil
 }
 
-// load is Load without the copy: the policy returned is shared.
-func (f *files) load(ctx context.Context, name string) (policy.Policy, store.Revision, error) {
+// LoadShared is Load without the copy: the policy returned is shared, and
+// must not be modified (docedit.SharedLoader).
+func (f *files) LoadShared(ctx context.Context, name string) (policy.Policy, store.Revision, error) {
 	if err := ctx.Err(); err != nil {
 		return policy.Policy{}, 0, err
 	}

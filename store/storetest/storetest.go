@@ -62,6 +62,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Settings", testSettings},
 		{"DeleteRules", testDeleteRules},
 		{"ListRules", testListRules},
+		{"ReadsAreCopies", testReadsAreCopies},
 		{"ConcurrentWriters", testConcurrent},
 		{"Watch", testWatch},
 		{"Feed", testFeed},
@@ -293,6 +294,40 @@ func seed(t *testing.T, s store.Editor, clock *fakeClock) {
 	}
 }
 
+// testReadsAreCopies changes what every read returned, through the TTL
+// pointer too, and checks that the store still serves what was written.
+func testReadsAreCopies(t *testing.T, s store.Editor, clock *fakeClock) {
+	ctx := t.Context()
+	seed(t, s, clock)
+	want, _, err := s.GetRule(ctx, "p", "admin")
+	if err != nil || want.TTL == nil {
+		t.Fatalf("GetRule(admin) = %+v, %v; want a rule with a TTL", want, err)
+	}
+	want = want.Clone()
+	spoil := func(r *policy.Rule) {
+		if r.TTL != nil {
+			*r.TTL += time.Hour
+		}
+		r.Comment = "spoiled"
+	}
+	got, _, _ := s.GetRule(ctx, "p", "admin")
+	spoil(&got)
+	page, _, _ := s.ListRules(ctx, "p", store.Query{})
+	for i := range page {
+		spoil(&page[i])
+	}
+	p, _, _ := s.Load(ctx, "p")
+	for i := range p.Rules {
+		spoil(&p.Rules[i])
+	}
+	if got, _, err := s.GetRule(ctx, "p", "admin"); err != nil || !got.Equal(want) {
+		t.Errorf("after changing what reads returned, GetRule(admin) = %+v, %v; want %+v", got, err, want)
+	}
+	if page, _, err := s.ListRules(ctx, "p", store.Query{}); err != nil || len(page) != 5 || slices.ContainsFunc(page, func(r policy.Rule) bool { return r.Comment == "spoiled" }) {
+		t.Errorf("after changing what reads returned, ListRules = %+v, %v", page, err)
+	}
+}
+
 func testDeleteRules(t *testing.T, s store.Editor, clock *fakeClock) {
 	ctx := t.Context()
 	seed(t, s, clock)
@@ -469,6 +504,13 @@ func Large(n int) policy.Policy {
 // makes.
 func Bench(b *testing.B, n int, newStore func(b *testing.B) store.Editor) {
 	p := Large(n)
+	withLarge := func(b *testing.B) store.Editor { // a new store holding p
+		s := newStore(b)
+		if _, err := s.Put(b.Context(), "large", p, store.Any); err != nil {
+			b.Fatal(err)
+		}
+		return s
+	}
 	b.Run(fmt.Sprintf("rules=%dk/op=replace-all", n/1000), func(b *testing.B) {
 		s := newStore(b)
 		b.ReportAllocs()
@@ -479,10 +521,7 @@ func Bench(b *testing.B, n int, newStore func(b *testing.B) store.Editor) {
 		}
 	})
 	b.Run(fmt.Sprintf("rules=%dk/op=load", n/1000), func(b *testing.B) {
-		s := newStore(b)
-		if _, err := s.Put(b.Context(), "large", p, store.Any); err != nil {
-			b.Fatal(err)
-		}
+		s := withLarge(b)
 		b.ReportAllocs()
 		for b.Loop() {
 			if got, _, err := s.Load(b.Context(), "large"); err != nil || len(got.Rules) != n {
@@ -491,10 +530,7 @@ func Bench(b *testing.B, n int, newStore func(b *testing.B) store.Editor) {
 		}
 	})
 	b.Run(fmt.Sprintf("rules=%dk/op=list-page", n/1000), func(b *testing.B) {
-		s := newStore(b)
-		if _, err := s.Put(b.Context(), "large", p, store.Any); err != nil {
-			b.Fatal(err)
-		}
+		s := withLarge(b)
 		q := store.Query{Action: policy.Allow, SortBy: store.SortTarget, Offset: 40, Limit: 20}
 		b.ReportAllocs()
 		for b.Loop() {
@@ -503,11 +539,17 @@ func Bench(b *testing.B, n int, newStore func(b *testing.B) store.Editor) {
 			}
 		}
 	})
-	b.Run(fmt.Sprintf("rules=%dk/op=patch-one", n/1000), func(b *testing.B) {
-		s := newStore(b)
-		if _, err := s.Put(b.Context(), "large", p, store.Any); err != nil {
-			b.Fatal(err)
+	b.Run(fmt.Sprintf("rules=%dk/op=get-one", n/1000), func(b *testing.B) {
+		s := withLarge(b)
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			if _, _, err := s.GetRule(b.Context(), "large", fmt.Sprint("r", i*7919%n)); err != nil {
+				b.Fatal(err)
+			}
 		}
+	})
+	b.Run(fmt.Sprintf("rules=%dk/op=patch-one", n/1000), func(b *testing.B) {
+		s := withLarge(b)
 		b.ReportAllocs()
 		for i := 0; b.Loop(); i++ {
 			comment := fmt.Sprint(i)

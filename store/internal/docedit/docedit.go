@@ -28,6 +28,24 @@ type Backend interface {
 	Swap(ctx context.Context, name string, cur store.Revision, p *policy.Policy) (store.Revision, error)
 }
 
+// A SharedLoader is a [Backend] that can also return its current policy
+// without copying it. The editor's reads that return only a part of the
+// policy (a rule, a page of rules) load it so, and copy that part alone.
+type SharedLoader interface {
+	// LoadShared is Load without the copy: the policy returned is shared,
+	// and must not be modified.
+	LoadShared(ctx context.Context, name string) (policy.Policy, store.Revision, error)
+}
+
+// view returns the named policy for reading only: shared when the backend
+// is a [SharedLoader], a copy otherwise.
+func (e *Editor) view(ctx context.Context, name string) (policy.Policy, store.Revision, error) {
+	if s, ok := e.b.(SharedLoader); ok {
+		return s.LoadShared(ctx, name)
+	}
+	return e.b.Load(ctx, name)
+}
+
 // Editor implements [store.Editor] on a [Backend]: each write loads the
 // policy, checks the expected revision, applies the change to a copy,
 // validates the whole policy and swaps it in. An unconditional write that
@@ -186,7 +204,7 @@ func (e *Editor) CreateRule(ctx context.Context, name string, r policy.Rule, exp
 
 // GetRule returns the rule with the given id.
 func (e *Editor) GetRule(ctx context.Context, name, id string) (policy.Rule, store.Revision, error) {
-	p, rev, err := e.b.Load(ctx, name)
+	p, rev, err := e.view(ctx, name)
 	if err != nil {
 		return policy.Rule{}, 0, err
 	}
@@ -194,7 +212,7 @@ func (e *Editor) GetRule(ctx context.Context, name, id string) (policy.Rule, sto
 	if err != nil {
 		return policy.Rule{}, rev, err
 	}
-	return p.Rules[i], rev, nil
+	return p.Rules[i].Clone(), rev, nil
 }
 
 // UpdateRule replaces the rule with r's id; CreatedAt is kept and
@@ -254,7 +272,7 @@ func (e *Editor) DeleteRules(ctx context.Context, name string, q store.Query, ex
 // ListRules returns the page of rules that q selects and the total before
 // paging.
 func (e *Editor) ListRules(ctx context.Context, name string, q store.Query) ([]policy.Rule, int, error) {
-	p, _, err := e.b.Load(ctx, name)
+	p, _, err := e.view(ctx, name) // Apply copies only the page
 	if err != nil {
 		return nil, 0, err
 	}
