@@ -55,6 +55,7 @@ func (e *ConflictError) Is(target error) bool { return target == ErrConflict }
 // Store is what a checker follows: the policies by name.
 type Store interface {
 	// Load returns the named policy and its revision, or [ErrNotFound].
+	// The policy is the caller's: it shares no memory with the store.
 	Load(ctx context.Context, name string) (policy.Policy, Revision, error)
 }
 
@@ -76,7 +77,8 @@ type Watcher interface {
 // validated as a whole policy first: a change that would make the policy
 // invalid is refused with an error wrapping [ErrInvalid] and naming the
 // rule, and nothing is stored. Stores set CreatedAt and UpdatedAt from
-// their clock. Each write returns the revision it committed.
+// their clock. Each write returns the revision it committed. What a read
+// returns, rules and pages of rules, is the caller's, as Load's is.
 type Editor interface {
 	Store
 	// Put replaces the whole policy (settings and every rule) in one
