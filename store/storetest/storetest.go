@@ -64,7 +64,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Settings", testSettings},
 		{"DeleteRules", testDeleteRules},
 		{"ListRules", testListRules},
-		{"ReadsAreCopies", testReadsAreCopies},
+		{"SharesNoMemory", testSharesNoMemory},
 		{"ConcurrentWriters", testConcurrent},
 		{"Watch", testWatch},
 		{"Feed", testFeed},
@@ -296,9 +296,10 @@ func seed(t *testing.T, s store.Editor, clock *fakeClock) {
 	}
 }
 
-// testReadsAreCopies changes what every read returned, through the TTL
-// pointer too, and checks that the store still serves what was written.
-func testReadsAreCopies(t *testing.T, s store.Editor, clock *fakeClock) {
+// testSharesNoMemory changes what every read returned and what writes
+// were given, through the TTL pointer too, and checks that the store still
+// serves what was written.
+func testSharesNoMemory(t *testing.T, s store.Editor, clock *fakeClock) {
 	ctx := t.Context()
 	seed(t, s, clock)
 	want, _, err := s.GetRule(ctx, "p", "admin")
@@ -327,6 +328,27 @@ func testReadsAreCopies(t *testing.T, s store.Editor, clock *fakeClock) {
 	}
 	if page, _, err := s.ListRules(ctx, "p", store.Query{}); err != nil || len(page) != 5 || slices.ContainsFunc(page, func(r policy.Rule) bool { return r.Comment == "spoiled" }) {
 		t.Errorf("after changing what reads returned, ListRules = %+v, %v", page, err)
+	}
+	// Nor does changing what a write was given.
+	ttl := time.Hour
+	r := policy.Rule{ID: "w", Target: rangeset.MustParseRange("192.0.2.0/24"), Action: policy.Deny, TTL: &ttl, Comment: "kept"}
+	p, _, _ = s.Load(ctx, "p")
+	p.Rules = append(p.Rules, r)
+	if _, err := s.Put(ctx, "p", p, store.Any); err != nil {
+		t.Fatal(err)
+	}
+	for i := range p.Rules {
+		spoil(&p.Rules[i])
+	}
+	cttl := time.Hour
+	if _, _, err := s.CreateRule(ctx, "p", policy.Rule{ID: "c", Target: rangeset.MustParseRange("192.0.3.0/24"), Action: policy.Deny, TTL: &cttl}, store.Any); err != nil {
+		t.Fatal(err)
+	}
+	cttl = 7 * time.Hour
+	for _, id := range []string{"w", "c"} {
+		if got, _, err := s.GetRule(ctx, "p", id); err != nil || got.TTL == nil || *got.TTL != time.Hour || got.Comment == "spoiled" {
+			t.Errorf("after changing what writes were given, GetRule(%s) = %+v, %v; want its TTL of 1h", id, got, err)
+		}
 	}
 }
 
