@@ -49,8 +49,9 @@ type NewStore func(t *testing.T, now func() time.Time) store.Editor
 // difference from the policy it replaced; that a policy deleted and
 // created again keeps none of its changes from before; and that the
 // changes of the latest revision are kept when it changed a few rules.
-// Of every read it checks that changing what it returned, through a TTL
-// pointer too, never reaches the store.
+// Of every read and write it checks that changing what the read returned
+// or the write was given, through a TTL pointer too, never reaches the
+// store.
 func Run(t *testing.T, newStore NewStore) {
 	tests := []struct {
 		name string
