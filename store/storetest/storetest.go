@@ -1,5 +1,3 @@
-// Package storetest is the conformance kit for [store.Editor]
-// implementations: every store calls [Run] from its tests.
 package storetest
 
 import (
