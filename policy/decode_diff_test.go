@@ -331,6 +331,29 @@ func TestMarshalMatchesOld(t *testing.T) {
 				t.Fatalf("json.Marshal(p) = %s, %v, want %s", via, err, got)
 			}
 		}
+		checkWriteTo(t, p, gerr)
+	}
+}
+
+// checkWriteTo checks that p.WriteTo writes what json.MarshalIndent(p,
+// "", "  ") does, and a newline, and fails where MarshalJSON failed with
+// marshalErr, with the same error.
+func checkWriteTo(t *testing.T, p Policy, marshalErr error) {
+	t.Helper()
+	var buf bytes.Buffer
+	n, err := p.WriteTo(&buf)
+	if n != int64(buf.Len()) {
+		t.Fatalf("WriteTo returned %d, wrote %d bytes", n, buf.Len())
+	}
+	if marshalErr != nil {
+		if err == nil || err.Error() != marshalErr.Error() {
+			t.Fatalf("WriteTo(%+v) = %v, want MarshalJSON's error %v", p, err, marshalErr)
+		}
+		return
+	}
+	want, werr := json.MarshalIndent(p, "", "  ")
+	if err != nil || werr != nil || !bytes.Equal(buf.Bytes(), append(want, '\n')) {
+		t.Fatalf("WriteTo(%+v) = %v, wrote\n%s\nwant %v,\n%s", p, err, buf.Bytes(), werr, want)
 	}
 }
 

@@ -16,8 +16,10 @@
 //
 // [Decode] and [DecodeReader] read a document in one pass, without a
 // token-by-token decoder: they allocate little beyond the policy they
-// return, and DecodeReader never holds the whole document. The encoder,
-// [Policy.MarshalJSON], writes what json.Marshal would, byte for byte.
+// return, and DecodeReader never holds the whole document. The encoders
+// mirror them: [Policy.MarshalJSON] writes what json.Marshal would, byte
+// for byte, and [Policy.WriteTo] streams what json.MarshalIndent would,
+// never holding the whole document either.
 // Every error quotes the user text it echoes (ids, keys, values) with
 // rangeset.Quote, so that it holds no control characters and at most
 // about 64 bytes of any one input.

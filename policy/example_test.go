@@ -63,6 +63,38 @@ func ExamplePolicy_MarshalJSON() {
 	// }
 }
 
+// WriteTo streams the document a file keeps: the form json.MarshalIndent
+// writes, from a few rules at a time.
+func ExamplePolicy_WriteTo() {
+	p, err := policy.Allowlist("10.0.0.0/8", "2001:db8::/32")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	if _, err := p.WriteTo(os.Stdout); err != nil {
+		fmt.Println(err)
+	}
+	// Output:
+	// {
+	//   "enabled": true,
+	//   "defaultAction": "deny",
+	//   "precedence": "mostSpecific",
+	//   "applyToMobile": true,
+	//   "rules": [
+	//     {
+	//       "id": "10.0.0.0/8",
+	//       "ip": "10.0.0.0/8",
+	//       "action": "allow"
+	//     },
+	//     {
+	//       "id": "2001:db8::/32",
+	//       "ip": "2001:db8::/32",
+	//       "action": "allow"
+	//     }
+	//   ]
+	// }
+}
+
 func ExampleAllowlist() {
 	p, err := policy.Allowlist("10.0.0.0/8", "192.168.0.1-192.168.0.100", "2001:db8::/32")
 	if err != nil {

@@ -53,5 +53,10 @@ func FuzzDecodePolicy(f *testing.F) {
 		if !bytes.Equal(enc, again) {
 			t.Fatalf("encoding is not a fixed point:\n%s\n%s", enc, again)
 		}
+		var doc bytes.Buffer
+		indented, _ := json.MarshalIndent(p, "", "  ")
+		if _, err := p.WriteTo(&doc); err != nil || !bytes.Equal(doc.Bytes(), append(indented, '\n')) {
+			t.Fatalf("WriteTo = %v, wrote\n%s\nwant\n%s", err, doc.Bytes(), indented)
+		}
 	})
 }

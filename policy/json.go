@@ -2,6 +2,7 @@ package policy
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -1006,18 +1007,89 @@ func appendString(b []byte, s string) []byte {
 // the rules. [Decode] of the result gives back an equal policy. The output
 // is compact, as json.Marshal writes it.
 func (p Policy) MarshalJSON() ([]byte, error) {
-	s := p.Settings
+	size := 128
+	for i := range p.Rules {
+		size += 80 + len(p.Rules[i].ID) + len(p.Rules[i].Comment)
+	}
+	b, err := p.Settings.appendJSON(make([]byte, 0, size))
+	if err != nil {
+		return nil, err
+	}
+	b = append(b, `,"rules":[`...)
+	for i := range p.Rules {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		if b, err = p.appendRule(b, i); err != nil {
+			return nil, err
+		}
+	}
+	return append(b, "]}"...), nil
+}
+
+// WriteTo implements [io.WriterTo]: it writes p as a JSON document,
+// indented as json.MarshalIndent(p, "", "  ") indents it and ending in a
+// newline, the form a file keeps. It holds the text of a few rules at a
+// time, never the whole document's, so that writing a large policy takes
+// no memory in proportion to it. An error from a rule, as
+// [Policy.MarshalJSON] would return, stops it with part of the document
+// written.
+func (p Policy) WriteTo(w io.Writer) (int64, error) {
+	head, err := p.Settings.appendJSON(nil)
+	if err != nil {
+		return 0, err
+	}
+	var out bytes.Buffer
+	if err := json.Indent(&out, append(head, '}'), "", "  "); err != nil {
+		return 0, err
+	}
+	out.Truncate(out.Len() - len("\n}"))
+	out.WriteString(",\n  \"rules\": [")
+	var n int64
+	flush := func() error {
+		m, err := w.Write(out.Bytes())
+		n += int64(m)
+		out.Reset()
+		return err
+	}
+	var rule []byte
+	for i := range p.Rules {
+		if rule, err = p.appendRule(rule[:0], i); err != nil {
+			return n, err
+		}
+		if i > 0 {
+			out.WriteByte(',')
+		}
+		out.WriteString("\n    ")
+		if err := json.Indent(&out, rule, "    ", "  "); err != nil {
+			return n, err
+		}
+		if out.Len() >= writeChunk {
+			if err := flush(); err != nil {
+				return n, err
+			}
+		}
+	}
+	if len(p.Rules) > 0 {
+		out.WriteString("\n  ")
+	}
+	out.WriteString("]\n}\n")
+	return n, flush()
+}
+
+// writeChunk is about how many bytes [Policy.WriteTo] gathers before each
+// write.
+const writeChunk = 32 << 10
+
+// appendJSON appends the settings as the start of a compact policy
+// document: every setting, and no closing brace.
+func (s Settings) appendJSON(b []byte) ([]byte, error) {
 	if !s.DefaultAction.IsValid() {
 		return nil, fmt.Errorf("policy: cannot marshal invalid %v", s.DefaultAction)
 	}
 	if !s.Precedence.IsValid() {
 		return nil, fmt.Errorf("policy: cannot marshal invalid %v", s.Precedence)
 	}
-	size := 128
-	for i := range p.Rules {
-		size += 80 + len(p.Rules[i].ID) + len(p.Rules[i].Comment)
-	}
-	b := make([]byte, 0, size)
 	b = append(b, `{"enabled":`...)
 	b = strconv.AppendBool(b, s.Enabled)
 	b = append(b, `,"defaultAction":"`...)
@@ -1025,22 +1097,19 @@ func (p Policy) MarshalJSON() ([]byte, error) {
 	b = append(b, `","precedence":"`...)
 	b = append(b, precedenceNames[s.Precedence]...)
 	b = append(b, `","applyToMobile":`...)
-	b = strconv.AppendBool(b, s.ApplyToMobile)
-	b = append(b, `,"rules":[`...)
-	for i := range p.Rules {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		var err error
-		if b, err = p.Rules[i].appendJSON(b); err != nil {
-			var re *RuleError
-			if errors.As(err, &re) {
-				re.Index = i
-			}
-			return nil, err
+	return strconv.AppendBool(b, s.ApplyToMobile), nil
+}
+
+// appendRule appends rule i compactly; its error names the rule's index.
+func (p Policy) appendRule(b []byte, i int) ([]byte, error) {
+	b, err := p.Rules[i].appendJSON(b)
+	if err != nil {
+		var re *RuleError
+		if errors.As(err, &re) {
+			re.Index = i
 		}
 	}
-	return append(b, "]}"...), nil
+	return b, err
 }
 
 // maxTTLSeconds is the largest whole number of seconds a time.Duration holds.

@@ -1,8 +1,11 @@
 package policy_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -554,5 +557,64 @@ func TestMarshalErrors(t *testing.T) {
 		if b, err := p.MarshalJSON(); err == nil {
 			t.Errorf("MarshalJSON(%+v) = %s, want an error", p, b)
 		}
+		if _, err := p.WriteTo(io.Discard); err == nil {
+			t.Errorf("WriteTo(%+v) = nil, want an error", p)
+		}
 	}
 }
+
+// TestWriteTo writes policies large enough to take many writes: the
+// document is json.MarshalIndent's, and a rule's error names its index.
+func TestWriteTo(t *testing.T) {
+	t.Parallel()
+	for _, n := range []int{0, 1, 2, 1000, 5000} {
+		rules := make([]policy.Rule, n)
+		for i := range rules {
+			rules[i] = rule(fmt.Sprintf("r%d", i), fmt.Sprintf("10.%d.%d.0/24", i/256%256, i%256), policy.Deny)
+			rules[i].Comment = strings.Repeat("<é>", i%7)
+		}
+		p := policy.New(rules...)
+		var buf bytes.Buffer
+		w := &countingWriter{w: &buf}
+		got, err := p.WriteTo(w)
+		want, werr := json.MarshalIndent(p, "", "  ")
+		if err != nil || werr != nil || !bytes.Equal(buf.Bytes(), append(want, '\n')) || got != int64(buf.Len()) {
+			t.Fatalf("%d rules: WriteTo = %d, %v; MarshalIndent: %v; documents equal: %v",
+				n, got, err, werr, bytes.Equal(buf.Bytes(), append(want, '\n')))
+		}
+		// Large documents go out in pieces, none near the document's size.
+		if n == 5000 && (w.writes < 4 || w.largest > len(want)/2) {
+			t.Errorf("%d rules: %d writes, the largest %d bytes of %d; want pieces", n, w.writes, w.largest, len(want))
+		}
+	}
+
+	// A bad rule stops the document there, with its index.
+	rules := []policy.Rule{rule("a", "10.0.0.1", policy.Allow), rule("b", "10.0.0.2", 0)}
+	_, err := policy.New(rules...).WriteTo(io.Discard)
+	var re *policy.RuleError
+	if !errors.As(err, &re) || re.Index != 1 || re.ID != "b" {
+		t.Errorf("WriteTo(rule 1 without an action) = %v, want a RuleError for index 1, id b", err)
+	}
+
+	// A failing writer's error is returned.
+	errDisk := errors.New("disk full")
+	if _, err := policy.New(rules[0]).WriteTo(failingWriter{errDisk}); !errors.Is(err, errDisk) {
+		t.Errorf("WriteTo(failing writer) = %v, want %v", err, errDisk)
+	}
+}
+
+type countingWriter struct {
+	w       io.Writer
+	writes  int
+	largest int
+}
+
+func (c *countingWriter) Write(b []byte) (int, error) {
+	c.writes++
+	c.largest = max(c.largest, len(b))
+	return c.w.Write(b)
+}
+
+type failingWriter struct{ err error }
+
+func (f failingWriter) Write([]byte) (int, error) { return 0, f.err }

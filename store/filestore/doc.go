@@ -41,7 +41,10 @@
 // followed. Load reads only regular files: a FIFO, a device or anything
 // else in a document's place is refused without blocking, and so is a
 // document larger than Options.MaxBytes (256 MiB by default); both are
-// errors wrapping [store.ErrInvalid] that name the file.
+// errors wrapping [store.ErrInvalid] that name the file. A write that
+// would make a document larger than that is refused the same way, before
+// it replaces anything, so that a store never writes what it cannot read
+// back. A write streams the document to the file, holding no copy of it.
 //
 // # Revisions
 //

@@ -2,6 +2,7 @@ package filestore_test
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -160,6 +161,52 @@ func TestSizeLimit(t *testing.T) {
 	err = loadWithin(t, open(t, dir), "acme")
 	if !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), "1073741824 bytes") {
 		t.Errorf("Load(1 GiB) = %v; want ErrInvalid naming its size", err)
+	}
+}
+
+// TestWriteSizeLimit: a write whose document Load would refuse as too
+// large is refused, naming the policy and the limit, and the policy stays
+// as it was, readable, with no file left behind.
+func TestWriteSizeLimit(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s, err := filestore.Open(dir, &filestore.Options{MaxBytes: 2000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	small, err := policy.Allowlist("10.0.0.0/8")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	rev, err := s.Put(ctx, "acme", small, store.Any)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var targets []string
+	for i := range 100 {
+		targets = append(targets, fmt.Sprintf("192.0.2.%d", i))
+	}
+	large, err := policy.Allowlist(targets...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Put(ctx, "acme", large, rev)
+	if !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), `"acme"`) || !strings.Contains(err.Error(), "limit of 2000 bytes") {
+		t.Errorf("Put(a document over the limit) = %v; want ErrInvalid naming the policy and the limit", err)
+	}
+	// A store opened afresh reads the files, not a cache.
+	again, err := filestore.Open(dir, &filestore.Options{MaxBytes: 2000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, loadRev, err := again.Load(ctx, "acme")
+	if err != nil || loadRev != rev || len(p.Rules) != 1 {
+		t.Errorf("after the refused write, Load = %d rules at revision %d, %v; want the 1 rule at %d", len(p.Rules), loadRev, err, rev)
+	}
+	left, _ := filepath.Glob(filepath.Join(dir, ".*.tmp-*"))
+	if len(left) > 0 {
+		t.Errorf("temporary files left: %v", left)
 	}
 }
 

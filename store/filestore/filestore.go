@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -35,8 +34,8 @@ type Options struct {
 	// PollInterval is how often watchers look for outside changes; zero
 	// means 250 milliseconds.
 	PollInterval time.Duration
-	// MaxBytes is the largest document Load reads; a larger one is
-	// refused. Zero means 256 MiB.
+	// MaxBytes is the largest document Load reads, and so the largest a
+	// write may make; a larger one is refused. Zero means 256 MiB.
 	MaxBytes int64
 	// Retention is how many of its latest changes each policy keeps for
 	// Changes, as this Store derived them; older ones are reported as
@@ -490,27 +489,26 @@ func (f *files) Swap(ctx context.Context, name string, cur store.Revision, p *po
 		f.wrote(name, served{next, ""}, fileSig(nil)+fileSig(metaInfo))
 		return 0, syncDir(f.dir)
 	}
-	// json.MarshalIndent would check and compact the encoder's output
-	// before indenting it; the encoder writes what json.Marshal does, so
-	// indenting it directly gives the same bytes for less.
-	raw, err := p.MarshalJSON()
-	if err != nil {
-		return 0, fmt.Errorf("filestore: %w", err)
-	}
-	var buf bytes.Buffer
-	buf.Grow(len(raw) + len(raw)/4)
-	if err := json.Indent(&buf, raw, "", "  "); err != nil {
-		return 0, fmt.Errorf("filestore: %w", err)
-	}
-	data := append(buf.Bytes(), '\n')
-	docInfo, err := writeAtomic(f.dir, f.doc(name), data)
+	// The document is streamed to the file and hashed on the way, so that
+	// no copy of it is held in memory. One that Load would refuse as too
+	// large is refused here, leaving the policy as it was.
+	h := sha256.New()
+	docInfo, err := writeAtomic(f.dir, f.doc(name), func(w io.Writer) error {
+		lw := &limitWriter{w: io.MultiWriter(w, h), left: f.maxBytes}
+		if _, err := p.WriteTo(lw); err != nil {
+			if lw.left < 0 {
+				return fmt.Errorf("%w: %s: the document would be over the limit of %d bytes (filestore.Options.MaxBytes)", store.ErrInvalid, rangeset.Quote(name), f.maxBytes)
+			}
+			return err
+		}
+		return nil
+	})
 	if err != nil {
 		return 0, err
 	}
-	sum := sha256.Sum256(data)
-	hexSum := hex.EncodeToString(sum[:])
+	hexSum := hex.EncodeToString(h.Sum(nil))
 	rec := fmt.Appendf(nil, "%d %s\n", next, hexSum)
-	metaInfo, err := writeAtomic(f.dir, f.meta(name), rec)
+	metaInfo, err := writeAtomic(f.dir, f.meta(name), writeBytes(rec))
 	if err != nil {
 		return 0, err
 	}
@@ -520,6 +518,30 @@ func (f *files) Swap(ctx context.Context, name string, cur store.Revision, p *po
 	f.observe(name, next, sig, rec, *p)
 	f.wrote(name, served{next, hexSum}, sig)
 	return next, nil
+}
+
+// writeBytes is the write of writeAtomic for data already in memory.
+func writeBytes(data []byte) func(io.Writer) error {
+	return func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	}
+}
+
+// limitWriter writes to w until more than left bytes in all would be
+// written; that write fails, and left is then negative.
+type limitWriter struct {
+	w    io.Writer
+	left int64
+}
+
+var errLimit = errors.New("over the limit")
+
+func (l *limitWriter) Write(b []byte) (int, error) {
+	if l.left -= int64(len(b)); l.left < 0 {
+		return 0, errLimit
+	}
+	return l.w.Write(b)
 }
 
 // wrote remembers a commit as served and announces it. The policy's
@@ -548,14 +570,14 @@ func (f *files) sweep() {
 }
 
 func (f *files) writeMeta(name string, rev store.Revision, sum string) (os.FileInfo, error) {
-	return writeAtomic(f.dir, f.meta(name), fmt.Appendf(nil, "%d %s\n", rev, sum))
+	return writeAtomic(f.dir, f.meta(name), writeBytes(fmt.Appendf(nil, "%d %s\n", rev, sum)))
 }
 
-// writeAtomic replaces path with data: a temporary file in dir, synced,
-// renamed over path, then dir synced. No temporary file outlives an error.
-// It returns what the descriptor written says of the file, which the
-// rename does not change.
-func writeAtomic(dir, path string, data []byte) (fi os.FileInfo, err error) {
+// writeAtomic replaces path with what write writes: a temporary file in
+// dir, synced, renamed over path, then dir synced. No temporary file
+// outlives an error. It returns what the descriptor written says of the
+// file, which the rename does not change.
+func writeAtomic(dir, path string, write func(io.Writer) error) (fi os.FileInfo, err error) {
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
 		return nil, fmt.Errorf("filestore: %w", err)
@@ -570,7 +592,7 @@ func writeAtomic(dir, path string, data []byte) (fi os.FileInfo, err error) {
 	if err = tmp.Chmod(0o600); err != nil {
 		return nil, err
 	}
-	if _, err = tmp.Write(data); err != nil {
+	if err = write(tmp); err != nil {
 		return nil, err
 	}
 	if err = tmp.Sync(); err != nil {
