@@ -112,8 +112,7 @@ func (c *cli) importList(pos []string) int {
 		}
 		return exitNo
 	}
-	c.emit(policy.New(rules...))
-	return exitOK
+	return c.emitPolicy(file, policy.New(rules...))
 }
 
 var exportFormats = map[string]func(io.Writer, *check.Snapshot, *export.Options) error{

@@ -388,6 +388,15 @@ func (c *cli) emit(v any) {
 	_ = enc.Encode(v) // a failed write to stdout has nowhere to be reported
 }
 
+// emitPolicy writes p as a document, streamed: the bytes emit would write.
+func (c *cli) emitPolicy(file string, p policy.Policy) int {
+	if _, err := p.WriteTo(c.stdout); err != nil {
+		c.fail(name(file) + ": " + err.Error())
+		return exitNo
+	}
+	return exitOK
+}
+
 func (c *cli) check(pos []string) int {
 	if len(pos) < 1 || len(pos) > 2 {
 		return c.usageError()
@@ -668,8 +677,7 @@ func (c *cli) importNginx(pos []string) int {
 		c.fail(name(pos[0]) + ": " + err.Error())
 		return exitNo
 	}
-	c.emit(p)
-	return exitOK
+	return c.emitPolicy(pos[0], p)
 }
 
 // progressDelay is how long work runs before progress is shown.
