@@ -145,3 +145,33 @@ func BenchmarkMarshal(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkWriteTo writes the indented document as a file store does,
+// against marshalling and indenting it whole.
+func BenchmarkWriteTo(b *testing.B) {
+	p, err := policy.Decode(benchDoc(100000))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("WriteTo", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := p.WriteTo(io.Discard); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("MarshalIndent", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			raw, err := p.MarshalJSON()
+			if err != nil {
+				b.Fatal(err)
+			}
+			var buf bytes.Buffer
+			if err := json.Indent(&buf, raw, "", "  "); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
