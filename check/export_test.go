@@ -20,6 +20,9 @@ func LargeTables(o *Options) *Options {
 	return o
 }
 
+// FastMax is the most prefixes a compile puts in a bart.Fast table.
+const FastMax = fastMax
+
 // UsesLargeTable reports whether s looks up in a bart.Table.
 func (s *Snapshot) UsesLargeTable() bool { return s.table.large != nil }
 

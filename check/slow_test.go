@@ -12,6 +12,19 @@ import (
 // decideSlow is SEMANTICS §4 transcribed literally (checktest.DecideSlow).
 var decideSlow = checktest.DecideSlow
 
+// prefixCount returns how many prefixes cover p's targets: a compile
+// without check.LargeTables uses a bart.Table when they are more than
+// check.FastMax.
+func prefixCount(p policy.Policy) int {
+	n := 0
+	for _, r := range p.Rules {
+		for range r.Target.Prefixes() {
+			n++
+		}
+	}
+	return n
+}
+
 // randomPolicy is the random policies of every package's tests.
 var randomPolicy = checktest.RandomPolicyAt
 
