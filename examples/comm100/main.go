@@ -29,8 +29,8 @@
 // bodies end with a comma before their closing brace, so a comma before
 // a closing } or ] is accepted, and nothing looser: no comments, no
 // single quotes, nothing after the object. Version 3's read-only "id" and
-// "createdTime" may be sent and are ignored; other unknown fields are
-// refused.
+// "createdTime" may be sent and are ignored; other unknown fields, and a
+// field given twice, are refused.
 //
 // Credentials: every request needs "Authorization: Bearer TOKEN". The
 // token in $IPGATE_API_TOKEN is the administrator's (Manage Security) of
@@ -255,13 +255,18 @@ func (s *server) getConfig(w http.ResponseWriter, r *http.Request, c who) {
 	}
 }
 
+// setConfig applies change to the settings as stored: a change to one
+// field never undoes a concurrent change to another.
 func (s *server) setConfig(w http.ResponseWriter, r *http.Request, c who, change func(*policy.Settings)) {
-	st, ok := s.settings(w, r, c)
-	if !ok {
+	if _, ok := s.follower(w, r, c); !ok {
 		return
 	}
-	change(&st)
-	rev, err := s.st.SetSettings(r.Context(), c.policy(), st, store.Any)
+	var st policy.Settings
+	rev, err := seed.Update(r.Context(), s.st, c.policy(), func(p policy.Policy, rev store.Revision) (store.Revision, error) {
+		st = p.Settings
+		change(&st)
+		return s.st.SetSettings(r.Context(), c.policy(), st, rev)
+	})
 	if err != nil {
 		storeFail(w, err, "")
 		return

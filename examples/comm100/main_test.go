@@ -9,6 +9,8 @@ import (
 
 	"github.com/ipgate/ipgate/examples/internal/seed"
 	"github.com/ipgate/ipgate/examples/internal/seed/seedtest"
+	"github.com/ipgate/ipgate/policy"
+	"github.com/ipgate/ipgate/store"
 	"github.com/ipgate/ipgate/store/memstore"
 )
 
@@ -141,6 +143,8 @@ func TestComm100(t *testing.T) {
 		{"POST", v3path, `{"ipFrom":10,"ipTo":"10.0.0.2"}`, `ipFrom must be a string holding an IP address, not "10"`},
 		{"POST", "/v4/global/loginIpAllowlists", `{"ipRangeFrom":"1.1.1.1","ipRangeTo":"1.1.1.2","extra":1}`, `invalid request body: unknown field "extra"`},
 		{"POST", "/v4/global/loginIpAllowlists", `{"ipFrom":"1.1.1.1","ipTo":"1.1.1.2"}`, `unknown field "ipFrom"`},
+		{"POST", "/v4/global/loginIpAllowlists", `{"ipRangeFrom":"10.0.0.1","ipRangeFrom":"0.0.0.0","ipRangeTo":"255.255.255.255"}`, `field "ipRangeFrom" is given twice`},
+		{"PUT", "/v4/global/loginIpAllowlistConfig", `{"isEnabled":true,"ISENABLED":false}`, `unknown field "ISENABLED" (field names are case-sensitive)`},
 		{"POST", v3path, `{"ipFrom":"1.1.1.1","ipTo":"1.1.1.2"} {}`, `invalid request body: unexpected data after the JSON value`},
 		// The trailing comma before } or ] is the only leniency.
 		{"POST", v3path, `{"ipFrom":"1.1.1.1",,"ipTo":"1.1.1.2"}`, `not valid JSON`},
@@ -233,6 +237,58 @@ func TestLimits(t *testing.T) {
 		var got map[string]any
 		if json.Unmarshal(w.Body.Bytes(), &got); got["code"] != 413.0 || !strings.Contains(message(got), "larger than 1048576 bytes") {
 			t.Errorf("413 body = %s, want Comm100's envelope", w.Body)
+		}
+	}
+}
+
+// TestConfigConcurrent sends each config change while another change
+// lands between the server's read of the settings and its write: both
+// changes must stay, whichever field each sets.
+func TestConfigConcurrent(t *testing.T) {
+	var creds seed.Credentials
+	creds.Add(adminToken, seed.Principal{Account: "10000", Admin: true})
+	st := seedtest.Intruder{EditWatcher: memstore.New(nil)}
+	s, err := newServer(&seed.Config{Store: st, Credentials: &creds}, guid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.close)
+	const site = "comm100-site-10000"
+	for _, tc := range []struct {
+		method, path, body string
+		intrude            func(*policy.Settings)
+		want               string
+	}{
+		{"PUT", "/v4/global/loginIpAllowlistConfig", `{"isEnabled":true}`,
+			func(p *policy.Settings) { p.ApplyToMobile = true },
+			`{"isEnabled":true,"isLoginIpAllowlistApplicableForMobileAccess":true,"siteId":10000}`},
+		{"PUT", "/v4/global/loginIpAllowlistConfig", `{"isLoginIpAllowlistApplicableForMobileAccess":false}`,
+			func(p *policy.Settings) { p.Enabled = false },
+			`{"isEnabled":false,"isLoginIpAllowlistApplicableForMobileAccess":false,"siteId":10000}`},
+		{"POST", "/v4/global/loginIpAllowlistConfig:enable", "",
+			func(p *policy.Settings) { p.ApplyToMobile = true },
+			`{"isEnabled":true,"isLoginIpAllowlistApplicableForMobileAccess":true,"siteId":10000}`},
+	} {
+		if code, got := do(t, s, "GET", "/v4/global/loginIpAllowlistConfig", "", nil, ""); code != 200 {
+			t.Fatalf("GET config = %d %v", code, got)
+		}
+		r := httptest.NewRequest(tc.method, tc.path, strings.NewReader(tc.body))
+		r.Header.Set("Authorization", "Bearer "+adminToken)
+		r = st.Arm(r, func() {
+			p, _, err := st.EditWatcher.Load(r.Context(), site)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.intrude(&p.Settings)
+			if _, err := st.SetSettings(r.Context(), site, p.Settings, store.Any); err != nil {
+				t.Fatal(err)
+			}
+		})
+		w := httptest.NewRecorder()
+		s.ServeHTTP(w, r)
+		code, got := do(t, s, "GET", "/v4/global/loginIpAllowlistConfig", "", nil, "")
+		if b, _ := json.Marshal(got); w.Code != 200 || code != 200 || string(b) != tc.want {
+			t.Errorf("%s %s %s with a change landing meanwhile = %d, then GET %s; want %s", tc.method, tc.path, tc.body, w.Code, b, tc.want)
 		}
 	}
 }

@@ -10,7 +10,7 @@
 //	GET /api/2.0/settings/iprestrictions            the list: [{id, tenantId, ip, forAdmin}]
 //	PUT /api/2.0/settings/iprestrictions            {"enable", "ipRestrictions": [{"ip", "forAdmin"}]}: replaces the list atomically
 //	GET /api/2.0/settings/iprestrictions/settings   {"enable"}
-//	PUT /api/2.0/settings/iprestrictions/settings   the same handler as the PUT above
+//	PUT /api/2.0/settings/iprestrictions/settings   {"enable"}: switches enforcement, the list kept
 //
 // Every answer is DocSpace's envelope, {"response", "count", "status": 0,
 // "statusCode"}, or {"error": {"message"}, "status": 1, "statusCode"}
@@ -36,9 +36,10 @@
 // Where the documentation is silent, this server chose: the PUT answers
 // with the request as sent; an omitted "enable" follows the list (on with
 // entries, off without), and "enable": true with no entry is refused;
-// entries are single addresses, each listed once; a body is one JSON
-// object of at most 1 MiB (413 past it) with no unknown field and
-// nothing after it (400).
+// entries are single addresses, each listed once; the settings PUT needs
+// "enable" and refuses true while the list is empty; a body is one JSON
+// object of at most 1 MiB (413 past it) with no unknown field, no key
+// given twice and nothing after it (400).
 //
 // The guarded sample route is GET /api/2.0/people/@self: it needs a
 // token too, and the token says whether the caller is an admin.
@@ -96,7 +97,7 @@ func newServer(ctx context.Context, cfg *seed.Config) (http.Handler, func(), err
 	mux.Handle("GET /api/2.0/settings/iprestrictions", a.admin(a.list))
 	mux.Handle("PUT /api/2.0/settings/iprestrictions", a.admin(a.save))
 	mux.Handle("GET /api/2.0/settings/iprestrictions/settings", a.admin(a.settings))
-	mux.Handle("PUT /api/2.0/settings/iprestrictions/settings", a.admin(a.save))
+	mux.Handle("PUT /api/2.0/settings/iprestrictions/settings", a.admin(a.saveSettings))
 	mux.Handle("GET /api/2.0/people/@self", a.auth(guard.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, client, _ := httpgate.FromContext(r.Context())
 		reply(w, http.StatusOK, map[string]any{"displayName": "Sample User", "isAdmin": principal(r).Admin, "ip": client.String()}, "")
@@ -210,12 +211,7 @@ func (a *api) save(w http.ResponseWriter, r *http.Request) {
 		reply(w, be.Status, nil, "Invalid request body: "+be.Msg)
 		return
 	}
-	p, _, err := a.st.Load(r.Context(), portal)
-	if err != nil {
-		reply(w, http.StatusInternalServerError, nil, "the IP restrictions could not be read")
-		return
-	}
-	p.Rules = nil
+	var rules []policy.Rule
 	seen := map[netip.Addr]bool{}
 	for i, e := range req.IPRestrictions {
 		field := fmt.Sprintf("ipRestrictions[%d].ip", i)
@@ -237,24 +233,24 @@ func (a *api) save(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		seen[t.From()] = true
-		p.Rules = append(p.Rules, policy.Rule{ID: strconv.Itoa(i + 1), Target: t, Action: policy.Allow, AdminOnly: e.ForAdmin})
+		rules = append(rules, policy.Rule{ID: strconv.Itoa(i + 1), Target: t, Action: policy.Allow, AdminOnly: e.ForAdmin})
 	}
 	// An omitted enable follows the list: on with addresses, off without.
-	enable := len(p.Rules) > 0
+	enable := len(rules) > 0
 	if req.Enable != nil {
 		enable = *req.Enable
 	}
-	if enable && len(p.Rules) == 0 {
+	if enable && len(rules) == 0 {
 		reply(w, http.StatusBadRequest, nil, "enable: true needs at least one address in ipRestrictions")
 		return
 	}
-	p.Settings.Enabled, p.Settings.DefaultAction = enable, policy.DefaultAuto
-	if _, err := a.st.Put(r.Context(), portal, p, store.Any); err != nil {
-		if errors.Is(err, store.ErrInvalid) {
-			reply(w, http.StatusBadRequest, nil, "the IP restrictions are not valid")
-			return
-		}
-		reply(w, http.StatusInternalServerError, nil, "the IP restrictions could not be saved")
+	_, err := seed.Update(r.Context(), a.st, portal, func(p policy.Policy, rev store.Revision) (store.Revision, error) {
+		p.Rules = rules
+		p.Settings.Enabled, p.Settings.DefaultAction = enable, policy.DefaultAuto
+		return a.st.Put(r.Context(), portal, p, rev)
+	})
+	if err != nil {
+		writeFail(w, err)
 		return
 	}
 	// DocSpace answers with the request as sent.
@@ -266,4 +262,49 @@ func (a *api) save(w http.ResponseWriter, r *http.Request) {
 		echo["enable"] = *req.Enable
 	}
 	reply(w, http.StatusOK, echo, "")
+}
+
+// errEmptyList refuses enforcement switched on over an empty list, which
+// would admit every address.
+var errEmptyList = errors.New("enable: true needs at least one address in the IP restrictions")
+
+// saveSettings switches enforcement on or off, keeping the list.
+func (a *api) saveSettings(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Enable *bool `json:"enable"`
+	}
+	if err := seed.ReadJSON(w, r, &req, nil); err != nil {
+		var be *seed.BodyError
+		errors.As(err, &be)
+		reply(w, be.Status, nil, "Invalid request body: "+be.Msg)
+		return
+	}
+	if req.Enable == nil {
+		reply(w, http.StatusBadRequest, nil, "enable is required")
+		return
+	}
+	_, err := seed.Update(r.Context(), a.st, portal, func(p policy.Policy, rev store.Revision) (store.Revision, error) {
+		if *req.Enable && len(p.Rules) == 0 {
+			return 0, errEmptyList
+		}
+		p.Settings.Enabled = *req.Enable
+		return a.st.SetSettings(r.Context(), portal, p.Settings, rev)
+	})
+	if err != nil {
+		writeFail(w, err)
+		return
+	}
+	reply(w, http.StatusOK, map[string]bool{"enable": *req.Enable}, "")
+}
+
+// writeFail answers a write that did not land.
+func writeFail(w http.ResponseWriter, err error) {
+	switch {
+	case errors.Is(err, errEmptyList):
+		reply(w, http.StatusBadRequest, nil, err.Error())
+	case errors.Is(err, store.ErrInvalid):
+		reply(w, http.StatusBadRequest, nil, "the IP restrictions are not valid")
+	default:
+		reply(w, http.StatusInternalServerError, nil, "the IP restrictions could not be saved")
+	}
 }

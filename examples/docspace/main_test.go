@@ -150,14 +150,45 @@ func TestDocSpace(t *testing.T) {
 		t.Errorf("a refused PUT changed the list: %v", body)
 	}
 
+	// The settings route switches enforcement and keeps the list.
+	for _, tc := range []struct {
+		body   string
+		code   int
+		enable bool
+	}{
+		{`{"enable": false}`, 200, false},
+		{`{"enable": true}`, 200, true},
+		{`{}`, 400, true},
+		{`{"ipRestrictions": []}`, 400, true},
+		{`{"enable": false, "enable": true}`, 400, true},
+	} {
+		code, body = f.do("PUT", "/api/2.0/settings/iprestrictions/settings", tc.body, "192.0.2.10", adminToken)
+		if code != tc.code {
+			t.Errorf("PUT settings %s = %d %v, want %d", tc.body, code, body, tc.code)
+		}
+		code, body = f.do("GET", "/api/2.0/settings/iprestrictions/settings", "", "192.0.2.10", adminToken)
+		if code != 200 || body["response"].(map[string]any)["enable"] != tc.enable {
+			t.Errorf("after PUT settings %s: %v, want enable %v", tc.body, body, tc.enable)
+		}
+		code, body = f.do("GET", "/api/2.0/settings/iprestrictions", "", "192.0.2.10", adminToken)
+		if code != 200 || len(body["response"].([]any)) != 2 {
+			t.Errorf("PUT settings %s changed the list: %v", tc.body, body)
+		}
+	}
+	f.settle("203.0.113.1", userToken, 403)
+
 	// An omitted enable follows the list: an empty list switches enforcement off.
-	code, _ = f.do("PUT", "/api/2.0/settings/iprestrictions/settings", `{"ipRestrictions": []}`, "192.0.2.10", adminToken)
+	code, _ = f.do("PUT", "/api/2.0/settings/iprestrictions", `{"ipRestrictions": []}`, "192.0.2.10", adminToken)
 	if code != 200 {
-		t.Fatalf("PUT settings = %d", code)
+		t.Fatalf("PUT an empty list = %d", code)
 	}
 	code, body = f.do("GET", "/api/2.0/settings/iprestrictions/settings", "", "192.0.2.10", adminToken)
 	if code != 200 || body["response"].(map[string]any)["enable"] != false {
 		t.Errorf("enable after an empty list = %v", body)
+	}
+	code, body = f.do("PUT", "/api/2.0/settings/iprestrictions/settings", `{"enable": true}`, "192.0.2.10", adminToken)
+	if msg := message(body); code != 400 || !strings.Contains(msg, "needs at least one address") {
+		t.Errorf("PUT settings enable over an empty list = %d %q, want 400", code, msg)
 	}
 	f.settle("203.0.113.1", userToken, 200)
 }

@@ -48,8 +48,10 @@
 //     instant that second. sort_order is asc unless desc; limit is 100
 //     unless given, at most 1000.
 //   - An unknown query parameter (filter[bogus] among them) is refused
-//     with 400 naming it, as is an unknown body field; a body is one JSON
-//     object of at most 1 MiB (413 past it), with nothing after it.
+//     with 400 naming it, as is an unknown body field (names match
+//     exactly, letter case included) and a field given twice; a body is
+//     one JSON object of at most 1 MiB (413 past it), with nothing after
+//     it.
 //   - Errors answer {"error": {"field", "message"}} naming the field and
 //     value ("field" is absent when no single field is at fault).
 package main

@@ -167,6 +167,8 @@ func TestIPPolicies(t *testing.T) {
 		{"POST", "/addresses", `{"ipAddress": "10.0.0.5", "policy": "allow", "ttl": 5, "expireTime": "2030-01-01T00:00:00Z"}`, "ttl", "together"},
 		{"POST", "/addresses", `{"ipAddress": "10.0.0.5", "policy": "allow", "expireTime": "tomorrow"}`, "expireTime", `"tomorrow"`},
 		{"POST", "/addresses", `{"ipAddress": "10.0.0.5", "policy": "allow", "description": "x"}`, "description", `unknown field "description"`},
+		{"POST", "/addresses", `{"ipAddress": "10.7.7.7", "policy": "deny", "POLICY": "allow"}`, "POLICY", `unknown field "POLICY" (field names are case-sensitive)`},
+		{"POST", "/addresses", `{"ipAddress": "10.7.7.7", "policy": "deny", "policy": "allow"}`, "policy", `field "policy" is given twice`},
 		{"POST", "/addresses", `{"ipAddress": "10.0.0.5", "policy": "allow"}{}`, "", `unexpected data after the JSON value`},
 		{"PATCH", "/addresses/" + id, `{"ipAddress": "::ffff:10.0.0.1"}`, "ipAddress", "IPv4-mapped"},
 		{"GET", "/addresses?sort_by=color", "", "sort_by", `"color"`},

@@ -11,7 +11,7 @@
 //	/platform_api/AddAuthorizedAccountIP    authorized_ip, allowed (default true) -> {"result": 1}
 //	/platform_api/CheckAuthorizedAccountIP  authorized_ip -> {"result": allowed, "authorized_ip": the matched network}
 //	/platform_api/DelAuthorizedAccountIP    authorized_ip (a network, or "all") or contains_ip, allowed -> {"result": count removed}
-//	/platform_api/GetAuthorizedAccountIPs   authorized_ip, allowed, contains_ip, count (default 50), offset
+//	/platform_api/GetAuthorizedAccountIPs   authorized_ip, allowed, contains_ip, count (default 50, at most 1000), offset
 //	                                        -> {"result": [{"authorized_ip", "allowed": "true"|"false", "created": "2006-01-02 15:04:05"}], "total_count", "count"}
 //
 // Credentials, as Voximplant documents them: every method needs
@@ -340,6 +340,9 @@ func (s *server) del(w http.ResponseWriter, r *http.Request, account string) {
 	reply(w, map[string]any{"result": n})
 }
 
+// maxCount is the most networks GetAuthorizedAccountIPs returns at once.
+const maxCount = 1000
+
 func (s *server) get(w http.ResponseWriter, r *http.Request, account string) {
 	q, err := query(r, false)
 	if err != nil {
@@ -355,6 +358,10 @@ func (s *server) get(w http.ResponseWriter, r *http.Request, account string) {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 0 {
 				invalid(w, fmt.Sprintf("invalid parameter %q: %s is not a count", p.name, rangeset.Quote(v)))
+				return
+			}
+			if p.name == "count" && n > maxCount {
+				invalid(w, fmt.Sprintf("invalid parameter %q: %d is more than %d", p.name, n, maxCount))
 				return
 			}
 			*p.to = n

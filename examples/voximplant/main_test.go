@@ -126,6 +126,7 @@ func TestVoximplant(t *testing.T) {
 		{"DelAuthorizedAccountIP", v(), `"authorized_ip" or "contains_ip" is required`},
 		{"DelAuthorizedAccountIP", v("contains_ip", "10.0.0"), `invalid parameter "contains_ip": "10.0.0" is not an IP4`},
 		{"GetAuthorizedAccountIPs", v("count", "-1"), `invalid parameter "count": "-1" is not a count`},
+		{"GetAuthorizedAccountIPs", v("count", "1001"), `invalid parameter "count": 1001 is more than 1000`},
 		{"CheckAuthorizedAccountIP", v("authorized_ip", "not-an-ip"), `invalid parameter "authorized_ip"`},
 	} {
 		code, got := call(t, s, bad.method, bad.params, "")

@@ -37,8 +37,11 @@ type JSONOptions struct {
 }
 
 // ReadJSON reads r's body, at most MaxBody bytes, into v: one JSON
-// value, fields v does not have refused, nothing after it. Any failure
-// is a *BodyError.
+// value, fields v does not have refused, nothing after it. Keys are
+// matched exactly and each may be given once: encoding/json alone would
+// take a key in another letter case, and the last of a repeated key,
+// so that what a proxy or a log reads first need not be what is
+// stored. Any failure is a *BodyError.
 func ReadJSON(w http.ResponseWriter, r *http.Request, v any, opts *JSONOptions) error {
 	var o JSONOptions
 	if opts != nil {
@@ -65,7 +68,87 @@ func ReadJSON(w http.ResponseWriter, r *http.Request, v any, opts *JSONOptions) 
 	if _, err := dec.Token(); err != io.EOF {
 		return &BodyError{Status: http.StatusBadRequest, Msg: fmt.Sprintf("unexpected data after the JSON value at byte %d", dec.InputOffset())}
 	}
+	// The value decoded, so it is valid JSON: a second pass only looks
+	// at its keys.
+	return checkKeys(json.NewDecoder(bytes.NewReader(data)), reflect.TypeOf(v))
+}
+
+// checkKeys reads one JSON value from dec, which holds valid JSON, along
+// with t, the type it was decoded into (nil where that is not known), and
+// refuses a key given twice in one object or naming a field of t in
+// another letter case.
+func checkKeys(dec *json.Decoder, t reflect.Type) error {
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t != nil && t.Implements(reflect.TypeFor[json.Unmarshaler]()) {
+		t = nil // its keys are its own business; repeats are still refused
+	}
+	tok, _ := dec.Token()
+	switch tok {
+	case json.Delim('{'):
+		var fields map[string]reflect.Type
+		if t != nil && t.Kind() == reflect.Struct {
+			fields = jsonFields(t, map[string]reflect.Type{})
+		}
+		seen := map[string]bool{}
+		for dec.More() {
+			kt, _ := dec.Token()
+			key := kt.(string)
+			if seen[key] {
+				return &BodyError{Status: http.StatusBadRequest, Field: key, Msg: fmt.Sprintf("field %s is given twice", rangeset.Quote(key))}
+			}
+			seen[key] = true
+			var ft reflect.Type
+			switch {
+			case t != nil && t.Kind() == reflect.Map:
+				ft = t.Elem()
+			case fields != nil:
+				var ok bool
+				if ft, ok = fields[key]; !ok {
+					return &BodyError{Status: http.StatusBadRequest, Field: key, Msg: fmt.Sprintf("unknown field %s (field names are case-sensitive)", rangeset.Quote(key))}
+				}
+			}
+			if err := checkKeys(dec, ft); err != nil {
+				return err
+			}
+		}
+		dec.Token() // }
+	case json.Delim('['):
+		var et reflect.Type
+		if t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
+			et = t.Elem()
+		}
+		for dec.More() {
+			if err := checkKeys(dec, et); err != nil {
+				return err
+			}
+		}
+		dec.Token() // ]
+	}
 	return nil
+}
+
+// jsonFields adds to fields the JSON names of struct type t's fields, as
+// encoding/json names them, with their types.
+func jsonFields(t reflect.Type, fields map[string]reflect.Type) map[string]reflect.Type {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		switch {
+		case name == "-":
+			continue
+		case f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct:
+			jsonFields(f.Type, fields)
+			continue
+		case !f.IsExported():
+			continue
+		case name == "":
+			name = f.Name
+		}
+		fields[name] = f.Type
+	}
+	return fields
 }
 
 // bodyReadError reports a body that could not be read.

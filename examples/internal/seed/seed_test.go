@@ -61,6 +61,10 @@ func TestReadJSON(t *testing.T) {
 	type T struct {
 		A int      `json:"a"`
 		B []string `json:"b"`
+		E []struct {
+			D string `json:"d"`
+		} `json:"e"`
+		M map[string]int `json:"m"`
 	}
 	lenient := &JSONOptions{TrailingCommas: true}
 	for _, tc := range []struct {
@@ -83,6 +87,13 @@ func TestReadJSON(t *testing.T) {
 		{`{"b": "x"}`, nil, 400, "b must be a list, not string"},
 		{`[1]`, nil, 400, "the request body must be an object, not array"},
 		{`{"c": 1}`, nil, 400, `unknown field "c"`},
+		{`{"e": [{"d": "x"}], "m": {"K": 1, "k": 2}}`, nil, 0, ""},
+		{`{"a": 1, "a": 2}`, nil, 400, `field "a" is given twice`},
+		{`{"A": 1}`, nil, 400, `unknown field "A" (field names are case-sensitive)`},
+		{`{"e": [{"d": "x"}, {"d": "x", "D": "y"}]}`, nil, 400, `unknown field "D" (field names are case-sensitive)`},
+		{`{"e": [{"d": "x", "d": "y"}]}`, nil, 400, `field "d" is given twice`},
+		{`{"m": {"k": 1, "k": 2}}`, nil, 400, `field "k" is given twice`},
+		{`{"b": ["x"], "a": 1, "b": ["y"],}`, lenient, 400, `field "b" is given twice`},
 		{`{"a": 1`, nil, 400, "the request body ends inside its JSON value"},
 		{``, nil, 400, "the request body is empty"},
 		{` `, &JSONOptions{Empty: true}, 0, ""},
