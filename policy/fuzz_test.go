@@ -30,6 +30,8 @@ func FuzzDecodePolicy(f *testing.F) {
 		}
 	}
 	f.Add([]byte(`{"rules":[{"id":"a","ip":"10.0.0.1","action":"allow","ttl":0,"updatedAt":"2026-01-01T00:00:00+01:00"}]}`))
+	// Offsets at the edge of RFC 3339's (time.Parse takes 24:00 too).
+	f.Add([]byte(`{"rules":[{"id":"a","ip":"10.0.0.1","action":"allow","expiresAt":"2030-01-01T00:00:00+23:59"}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p, err := policy.Decode(data)
 		if err != nil {

@@ -518,10 +518,22 @@ func (d *decoder) instant(path string, nullOK bool) (t time.Time, ok bool, err e
 	}
 	// time.Parse keeps no reference to its input when it succeeds.
 	t, perr := time.Parse(time.RFC3339Nano, unsafeString(tok.b))
-	if perr != nil {
+	if perr != nil || !offsetOK(tok.b) {
 		return time.Time{}, false, &DocError{Path: path, Err: fmt.Errorf("%w: want an RFC 3339 timestamp, got %s", ErrType, rangeset.Quote(string(tok.b)))}
 	}
 	return t, true, nil
+}
+
+// offsetOK reports whether the zone offset ending a timestamp that
+// time.Parse took is one RFC 3339 allows: hours 00-23 and minutes 00-59.
+// time.Parse also takes 24:00 and minute 60, which no encoder writes
+// back, so a policy holding one could be read but never written again.
+func offsetOK(b []byte) bool {
+	if n := len(b); n >= 6 && (b[n-6] == '+' || b[n-6] == '-') {
+		hh, mm := b[n-5:n-3], b[n-2:]
+		return string(hh) <= "23" && string(mm) <= "59"
+	}
+	return true // Z
 }
 
 // rules reads the array of rules.

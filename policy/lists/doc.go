@@ -22,7 +22,9 @@
 // the list is fetched again and the entry has moved, so that a diff of two
 // imports shows what the list changed. Its comment starts with the tag too,
 // then says where the entry came from: "spamhaus: SBL256894",
-// "aws: EC2 us-east-1", "github: hooks", "firehol: line 12". An entry
+// "aws: EC2 us-east-1", "github: hooks", "firehol: line 12". The text
+// taken from a list is made valid UTF-8, each control character a space,
+// and cut after 200 bytes with "...". An entry
 // listed twice (AWS lists a prefix under AMAZON and under EC2; GitHub's
 // keys share prefixes) makes one rule, from its first occurrence.
 //

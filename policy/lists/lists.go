@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/ipgate/ipgate/policy"
 	"github.com/ipgate/ipgate/rangeset"
@@ -105,14 +107,32 @@ func (rd *reader) add(where, text, detail string) {
 		return
 	}
 	rd.seen[r] = true
-	if len(detail) > maxComment {
-		detail = detail[:maxComment] + "..."
-	}
+	detail = commentText(detail)
 	comment := rd.source
 	if detail != "" {
 		comment += ": " + detail
 	}
 	rd.rules = append(rd.rules, policy.Rule{ID: rd.source + ":" + r.String(), Target: r, Action: rd.action, Comment: comment})
+}
+
+// commentText returns a list line's text as a comment: valid UTF-8, with
+// each control character a space (nothing a terminal or a log reader
+// acts on), cut after maxComment bytes at a character's start.
+func commentText(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r // an invalid byte becomes U+FFFD
+	}, s)
+	if len(s) <= maxComment {
+		return s
+	}
+	cut := maxComment
+	for !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
 }
 
 // result returns the rules, or every error recorded.

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/ipgate/ipgate/policy"
 	"github.com/ipgate/ipgate/rangeset"
@@ -264,5 +265,26 @@ func TestMerge(t *testing.T) {
 	_, err = Merge(base, many)
 	if err == nil || !strings.HasSuffix(err.Error(), "lists.Merge: ... and 10 more") {
 		t.Errorf("Merge of 30 clashes: %v", err)
+	}
+}
+
+func TestCommentText(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("a", maxComment-1) + "é and more"
+	rules, err := Spamhaus(strings.NewReader("10.0.0.0/8 ; "+long+"\n192.0.2.0/24 ; \x1b[31mred\a\xff\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"spamhaus: " + strings.Repeat("a", maxComment-1) + "...", // not cut inside the é
+		"spamhaus:  [31mred \ufffd",
+	}
+	if len(rules) != len(want) {
+		t.Fatalf("got %d rules, want %d", len(rules), len(want))
+	}
+	for i, r := range rules {
+		if r.Comment != want[i] || !utf8.ValidString(r.Comment) {
+			t.Errorf("rule %d comment = %q, want %q", i, r.Comment, want[i])
+		}
 	}
 }
