@@ -53,6 +53,8 @@ type Query struct {
 	// MinTTL and MaxTTL, when not nil, bound the TTL, inclusive; a rule
 	// without a TTL does not match them.
 	MinTTL, MaxTTL *time.Duration
+	// NoTTL, when true, matches only rules without a TTL.
+	NoTTL bool
 
 	// SortBy orders the result; Descending reverses it.
 	SortBy     SortKey
@@ -88,7 +90,7 @@ func (q Query) Match(r policy.Rule) bool {
 	if q.MaxTTL != nil && (r.TTL == nil || *r.TTL > *q.MaxTTL) {
 		return false
 	}
-	return true
+	return !q.NoTTL || r.TTL == nil
 }
 
 // Apply returns the page of rules that q selects, in q's order, and the

@@ -43,10 +43,13 @@
 //   - POST answers 201 Created; PUT, like PATCH, changes only the fields
 //     sent (the documentation lists them as "values that can be updated").
 //   - filter[ip] matches the entries whose ipAddress is that address,
-//     CIDR or range; filter[ttl] the entries with that ttl; a time filter
+//     CIDR or range; filter[ttl] the entries with that ttl (0: those
+//     without one); a time filter
 //     that is a date (2021-01-01) matches that UTC day, an RFC 3339
-//     instant that second. sort_order is asc unless desc; limit is 100
-//     unless given, at most 1000.
+//     instant that second. sort_order is asc unless desc; sort_by=ttl and
+//     sort_by=expireTime put the entries without one (ttl 0, expireTime
+//     "") after the others, and desc reverses the whole order. limit is
+//     100 unless given, at most 1000.
 //   - An unknown query parameter (filter[bogus] among them) is refused
 //     with 400 naming it, as is an unknown body field (names match
 //     exactly, letter case included) and a field given twice; a body is
@@ -390,6 +393,10 @@ func query(r *http.Request) (store.Query, error) {
 			n, err := strconv.ParseInt(s, 10, 64)
 			if err != nil || n < 0 || n > maxTTL {
 				return q, &badField{key, fmt.Sprintf("%s: want whole seconds from 0 to %d", rangeset.Quote(s), maxTTL)}
+			}
+			if n == 0 {
+				q.NoTTL = true // shown as ttl 0
+				break
 			}
 			ttl := time.Duration(n) * time.Second
 			q.MinTTL, q.MaxTTL = &ttl, &ttl

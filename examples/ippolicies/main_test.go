@@ -124,6 +124,10 @@ func TestIPPolicies(t *testing.T) {
 	if code, l := list("?filter[ttl]=3600"); code != 200 || len(l) != 1 {
 		t.Errorf("GET filter[ttl] = %d %v", code, l)
 	}
+	// filter[ttl]=0 matches what the objects show as ttl 0: no ttl.
+	if code, l := list("?filter[ttl]=0"); code != 200 || len(l) != 2 || l[0].(map[string]any)["ttl"] != 0.0 || l[1].(map[string]any)["ttl"] != 0.0 {
+		t.Errorf("GET filter[ttl]=0 = %d %v", code, l)
+	}
 	today := time.Now().UTC().Format(time.DateOnly)
 	if code, l := list("?filter[createTime]=" + today + "&filter[updateTime]=" + today); code != 200 || len(l) != 3 {
 		t.Errorf("GET filter[createTime] today = %d %v", code, l)

@@ -406,6 +406,8 @@ func testListRules(t *testing.T, s store.Editor, clock *fakeClock) {
 		{store.Query{ExpiresAt: store.TimeRange{To: base.Add(24 * time.Hour)}}, []string{"admin", "v6"}, 2},
 		{store.Query{MinTTL: &ttlMin}, []string{"admin"}, 1},
 		{store.Query{MaxTTL: &ttlMin}, nil, 0},
+		{store.Query{NoTTL: true}, []string{"net", "host", "office", "v6"}, 4},
+		{store.Query{NoTTL: true, MinTTL: &ttlMin}, nil, 0},
 		{store.Query{SortBy: store.SortUpdatedAt, Descending: true, Limit: 2}, []string{"admin", "v6"}, 5},
 		{store.Query{UpdatedAt: store.TimeRange{From: base.Add(6 * time.Second)}}, []string{"office", "admin", "v6"}, 3},
 	}
