@@ -207,6 +207,11 @@ func (s *server) follower(w http.ResponseWriter, r *http.Request, c who) (*follo
 	return f, true
 }
 
+// ServeHTTP answers a request no route takes in Comm100's error form.
+func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	seed.Serve(s.ServeMux, w, r, fail)
+}
+
 func reply(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)

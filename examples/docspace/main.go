@@ -102,7 +102,10 @@ func newServer(ctx context.Context, cfg *seed.Config) (http.Handler, func(), err
 		_, client, _ := httpgate.FromContext(r.Context())
 		reply(w, http.StatusOK, map[string]any{"displayName": "Sample User", "isAdmin": principal(r).Admin, "ip": client.String()}, "")
 	}))))
-	return mux, followers.Close, nil
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seed.Serve(mux, w, r, func(w http.ResponseWriter, code int, msg string) { reply(w, code, nil, msg) })
+	})
+	return h, followers.Close, nil
 }
 
 type api struct {

@@ -230,3 +230,19 @@ func TestLimits(t *testing.T) {
 		t.Errorf("413 body = %s, want DocSpace's envelope", w.Body)
 	}
 }
+
+func TestUnroutedInEnvelope(t *testing.T) {
+	f := setup(t)
+	for _, c := range []struct {
+		method, path string
+		code         int
+	}{
+		{"POST", "/api/2.0/settings/iprestrictions", 405},
+		{"GET", "/api/2.0/settings/nothing", 404},
+	} {
+		code, body := f.do(c.method, c.path, "", "192.0.2.1", adminToken)
+		if code != c.code || body["statusCode"] != float64(c.code) || message(body) == "" {
+			t.Errorf("%s %s = %d %v, want %d in the envelope", c.method, c.path, code, body, c.code)
+		}
+	}
+}

@@ -160,6 +160,11 @@ func (s *server) auth(write bool, h http.HandlerFunc) http.Handler {
 	})
 }
 
+// ServeHTTP answers a request no route takes in the API's error form.
+func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	seed.Serve(s.ServeMux, w, r, func(w http.ResponseWriter, code int, msg string) { reply(w, code, errorBody("", msg)) })
+}
+
 func reply(w http.ResponseWriter, code int, v any) {
 	if v == nil {
 		w.WriteHeader(code)

@@ -175,6 +175,11 @@ func (s *server) follower(w http.ResponseWriter, r *http.Request, account string
 	return f, true
 }
 
+// ServeHTTP answers a request no route takes in Voximplant's error form.
+func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	seed.Serve(s.ServeMux, w, r, func(w http.ResponseWriter, code int, msg string) { fail(w, code, code, msg) })
+}
+
 func reply(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(v)

@@ -128,3 +128,28 @@ func TestDataDir(t *testing.T) {
 		t.Errorf("DataDir = %s, want an absolute directory outside the work tree", d)
 	}
 }
+
+func TestServe(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /items/{id}", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("item " + r.PathValue("id"))) })
+	mux.HandleFunc("PUT /items/{id}", func(w http.ResponseWriter, r *http.Request) {})
+	fail := func(w http.ResponseWriter, code int, msg string) {
+		w.WriteHeader(code)
+		w.Write([]byte("product error: " + msg))
+	}
+	for _, tc := range []struct {
+		method, path string
+		code         int
+		body, allow  string
+	}{
+		{"GET", "/items/7", 200, "item 7", ""},
+		{"DELETE", "/items/7", 405, `product error: "DELETE" is not served for "/items/7" (allowed: GET, HEAD, PUT)`, "GET, HEAD, PUT"},
+		{"GET", "/nothing", 404, `product error: no such route: "GET" "/nothing"`, ""},
+	} {
+		w := httptest.NewRecorder()
+		Serve(mux, w, httptest.NewRequest(tc.method, tc.path, nil), fail)
+		if w.Code != tc.code || w.Body.String() != tc.body || w.Header().Get("Allow") != tc.allow {
+			t.Errorf("%s %s = %d %q, Allow %q; want %d %q, Allow %q", tc.method, tc.path, w.Code, w.Body, w.Header().Get("Allow"), tc.code, tc.body, tc.allow)
+		}
+	}
+}
