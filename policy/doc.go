@@ -8,11 +8,12 @@
 // of allowed targets; a Policy literal needs [DefaultSettings].
 //
 // Validation reports every problem at once: [Policy.Validate] returns an
-// errors.Join of [*RuleError] values (each naming its rule by id) and of
-// settings errors, up to 100 problems and then a line counting the rest. A
-// disabled policy is validated all the same. Validate speaks of the Go
-// fields (Target, TTL); [Decode] reports the same problems in the
-// document's keys ("ip", "ttl").
+// error that unwraps, as an errors.Join does, to a [*RuleError] (naming
+// its rule by id) or a settings error for each problem; its text lists
+// the first 100 and then a line counting the rest. A disabled policy is
+// validated all the same. Validate speaks of the Go fields (Target, TTL);
+// [Decode] reports the same problems in the document's keys ("ip",
+// "ttl").
 //
 // [Decode] and [DecodeReader] read a document in one pass, without a
 // token-by-token decoder: they allocate little beyond the policy they

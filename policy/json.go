@@ -125,7 +125,8 @@ func clip(s string) string {
 // "createdAt" and "updatedAt", where it means absent (as does an empty
 // "createdAt" or "updatedAt"). The decoded policy is then validated as
 // [Policy.Validate] does, the errors speaking of JSON keys, and every rule
-// problem is reported at once, up to 100 and then a count of the rest. An
+// problem is reported at once (the text lists the first 100, then counts
+// the rest). An
 // "expiresAt" at the zero instant 0001-01-01T00:00:00Z (however written)
 // is refused with [ErrZeroInstant], since a [Rule]'s zero ExpiresAt means
 // no expiry; so is a zero-instant "updatedAt" or "createdAt" that a "ttl"

@@ -410,6 +410,17 @@ func TestProblemsBounded(t *testing.T) {
 	if !errors.Is(err, policy.ErrTarget) || !errors.Is(err, policy.ErrDuplicateID) {
 		t.Errorf("Decode error %v does not wrap the problems shown", err)
 	}
+	// The text is bounded, but the error names every offending rule.
+	named := map[int]bool{}
+	for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+		var re *policy.RuleError
+		if errors.As(e, &re) {
+			named[re.Index] = true
+		}
+	}
+	if len(named) != n {
+		t.Errorf("Decode of %d bad rules: the error names %d of them", n, len(named))
+	}
 	rules := make([]policy.Rule, n)
 	for i := range rules {
 		rules[i] = policy.Rule{ID: "r" + strconv.Itoa(i), Action: policy.Allow}

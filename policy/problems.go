@@ -1,14 +1,14 @@
 package policy
 
 import (
-	"errors"
 	"hash/maphash"
 	"slices"
 	"strconv"
+	"strings"
 )
 
-// maxProblems is how many problems [Policy.Validate] and [Decode] report
-// before they only count the rest.
+// maxProblems is how many problems the text of a [Policy.Validate] or
+// [Decode] error lists before it only counts the rest.
 const maxProblems = 100
 
 // The place of a problem among those of one rule: those found while
@@ -19,13 +19,12 @@ const (
 	phaseAfterID
 )
 
-// problems collects the first maxProblems errors, in the order of their
-// keys (rule index and phase), and counts the rest. Duplicate ids, found
-// only once every rule has been seen, are merged in at the end.
+// problems collects errors in the order of their keys (rule index and
+// phase). Duplicate ids, found only once every rule has been seen, are
+// merged in at the end.
 type problems struct {
 	errs []error
 	keys []int // 4*index + phase; -1 for a settings error
-	more int
 }
 
 func (ps *problems) add(i, phase int, id string, err error) {
@@ -35,12 +34,8 @@ func (ps *problems) add(i, phase int, id string, err error) {
 func (ps *problems) addErr(err error) { ps.addKeyed(-1, err) }
 
 func (ps *problems) addKeyed(key int, err error) {
-	if len(ps.errs) < maxProblems {
-		ps.errs = append(ps.errs, err)
-		ps.keys = append(ps.keys, key)
-	} else {
-		ps.more++
-	}
+	ps.errs = append(ps.errs, err)
+	ps.keys = append(ps.keys, key)
 }
 
 // addDuplicates merges in ErrDuplicateID for each rule in dups (indices in
@@ -49,43 +44,51 @@ func (ps *problems) addDuplicates(dups []int, idOf func(int) string) {
 	if len(dups) == 0 {
 		return
 	}
-	total := len(ps.errs) + ps.more + len(dups)
-	var errs []error
-	var keys []int
+	errs := make([]error, 0, len(ps.errs)+len(dups))
+	keys := make([]int, 0, cap(errs))
 	k := 0
 	for _, i := range dups {
 		key := 4*i + phaseID
-		for k < len(ps.errs) && ps.keys[k] < key && len(errs) < maxProblems {
+		for ; k < len(ps.errs) && ps.keys[k] < key; k++ {
 			errs, keys = append(errs, ps.errs[k]), append(keys, ps.keys[k])
-			k++
-		}
-		if len(errs) == maxProblems {
-			break
 		}
 		errs, keys = append(errs, &RuleError{Index: i, ID: idOf(i), Err: ErrDuplicateID}), append(keys, key)
 	}
-	for ; k < len(ps.errs) && len(errs) < maxProblems; k++ {
-		errs, keys = append(errs, ps.errs[k]), append(keys, ps.keys[k])
-	}
-	ps.errs, ps.keys, ps.more = errs, keys, total-len(errs)
+	ps.errs, ps.keys = append(errs, ps.errs[k:]...), append(keys, ps.keys[k:]...)
 }
 
 func (ps *problems) err() error {
-	if ps.more > 0 {
-		return errors.Join(append(ps.errs, moreProblems(ps.more))...)
+	if len(ps.errs) == 0 {
+		return nil
 	}
-	return errors.Join(ps.errs...)
+	return problemList(ps.errs)
 }
 
-// moreProblems is the last line of a long list of problems.
-type moreProblems int
+// problemList is every problem of a policy. Like an errors.Join it
+// unwraps to all of them, so that errors.Is and errors.As see each, but
+// its text lists only the first maxProblems, one per line, and then a
+// line counting the rest.
+type problemList []error
 
-func (n moreProblems) Error() string {
-	if n == 1 {
-		return "and 1 more problem"
+func (l problemList) Error() string {
+	var b strings.Builder
+	for i, err := range l[:min(len(l), maxProblems)] {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(err.Error())
 	}
-	return "and " + strconv.Itoa(int(n)) + " more problems"
+	switch n := len(l) - maxProblems; {
+	case n == 1:
+		b.WriteString("\nand 1 more problem")
+	case n > 1:
+		b.WriteString("\nand " + strconv.Itoa(n) + " more problems")
+	}
+	return b.String()
 }
+
+// Unwrap returns every problem.
+func (l problemList) Unwrap() []error { return l }
 
 // idHashes finds duplicate ids among many rules without a map of a
 // million strings: it keeps a hash of each id, sorts the hashes, and
