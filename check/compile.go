@@ -528,6 +528,9 @@ func (s *Snapshot) Len() int { return s.rules }
 // order they came.
 func (s *Snapshot) Rules() iter.Seq[policy.Rule] {
 	return func(yield func(policy.Rule) bool) {
+		if s.rules == 0 {
+			return // and the zero Snapshot has no table to walk
+		}
 		seen := make(map[*ruleInfo]bool, s.rules)
 		infos := make([]*ruleInfo, 0, s.rules)
 		for _, lf := range s.table.All() {

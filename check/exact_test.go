@@ -84,6 +84,12 @@ func TestZeroValues(t *testing.T) {
 	}
 	for range s.Pieces(rangeset.MustParseRange("10.0.0.0/8")) {
 	}
+	for r := range s.Rules() {
+		t.Errorf("zero Snapshot: Rules yields %v", r)
+	}
+	if s.Len() != 0 || s.Settings() != (policy.Settings{}) || !s.At().IsZero() {
+		t.Errorf("zero Snapshot: Len %d, Settings %+v, At %v", s.Len(), s.Settings(), s.At())
+	}
 	var c check.Checker
 	if d := c.Check(req); d != (check.Decision{}) {
 		t.Errorf("zero Checker: Check = %v, want the zero Decision", d)

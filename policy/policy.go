@@ -48,9 +48,9 @@ type Rule struct {
 
 // Expiry returns the instant from which r no longer matches, and reports
 // whether r expires at all. It is ExpiresAt when set, else the TTL added to
-// UpdatedAt (or CreatedAt). For a rule that [Validate] would refuse, the
-// result is only a best effort: a TTL with no timestamp never expires, and
-// one too large saturates at [MaxExpiry] plus one second.
+// UpdatedAt (or CreatedAt). For a rule that [Policy.Validate] would
+// refuse, the result is only a best effort: a TTL with no timestamp never
+// expires, and one too large saturates at [MaxExpiry] plus one second.
 func (r Rule) Expiry() (time.Time, bool) {
 	if !r.ExpiresAt.IsZero() {
 		return r.ExpiresAt, true
@@ -168,7 +168,7 @@ func (p Policy) Clone() Policy {
 }
 
 // Validation errors, wrapped by [*RuleError] and the settings errors of
-// [Validate]. Test for them with errors.Is.
+// [Policy.Validate]. Test for them with errors.Is.
 var (
 	// ErrEmptyID reports a rule without an id.
 	ErrEmptyID = errors.New("empty id")

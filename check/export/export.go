@@ -14,7 +14,7 @@ import (
 )
 
 // Options say whom, and when, an export decides for. A nil *Options means
-// a subject neither admin nor mobile, at the snapshot's instant.
+// a subject neither admin nor mobile, now.
 type Options struct {
 	// Admin and Mobile are the subject, as in [check.Request].
 	Admin, Mobile bool

@@ -74,17 +74,17 @@ func Guard(keep []Keep, now func() time.Time) func(old, new policy.Policy) error
 	}
 	keep = slices.Clone(keep)
 	return func(old, new policy.Policy) error {
+		t := now()
+		s, err := check.Compile(new, t)
+		if err != nil {
+			return err
+		}
 		if new.Settings.DefaultAction == policy.DefaultAuto {
 			for _, admin := range []bool{false, true} {
 				if hasAllow(old, admin) && !hasAllow(new, admin) {
 					return ErrOpensAllowlist
 				}
 			}
-		}
-		t := now()
-		s, err := check.Compile(new, t)
-		if err != nil {
-			return err
 		}
 		for _, k := range keep {
 			if a, d, ok := Denies(s, k, t); ok {

@@ -117,3 +117,14 @@ func TestGuardedStore(t *testing.T) {
 		t.Error("Put(invalid policy) succeeded")
 	}
 }
+
+// An invalid new policy is refused with its compile error, even when it
+// also has no allow rule left.
+func TestGuardInvalid(t *testing.T) {
+	t.Parallel()
+	guard := lockout.Guard(nil, nil)
+	err := guard(policy.New(rule("a", "10.0.0.0/8", policy.Allow)), policy.New(policy.Rule{ID: "q"}))
+	if !errors.Is(err, policy.ErrTarget) || errors.Is(err, lockout.ErrOpensAllowlist) {
+		t.Errorf("Guard(allowlist, invalid without allow) = %v, want the compile error", err)
+	}
+}

@@ -536,11 +536,14 @@ func (c *cli) validate(pos []string) int {
 	if len(pos) != 1 {
 		return c.usageError()
 	}
+	stop := c.progress("loading " + name(pos[0]))
 	data, ok := c.read(pos[0])
 	if !ok {
+		stop()
 		return exitBad
 	}
 	p, err := policy.Decode(data)
+	stop()
 	var lines []string
 	if err != nil {
 		lines = errorLines(err)

@@ -60,15 +60,12 @@ var ErrName = errors.New("filestore: policy names are 1 to 200 letters, digits, 
 
 var validName = regexp.MustCompile(`^[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}$`)
 
-// docEditor names the embedded editor without exporting it.
-type docEditor = docedit.Editor
-
-// Store is a directory of policy documents. It implements [store.Editor]
-// (with the methods of [docedit.Editor]), [store.Watcher] and [store.Feed].
+// Store is a directory of policy documents. It implements [store.Editor],
+// [store.Watcher] and [store.Feed].
 // It is safe for concurrent use, by goroutines and by processes sharing
 // the directory. Make one with [Open].
 type Store struct {
-	*docEditor
+	ed    *docedit.Editor
 	files *files
 }
 
@@ -103,7 +100,7 @@ func Open(dir string, opts *Options) (*Store, error) {
 			f.retention = opts.Retention
 		}
 	}
-	return &Store{docEditor: docedit.New(f, &do), files: f}, nil
+	return &Store{ed: docedit.New(f, &do), files: f}, nil
 }
 
 // Watch returns a channel that receives a value after every change of the
@@ -676,4 +673,61 @@ func (f *files) startPoller(_ context.Context, name string) (stop func(), err er
 		f.mu.Unlock()
 		close(done)
 	}, nil
+}
+
+// Load returns the named policy and its revision ([store.Store]): a copy
+// of what the Store last read or wrote when the files are unchanged, else
+// the document read and decoded afresh.
+func (s *Store) Load(ctx context.Context, name string) (policy.Policy, store.Revision, error) {
+	return s.ed.Load(ctx, name)
+}
+
+// Put replaces the whole policy ([store.Editor]).
+func (s *Store) Put(ctx context.Context, name string, p policy.Policy, expected store.Revision) (store.Revision, error) {
+	return s.ed.Put(ctx, name, p, expected)
+}
+
+// Delete removes the named policy's document ([store.Editor]).
+func (s *Store) Delete(ctx context.Context, name string, expected store.Revision) error {
+	return s.ed.Delete(ctx, name, expected)
+}
+
+// SetSettings replaces the policy's settings ([store.Editor]).
+func (s *Store) SetSettings(ctx context.Context, name string, st policy.Settings, expected store.Revision) (store.Revision, error) {
+	return s.ed.SetSettings(ctx, name, st, expected)
+}
+
+// CreateRule adds a rule with a new id ([store.Editor]).
+func (s *Store) CreateRule(ctx context.Context, name string, r policy.Rule, expected store.Revision) (policy.Rule, store.Revision, error) {
+	return s.ed.CreateRule(ctx, name, r, expected)
+}
+
+// GetRule returns the rule with the given id ([store.Editor]).
+func (s *Store) GetRule(ctx context.Context, name, id string) (policy.Rule, store.Revision, error) {
+	return s.ed.GetRule(ctx, name, id)
+}
+
+// UpdateRule replaces the rule with r's id ([store.Editor]).
+func (s *Store) UpdateRule(ctx context.Context, name string, r policy.Rule, expected store.Revision) (policy.Rule, store.Revision, error) {
+	return s.ed.UpdateRule(ctx, name, r, expected)
+}
+
+// PatchRule changes the fields of a rule that patch sets ([store.Editor]).
+func (s *Store) PatchRule(ctx context.Context, name, id string, patch store.Patch, expected store.Revision) (policy.Rule, store.Revision, error) {
+	return s.ed.PatchRule(ctx, name, id, patch, expected)
+}
+
+// DeleteRule removes the rule with the given id ([store.Editor]).
+func (s *Store) DeleteRule(ctx context.Context, name, id string, expected store.Revision) (store.Revision, error) {
+	return s.ed.DeleteRule(ctx, name, id, expected)
+}
+
+// DeleteRules removes every rule that q's filters match ([store.Editor]).
+func (s *Store) DeleteRules(ctx context.Context, name string, q store.Query, expected store.Revision) (int, store.Revision, error) {
+	return s.ed.DeleteRules(ctx, name, q, expected)
+}
+
+// ListRules returns one page of the rules that q matches ([store.Editor]).
+func (s *Store) ListRules(ctx context.Context, name string, q store.Query) ([]policy.Rule, int, error) {
+	return s.ed.ListRules(ctx, name, q)
 }

@@ -55,16 +55,13 @@ const maxRecorded = 10_000
 
 var validSchema = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
 
-// docEditor names the embedded editor without exporting it.
-type docEditor = docedit.Editor
-
 // Store is a PostgreSQL-backed [store.Editor], [store.Watcher] and
 // [store.Feed]. Without a guard every write runs in SQL on the rows it
 // changes; listing and deleting by query filter in SQL, on an index for
 // the target and the address contained. It is safe for concurrent use.
 // Close releases its connections. Make one with [Open].
 type Store struct {
-	*docEditor
+	ed      *docedit.Editor // Load, and the writes made through a guard
 	db      *db
 	now     func() time.Time
 	guarded bool
@@ -116,7 +113,14 @@ func Open(ctx context.Context, opts *Options) (*Store, error) {
 		return nil, err
 	}
 	ed := docedit.New(d, &docedit.Options{Now: o.Now, Guard: o.Guard})
-	return &Store{docEditor: ed, db: d, now: o.Now, guarded: o.Guard != nil}, nil
+	return &Store{ed: ed, db: d, now: o.Now, guarded: o.Guard != nil}, nil
+}
+
+// Load returns the named policy and its revision ([store.Store]), read in
+// one repeatable-read transaction. Stored rows that do not make a valid
+// policy are refused with an error wrapping [store.ErrInvalid].
+func (s *Store) Load(ctx context.Context, name string) (policy.Policy, store.Revision, error) {
+	return s.ed.Load(ctx, name)
 }
 
 // Close closes the store's connection pool. Watchers keep their
@@ -684,11 +688,11 @@ func idProblem(i int, id string) error {
 
 // Put replaces the whole policy. Without a guard it reads the old rows (to
 // keep the timestamps of unchanged rules, and to find the changes) and
-// writes only those that differ, or all of them with COPY when they are
-// many (see rewrite).
+// writes only those that differ, or, when they are many, all of them with
+// COPY into a table of the policy's own.
 func (s *Store) Put(ctx context.Context, name string, p policy.Policy, expected store.Revision) (store.Revision, error) {
 	if s.guarded {
-		return s.docEditor.Put(ctx, name, p, expected)
+		return s.ed.Put(ctx, name, p, expected)
 	}
 	p = p.Clone()
 	now := s.now()
@@ -733,7 +737,7 @@ func (s *Store) Delete(ctx context.Context, name string, expected store.Revision
 // SetSettings replaces the policy's settings, leaving its rows alone.
 func (s *Store) SetSettings(ctx context.Context, name string, st policy.Settings, expected store.Revision) (store.Revision, error) {
 	if s.guarded {
-		return s.docEditor.SetSettings(ctx, name, st, expected)
+		return s.ed.SetSettings(ctx, name, st, expected)
 	}
 	if err := (policy.Policy{Settings: st}).Validate(); err != nil {
 		return 0, fmt.Errorf("%w %s: %w", store.ErrInvalid, rangeset.Quote(name), err)
@@ -750,7 +754,7 @@ func (s *Store) SetSettings(ctx context.Context, name string, st policy.Settings
 // CreateRule inserts one row.
 func (s *Store) CreateRule(ctx context.Context, name string, r policy.Rule, expected store.Revision) (policy.Rule, store.Revision, error) {
 	if s.guarded {
-		return s.docEditor.CreateRule(ctx, name, r, expected)
+		return s.ed.CreateRule(ctx, name, r, expected)
 	}
 	r = r.Clone()
 	r.CreatedAt = s.now()
@@ -826,7 +830,7 @@ func (d *db) rule(ctx context.Context, tx pgx.Tx, name string, table int64, id s
 // UpdateRule replaces one row, keeping its CreatedAt.
 func (s *Store) UpdateRule(ctx context.Context, name string, r policy.Rule, expected store.Revision) (policy.Rule, store.Revision, error) {
 	if s.guarded {
-		return s.docEditor.UpdateRule(ctx, name, r, expected)
+		return s.ed.UpdateRule(ctx, name, r, expected)
 	}
 	r = r.Clone()
 	return s.modify(ctx, name, r.ID, expected, func(policy.Rule) policy.Rule { return r })
@@ -835,7 +839,7 @@ func (s *Store) UpdateRule(ctx context.Context, name string, r policy.Rule, expe
 // PatchRule changes the fields patch sets in one row.
 func (s *Store) PatchRule(ctx context.Context, name, id string, patch store.Patch, expected store.Revision) (policy.Rule, store.Revision, error) {
 	if s.guarded {
-		return s.docEditor.PatchRule(ctx, name, id, patch, expected)
+		return s.ed.PatchRule(ctx, name, id, patch, expected)
 	}
 	return s.modify(ctx, name, id, expected, patch.Apply)
 }
@@ -873,7 +877,7 @@ func (s *Store) modify(ctx context.Context, name, id string, expected store.Revi
 // DeleteRule deletes one row.
 func (s *Store) DeleteRule(ctx context.Context, name, id string, expected store.Revision) (store.Revision, error) {
 	if s.guarded {
-		return s.docEditor.DeleteRule(ctx, name, id, expected)
+		return s.ed.DeleteRule(ctx, name, id, expected)
 	}
 	return s.db.write(ctx, name, false, func(tx pgx.Tx, w *wstate) error {
 		if err := conflict(name, expected, w.cur); err != nil {
@@ -945,7 +949,7 @@ func (s *Store) ListRules(ctx context.Context, name string, q store.Query) ([]po
 // the policy's row lock, so no rule written meanwhile is touched unseen.
 func (s *Store) DeleteRules(ctx context.Context, name string, q store.Query, expected store.Revision) (int, store.Revision, error) {
 	if s.guarded {
-		return s.docEditor.DeleteRules(ctx, name, q, expected)
+		return s.ed.DeleteRules(ctx, name, q, expected)
 	}
 	n := 0
 	rev, err := s.db.write(ctx, name, false, func(tx pgx.Tx, w *wstate) error {

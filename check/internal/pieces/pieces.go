@@ -1,5 +1,5 @@
-// Package pieces holds what the packages that walk [check.Snapshot.Pieces]
-// share about the pieces it yields.
+// Package pieces holds what the packages that walk the pieces of
+// check.Snapshot.Pieces share about them.
 package pieces
 
 import "net/netip"
