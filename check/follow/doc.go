@@ -16,7 +16,8 @@
 //
 // Following fails closed: an unreachable store, an invalid policy or a
 // revision that went back never replaces the last good snapshot; the
-// error is reported at once in [Follower.Status] and to Options.OnError,
+// error is reported at once in [Follower.Status] and to Options.OnError
+// (a store that stops answering, once Options.StoreTimeout has passed),
 // and the follower retries with a jittered exponential backoff.
 //
 // A [Group] follows many named policies of one store, one follower per

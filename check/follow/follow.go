@@ -34,6 +34,11 @@ type Options struct {
 	// reloaded, and the longest wait between retries after an error;
 	// zero means 5 seconds.
 	PollInterval time.Duration
+	// StoreTimeout bounds each Load, and each read of a store.Feed's
+	// changes, that following makes, so that a store that stops answering
+	// (a stalled connection) is reported and retried rather than waited
+	// for without end; zero means 1 minute.
+	StoreTimeout time.Duration
 }
 
 // Status is what a [Follower] reports about itself.
@@ -62,12 +67,14 @@ type Follower struct {
 	onError func(error)
 	now     func() time.Time
 	poll    time.Duration
+	timeout time.Duration // of each store call following makes
 	cancel  context.CancelFunc
 	done    chan struct{} // closed when run returns
 
-	// apply is held while the checker is brought up to the store, by
-	// following or Reload, and guards full.
-	apply sync.Mutex
+	// apply, a lock that a waiter can give up on, is held while the
+	// checker is brought up to the store, by following or Reload, and
+	// guards full.
+	apply chan struct{}
 	full  bool // the next refresh loads the whole policy
 
 	mu     sync.Mutex // guards the fields below
@@ -112,13 +119,16 @@ func Follow(ctx context.Context, st store.Store, name string, opts *Options) (*F
 	}
 	f := &Follower{
 		st: st, name: name, onError: opts.OnError, now: opts.Now, poll: opts.PollInterval,
-		done: make(chan struct{}), pub: make(chan struct{}),
+		done: make(chan struct{}), pub: make(chan struct{}), apply: make(chan struct{}, 1),
 	}
 	if f.now == nil {
 		f.now = time.Now
 	}
 	if f.poll <= 0 {
 		f.poll = 5 * time.Second
+	}
+	if f.timeout = opts.StoreTimeout; f.timeout <= 0 {
+		f.timeout = time.Minute
 	}
 	// Following outlives ctx, which bounds only the start: run on a
 	// context of its own, which ctx cancels until the start is over.
@@ -345,22 +355,46 @@ func (f *Follower) backoff(n int) time.Duration {
 // doubts what is served. It returns the error it met, nil when it served
 // the policy loaded or already served it; an error is also reported as
 // following reports errors.
+//
+// Reload waits for following to finish what it is doing, or for ctx. On a
+// closed follower it returns an error wrapping [check.ErrClosed].
 func (f *Follower) Reload(ctx context.Context) error {
-	if f.c == nil {
-		return fmt.Errorf("follow: Reload: %w", check.ErrClosed)
+	errClosed := fmt.Errorf("follow: Reload of %s: %w", rangeset.Quote(f.name), check.ErrClosed)
+	if f.c == nil || f.isClosed() {
+		return errClosed
 	}
-	f.apply.Lock()
-	defer f.apply.Unlock()
+	select {
+	case f.apply <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("follow: Reload of %s: %w", rangeset.Quote(f.name), ctx.Err())
+	}
+	defer func() { <-f.apply }()
+	if f.isClosed() {
+		return errClosed
+	}
 	_, err := f.reload(ctx, true)
 	return err
+}
+
+// isClosed reports whether Close has closed the follower.
+func (f *Follower) isClosed() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.closed
 }
 
 // refresh brings the follower up to the store: by applying the changes of
 // a store.Feed, or by loading the whole policy. It reports whether the
 // store answered, as reload does.
 func (f *Follower) refresh(ctx context.Context, clear bool) bool {
-	f.apply.Lock()
-	defer f.apply.Unlock()
+	select {
+	case f.apply <- struct{}{}:
+	case <-ctx.Done():
+		return true // stopping: nothing to report
+	}
+	defer func() { <-f.apply }()
+	ctx, cancel := context.WithTimeoutCause(ctx, f.timeout, errSlowStore)
+	defer cancel()
 	if fd, ok := f.st.(store.Feed); ok && !f.full {
 		return f.follow(ctx, fd, clear)
 	}
@@ -384,7 +418,7 @@ func (f *Follower) follow(ctx context.Context, fd store.Feed, clear bool) bool {
 	served := f.rev
 	f.mu.Unlock()
 	changes, rev, err := fd.Changes(ctx, f.name, served)
-	if ctx.Err() != nil {
+	if stopping(ctx) {
 		return true
 	}
 	if errors.Is(err, store.ErrGap) || err == nil && rev < served {
@@ -392,7 +426,7 @@ func (f *Follower) follow(ctx context.Context, fd store.Feed, clear bool) bool {
 		return answered
 	}
 	if err != nil {
-		f.fail(fmt.Errorf("follow: reading the changes of %s after revision %d: %w", rangeset.Quote(f.name), served, err))
+		f.fail(fmt.Errorf("follow: reading the changes of %s after revision %d: %w", rangeset.Quote(f.name), served, slowErr(ctx, err)))
 		return false
 	}
 	for len(changes) > 0 {
@@ -478,12 +512,12 @@ func (f *Follower) applyRevision(cs []store.Change) error {
 // far (it does not while the store cannot be watched). f.apply is held.
 func (f *Follower) reload(ctx context.Context, clear bool) (bool, error) {
 	p, rev, err := f.st.Load(ctx, f.name)
-	if ctx.Err() != nil {
+	if stopping(ctx) {
 		return true, ctx.Err()
 	}
 	q := rangeset.Quote(f.name)
 	if err != nil {
-		err = fmt.Errorf("follow: loading %s: %w", q, err)
+		err = fmt.Errorf("follow: loading %s: %w", q, slowErr(ctx, err))
 		f.fail(err)
 		return false, err
 	}
@@ -513,6 +547,24 @@ func (f *Follower) reload(ctx context.Context, clear bool) (bool, error) {
 	}
 	f.publish(rev, clear)
 	return true, nil
+}
+
+// errSlowStore is the cause of the end of a store call's context when the
+// store did not answer within Options.StoreTimeout.
+var errSlowStore = errors.New("the store did not answer in time")
+
+// stopping reports whether ctx ended for another reason than the store's
+// timeout: following stops, or Reload's caller gave up.
+func stopping(ctx context.Context) bool {
+	return ctx.Err() != nil && context.Cause(ctx) != errSlowStore
+}
+
+// slowErr says so when err is the store's answer to its timeout.
+func slowErr(ctx context.Context, err error) error {
+	if context.Cause(ctx) == errSlowStore {
+		return fmt.Errorf("%w: %w", errSlowStore, err)
+	}
+	return err
 }
 
 // sameContent reports whether p has the settings and rules of s, in any
@@ -548,10 +600,15 @@ func sameContent(s *check.Snapshot, p policy.Policy) bool {
 	return true
 }
 
-// fail records err, keeping the instant the errors began, and reports it.
+// fail records err, keeping the instant the errors began, and reports it;
+// a closed follower reports nothing (a Reload that Close overtook).
 func (f *Follower) fail(err error) {
 	now := f.now()
 	f.mu.Lock()
+	if f.closed {
+		f.mu.Unlock()
+		return
+	}
 	if f.err == nil {
 		f.errAt = now
 	}
@@ -563,9 +620,14 @@ func (f *Follower) fail(err error) {
 }
 
 // publish records rev as served, once its snapshot is, clears the errors
-// when clear is set, and wakes the waiters.
+// when clear is set, and wakes the waiters. On a closed follower, whose
+// waiters Close woke for good, it does nothing.
 func (f *Follower) publish(rev store.Revision, clear bool) {
 	f.mu.Lock()
+	if f.closed {
+		f.mu.Unlock()
+		return
+	}
 	f.rev = rev
 	if clear {
 		f.err, f.errAt = nil, time.Time{}

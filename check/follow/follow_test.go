@@ -609,3 +609,139 @@ func TestFollowPolls(t *testing.T) {
 		t.Error("a closed follower kept following")
 	}
 }
+
+// loadSignal is a store that says when a Load has read the policy.
+type loadSignal struct {
+	st     store.Store
+	loaded chan struct{}
+}
+
+func (l loadSignal) Load(ctx context.Context, name string) (policy.Policy, store.Revision, error) {
+	p, rev, err := l.st.Load(ctx, name)
+	select {
+	case l.loaded <- struct{}{}:
+	default:
+	}
+	return p, rev, err
+}
+
+// TestReloadDuringClose closes a follower while a Reload compiles a large
+// new revision: Close overtakes it, and neither panics nor reports an
+// error after Close (it used to close the waiters' channel twice).
+func TestReloadDuringClose(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	rules := make([]policy.Rule, 50_000)
+	for i := range rules {
+		rules[i] = rule("r"+strconv.Itoa(i), netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}).String(), policy.Deny)
+	}
+	for range 3 {
+		st := memstore.New(nil)
+		st.Put(ctx, "p", policy.New(rules[:1]...), store.Any)
+		ls := loadSignal{st, make(chan struct{}, 1)}
+		var reported atomic.Int32
+		closed := atomic.Bool{}
+		f, err := follow.Follow(ctx, ls, "p", &follow.Options{PollInterval: time.Hour, OnError: func(error) {
+			if closed.Load() {
+				reported.Add(1)
+			}
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		<-ls.loaded
+		st.Put(ctx, "p", policy.New(rules...), store.Any)
+		done := make(chan error)
+		go func() { done <- f.Reload(ctx) }()
+		<-ls.loaded // the Reload compiles now
+		time.Sleep(time.Millisecond)
+		f.Close()
+		closed.Store(true)
+		if err := <-done; err != nil && !errors.Is(err, check.ErrClosed) {
+			t.Errorf("Reload overtaken by Close = %v, want nil or ErrClosed", err)
+		}
+		if err := f.Reload(ctx); !errors.Is(err, check.ErrClosed) {
+			t.Errorf("Reload after Close = %v, want ErrClosed", err)
+		}
+		if n := reported.Load(); n != 0 {
+			t.Errorf("%d errors reported after Close", n)
+		}
+	}
+}
+
+// TestReloadWaitsForContext: Reload gives up waiting for following when
+// its context ends.
+func TestReloadWaitsForContext(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	defer close(release)
+	bs := &stuckStore{release: release}
+	f, err := follow.Follow(t.Context(), bs, "p", &follow.Options{PollInterval: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	eventually(t, "a poll blocked in Load", func() bool { return bs.blocked.Load() })
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	if err := f.Reload(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Reload while following is stuck = %v, want DeadlineExceeded", err)
+	}
+}
+
+// stuckStore answers its first Load, then blocks every later one until
+// release is closed.
+type stuckStore struct {
+	release chan struct{}
+	calls   atomic.Int32
+	blocked atomic.Bool
+}
+
+func (g *stuckStore) Load(ctx context.Context, name string) (policy.Policy, store.Revision, error) {
+	if g.calls.Add(1) == 1 {
+		return policy.New(), 1, nil
+	}
+	g.blocked.Store(true)
+	select {
+	case <-g.release:
+	case <-ctx.Done():
+	}
+	return policy.Policy{}, 0, errors.New("released")
+}
+
+// TestStoreTimeout: a store that stops answering is reported once
+// Options.StoreTimeout has passed, not waited for without end.
+func TestStoreTimeout(t *testing.T) {
+	t.Parallel()
+	st := &silentStore{}
+	errs := make(chan error, 16)
+	f, err := follow.Follow(t.Context(), st, "p", &follow.Options{PollInterval: 10 * time.Millisecond, StoreTimeout: 30 * time.Millisecond,
+		OnError: func(err error) {
+			select {
+			case errs <- err:
+			default:
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	err = nextErr(t, errs)
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "the store did not answer in time") {
+		t.Errorf("a store that stopped answering: %v", err)
+	}
+	if s := f.Status(); s.Err == nil || s.Revision != 1 {
+		t.Errorf("Status = %+v, want revision 1 and the error", s)
+	}
+}
+
+// silentStore answers its first Load, then none until ctx ends.
+type silentStore struct{ calls atomic.Int32 }
+
+func (s *silentStore) Load(ctx context.Context, name string) (policy.Policy, store.Revision, error) {
+	if s.calls.Add(1) == 1 {
+		return policy.New(), 1, nil
+	}
+	<-ctx.Done()
+	return policy.Policy{}, 0, ctx.Err()
+}
