@@ -42,6 +42,13 @@ type Options struct {
 	// attempt doubles the wait, up to a minute, with jitter. Meanwhile
 	// Watch fails at once with the last error.
 	Retry time.Duration
+	// KeepAlive is how long the connection that watches for changes may
+	// stay quiet before it is pinged, and how long a ping, or the dial of
+	// a new such connection, may take: a server that stops answering then
+	// ends every watch, which its followers report and retry, rather than
+	// leaving them waiting for changes that never come. Zero means 30
+	// seconds.
+	KeepAlive time.Duration
 	// Retention is how many of each policy's latest revisions keep their
 	// changes for [Store.Changes]; zero means 1000, a negative number none
 	// (every follower then loads whole policies). A revision that changes
@@ -93,6 +100,9 @@ func Open(ctx context.Context, opts *Options) (*Store, error) {
 	if o.Retry <= 0 {
 		o.Retry = time.Second
 	}
+	if o.KeepAlive <= 0 {
+		o.KeepAlive = 30 * time.Second
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -106,7 +116,7 @@ func Open(ctx context.Context, opts *Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres.Open: %w", err)
 	}
-	d := &db{pool: pool, dsn: o.DSN, schema: pgx.Identifier{o.Schema}.Sanitize(), name: o.Schema, retry: o.Retry, retention: o.Retention}
+	d := &db{pool: pool, dsn: o.DSN, schema: pgx.Identifier{o.Schema}.Sanitize(), name: o.Schema, retry: o.Retry, retention: o.Retention, keepAlive: o.KeepAlive}
 	d.hub.d = d
 	if err := d.migrate(ctx); err != nil {
 		pool.Close()
@@ -144,6 +154,7 @@ type db struct {
 	schema    string // quoted
 	name      string // the schema, unquoted: the NOTIFY channel
 	retry     time.Duration
+	keepAlive time.Duration
 	retention int
 	hub       hub
 }

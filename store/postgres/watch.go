@@ -17,16 +17,19 @@ import (
 
 // hub multiplexes every watcher of a Store, whatever the policy, over one
 // LISTEN connection: a session, open while there are watchers. When the
-// session's connection is lost, every watch channel is closed at once (a
-// follower then says so and watches again), and the next Watch connects
-// anew; failed connections make the following Watch calls fail at once
-// with the same error until a backoff has passed, so that a fleet of
-// followers does not dial a server that is down in step.
+// session's connection is lost, or stops answering (a connection that
+// stays quiet for Options.KeepAlive is pinged, and must answer within as
+// long), every watch channel is closed at once (a follower then says so
+// and watches again), and the next Watch connects anew; failed
+// connections make the following Watch calls fail at once with the same
+// error until a backoff has passed, so that a fleet of followers does not
+// dial a server that is down in step.
 type hub struct {
 	d *db
 
 	mu       sync.Mutex
 	sess     *session
+	dialing  chan struct{} // closed when the dial under way ends; nil when none is
 	watchers map[string]map[chan struct{}]struct{}
 	n        int           // watchers of sess
 	err      error         // the last failure to connect
@@ -52,29 +55,30 @@ func parsePayload(s string) (name string, rev store.Revision, ok bool) {
 }
 
 func (h *hub) watch(ctx context.Context, name string) (<-chan struct{}, error) {
+	q := rangeset.Quote(name)
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.sess == nil {
+	for h.sess == nil {
 		if now := time.Now(); now.Before(h.retryAt) {
-			return nil, fmt.Errorf("postgres: watching %s: %w (next attempt in %v)", rangeset.Quote(name), h.err, h.retryAt.Sub(now).Round(time.Millisecond))
+			return nil, fmt.Errorf("postgres: watching %s: %w (next attempt in %v)", q, h.err, h.retryAt.Sub(now).Round(time.Millisecond))
 		}
-		// Dialing under the lock makes concurrent watchers wait for one
-		// connection instead of opening one each.
-		conn, err := h.d.listen(ctx)
-		if err != nil && ctx.Err() != nil {
-			return nil, fmt.Errorf("postgres: watching %s: %w", rangeset.Quote(name), ctx.Err())
+		// One dial at a time: concurrent watchers wait for its session
+		// instead of opening a connection each, each as long as its own
+		// context lets it.
+		if d := h.dialing; d != nil {
+			h.mu.Unlock()
+			select {
+			case <-d:
+				h.mu.Lock()
+				continue
+			case <-ctx.Done():
+				h.mu.Lock()
+				return nil, fmt.Errorf("postgres: watching %s: %w", q, ctx.Err())
+			}
 		}
-		if err != nil { // the server's failure, not the caller's: back off
-			h.wait = min(max(2*h.wait, h.d.retry), time.Minute)
-			h.retryAt = time.Now().Add(h.wait/2 + rand.N(h.wait/2+1))
-			h.err = err
-			return nil, fmt.Errorf("postgres: watching %s: %w", rangeset.Quote(name), err)
+		if err := h.dial(ctx); err != nil {
+			return nil, fmt.Errorf("postgres: watching %s: %w", q, err)
 		}
-		h.wait, h.err = 0, nil
-		lctx, cancel := context.WithCancel(context.Background())
-		s := &session{cancel: cancel, lost: make(chan struct{})}
-		h.sess = s
-		go h.loop(lctx, conn, s)
 	}
 	s := h.sess
 	ch := make(chan struct{}, 1)
@@ -109,13 +113,49 @@ func (h *hub) watch(ctx context.Context, name string) (<-chan struct{}, error) {
 	return ch, nil
 }
 
+// dial opens the session. h.mu is held on entry and on return, but not
+// while dialing, which ends within Options.KeepAlive: a server that
+// accepts connections without answering them is a failure too.
+func (h *hub) dial(ctx context.Context) error {
+	done := make(chan struct{})
+	h.dialing = done
+	h.mu.Unlock()
+	dctx, cancel := context.WithTimeout(ctx, h.d.keepAlive)
+	conn, err := h.d.listen(dctx)
+	cancel()
+	h.mu.Lock()
+	h.dialing = nil
+	close(done)
+	if err != nil && ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if err != nil { // the server's failure, not the caller's: back off
+		h.wait = min(max(2*h.wait, h.d.retry), time.Minute)
+		h.retryAt = time.Now().Add(h.wait/2 + rand.N(h.wait/2+1))
+		h.err = err
+		return err
+	}
+	h.wait, h.err = 0, nil
+	lctx, lcancel := context.WithCancel(context.Background())
+	s := &session{cancel: lcancel, lost: make(chan struct{})}
+	h.sess = s
+	go h.loop(lctx, conn, s)
+	return nil
+}
+
 // loop hands the session's notifications to the watchers until ctx is done
-// or the connection is lost, which closes every watch channel.
+// or the connection is lost or stops answering, which closes every watch
+// channel.
 func (h *hub) loop(ctx context.Context, conn *pgx.Conn, s *session) {
 	defer close(s.lost)
 	for {
-		n, err := conn.WaitForNotification(ctx)
+		wctx, cancel := context.WithTimeout(ctx, h.d.keepAlive)
+		n, err := conn.WaitForNotification(wctx)
+		cancel()
 		if err != nil {
+			if ctx.Err() == nil && wctx.Err() != nil && h.d.alive(ctx, conn) {
+				continue // quiet, but the server answers
+			}
 			break
 		}
 		name, _, ok := parsePayload(n.Payload)
@@ -146,6 +186,14 @@ func (h *hub) loop(ctx context.Context, conn *pgx.Conn, s *session) {
 	}
 	h.sess, h.watchers, h.n = nil, nil, 0
 	s.cancel()
+}
+
+// alive reports whether the server answers a ping on conn within
+// Options.KeepAlive.
+func (d *db) alive(ctx context.Context, conn *pgx.Conn) bool {
+	ctx, cancel := context.WithTimeout(ctx, d.keepAlive)
+	defer cancel()
+	return conn.Ping(ctx) == nil
 }
 
 func (d *db) listen(ctx context.Context) (*pgx.Conn, error) {
