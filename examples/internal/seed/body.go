@@ -81,7 +81,7 @@ func checkKeys(dec *json.Decoder, t reflect.Type) error {
 	for t != nil && t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	if t != nil && t.Implements(reflect.TypeFor[json.Unmarshaler]()) {
+	if u := reflect.TypeFor[json.Unmarshaler](); t != nil && (t.Implements(u) || reflect.PointerTo(t).Implements(u)) {
 		t = nil // its keys are its own business; repeats are still refused
 	}
 	tok, _ := dec.Token()

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ipgate/ipgate/policy"
 )
 
 func TestLoadCredentials(t *testing.T) {
@@ -65,6 +67,7 @@ func TestReadJSON(t *testing.T) {
 			D string `json:"d"`
 		} `json:"e"`
 		M map[string]int `json:"m"`
+		R policy.Rule    `json:"r"` // decodes itself, with keys of its own
 	}
 	lenient := &JSONOptions{TrailingCommas: true}
 	for _, tc := range []struct {
@@ -88,6 +91,7 @@ func TestReadJSON(t *testing.T) {
 		{`[1]`, nil, 400, "the request body must be an object, not array"},
 		{`{"c": 1}`, nil, 400, `unknown field "c"`},
 		{`{"e": [{"d": "x"}], "m": {"K": 1, "k": 2}}`, nil, 0, ""},
+		{`{"r": {"id": "a", "ip": "10.0.0.1", "action": "allow"}}`, nil, 0, ""},
 		{`{"a": 1, "a": 2}`, nil, 400, `field "a" is given twice`},
 		{`{"A": 1}`, nil, 400, `unknown field "A" (field names are case-sensitive)`},
 		{`{"e": [{"d": "x"}, {"d": "x", "D": "y"}]}`, nil, 400, `unknown field "D" (field names are case-sensitive)`},
