@@ -24,7 +24,11 @@
 // (a policy that does not apply to mobile clients allows it): the header
 // "1" or "true" says yes, "0", "false" or none says no, and anything else
 // (a second value included) is denied with reason invalid. From a peer that
-// is not one of -trust the headers are ignored.
+// is not one of -trust the headers are ignored. The proxy must set these
+// headers itself, or clear them: nginx's auth_request and Traefik's
+// ForwardAuth pass every header the client sent unless told otherwise (as
+// the configurations below are), and a client could then claim to be an
+// administrator or exempt.
 //
 // The policy is reloaded whenever the store's document NAME.json changes;
 // an invalid document keeps the last good policy serving and is logged.
@@ -47,12 +51,17 @@
 //	    proxy_pass_request_body off;
 //	    proxy_set_header        Content-Length "";
 //	    proxy_set_header        X-Forwarded-For $remote_addr;
+//	    proxy_set_header        X-Admin "";   # with -admin-header X-Admin
+//	    proxy_set_header        X-Mobile "";  # with -mobile-header X-Mobile
 //	}
 //
 // proxy_set_header replaces the X-Forwarded-For the client sent, so the
 // header holds one address, nginx's view of the client. (X-Real-IP
-// $remote_addr with -header X-Real-IP does the same.) nginx denies with 403
-// when the answer is 403 and lets the request through on any 2xx.
+// $remote_addr with -header X-Real-IP does the same.) The subject headers
+// are cleared here; set them instead from what nginx itself knows (a
+// variable of its own authentication), never from the client's headers.
+// nginx denies with 403 when the answer is 403 and lets the request
+// through on any 2xx.
 //
 // # Traefik
 //
@@ -61,9 +70,12 @@
 //	    ipgate:
 //	      forwardAuth:
 //	        address: http://127.0.0.1:9191/
+//	        authRequestHeaders: [X-Forwarded-For]
 //	        authResponseHeaders: [X-Ipgate-Decision, X-Ipgate-Rule]
 //
-// Traefik sends X-Forwarded-For with the client's address last; run
+// authRequestHeaders keeps the client's other headers (a subject header
+// among them) from reaching forwardauth. Traefik sends X-Forwarded-For
+// with the client's address last; run
 // forwardauth with -trust naming Traefik's address. Leave
 // trustForwardHeader off unless Traefik itself sits behind trusted proxies.
 //
@@ -270,8 +282,11 @@ func subject(r *http.Request, cfg config) (subjectFlags, error) {
 	if cfg.adminHeader == "" && cfg.mobileHeader == "" {
 		return subjectFlags{}, nil
 	}
+	// As the gate compares them: the peer canonical, the prefixes as
+	// trustflag.Parse gives them.
 	peer, err := netip.ParseAddrPort(r.RemoteAddr)
-	if err != nil || !slices.ContainsFunc(cfg.trust, func(p netip.Prefix) bool { return p.Contains(peer.Addr().Unmap()) }) {
+	a := rangeset.Canonical(peer.Addr())
+	if err != nil || !slices.ContainsFunc(cfg.trust, func(p netip.Prefix) bool { return p.Contains(a) }) {
 		return subjectFlags{}, nil
 	}
 	var s subjectFlags

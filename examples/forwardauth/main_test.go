@@ -21,6 +21,7 @@ import (
 
 	"github.com/ipgate/ipgate/check"
 	"github.com/ipgate/ipgate/check/httpgate"
+	"github.com/ipgate/ipgate/examples/internal/trustflag"
 	"github.com/ipgate/ipgate/policy"
 )
 
@@ -119,7 +120,11 @@ func TestSubjectHeaders(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := config{trust: httpgate.Loopback(), adminHeader: "X-Admin", mobileHeader: "X-Mobile"}
+	trust, err := trustflag.Parse("127.0.0.1, link-local, ::ffff:127.0.0.2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := config{trust: trust, adminHeader: "X-Admin", mobileHeader: "X-Mobile"}
 	for _, tc := range []struct {
 		name, peer string
 		headers    map[string][]string
@@ -135,6 +140,10 @@ func TestSubjectHeaders(t *testing.T) {
 		{"mobile from an untrusted peer", "198.51.100.7:1", map[string][]string{"X-Mobile": {"1"}}, 403, "default"},
 		{"unreadable admin", "127.0.0.1:1", map[string][]string{"X-Admin": {"yes"}}, 403, "invalid"},
 		{"two mobile values", "127.0.0.1:1", map[string][]string{"X-Mobile": {"1", "1"}}, 403, "invalid"},
+		// The gate trusts a zoned peer and a mapped -trust prefix, and so
+		// do the subject headers.
+		{"admin from a zoned trusted peer", "[fe80::1%eth0]:1", map[string][]string{"X-Admin": {"1"}}, 200, "rule"},
+		{"admin from a trusted peer given mapped", "127.0.0.2:1", map[string][]string{"X-Admin": {"1"}}, 200, "rule"},
 	} {
 		var logs bytes.Buffer
 		h, err := handler(s, cfg, slog.New(slog.NewTextHandler(&logs, nil)))
@@ -275,6 +284,7 @@ http {
             proxy_pass_request_body off;
             proxy_set_header Content-Length "";
             proxy_set_header X-Forwarded-For $remote_addr;
+            proxy_set_header X-Mobile "";
         }
     }
 }
@@ -296,8 +306,10 @@ func TestNginx(t *testing.T) {
 		}
 	}
 	t.Parallel()
-	storeDir := newStore(t, doc)
-	h, closeFn, err := newServer(t.Context(), config{dir: storeDir, policy: "web", trust: httpgate.Loopback()}, quiet)
+	// Mobile clients are exempt, and the proxy clears what a client
+	// says of itself.
+	storeDir := newStore(t, strings.Replace(doc, `{"rules"`, `{"applyToMobile": false, "rules"`, 1))
+	h, closeFn, err := newServer(t.Context(), config{dir: storeDir, policy: "web", trust: httpgate.Loopback(), mobileHeader: "X-Mobile"}, quiet)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -358,18 +370,23 @@ func TestNginx(t *testing.T) {
 		xff    string
 		status int
 		rule   string
+		mobile bool // the client claims to be mobile
 	}{
-		{"203.0.113.7", 200, `"office"`},
-		{"198.51.100.1", 403, ""},
-		{"203.0.113.66", 403, `"kiosk\n"`},
-		{"2001:db8::7", 200, `"v6"`},
+		{"203.0.113.7", 200, `"office"`, false},
+		{"198.51.100.1", 403, "", false},
+		{"198.51.100.1", 403, "", true},
+		{"203.0.113.66", 403, `"kiosk\n"`, false},
+		{"2001:db8::7", 200, `"v6"`, false},
 		// nginx takes the last address (real_ip_recursive off), as the
 		// balancer appended it: what a client wrote before it is ignored.
-		{"203.0.113.7, 198.51.100.1", 403, ""},
+		{"203.0.113.7, 198.51.100.1", 403, "", false},
 	}
 	for _, tt := range tests {
 		req, _ := http.NewRequestWithContext(context.Background(), "GET", base+"/page", nil)
 		req.Header.Set("X-Forwarded-For", tt.xff)
+		if tt.mobile {
+			req.Header.Set("X-Mobile", "1")
+		}
 		resp, err := client.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -377,7 +394,7 @@ func TestNginx(t *testing.T) {
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		if resp.StatusCode != tt.status {
-			t.Errorf("X-Forwarded-For %q: status %d, want %d (%q)", tt.xff, resp.StatusCode, tt.status, body)
+			t.Errorf("X-Forwarded-For %q (mobile %v): status %d, want %d (%q)", tt.xff, tt.mobile, resp.StatusCode, tt.status, body)
 		}
 		if tt.status == 200 && string(body) != "protected\n" {
 			t.Errorf("X-Forwarded-For %q: body %q", tt.xff, body)

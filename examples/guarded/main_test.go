@@ -18,12 +18,12 @@ import (
 
 func TestParseTrust(t *testing.T) {
 	t.Parallel()
-	got, err := trustflag.Parse(" loopback, 10.0.0.0/8,192.0.2.1,::ffff:10.0.0.0/104,, link-local")
+	got, err := trustflag.Parse(" loopback, 10.0.0.0/8,192.0.2.1,::ffff:10.0.0.0/104,, link-local, ::ffff:127.0.0.1, 10.1.2.3/16")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var want []netip.Prefix
-	for _, s := range []string{"127.0.0.0/8", "::1/128", "10.0.0.0/8", "192.0.2.1/32", "::ffff:10.0.0.0/104", "169.254.0.0/16", "fe80::/10"} {
+	for _, s := range []string{"127.0.0.0/8", "::1/128", "10.0.0.0/8", "192.0.2.1/32", "10.0.0.0/8", "169.254.0.0/16", "fe80::/10", "127.0.0.1/32", "10.1.0.0/16"} {
 		want = append(want, netip.MustParsePrefix(s))
 	}
 	if !slices.Equal(got, want) {
@@ -31,6 +31,11 @@ func TestParseTrust(t *testing.T) {
 	}
 	if got, err := trustflag.Parse(""); err != nil || len(got) != 0 {
 		t.Errorf(`trustflag.Parse("") = %v, %v`, got, err)
+	}
+	for _, bad := range []string{"::ffff:0:0/95", "::ffff:10.0.0.0/64"} {
+		if _, err := trustflag.Parse(bad); err == nil {
+			t.Errorf("trustflag.Parse(%q) succeeded", bad)
+		}
 	}
 	if _, err := trustflag.Parse("private,10.0.0.5/33,"); err == nil || err.Error() != `-trust: "10.0.0.5/33" is not a prefix, an address or one of private, loopback, link-local` {
 		t.Errorf("parseTrust of a bad prefix: %v", err)

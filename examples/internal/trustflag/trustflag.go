@@ -12,7 +12,9 @@ import (
 )
 
 // Parse reads a -trust flag: comma-separated prefixes, addresses and the
-// classes private, loopback and link-local of package httpgate.
+// classes private, loopback and link-local of package httpgate. The
+// prefixes are canonical, as httpgate compares them: masked, and an
+// IPv4-mapped one as its IPv4 prefix.
 func Parse(s string) ([]netip.Prefix, error) {
 	classes := map[string]func() []netip.Prefix{
 		"private": httpgate.Private, "loopback": httpgate.Loopback, "link-local": httpgate.LinkLocal,
@@ -27,15 +29,17 @@ func Parse(s string) ([]netip.Prefix, error) {
 		if f == "" {
 			continue
 		}
-		if a, err := netip.ParseAddr(f); err == nil {
-			out = append(out, netip.PrefixFrom(a, a.BitLen()))
-			continue
-		}
 		p, err := netip.ParsePrefix(f)
-		if err != nil {
+		if a, aerr := netip.ParseAddr(f); aerr == nil {
+			p, err = netip.PrefixFrom(a, a.BitLen()), nil
+		}
+		if err != nil || !p.IsValid() || p.Addr().Is4In6() && p.Bits() < 96 {
 			return nil, fmt.Errorf("-trust: %s is not a prefix, an address or one of private, loopback, link-local", rangeset.Quote(f))
 		}
-		out = append(out, p)
+		if p.Addr().Is4In6() {
+			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+		}
+		out = append(out, p.Masked())
 	}
 	return out, nil
 }
