@@ -74,7 +74,10 @@
 //	        authResponseHeaders: [X-Ipgate-Decision, X-Ipgate-Rule]
 //
 // authRequestHeaders keeps the client's other headers (a subject header
-// among them) from reaching forwardauth. Traefik sends X-Forwarded-For
+// among them) from reaching forwardauth. Traefik answers a denied client
+// with forwardauth's 403 itself, headers included, so the client sees the
+// X-Ipgate- headers (the rule that denied it, the address decided); nginx
+// and Envoy pass them only as configured. Traefik sends X-Forwarded-For
 // with the client's address last; run
 // forwardauth with -trust naming Traefik's address. Leave
 // trustForwardHeader off unless Traefik itself sits behind trusted proxies.

@@ -14,9 +14,11 @@
 // values. An unreadable address is decided as the gate decides it: denied,
 // reason invalid, unless the policy is disabled or exempts the subject.
 //
-// The gate's Options.Deny and Options.OnDecision are not used (only
-// Gate.Handler uses them): to log or count decisions, wrap the gate's
-// Decider with package sloggate or promgate.
+// The gate's Options.Deny is not used (only Gate.Handler answers with
+// it); its Options.OnDecision sees every decision, as it does for
+// Gate.Check. To log or count decisions, set OnDecision (sloggate's
+// Logger.OnDecision) or wrap the gate's Decider with package sloggate or
+// promgate, not both: each decision would be counted twice.
 package echogate
 
 import (

@@ -21,9 +21,11 @@
 // reason why an address could not be read is not sent to the client. An
 // allowed call runs with the decision in its context (see [FromContext]).
 //
-// The gate's Options.OnDecision and Options.Deny are not used (only
-// Gate.Handler uses them): to log or count decisions, wrap the gate's
-// Decider with package sloggate or promgate.
+// The gate's Options.Deny is not used (only Gate.Handler answers with
+// it); its Options.OnDecision sees every decision, as it does for
+// Gate.Check. To log or count decisions, set OnDecision (sloggate's
+// Logger.OnDecision) or wrap the gate's Decider with package sloggate or
+// promgate, not both: each decision would be counted twice.
 package grpcgate
 
 import (
