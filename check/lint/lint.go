@@ -60,7 +60,9 @@ type Options struct {
 // rules that never win (for any subject, address of their target, or
 // instant from t0 on), then a fragile allowlist. A disabled policy is
 // linted as if it were enabled, since the warnings are about its rules. An
-// invalid policy is an error, as in [check.Compile].
+// invalid policy is an error, as in [check.Compile]. Its cost grows with
+// the rules times the pieces of their targets (see
+// [check.Snapshot.Pieces]), each piece explained once.
 func Policy(p policy.Policy, t0 time.Time, opts *Options) ([]Warning, error) {
 	q := p
 	q.Settings.Enabled = true
@@ -77,7 +79,7 @@ func Policy(p policy.Policy, t0 time.Time, opts *Options) ([]Warning, error) {
 			o.MaxAllow6 = opts.MaxAllow6
 		}
 	}
-	l := &linter{s: s, t0: t0}
+	l := &linter{s: s, t0: t0, narrow: map[netip.Addr][2]rangeset.Size{}}
 	for _, r := range p.Rules {
 		if e, ok := r.Expiry(); ok && e.After(t0) {
 			l.expiries = append(l.expiries, e)
@@ -99,7 +101,8 @@ func Policy(p policy.Policy, t0 time.Time, opts *Options) ([]Warning, error) {
 	}
 	seen := map[key]string{}
 	var allows []string
-	for _, r := range p.Rules {
+	covered := l.covered(p.Rules)
+	for i, r := range p.Rules {
 		q := rangeset.Quote(r.ID)
 		exp := expiry(r)
 		if !t0.Before(exp) {
@@ -121,7 +124,7 @@ func Policy(p policy.Policy, t0 time.Time, opts *Options) ([]Warning, error) {
 		} else {
 			seen[k] = r.ID
 		}
-		if out, ok := l.coveredBy(r); ok {
+		if out := covered[i]; out != "" {
 			warn(Covered, []string{r.ID, out}, "rule "+q+" is covered by the broader rule "+rangeset.Quote(out)+" of the same action, with no rule of the other action between them")
 		}
 	}
@@ -156,6 +159,10 @@ type linter struct {
 	s        *check.Snapshot
 	t0       time.Time
 	expiries []time.Time // of the rules that expire after t0
+	// narrow holds, by the first address of a piece, the size of the
+	// narrowest rule of each action containing it (the zero Size: none),
+	// so that each piece is explained once however many rules hold it.
+	narrow map[netip.Addr][2]rangeset.Size
 }
 
 // near returns the rules that contain an address of piece p: every rule
@@ -164,43 +171,93 @@ func (l *linter) near(p rangeset.Range) []check.Match {
 	return l.s.Explain(check.Request{Addr: p.From(), Admin: true, At: l.t0}).Matches
 }
 
+// covered returns, for each rule, the id of the rule that covers it (see
+// coveredBy), "" for none. Rules whose targets start at one address are
+// looked at together: the rules containing that address are listed once
+// for all of them.
+func (l *linter) covered(rules []policy.Rule) []string {
+	out := make([]string, len(rules))
+	order := make([]int, len(rules))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return rules[a].Target.From().Compare(rules[b].Target.From()) })
+	for lo := 0; lo < len(order); {
+		from := rules[order[lo]].Target.From()
+		hi := lo + 1
+		for hi < len(order) && rules[order[hi]].Target.From() == from {
+			hi++
+		}
+		// A rule containing a whole target contains its first address.
+		near := l.s.Explain(check.Request{Addr: from, Admin: true, At: l.t0}).Matches
+		sizes := make([]rangeset.Size, len(near))
+		for k, m := range near {
+			sizes[k] = m.Rule.Target.Size()
+		}
+		for _, i := range order[lo:hi] {
+			out[i] = l.coveredBy(rules[i], near, sizes)
+		}
+		lo = hi
+	}
+	return out
+}
+
 // coveredBy returns the id of a strictly broader rule with in's action
 // that contains in's whole target, binds at least its subjects and lives
 // at least as long, such that no rule of the other action overlapping in
 // is as narrow as it: removing in would leave its addresses to the broader
-// rule. It reports whether there is one.
-func (l *linter) coveredBy(in policy.Rule) (string, bool) {
+// rule. It returns "" when there is none. near are the rules containing
+// the first address of in's target, and sizes their sizes.
+func (l *linter) coveredBy(in policy.Rule, near []check.Match, sizes []rangeset.Size) string {
 	size, exp := in.Target.Size(), expiry(in)
-	// A rule containing the whole target contains its first piece.
-	var outs []policy.Rule
-	for p := range l.s.Pieces(in.Target) {
-		for _, m := range l.near(p) {
-			out := m.Rule
-			if out.ID != in.ID && out.Action == in.Action && out.Target.Size().Compare(size) > 0 &&
-				out.Target.ContainsRange(in.Target) && (!out.AdminOnly || in.AdminOnly) && !expiry(out).Before(exp) {
-				outs = append(outs, out)
-			}
+	var outs []int // indices into near
+	for k, m := range near {
+		out := m.Rule
+		if out.ID != in.ID && out.Action == in.Action && sizes[k].Compare(size) > 0 &&
+			out.Target.ContainsRange(in.Target) && (!out.AdminOnly || in.AdminOnly) && !expiry(out).Before(exp) {
+			outs = append(outs, k)
 		}
-		break
 	}
 	if len(outs) == 0 {
-		return "", false
+		return ""
 	}
 	// The narrowest rule of the other action overlapping the target.
+	otherAction := 0
+	if in.Action == policy.Allow {
+		otherAction = 1
+	}
 	var other rangeset.Size // the zero Size: none
 	for p := range l.s.Pieces(in.Target) {
-		for _, m := range l.near(p) {
-			if x := m.Rule.Target.Size(); m.Rule.Action != in.Action && (other == rangeset.Size{} || x.Compare(other) < 0) {
-				other = x
-			}
+		if x := l.narrowest(p)[otherAction]; x != (rangeset.Size{}) && (other == rangeset.Size{} || x.Compare(other) < 0) {
+			other = x
 		}
 	}
-	for _, out := range outs {
-		if other == (rangeset.Size{}) || other.Compare(out.Target.Size()) > 0 {
-			return out.ID, true
+	for _, k := range outs {
+		if other == (rangeset.Size{}) || other.Compare(sizes[k]) > 0 {
+			return near[k].Rule.ID
 		}
 	}
-	return "", false
+	return ""
+}
+
+// narrowest returns the sizes of the narrowest allow rule and the
+// narrowest deny rule containing piece p, in that order.
+func (l *linter) narrowest(p rangeset.Range) [2]rangeset.Size {
+	if v, ok := l.narrow[p.From()]; ok {
+		return v
+	}
+	var v [2]rangeset.Size
+	for _, m := range l.near(p) {
+		i := 0
+		if m.Rule.Action == policy.Deny {
+			i = 1
+		}
+		if x := m.Rule.Target.Size(); v[i] == (rangeset.Size{}) || x.Compare(v[i]) < 0 {
+			v[i] = x
+		}
+	}
+	l.narrow[p.From()] = v
+	return v
 }
 
 // everWins reports whether r wins somewhere: for some subject it binds,

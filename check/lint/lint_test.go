@@ -2,12 +2,15 @@ package lint_test
 
 import (
 	"math/rand/v2"
+	"net/netip"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/ipgate/ipgate/check/lint"
 	"github.com/ipgate/ipgate/policy"
+	"github.com/ipgate/ipgate/rangeset"
 )
 
 func kinds(ws []lint.Warning, id string) []lint.Kind {
@@ -152,5 +155,44 @@ func TestNeverWinsBruteForce(t *testing.T) {
 				t.Fatalf("seed %d: rule %s %s: never-wins warning %v, but wins somewhere: %v\n%+v", seed, r.ID, r.Target, warned, wins[r.ID], p)
 			}
 		}
+	}
+}
+
+// BenchmarkPolicy lints the shapes that made the covered-rule analysis
+// cubic (nested ranges) and quadratic (many rules on one address).
+func BenchmarkPolicy(b *testing.B) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	nested := func(n int) policy.Policy {
+		var rules []policy.Rule
+		for i := range n {
+			a, z := i, 2*n-i
+			rules = append(rules, policy.Rule{ID: "r" + strconv.Itoa(i), Action: policy.Allow,
+				Target: rangeset.RangeFrom(netip.AddrFrom4([4]byte{10, 0, byte(a >> 8), byte(a)}), netip.AddrFrom4([4]byte{10, 0, byte(z >> 8), byte(z)}))})
+		}
+		return policy.New(rules...)
+	}
+	same := func(n int) policy.Policy {
+		var rules []policy.Rule
+		for i := range n {
+			r := policy.Rule{ID: "r" + strconv.Itoa(i), Action: policy.Allow, Target: rangeset.MustParseRange("10.0.0.1")}
+			if i%2 == 1 {
+				r.Action = policy.Deny
+			}
+			rules = append(rules, r)
+		}
+		return policy.New(rules...)
+	}
+	for _, c := range []struct {
+		name string
+		p    policy.Policy
+	}{{"shape=nested/rules=200", nested(200)}, {"shape=one-address/rules=2000", same(2000)}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := lint.Policy(c.p, t0, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
