@@ -190,6 +190,9 @@ func (l *linter) covered(rules []policy.Rule) []string {
 		}
 		// A rule containing a whole target contains its first address.
 		near := l.s.Explain(check.Request{Addr: from, Admin: true, At: l.t0}).Matches
+		if _, ok := l.narrow[from]; !ok {
+			l.narrow[from] = narrowestOf(near) // the first piece of each target here
+		}
 		sizes := make([]rangeset.Size, len(near))
 		for k, m := range near {
 			sizes[k] = m.Rule.Target.Size()
@@ -243,11 +246,19 @@ func (l *linter) coveredBy(in policy.Rule, near []check.Match, sizes []rangeset.
 // narrowest returns the sizes of the narrowest allow rule and the
 // narrowest deny rule containing piece p, in that order.
 func (l *linter) narrowest(p rangeset.Range) [2]rangeset.Size {
-	if v, ok := l.narrow[p.From()]; ok {
-		return v
+	v, ok := l.narrow[p.From()]
+	if !ok {
+		v = narrowestOf(l.near(p))
+		l.narrow[p.From()] = v
 	}
+	return v
+}
+
+// narrowestOf returns the sizes of the narrowest allow rule and the
+// narrowest deny rule among ms, in that order.
+func narrowestOf(ms []check.Match) [2]rangeset.Size {
 	var v [2]rangeset.Size
-	for _, m := range l.near(p) {
+	for _, m := range ms {
 		i := 0
 		if m.Rule.Action == policy.Deny {
 			i = 1
@@ -256,7 +267,6 @@ func (l *linter) narrowest(p rangeset.Range) [2]rangeset.Size {
 			v[i] = x
 		}
 	}
-	l.narrow[p.From()] = v
 	return v
 }
 

@@ -244,7 +244,7 @@ func (a *api) save(w http.ResponseWriter, r *http.Request) {
 		enable = *req.Enable
 	}
 	if enable && len(rules) == 0 {
-		reply(w, http.StatusBadRequest, nil, "enable: true needs at least one address in ipRestrictions")
+		reply(w, http.StatusBadRequest, nil, errEmptyList.Error())
 		return
 	}
 	_, err := seed.Update(r.Context(), a.st, portal, func(p policy.Policy, rev store.Revision) (store.Revision, error) {
