@@ -31,6 +31,20 @@ func TestCompileErrors(t *testing.T) {
 	if _, err := check.Compile(policy.Policy{}, fuzzT0); !errors.Is(err, policy.ErrSettings) {
 		t.Errorf("Compile(zero Policy) = %v, want ErrSettings", err)
 	}
+	// A large policy is validated beside its preparation: the result is
+	// the same, and its bad rules (a zero target among them) are harmless
+	// to prepare.
+	rules := make([]policy.Rule, 3000)
+	for i := range rules {
+		rules[i] = rule(fmt.Sprint("r", i), netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}).String(), policy.Allow)
+	}
+	rules[2500].Target = rangeset.Range{}
+	rules[2999].ID = rules[0].ID
+	large := policy.New(rules...)
+	_, err = check.Compile(large, fuzzT0)
+	if want := large.Validate(); want == nil || err == nil || err.Error() != "check.Compile: "+want.Error() {
+		t.Errorf("Compile(large invalid policy) = %v, want check.Compile: %v", err, want)
+	}
 }
 
 // TestRangeBeatsWiderCIDR pins the point of counting addresses: a from-to

@@ -169,6 +169,8 @@ var errZeroInstant = errors.New("check.Compile: zero compile instant: pass time.
 // Compile validates p and compiles it for decisions from instant t0 on. An
 // invalid policy does not compile: the error is [policy.Policy.Validate]'s,
 // naming every offending rule. The snapshot keeps its own copy of p.
+// A large policy is validated, and its table filled, on goroutines beside
+// the caller's, which Compile waits for.
 func Compile(p policy.Policy, t0 time.Time) (*Snapshot, error) {
 	s, _, err := compile(p, t0, false)
 	return s, err
@@ -180,12 +182,12 @@ func compile(p policy.Policy, t0 time.Time, large bool) (*Snapshot, []ruleInfo, 
 	if t0.IsZero() {
 		return nil, nil, errZeroInstant
 	}
-	if err := p.Validate(); err != nil {
-		return nil, nil, fmt.Errorf("check.Compile: %w", err)
-	}
 	if uint64(len(p.Rules)) > math.MaxUint32 {
 		return nil, nil, fmt.Errorf("check.Compile: %d rules: at most %d", len(p.Rules), uint32(math.MaxUint32))
 	}
+	// A large policy is validated while its records are prepared, which
+	// is safe on any input; nothing is built from them before it passes.
+	validated := validate(p, len(p.Rules) > fastMax)
 	s := &Snapshot{at: t0, next: never, settings: p.Settings, rules: len(p.Rules)}
 	infos := make([]ruleInfo, len(p.Rules)) // one allocation for every rule
 	n := 0
@@ -208,6 +210,10 @@ func compile(p policy.Policy, t0 time.Time, large bool) (*Snapshot, []ruleInfo, 
 	s.nodes.reserve(len(all))
 	deny := s.denyFirst()
 	sortEntries(all, func(a, b uint32) bool { return better(deny, &infos[a], &infos[b]) })
+	if err := validated(); err != nil {
+		return nil, nil, fmt.Errorf("check.Compile: %w", err)
+	}
+	ins := s.table.inserter()
 	// Walk the prefixes in address order with a stack of the inserted
 	// prefixes that contain the current one: its top holds the winners
 	// inherited from outside.
@@ -253,6 +259,7 @@ func compile(p policy.Policy, t0 time.Time, large bool) (*Snapshot, []ruleInfo, 
 			lf = leafOf(s.nodes.at(own-1), own-1)
 		} else {
 			if s.nodes.n == maxNodes {
+				ins.wait()
 				return nil, nil, fmt.Errorf("check.Compile: more than %d distinct prefixes", maxNodes)
 			}
 			lf = s.nodes.add(node{rules: rules, win: win})
@@ -260,22 +267,30 @@ func compile(p policy.Policy, t0 time.Time, large bool) (*Snapshot, []ruleInfo, 
 				only.own = lf.node() + 1
 			}
 		}
-		s.table.Insert(pfx, lf)
+		ins.insert(pfx, lf)
 		stack = append(stack, frame{pfx, win})
 		lo = hi
 	}
-	// The inserts leave the table's nodes scattered among the arrays they
-	// outgrew; a copy lays them out afresh, in tree order, and lookups in it
-	// measure faster than in bare bart. A small table is copied into the
-	// snapshot itself, so that a request reaches its root without loading
-	// a pointer.
+	s.table = ins.wait()
+	// A small table is copied into the snapshot itself, so that a request
+	// reaches its root without loading a pointer.
 	if s.table.fast != nil {
 		s.own.Union(s.table.fast)
 		s.table.fast = &s.own
-	} else {
-		s.table.large = s.table.large.Clone()
 	}
 	return s, infos, nil
+}
+
+// validate starts p.Validate, in a goroutine of its own when concurrently
+// is set, and returns a function that waits for its result.
+func validate(p policy.Policy, concurrently bool) func() error {
+	if !concurrently {
+		err := p.Validate()
+		return func() error { return err }
+	}
+	done := make(chan error, 1)
+	go func() { done <- p.Validate() }()
+	return func() error { return <-done }
 }
 
 // prefetchAhead is how many entries' records a compile prefetches at a

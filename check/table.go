@@ -124,3 +124,74 @@ func (t table) Size() int {
 	}
 	return t.large.Size()
 }
+
+// inserter fills a table that a compile builds, before it is shared. A
+// large table is filled by a goroutine of its own, fed in batches, so
+// that bart's inserts overlap the compile's walk that computes the leaves.
+type inserter struct {
+	t     table
+	batch []pending
+	work  chan []pending // batches to insert; nil when inserting in place
+	free  chan []pending // batches inserted, for reuse
+	done  chan struct{}  // closed when the table is complete
+}
+
+// pending is an insert waiting in a batch.
+type pending struct {
+	pfx netip.Prefix
+	lf  leaf
+}
+
+// insertBatch is how many inserts a batch holds.
+const insertBatch = 1 << 12
+
+// inserter returns an inserter into t, which must be empty.
+func (t table) inserter() *inserter {
+	in := &inserter{t: t}
+	if t.large == nil {
+		return in
+	}
+	const batches = 3
+	in.work, in.free = make(chan []pending, batches), make(chan []pending, batches)
+	for range batches - 1 {
+		in.free <- make([]pending, 0, insertBatch)
+	}
+	in.batch, in.done = make([]pending, 0, insertBatch), make(chan struct{})
+	go func() {
+		defer close(in.done)
+		for b := range in.work {
+			for _, p := range b {
+				in.t.large.Insert(p.pfx, p.lf)
+			}
+			in.free <- b[:0]
+		}
+		// The inserts leave the table's nodes scattered among the arrays
+		// they outgrew; a copy lays them out afresh, in tree order, and
+		// lookups in it measure faster than in bare bart.
+		in.t.large = in.t.large.Clone()
+	}()
+	return in
+}
+
+// insert sets the value of pfx.
+func (in *inserter) insert(pfx netip.Prefix, lf leaf) {
+	if in.work == nil {
+		in.t.Insert(pfx, lf)
+		return
+	}
+	in.batch = append(in.batch, pending{pfx, lf})
+	if len(in.batch) == insertBatch {
+		in.work <- in.batch
+		in.batch = <-in.free
+	}
+}
+
+// wait returns the table once every insert is done.
+func (in *inserter) wait() table {
+	if in.work != nil {
+		in.work <- in.batch
+		close(in.work)
+		<-in.done
+	}
+	return in.t
+}
