@@ -1,8 +1,10 @@
 package ordered
 
 import (
+	"container/heap"
 	"errors"
 	"net/netip"
+	"slices"
 	"strconv"
 	"time"
 
@@ -41,8 +43,8 @@ var compileAt = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 //
 // An entry with an empty ID, an invalid target or an invalid action is an
 // error naming the entry by its index and ID, and so is an invalid dflt.
-// It takes time in proportion to the number of pieces times the depth of
-// nesting of the entries.
+// It takes time in proportion to the number of pieces times the logarithm
+// of the number of entries.
 func Policy(list []Entry, dflt policy.DefaultAction) (policy.Policy, error) {
 	const fn = "ordered.Policy"
 	if !dflt.IsValid() {
@@ -87,6 +89,14 @@ func Policy(list []Entry, dflt policy.DefaultAction) (policy.Policy, error) {
 			}
 		}
 	}
+	// The entries by first address: a sweep over the pieces, in address
+	// order, keeps those that contain the current piece in a heap whose top
+	// is the first of them in the list.
+	byFrom := make([]int, len(list))
+	for i := range byFrom {
+		byFrom[i] = i
+	}
+	slices.SortStableFunc(byFrom, func(a, b int) int { return list[a].Target.Compare(list[b].Target) })
 	for _, is4 := range []bool{true, false} {
 		owner, from, to := -1, netip.Addr{}, netip.Addr{}
 		flush := func() {
@@ -95,12 +105,24 @@ func Policy(list []Entry, dflt policy.DefaultAction) (policy.Policy, error) {
 				out.Rules = append(out.Rules, policy.Rule{ID: name(e.ID), Target: rangeset.RangeFrom(from, to), Action: e.Action})
 			}
 		}
+		var live firstHeap
+		next := 0
+		for next < len(byFrom) && list[byFrom[next]].Target.Is4() != is4 {
+			next++
+		}
 		for p := range s.Pieces(rangeset.Family(is4)) {
+			// A piece lies wholly inside or outside each target: the entries
+			// that start at or before it and end at or after it contain it.
+			for next < len(byFrom) && list[byFrom[next]].Target.Is4() == is4 && list[byFrom[next]].Target.From().Compare(p.From()) <= 0 {
+				heap.Push(&live, byFrom[next])
+				next++
+			}
+			for len(live) > 0 && list[live[0]].Target.To().Less(p.From()) {
+				heap.Pop(&live)
+			}
 			first := -1
-			for _, m := range s.Explain(check.Request{Addr: p.From(), Admin: true, At: compileAt}).Matches {
-				if i, _ := strconv.Atoi(m.Rule.ID); first < 0 || i < first {
-					first = i
-				}
+			if len(live) > 0 {
+				first = live[0]
 			}
 			if first == owner && pieces.Adjacent(to, p.From()) {
 				to = p.To()
@@ -115,4 +137,18 @@ func Policy(list []Entry, dflt policy.DefaultAction) (policy.Policy, error) {
 		return policy.Policy{}, errors.New(fn + ": " + err.Error())
 	}
 	return out, nil
+}
+
+// firstHeap is a min-heap of entry indices.
+type firstHeap []int
+
+func (h firstHeap) Len() int           { return len(h) }
+func (h firstHeap) Less(i, j int) bool { return h[i] < h[j] }
+func (h firstHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *firstHeap) Push(x any)        { *h = append(*h, x.(int)) }
+func (h *firstHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }
