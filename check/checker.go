@@ -23,6 +23,7 @@ type Options struct {
 	AfterFunc func(d time.Duration, f func()) (stop func() bool)
 
 	largeTables bool // tests: every compile uses a bart.Table, whatever its size
+	copyEarly   bool // tests: edits copy the table after two writes, however small it is
 }
 
 // ErrClosed is returned by the writes of a [Checker] after [Checker.Close].
@@ -139,7 +140,7 @@ func (c *Checker) recompile(p policy.Policy, now time.Time) error {
 	if err != nil {
 		return err
 	}
-	c.state = newRulesState(s, infos)
+	c.state = newRulesState(s, infos, &c.opts)
 	c.publish(s)
 	return nil
 }
@@ -215,7 +216,7 @@ func (c *Checker) publish(s *Snapshot) {
 			p.Rules = append(p.Rules, r)
 		}
 		if fresh, infos, err := compile(p, s.at, c.opts.largeTables); err == nil {
-			s, c.state = fresh, newRulesState(fresh, infos)
+			s, c.state = fresh, newRulesState(fresh, infos, &c.opts)
 		}
 	}
 	s.now = c.opts.Now

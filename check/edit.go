@@ -17,10 +17,14 @@ type rulesState struct {
 	byID map[string]*ruleInfo
 	exps expiryHeap
 	seq  uint64
+	// An edit's writes to its snapshot's table so far, and whether it has
+	// copied the table and writes in place; early is copyEarly's.
+	writes       int
+	owned, early bool
 }
 
-func newRulesState(s *Snapshot, infos []ruleInfo) *rulesState {
-	st := &rulesState{byID: make(map[string]*ruleInfo, len(infos)), seq: uint64(len(infos))}
+func newRulesState(s *Snapshot, infos []ruleInfo, opts *Options) *rulesState {
+	st := &rulesState{byID: make(map[string]*ruleInfo, len(infos)), seq: uint64(len(infos)), early: opts.copyEarly}
 	for i := range infos {
 		r := &infos[i]
 		st.byID[r.id] = r
@@ -57,6 +61,7 @@ func (st *rulesState) current(r *ruleInfo) bool { return st.byID[r.id] == r }
 func (st *rulesState) edit(old *Snapshot, t0 time.Time, settings policy.Settings, del []*ruleInfo, add []policy.Rule) *Snapshot {
 	s := &Snapshot{table: old.table, nodes: old.nodes, at: t0, settings: settings, allows: old.allows, expires: old.expires,
 		rules: old.rules}
+	st.writes, st.owned = 0, false
 	var dirty []netip.Prefix
 	for _, r := range del {
 		delete(st.byID, r.id)
@@ -64,7 +69,7 @@ func (st *rulesState) edit(old *Snapshot, t0 time.Time, settings policy.Settings
 		s.rules--
 		for pfx := range r.target().Prefixes() {
 			lf, _ := s.table.Get(pfx)
-			s.setRules(old, pfx, slices.DeleteFunc(slices.Clone(s.nodes.at(lf.node()).rules), func(x *ruleInfo) bool { return x == r }))
+			st.setRules(s, old, pfx, slices.DeleteFunc(slices.Clone(s.nodes.at(lf.node()).rules), func(x *ruleInfo) bool { return x == r }))
 			dirty = append(dirty, pfx)
 		}
 	}
@@ -90,7 +95,7 @@ func (st *rulesState) edit(old *Snapshot, t0 time.Time, settings policy.Settings
 				}
 				return 1
 			})
-			s.setRules(old, pfx, slices.Insert(slices.Clone(rules), i, r))
+			st.setRules(s, old, pfx, slices.Insert(slices.Clone(rules), i, r))
 			dirty = append(dirty, pfx)
 		}
 	}
@@ -121,7 +126,7 @@ func (st *rulesState) edit(old *Snapshot, t0 time.Time, settings policy.Settings
 		return a.Addr().Compare(b.Addr())
 	})
 	for _, pfx := range slices.Compact(dirty) {
-		s.rerank(pfx)
+		st.rerank(s, pfx)
 	}
 	return s
 }
@@ -131,21 +136,55 @@ func (st *rulesState) edit(old *Snapshot, t0 time.Time, settings policy.Settings
 // addresses had there) until rerank recomputes them, so that rerank sees
 // what changed beneath it. A prefix left with no rules is removed: its
 // addresses then fall to the prefix containing it.
-func (s *Snapshot) setRules(base *Snapshot, pfx netip.Prefix, rules []*ruleInfo) {
+func (st *rulesState) setRules(s, base *Snapshot, pfx netip.Prefix, rules []*ruleInfo) {
 	if len(rules) == 0 {
-		s.table = s.table.DeletePersist(pfx)
+		st.write(s, pfx, nil)
 		return
 	}
 	win := base.inherited(pfx)
 	if lf, ok := base.table.Get(pfx); ok {
 		win = base.nodes.at(lf.node()).win
 	}
-	s.table = s.table.InsertPersist(pfx, s.nodes.add(node{rules: rules, win: win}))
+	lf := s.nodes.add(node{rules: rules, win: win})
+	st.write(s, pfx, &lf)
+}
+
+// An edit writes through bart's copy-on-write operations, each copying the
+// path to its prefix, until it has written more than one prefix in
+// ownAfter of the table, and more than ownMin; it then copies the whole
+// table once and writes the rest in place. An edit that changes the
+// winners of most prefixes (a deny over all addresses where denies
+// override, say) then costs about a compile, not a path per prefix, while
+// in a small table a few dozen paths cost less than the copy.
+const (
+	ownAfter = 128
+	ownMin   = 64
+)
+
+// write gives pfx the leaf lf in s's table, or removes pfx for a nil lf.
+func (st *rulesState) write(s *Snapshot, pfx netip.Prefix, lf *leaf) {
+	limit := max(s.table.Size()/ownAfter, ownMin)
+	if st.early {
+		limit = 2
+	}
+	if st.writes++; !st.owned && st.writes > limit {
+		s.table, st.owned = s.table.clone(), true
+	}
+	switch {
+	case st.owned && lf == nil:
+		s.table.Delete(pfx)
+	case st.owned:
+		s.table.Insert(pfx, *lf)
+	case lf == nil:
+		s.table = s.table.DeletePersist(pfx)
+	default:
+		s.table = s.table.InsertPersist(pfx, *lf)
+	}
 }
 
 // rerank recomputes the winners of pfx and of the prefixes beneath it,
 // skipping every subtree whose root keeps its winners.
-func (s *Snapshot) rerank(pfx netip.Prefix) {
+func (st *rulesState) rerank(s *Snapshot, pfx netip.Prefix) {
 	var below []netip.Prefix
 	for p := range s.table.Subnets(pfx) {
 		below = append(below, p)
@@ -161,7 +200,8 @@ func (s *Snapshot) rerank(pfx netip.Prefix) {
 			}
 			continue
 		}
-		s.table = s.table.InsertPersist(p, s.nodes.add(node{rules: n.rules, win: win}))
+		lf = s.nodes.add(node{rules: n.rules, win: win})
+		st.write(s, p, &lf)
 		i++
 	}
 }

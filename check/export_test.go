@@ -20,6 +20,14 @@ func LargeTables(o *Options) *Options {
 	return o
 }
 
+// CopyEarly makes every edit of a checker made with o copy its table
+// after two writes through bart's copy-on-write operations, so that tests
+// of small policies reach both ways an edit of a large one writes.
+func CopyEarly(o *Options) *Options {
+	o.copyEarly = true
+	return o
+}
+
 // FastMax is the most prefixes a compile puts in a bart.Fast table.
 const FastMax = fastMax
 

@@ -47,14 +47,31 @@ func (t table) LookupPrefixLPM(pfx netip.Prefix) (netip.Prefix, leaf, bool) {
 	return t.large.LookupPrefixLPM(pfx)
 }
 
-// Insert sets the value of pfx in place; only a compile, before the table
-// is shared, uses it.
+// Insert sets the value of pfx in place: only in a table not yet shared,
+// which a compile builds or an edit has copied.
 func (t table) Insert(pfx netip.Prefix, lf leaf) {
 	if t.fast != nil {
 		t.fast.Insert(pfx, lf)
 		return
 	}
 	t.large.Insert(pfx, lf)
+}
+
+// Delete removes pfx in place, like Insert.
+func (t table) Delete(pfx netip.Prefix) {
+	if t.fast != nil {
+		t.fast.Delete(pfx)
+		return
+	}
+	t.large.Delete(pfx)
+}
+
+// clone returns a copy of t that shares nothing with it.
+func (t table) clone() table {
+	if t.fast != nil {
+		return table{fast: t.fast.Clone()}
+	}
+	return table{large: t.large.Clone()}
 }
 
 // InsertPersist returns a table in which pfx has the value lf.

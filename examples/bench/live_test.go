@@ -81,3 +81,32 @@ func BenchmarkLiveUpdate(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkLiveBroad adds a deny rule over every IPv4 address to a live
+// Checker whose policy's denies override its allows, and removes it again,
+// in turn: each changes the winner of every IPv4 prefix an allow rule won.
+func BenchmarkLiveBroad(b *testing.B) {
+	for _, size := range sizes {
+		b.Run("rules="+size.name, func(b *testing.B) {
+			skipLarge(b, size.n)
+			p := work(size.n, Options{}).Policy.Clone()
+			p.Settings.Precedence = policy.DenyOverrides
+			c, err := check.NewChecker(p, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.Close()
+			r := policy.Rule{ID: "nobody", Target: rangeset.PrefixRange(netip.MustParsePrefix("0.0.0.0/0")), Action: policy.Deny}
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				op := func() error { return c.Put(r) }
+				if i%2 == 1 {
+					op = func() error { return c.Delete(r.ID) }
+				}
+				if err := op(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
