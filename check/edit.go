@@ -56,8 +56,8 @@ func (st *rulesState) current(r *ruleInfo) bool { return st.byID[r.id] == r }
 
 // edit derives from old a snapshot for instant t0 with the rules in del
 // removed and those in add added, and with the rules expired by t0
-// re-ranked, using bart's copy-on-write operations on just the prefixes
-// these rules cover and those beneath them. old is not changed.
+// re-ranked, writing just the prefixes these rules cover and those beneath
+// them (see write). old is not changed.
 func (st *rulesState) edit(old *Snapshot, t0 time.Time, settings policy.Settings, del []*ruleInfo, add []policy.Rule) *Snapshot {
 	s := &Snapshot{table: old.table, nodes: old.nodes, at: t0, settings: settings, allows: old.allows, expires: old.expires,
 		rules: old.rules}
