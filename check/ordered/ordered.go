@@ -97,7 +97,15 @@ func Policy(list []Entry, dflt policy.DefaultAction) (policy.Policy, error) {
 		byFrom[i] = i
 	}
 	slices.SortStableFunc(byFrom, func(a, b int) int { return list[a].Target.Compare(list[b].Target) })
+	v6 := slices.IndexFunc(byFrom, func(i int) bool { return list[i].Target.Is6() }) // IPv4 sorts first
+	if v6 < 0 {
+		v6 = len(byFrom)
+	}
 	for _, is4 := range []bool{true, false} {
+		fam := byFrom[v6:]
+		if is4 {
+			fam = byFrom[:v6]
+		}
 		owner, from, to := -1, netip.Addr{}, netip.Addr{}
 		flush := func() {
 			if owner >= 0 {
@@ -106,16 +114,12 @@ func Policy(list []Entry, dflt policy.DefaultAction) (policy.Policy, error) {
 			}
 		}
 		var live firstHeap
-		next := 0
-		for next < len(byFrom) && list[byFrom[next]].Target.Is4() != is4 {
-			next++
-		}
 		for p := range s.Pieces(rangeset.Family(is4)) {
 			// A piece lies wholly inside or outside each target: the entries
 			// that start at or before it and end at or after it contain it.
-			for next < len(byFrom) && list[byFrom[next]].Target.Is4() == is4 && list[byFrom[next]].Target.From().Compare(p.From()) <= 0 {
-				heap.Push(&live, byFrom[next])
-				next++
+			for len(fam) > 0 && list[fam[0]].Target.From().Compare(p.From()) <= 0 {
+				heap.Push(&live, fam[0])
+				fam = fam[1:]
 			}
 			for len(live) > 0 && list[live[0]].Target.To().Less(p.From()) {
 				heap.Pop(&live)
