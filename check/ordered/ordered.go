@@ -66,7 +66,7 @@ func Policy(list []Entry, dflt policy.DefaultAction) (policy.Policy, error) {
 			return policy.Policy{}, errors.New(fn + ": entry " + strconv.Itoa(i) + " (" + rangeset.Quote(e.ID) + "): " + what)
 		}
 		reserved[e.ID] = true
-		// Ids made unique, and the entry's index read back from them.
+		// Ids made unique: the snapshot serves only to cut the address space.
 		in.Rules = append(in.Rules, policy.Rule{ID: strconv.Itoa(i), Target: e.Target, Action: e.Action})
 	}
 	s, err := check.Compile(in, compileAt)
