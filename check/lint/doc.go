@@ -4,6 +4,6 @@
 // deletions would turn into allow-all.
 //
 // The never-wins and covered findings are exact, not sampled: they decide
-// one address per piece of each rule's target ([check.Snapshot.Pieces]),
-// at each instant where a rule there expires.
+// one address per piece of the policy ([check.Snapshot.Pieces]), and one
+// per piece of a rule's target at each instant where a rule there expires.
 package lint

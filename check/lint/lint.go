@@ -1,8 +1,11 @@
 package lint
 
 import (
+	"cmp"
+	"math"
 	"net/netip"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -24,7 +27,8 @@ const (
 	Duplicate Kind = "duplicate"
 	// Covered: a broader rule with the same action, for at least the same
 	// subjects and as long, contains the rule's target, and no rule of the
-	// other action lies between them.
+	// other action lies between them. The warning names the narrowest such
+	// rule (then the smallest id).
 	Covered Kind = "covered"
 	// BroadAllow: an allow rule wider than [Options] allow.
 	BroadAllow Kind = "broad-allow"
@@ -61,8 +65,8 @@ type Options struct {
 // instant from t0 on), then a fragile allowlist. A disabled policy is
 // linted as if it were enabled, since the warnings are about its rules. An
 // invalid policy is an error, as in [check.Compile]. Its cost grows with
-// the rules times the pieces of their targets (see
-// [check.Snapshot.Pieces]), each piece explained once.
+// the pieces of the whole policy (see [check.Snapshot.Pieces]), each
+// decided once, and with how deeply the rules' targets nest.
 func Policy(p policy.Policy, t0 time.Time, opts *Options) ([]Warning, error) {
 	q := p
 	q.Settings.Enabled = true
@@ -79,12 +83,7 @@ func Policy(p policy.Policy, t0 time.Time, opts *Options) ([]Warning, error) {
 			o.MaxAllow6 = opts.MaxAllow6
 		}
 	}
-	l := &linter{s: s, t0: t0, narrow: map[netip.Addr][2]rangeset.Size{}}
-	for _, r := range p.Rules {
-		if e, ok := r.Expiry(); ok && e.After(t0) {
-			l.expiries = append(l.expiries, e)
-		}
-	}
+	l := newLinter(s, p.Rules, t0)
 	var ws []Warning
 	warn := func(k Kind, ids []string, msg string) {
 		ws = append(ws, Warning{Kind: k, Rules: ids, Message: msg})
@@ -101,7 +100,7 @@ func Policy(p policy.Policy, t0 time.Time, opts *Options) ([]Warning, error) {
 	}
 	seen := map[key]string{}
 	var allows []string
-	covered := l.covered(p.Rules)
+	covered := l.covered()
 	for i, r := range p.Rules {
 		q := rangeset.Quote(r.ID)
 		exp := expiry(r)
@@ -128,8 +127,8 @@ func Policy(p policy.Policy, t0 time.Time, opts *Options) ([]Warning, error) {
 			warn(Covered, []string{r.ID, out}, "rule "+q+" is covered by the broader rule "+rangeset.Quote(out)+" of the same action, with no rule of the other action between them")
 		}
 	}
-	for _, r := range p.Rules {
-		if !r.Expired(t0) && !l.everWins(r) {
+	for i, r := range p.Rules {
+		if !r.Expired(t0) && !l.everWins(i) {
 			warn(NeverWins, []string{r.ID}, "rule "+rangeset.Quote(r.ID)+" never wins: narrower or equal rules decide every address it holds, for every subject it binds")
 		}
 	}
@@ -154,15 +153,109 @@ func expiry(r policy.Rule) time.Time {
 	return never
 }
 
+// none is the rank of no rule: above every rule's.
+const none = math.MaxUint32
+
 // linter holds what the analyses of one policy share.
 type linter struct {
 	s        *check.Snapshot
 	t0       time.Time
+	rules    []policy.Rule
 	expiries []time.Time // of the rules that expire after t0
-	// narrow holds, by the first address of a piece, the size of the
-	// narrowest rule of each action containing it (the zero Size: none),
-	// so that each piece is explained once however many rules hold it.
-	narrow map[netip.Addr][2]rangeset.Size
+	// rank orders the rules' targets by size: equal sizes, equal ranks.
+	rank []uint32
+	// pieces are the pieces of both families, in address order; every
+	// rule's target is a run of them.
+	pieces []rangeset.Range
+	// narrow[a] holds, for each piece, the rank of the narrowest rule of
+	// action a (0 allow, 1 deny) containing it, or none.
+	narrow [2]minTree
+	// won holds the rules that win a piece at t0, for some subject.
+	won []bool
+}
+
+func newLinter(s *check.Snapshot, rules []policy.Rule, t0 time.Time) *linter {
+	l := &linter{s: s, t0: t0, rules: rules, rank: make([]uint32, len(rules)), won: make([]bool, len(rules))}
+	for _, r := range rules {
+		if e, ok := r.Expiry(); ok && e.After(t0) {
+			l.expiries = append(l.expiries, e)
+		}
+	}
+	bySize := make([]int, len(rules))
+	for i := range bySize {
+		bySize[i] = i
+	}
+	slices.SortFunc(bySize, func(a, b int) int { return rules[a].Target.Size().Compare(rules[b].Target.Size()) })
+	for k, i := range bySize {
+		if k > 0 && rules[i].Target.Size() == rules[bySize[k-1]].Target.Size() {
+			l.rank[i] = l.rank[bySize[k-1]]
+		} else {
+			l.rank[i] = uint32(k)
+		}
+	}
+	for _, is4 := range []bool{true, false} {
+		l.pieces = slices.AppendSeq(l.pieces, s.Pieces(rangeset.Family(is4)))
+	}
+
+	// Paint each piece with the narrowest rule of each action containing
+	// it: narrowest first, each piece painted once, next[k] leading past
+	// the painted pieces from k (path halving).
+	var narrow [2][]uint32
+	var next [2][]int
+	for a := range narrow {
+		narrow[a] = make([]uint32, len(l.pieces))
+		next[a] = make([]int, len(l.pieces)+1)
+		for k := range narrow[a] {
+			narrow[a][k] = none
+			next[a][k] = k
+		}
+		next[a][len(l.pieces)] = len(l.pieces)
+	}
+	find := func(next []int, k int) int {
+		for next[k] != k {
+			next[k] = next[next[k]]
+			k = next[k]
+		}
+		return k
+	}
+	for _, i := range bySize {
+		a := action(rules[i])
+		lo, hi := l.span(rules[i].Target)
+		for k := find(next[a], lo); k < hi; k = find(next[a], k) {
+			narrow[a][k] = l.rank[i]
+			next[a][k] = k + 1
+		}
+	}
+	l.narrow = [2]minTree{newMinTree(narrow[0]), newMinTree(narrow[1])}
+
+	index := make(map[string]int, len(rules))
+	for i, r := range rules {
+		index[r.ID] = i
+	}
+	for _, p := range l.pieces {
+		for _, admin := range []bool{false, true} {
+			if d := s.Check(check.Request{Addr: p.From(), Admin: admin, At: t0}); d.Reason == check.ReasonRule {
+				l.won[index[d.Rule]] = true
+			}
+		}
+	}
+	return l
+}
+
+// action returns 0 for an allow rule and 1 for a deny rule.
+func action(r policy.Rule) int {
+	if r.Action == policy.Deny {
+		return 1
+	}
+	return 0
+}
+
+// span returns the indices of the pieces of t: pieces[lo:hi].
+func (l *linter) span(t rangeset.Range) (lo, hi int) {
+	at := func(a netip.Addr) int {
+		return sort.Search(len(l.pieces), func(k int) bool { return l.pieces[k].From().Compare(a) > 0 })
+	}
+	return at(t.From()) - 1, at(t.To())
 }
 
 // near returns the rules that contain an address of piece p: every rule
@@ -171,138 +264,124 @@ func (l *linter) near(p rangeset.Range) []check.Match {
 	return l.s.Explain(check.Request{Addr: p.From(), Admin: true, At: l.t0}).Matches
 }
 
-// covered returns, for each rule, the id of the rule that covers it (see
-// coveredBy), "" for none. Rules whose targets start at one address are
-// looked at together: the rules containing that address are listed once
-// for all of them.
-func (l *linter) covered(rules []policy.Rule) []string {
+// covered returns, for each rule, the id of the narrowest (then smallest
+// id) strictly broader rule with its action that contains its whole
+// target, binds at least its subjects and lives at least as long, provided
+// no rule of the other action overlapping the target is as narrow: removing
+// the rule would leave its addresses to the broader one. It returns "" for
+// a rule with none.
+//
+// It sweeps the rules in the order of their first addresses, keeping the
+// rules that hold the current one ordered by rank and id, so that the
+// first qualifying rule beyond a rule's own rank is its answer.
+func (l *linter) covered() []string {
+	rules := l.rules
 	out := make([]string, len(rules))
 	order := make([]int, len(rules))
 	for i := range order {
 		order[i] = i
 	}
-	slices.SortStableFunc(order, func(a, b int) int { return rules[a].Target.From().Compare(rules[b].Target.From()) })
+	slices.SortFunc(order, func(a, b int) int { return rules[a].Target.From().Compare(rules[b].Target.From()) })
+	byRank := func(a, b int) int {
+		if c := cmp.Compare(l.rank[a], l.rank[b]); c != 0 {
+			return c
+		}
+		return strings.Compare(rules[a].ID, rules[b].ID)
+	}
+	var open []int // rules holding the current address, by rank and id
 	for lo := 0; lo < len(order); {
 		from := rules[order[lo]].Target.From()
 		hi := lo + 1
 		for hi < len(order) && rules[order[hi]].Target.From() == from {
 			hi++
 		}
-		// A rule containing a whole target contains its first address.
-		near := l.s.Explain(check.Request{Addr: from, Admin: true, At: l.t0}).Matches
-		if _, ok := l.narrow[from]; !ok {
-			l.narrow[from] = narrowestOf(near) // the first piece of each target here
-		}
-		sizes := make([]rangeset.Size, len(near))
-		for k, m := range near {
-			sizes[k] = m.Rule.Target.Size()
+		open = slices.DeleteFunc(open, func(i int) bool { return rules[i].Target.To().Less(from) })
+		for _, i := range order[lo:hi] {
+			k, _ := slices.BinarySearchFunc(open, i, byRank)
+			open = slices.Insert(open, k, i)
 		}
 		for _, i := range order[lo:hi] {
-			out[i] = l.coveredBy(rules[i], near, sizes)
+			in := rules[i]
+			k, _ := slices.BinarySearchFunc(open, l.rank[i]+1, func(j int, r uint32) int { return cmp.Compare(l.rank[j], r) })
+			c := slices.IndexFunc(open[k:], func(j int) bool {
+				c := rules[j]
+				return c.Action == in.Action && !c.Target.To().Less(in.Target.To()) &&
+					(!c.AdminOnly || in.AdminOnly) && !expiry(c).Before(expiry(in))
+			})
+			if c < 0 {
+				continue
+			}
+			c = open[k+c]
+			if first, last := l.span(in.Target); l.narrow[1-action(in)].min(first, last) > l.rank[c] {
+				out[i] = rules[c].ID
+			}
 		}
 		lo = hi
 	}
 	return out
 }
 
-// coveredBy returns the id of a strictly broader rule with in's action
-// that contains in's whole target, binds at least its subjects and lives
-// at least as long, such that no rule of the other action overlapping in
-// is as narrow as it: removing in would leave its addresses to the broader
-// rule. It returns "" when there is none. near are the rules containing
-// the first address of in's target, and sizes their sizes.
-func (l *linter) coveredBy(in policy.Rule, near []check.Match, sizes []rangeset.Size) string {
-	size, exp := in.Target.Size(), expiry(in)
-	var outs []int // indices into near
-	for k, m := range near {
-		out := m.Rule
-		if out.ID != in.ID && out.Action == in.Action && sizes[k].Compare(size) > 0 &&
-			out.Target.ContainsRange(in.Target) && (!out.AdminOnly || in.AdminOnly) && !expiry(out).Before(exp) {
-			outs = append(outs, k)
-		}
+// everWins reports whether rule i wins somewhere: for some subject it
+// binds, some instant from t0 on, and some address of its target.
+// Decisions are constant over a piece, at an instant, and change only when
+// a rule that contains the piece expires, so beyond the pieces won at t0 it
+// decides each piece of the target at those expiries before the rule's own.
+func (l *linter) everWins(i int) bool {
+	if l.won[i] {
+		return true
 	}
-	if len(outs) == 0 {
-		return ""
-	}
-	// The narrowest rule of the other action overlapping the target.
-	otherAction := 0
-	if in.Action == policy.Allow {
-		otherAction = 1
-	}
-	var other rangeset.Size // the zero Size: none
-	for p := range l.s.Pieces(in.Target) {
-		if x := l.narrowest(p)[otherAction]; x != (rangeset.Size{}) && (other == rangeset.Size{} || x.Compare(other) < 0) {
-			other = x
-		}
-	}
-	for _, k := range outs {
-		if other == (rangeset.Size{}) || other.Compare(sizes[k]) > 0 {
-			return near[k].Rule.ID
-		}
-	}
-	return ""
-}
-
-// narrowest returns the sizes of the narrowest allow rule and the
-// narrowest deny rule containing piece p, in that order.
-func (l *linter) narrowest(p rangeset.Range) [2]rangeset.Size {
-	v, ok := l.narrow[p.From()]
-	if !ok {
-		v = narrowestOf(l.near(p))
-		l.narrow[p.From()] = v
-	}
-	return v
-}
-
-// narrowestOf returns the sizes of the narrowest allow rule and the
-// narrowest deny rule among ms, in that order.
-func narrowestOf(ms []check.Match) [2]rangeset.Size {
-	var v [2]rangeset.Size
-	for _, m := range ms {
-		i := 0
-		if m.Rule.Action == policy.Deny {
-			i = 1
-		}
-		if x := m.Rule.Target.Size(); v[i] == (rangeset.Size{}) || x.Compare(v[i]) < 0 {
-			v[i] = x
-		}
-	}
-	return v
-}
-
-// everWins reports whether r wins somewhere: for some subject it binds,
-// some instant from t0 on, and some address of its target. Decisions are
-// constant over a piece, at an instant, and change only when a rule that
-// contains the piece expires, so it decides each piece at t0 and at those
-// expiries before r's own.
-func (l *linter) everWins(r policy.Rule) bool {
-	admins := []bool{false, true}
-	if r.AdminOnly {
-		admins = []bool{true}
-	}
-	wins := func(a netip.Addr, t time.Time) bool {
-		for _, admin := range admins {
-			if l.s.Check(check.Request{Addr: a, Admin: admin, At: t}).Rule == r.ID {
-				return true
-			}
-		}
-		return false
-	}
-	for p := range l.s.Pieces(r.Target) {
-		if wins(p.From(), l.t0) {
-			return true
-		}
-	}
+	r := l.rules[i]
 	exp := expiry(r)
 	if !slices.ContainsFunc(l.expiries, func(e time.Time) bool { return e.Before(exp) }) {
 		return false // no other instant to look at
 	}
-	for p := range l.s.Pieces(r.Target) {
+	admins := []bool{false, true}
+	if r.AdminOnly {
+		admins = []bool{true}
+	}
+	lo, hi := l.span(r.Target)
+	for _, p := range l.pieces[lo:hi] {
 		for _, m := range l.near(p) {
-			if e := expiry(m.Rule); e.After(l.t0) && e.Before(exp) && wins(p.From(), e) {
-				return true
+			e := expiry(m.Rule)
+			if !e.After(l.t0) || !e.Before(exp) {
+				continue
+			}
+			for _, admin := range admins {
+				if l.s.Check(check.Request{Addr: p.From(), Admin: admin, At: e}).Rule == r.ID {
+					return true
+				}
 			}
 		}
 	}
 	return false
+}
+
+// minTree answers the least value in a run of a slice (a segment tree):
+// its second half is the slice, each node below the least of its two
+// children.
+type minTree []uint32
+
+func newMinTree(v []uint32) minTree {
+	t := make(minTree, 2*len(v))
+	copy(t[len(v):], v)
+	for k := len(v) - 1; k > 0; k-- {
+		t[k] = min(t[2*k], t[2*k+1])
+	}
+	return t
+}
+
+// min returns the least of v[lo:hi], or none when the run is empty.
+func (t minTree) min(lo, hi int) uint32 {
+	m := uint32(none)
+	for lo, hi = lo+len(t)/2, hi+len(t)/2; lo < hi; lo, hi = lo/2, hi/2 {
+		if lo%2 == 1 {
+			m = min(m, t[lo])
+			lo++
+		}
+		if hi%2 == 1 {
+			hi--
+			m = min(m, t[hi])
+		}
+	}
+	return m
 }
