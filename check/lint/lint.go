@@ -175,17 +175,30 @@ type linter struct {
 }
 
 func newLinter(s *check.Snapshot, rules []policy.Rule, t0 time.Time) *linter {
-	l := &linter{s: s, t0: t0, rules: rules, rank: make([]uint32, len(rules)), won: make([]bool, len(rules))}
+	l := &linter{s: s, t0: t0, rules: rules}
 	for _, r := range rules {
 		if e, ok := r.Expiry(); ok && e.After(t0) {
 			l.expiries = append(l.expiries, e)
 		}
 	}
+	for _, is4 := range []bool{true, false} {
+		l.pieces = slices.AppendSeq(l.pieces, s.Pieces(rangeset.Family(is4)))
+	}
+	l.paint(l.rankBySize())
+	l.decide()
+	return l
+}
+
+// rankBySize sets the rules' ranks and returns their indices, narrowest
+// first.
+func (l *linter) rankBySize() []int {
+	rules := l.rules
 	bySize := make([]int, len(rules))
 	for i := range bySize {
 		bySize[i] = i
 	}
 	slices.SortFunc(bySize, func(a, b int) int { return rules[a].Target.Size().Compare(rules[b].Target.Size()) })
+	l.rank = make([]uint32, len(rules))
 	for k, i := range bySize {
 		if k > 0 && rules[i].Target.Size() == rules[bySize[k-1]].Target.Size() {
 			l.rank[i] = l.rank[bySize[k-1]]
@@ -193,53 +206,56 @@ func newLinter(s *check.Snapshot, rules []policy.Rule, t0 time.Time) *linter {
 			l.rank[i] = uint32(k)
 		}
 	}
-	for _, is4 := range []bool{true, false} {
-		l.pieces = slices.AppendSeq(l.pieces, s.Pieces(rangeset.Family(is4)))
-	}
+	return bySize
+}
 
-	// Paint each piece with the narrowest rule of each action containing
-	// it: narrowest first, each piece painted once, next[k] leading past
-	// the painted pieces from k (path halving).
-	var narrow [2][]uint32
-	var next [2][]int
-	for a := range narrow {
-		narrow[a] = make([]uint32, len(l.pieces))
-		next[a] = make([]int, len(l.pieces)+1)
-		for k := range narrow[a] {
-			narrow[a][k] = none
-			next[a][k] = k
+// paint gives each piece the rank of the narrowest rule of each action
+// containing it. The rules come narrowest first and each piece is painted
+// once: next[k] leads past the painted pieces from k (path halving).
+func (l *linter) paint(bySize []int) {
+	n := len(l.pieces)
+	for a := range l.narrow {
+		narrow, next := make([]uint32, n), make([]int, n+1)
+		for k := range next {
+			next[k] = k
 		}
-		next[a][len(l.pieces)] = len(l.pieces)
-	}
-	find := func(next []int, k int) int {
-		for next[k] != k {
-			next[k] = next[next[k]]
-			k = next[k]
+		for k := range narrow {
+			narrow[k] = none
 		}
-		return k
-	}
-	for _, i := range bySize {
-		a := action(rules[i])
-		lo, hi := l.span(rules[i].Target)
-		for k := find(next[a], lo); k < hi; k = find(next[a], k) {
-			narrow[a][k] = l.rank[i]
-			next[a][k] = k + 1
+		find := func(k int) int {
+			for next[k] != k {
+				next[k] = next[next[k]]
+				k = next[k]
+			}
+			return k
 		}
+		for _, i := range bySize {
+			if action(l.rules[i]) != a {
+				continue
+			}
+			lo, hi := l.span(l.rules[i].Target)
+			for k := find(lo); k < hi; k = find(k) {
+				narrow[k], next[k] = l.rank[i], k+1
+			}
+		}
+		l.narrow[a] = newMinTree(narrow)
 	}
-	l.narrow = [2]minTree{newMinTree(narrow[0]), newMinTree(narrow[1])}
+}
 
-	index := make(map[string]int, len(rules))
-	for i, r := range rules {
+// decide marks the rules that win a piece at t0, for either subject.
+func (l *linter) decide() {
+	index := make(map[string]int, len(l.rules))
+	for i, r := range l.rules {
 		index[r.ID] = i
 	}
+	l.won = make([]bool, len(l.rules))
 	for _, p := range l.pieces {
 		for _, admin := range []bool{false, true} {
-			if d := s.Check(check.Request{Addr: p.From(), Admin: admin, At: t0}); d.Reason == check.ReasonRule {
+			if d := l.s.Check(check.Request{Addr: p.From(), Admin: admin, At: l.t0}); d.Reason == check.ReasonRule {
 				l.won[index[d.Rule]] = true
 			}
 		}
 	}
-	return l
 }
 
 // action returns 0 for an allow rule and 1 for a deny rule.
@@ -304,14 +320,14 @@ func (l *linter) covered() []string {
 			in := rules[i]
 			k, _ := slices.BinarySearchFunc(open, l.rank[i]+1, func(j int, r uint32) int { return cmp.Compare(l.rank[j], r) })
 			c := slices.IndexFunc(open[k:], func(j int) bool {
-				c := rules[j]
-				return c.Action == in.Action && !c.Target.To().Less(in.Target.To()) &&
-					(!c.AdminOnly || in.AdminOnly) && !expiry(c).Before(expiry(in))
+				o := rules[j]
+				return o.Action == in.Action && !o.Target.To().Less(in.Target.To()) &&
+					(!o.AdminOnly || in.AdminOnly) && !expiry(o).Before(expiry(in))
 			})
 			if c < 0 {
 				continue
 			}
-			c = open[k+c]
+			c = open[k+c] // the narrowest rule that may cover in
 			if first, last := l.span(in.Target); l.narrow[1-action(in)].min(first, last) > l.rank[c] {
 				out[i] = rules[c].ID
 			}
