@@ -4,6 +4,7 @@
 // deletions would turn into allow-all.
 //
 // The never-wins and covered findings are exact, not sampled: they decide
-// one address per piece of the policy ([check.Snapshot.Pieces]), and one
-// per piece of a rule's target at each instant where a rule there expires.
+// one address per piece of the policy ([check.Snapshot.Pieces]), and follow
+// the pieces of a rule that wins none at the instant linted through the
+// expiries of the rules that hold them.
 package lint

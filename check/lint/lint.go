@@ -158,10 +158,10 @@ const none = math.MaxUint32
 
 // linter holds what the analyses of one policy share.
 type linter struct {
-	s        *check.Snapshot
-	t0       time.Time
-	rules    []policy.Rule
-	expiries []time.Time // of the rules that expire after t0
+	s     *check.Snapshot
+	t0    time.Time
+	rules []policy.Rule
+	index map[string]int // of the rules, by id
 	// rank orders the rules' targets by size: equal sizes, equal ranks.
 	rank []uint32
 	// pieces are the pieces of both families, in address order; every
@@ -170,17 +170,15 @@ type linter struct {
 	// narrow[a] holds, for each piece, the rank of the narrowest rule of
 	// action a (0 allow, 1 deny) containing it, or none.
 	narrow [2]minTree
-	// won holds the rules that win a piece at t0, for some subject.
+	// won holds the rules found to win a piece, for some subject at some
+	// instant: at t0 for every piece, later for the pieces followed.
 	won []bool
+	// followed holds the pieces whose winners have been followed past t0.
+	followed []bool
 }
 
 func newLinter(s *check.Snapshot, rules []policy.Rule, t0 time.Time) *linter {
 	l := &linter{s: s, t0: t0, rules: rules}
-	for _, r := range rules {
-		if e, ok := r.Expiry(); ok && e.After(t0) {
-			l.expiries = append(l.expiries, e)
-		}
-	}
 	for _, is4 := range []bool{true, false} {
 		l.pieces = slices.AppendSeq(l.pieces, s.Pieces(rangeset.Family(is4)))
 	}
@@ -244,18 +242,28 @@ func (l *linter) paint(bySize []int) {
 
 // decide marks the rules that win a piece at t0, for either subject.
 func (l *linter) decide() {
-	index := make(map[string]int, len(l.rules))
+	l.index = make(map[string]int, len(l.rules))
 	for i, r := range l.rules {
-		index[r.ID] = i
+		l.index[r.ID] = i
 	}
-	l.won = make([]bool, len(l.rules))
+	l.won, l.followed = make([]bool, len(l.rules)), make([]bool, len(l.pieces))
 	for _, p := range l.pieces {
 		for _, admin := range []bool{false, true} {
-			if d := l.s.Check(check.Request{Addr: p.From(), Admin: admin, At: l.t0}); d.Reason == check.ReasonRule {
-				l.won[index[d.Rule]] = true
+			if w, ok := l.winner(p, admin, l.t0); ok {
+				l.won[w] = true
 			}
 		}
 	}
+}
+
+// winner returns the index of the rule that decides piece p for the
+// subject at instant t, false when no rule does.
+func (l *linter) winner(p rangeset.Range, admin bool, t time.Time) (int, bool) {
+	d := l.s.Check(check.Request{Addr: p.From(), Admin: admin, At: t})
+	if d.Reason != check.ReasonRule {
+		return 0, false
+	}
+	return l.index[d.Rule], true
 }
 
 // action returns 0 for an allow rule and 1 for a deny rule.
@@ -272,12 +280,6 @@ func (l *linter) span(t rangeset.Range) (lo, hi int) {
 		return sort.Search(len(l.pieces), func(k int) bool { return l.pieces[k].From().Compare(a) > 0 })
 	}
 	return at(t.From()) - 1, at(t.To())
-}
-
-// near returns the rules that contain an address of piece p: every rule
-// containing one address of a piece contains all of it.
-func (l *linter) near(p rangeset.Range) []check.Match {
-	return l.s.Explain(check.Request{Addr: p.From(), Admin: true, At: l.t0}).Matches
 }
 
 // covered returns, for each rule, the id of the narrowest (then smallest
@@ -338,38 +340,42 @@ func (l *linter) covered() []string {
 }
 
 // everWins reports whether rule i wins somewhere: for some subject it
-// binds, some instant from t0 on, and some address of its target.
-// Decisions are constant over a piece, at an instant, and change only when
-// a rule that contains the piece expires, so beyond the pieces won at t0 it
-// decides each piece of the target at those expiries before the rule's own.
+// binds, some instant from t0 on, and some address of its target. At an
+// instant, decisions are constant over a piece, so beyond the pieces won
+// at t0 it follows each piece of the target through time (see follow),
+// each piece once for all rules.
 func (l *linter) everWins(i int) bool {
-	if l.won[i] {
-		return true
+	lo, hi := l.span(l.rules[i].Target)
+	for k := lo; k < hi && !l.won[i]; k++ {
+		if !l.followed[k] {
+			l.followed[k] = true
+			l.follow(l.pieces[k])
+		}
 	}
-	r := l.rules[i]
-	exp := expiry(r)
-	if !slices.ContainsFunc(l.expiries, func(e time.Time) bool { return e.Before(exp) }) {
-		return false // no other instant to look at
-	}
-	admins := []bool{false, true}
-	if r.AdminOnly {
-		admins = []bool{true}
-	}
-	lo, hi := l.span(r.Target)
-	for _, p := range l.pieces[lo:hi] {
-		for _, m := range l.near(p) {
-			e := expiry(m.Rule)
-			if !e.After(l.t0) || !e.Before(exp) {
+	return l.won[i]
+}
+
+// follow marks every rule that wins piece p at some instant from t0 on,
+// for either subject. Rules expire and none begins, so at an instant the
+// winner is the first rule in the order of precedence that has not
+// expired: a rule wins at some instant exactly when it outlives every
+// rule before it.
+func (l *linter) follow(p rangeset.Range) {
+	// The winner first, and before it in precedence only expired rules,
+	// which outlive none.
+	ms := l.s.Explain(check.Request{Addr: p.From(), Admin: true, At: l.t0}).Matches
+	for _, admin := range []bool{false, true} {
+		last := l.t0 // the latest expiry before, in the order of precedence
+		for _, m := range ms {
+			if m.Rule.AdminOnly && !admin {
 				continue
 			}
-			for _, admin := range admins {
-				if l.s.Check(check.Request{Addr: p.From(), Admin: admin, At: e}).Rule == r.ID {
-					return true
-				}
+			if e := expiry(m.Rule); e.After(last) {
+				l.won[l.index[m.Rule.ID]] = true
+				last = e
 			}
 		}
 	}
-	return false
 }
 
 // minTree answers the least value in a run of a slice (a segment tree):

@@ -276,7 +276,8 @@ func coveredSlow(p policy.Policy, in policy.Rule) string {
 }
 
 // BenchmarkPolicy lints the shapes that made the covered-rule analysis
-// cubic (nested ranges) and quadratic (many rules on one address).
+// cubic (nested ranges) and quadratic (many rules on one address), and
+// those where many rules win only once others expire.
 func BenchmarkPolicy(b *testing.B) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	nested := func(n int) policy.Policy {
@@ -299,10 +300,25 @@ func BenchmarkPolicy(b *testing.B) {
 		}
 		return policy.New(rules...)
 	}
+	twice := func(p policy.Policy) policy.Policy { // each rule and a copy, which wins none at t0
+		for _, r := range slices.Clone(p.Rules) {
+			r.ID += "-copy"
+			p.Rules = append(p.Rules, r)
+		}
+		return p
+	}
+	expiring := func(p policy.Policy) policy.Policy { // later rules expire sooner
+		for i := range p.Rules {
+			p.Rules[i].ExpiresAt = t0.Add(time.Duration(len(p.Rules)-i) * time.Minute)
+		}
+		return p
+	}
 	for _, c := range []struct {
 		name string
 		p    policy.Policy
-	}{{"shape=nested/rules=200", nested(200)}, {"shape=nested/rules=2000", nested(2000)}, {"shape=one-address/rules=2000", same(2000)}} {
+	}{{"shape=nested/rules=200", nested(200)}, {"shape=nested/rules=2000", nested(2000)}, {"shape=one-address/rules=2000", same(2000)},
+		{"shape=one-address-expiring/rules=500", expiring(same(500))},
+		{"shape=nested-twice-expiring/rules=1000", expiring(twice(nested(500)))}} {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
