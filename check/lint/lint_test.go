@@ -121,9 +121,9 @@ func TestMessagesQuoted(t *testing.T) {
 // against its definition (coveredSlow).
 func TestBruteForce(t *testing.T) {
 	t.Parallel()
-	seeds := uint64(1500)
+	seeds := uint64(1000)
 	if testing.Short() {
-		seeds = 150
+		seeds = 100
 	}
 	for seed := range seeds {
 		rng := rand.New(rand.NewPCG(seed, 5))
