@@ -54,7 +54,7 @@ func (e *extFlags) bind(cmd *command, fs *flag.FlagSet) {
 		fs.StringVar(&e.action, "action", "", "allow or deny (default: deny for spamhaus, else allow)")
 		fs.StringVar(&e.services, "service", "", "aws, google: keep only these services, comma-separated")
 		fs.StringVar(&e.regions, "region", "", "aws, google: keep only these regions (scopes), comma-separated")
-		fs.StringVar(&e.keys, "key", "", "github: read these keys, comma-separated (default: every array but ssh_keys)")
+		fs.StringVar(&e.keys, "key", "", "github: read these keys, comma-separated (required: such as hooks, or web,api,git)")
 	}
 	if strings.Contains(cmd.flags, "x") {
 		fs.BoolVar(&e.denied, "denied", false, "haproxy, nftables: list the addresses denied, not those allowed")

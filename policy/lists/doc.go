@@ -8,7 +8,7 @@
 //   - [AWS]: ip-ranges.json (prefixes[].ip_prefix and
 //     ipv6_prefixes[].ipv6_prefix), filtered by service and region;
 //   - [GitHub]: the meta API document (api.github.com/meta), the arrays of
-//     the keys chosen ("hooks", "web", "actions", ...);
+//     the keys chosen ("hooks", "web", "git", ...);
 //   - [Cloudflare]: the ips-v4 and ips-v6 text files, or the JSON of the
 //     API (result.ipv4_cidrs and result.ipv6_cidrs);
 //   - [Google]: goog.json and cloud.json (prefixes[].ipv4Prefix and
@@ -23,7 +23,8 @@
 // imports shows what the list changed. Its comment starts with the tag too,
 // then says where the entry came from: "spamhaus: SBL256894",
 // "aws: EC2 us-east-1", "github: hooks", "firehol: line 12". The text
-// taken from a list is made valid UTF-8, each control character a space,
+// taken from a list is made valid UTF-8, each character that is not
+// printable (controls, bidirectional overrides, line separators) a space,
 // and cut after 200 bytes with "...". An entry
 // listed twice (AWS lists a prefix under AMAZON and under EC2; GitHub's
 // keys share prefixes) makes one rule, from its first occurrence.
@@ -36,13 +37,30 @@
 // Parsing is strict about the entries and lenient about what surrounds
 // them: keys of a JSON document that the format does not use are ignored,
 // as the providers add keys over time, but every entry must be an address,
-// a CIDR prefix or a range as [rangeset.ParseRange] reads it. A CIDR with
-// host bits set (10.0.0.5/24) is refused, not masked: a list that says so
-// is damaged or means a single host, and guessing which widens or narrows
-// an allowlist silently. Each bad entry is an error naming its line (or
-// its JSON path) and quoting the text; up to 20 are reported, then a count
-// of the rest, and no rules are returned. The parsers read the whole input;
-// bound it (io.LimitReader) when it comes from the network.
+// a CIDR prefix or a range as [rangeset.ParseRange] reads it, of the
+// family its field names (an IPv6 prefix under AWS's ip_prefix is an
+// error). A key the format uses must be written exactly once, in its
+// letters: encoding/json would silently take the last of two, or a
+// variant in other letters. A CIDR with host bits set (10.0.0.5/24) is
+// refused, not masked: a list that says so is damaged or means a single
+// host, and guessing which widens or narrows an allowlist silently. Each
+// bad entry is an error naming its line (or its JSON path) and quoting the
+// text; up to 20 are reported, then a count of the rest, and no rules are
+// returned.
+//
+// A list with no entries is an error that wraps [rangeset.ErrEmpty]: a
+// failed or cut download must not pass for an empty list, which would drop
+// every rule the list fed (and turn an auto allowlist fed by it alone into
+// allow-all). A caller that accepts an empty list tests for it with
+// errors.Is. Spamhaus's JSON form must hold its metadata line (the last,
+// as published), and its count of records must match.
+//
+// The parsers read the whole input. Bound it when it comes from the network
+// with a reader that fails past the bound, such as
+// http.MaxBytesReader(nil, resp.Body, n), whose error the parsers' error
+// wraps: io.LimitReader ends the input quietly, and a list cut inside its
+// last line can end in a different valid entry (192.168.1.10 cut to
+// 192.168.1.1).
 //
 // The package uses only the standard library and packages policy and
 // rangeset.

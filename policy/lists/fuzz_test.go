@@ -30,7 +30,9 @@ func FuzzParse(f *testing.F) {
 		{"plain", func(r *bytes.Reader) ([]policy.Rule, error) { return Plain(r, &Options{Source: "plain"}) }},
 		{"spamhaus", func(r *bytes.Reader) ([]policy.Rule, error) { return Spamhaus(r, &Options{Source: "spamhaus"}) }},
 		{"aws", func(r *bytes.Reader) ([]policy.Rule, error) { return AWS(r, &Options{Source: "aws"}) }},
-		{"github", func(r *bytes.Reader) ([]policy.Rule, error) { return GitHub(r, &Options{Source: "github"}) }},
+		{"github", func(r *bytes.Reader) ([]policy.Rule, error) {
+			return GitHub(r, &Options{Source: "github", Keys: []string{"hooks", "web"}})
+		}},
 		{"cloudflare", func(r *bytes.Reader) ([]policy.Rule, error) { return Cloudflare(r, &Options{Source: "cloudflare"}) }},
 		{"google", func(r *bytes.Reader) ([]policy.Rule, error) { return Google(r, &Options{Source: "google"}) }},
 	}

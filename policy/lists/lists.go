@@ -36,8 +36,9 @@ type Options struct {
 	// of Google's cloud.json (such as "us-east1").
 	Regions []string
 	// Keys are the keys of GitHub's meta document whose arrays are read,
-	// such as "hooks", "web", "api", "git" or "actions"; nil means every
-	// key whose value is an array, except "ssh_keys".
+	// such as "hooks", "web", "api", "git" or "actions". [GitHub] needs
+	// them: every key would allow whatever runs on GitHub's hosted
+	// Actions runners and Codespaces.
 	Keys []string
 }
 
@@ -96,11 +97,23 @@ func (rd *reader) fail(where string, err error) {
 	rd.errs = append(rd.errs, fmt.Errorf("%s: %s: %w", rd.fn, where, err))
 }
 
-// add parses one entry and records its rule; detail goes in the comment.
-func (rd *reader) add(where, text, detail string) {
+// The families a field may hold.
+const (
+	any4or6 = iota
+	only4
+	only6
+)
+
+// add parses one entry of a field holding family fam and records its
+// rule; detail goes in the comment.
+func (rd *reader) add(where, text, detail string, fam int) {
 	r, err := rangeset.ParseRange(text)
 	if err != nil {
 		rd.fail(where, err)
+		return
+	}
+	if fam == only4 && !r.Is4() || fam == only6 && !r.Is6() {
+		rd.fail(where, errors.New(rangeset.Quote(text)+" is not of the field's address family"))
 		return
 	}
 	if rd.seen[r] {
@@ -116,11 +129,13 @@ func (rd *reader) add(where, text, detail string) {
 }
 
 // commentText returns a list line's text as a comment: valid UTF-8, with
-// each control character a space (nothing a terminal or a log reader
-// acts on), cut after maxComment bytes at a character's start.
+// each character that is not printable a space (controls, format
+// characters such as bidirectional overrides, line separators: nothing a
+// terminal or a log reader acts on), cut after maxComment bytes at a
+// character's start.
 func commentText(s string) string {
 	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
+		if !unicode.IsPrint(r) {
 			return ' '
 		}
 		return r // an invalid byte becomes U+FFFD
@@ -135,7 +150,9 @@ func commentText(s string) string {
 	return s[:cut] + "..."
 }
 
-// result returns the rules, or every error recorded.
+// result returns the rules, or every error recorded. A list without
+// entries is an error: a cut or failed download must not pass for an
+// empty list, which would drop every rule it fed.
 func (rd *reader) result() ([]policy.Rule, error) {
 	if len(rd.errs) > 0 {
 		errs := rd.errs
@@ -144,7 +161,20 @@ func (rd *reader) result() ([]policy.Rule, error) {
 		}
 		return nil, errors.Join(errs...)
 	}
+	if len(rd.rules) == 0 {
+		return nil, fmt.Errorf("%s: %w: the list has no entries", rd.fn, rangeset.ErrEmpty)
+	}
 	return rd.rules, nil
+}
+
+// read reads r whole, its error wrapped (an *http.MaxBytesError stays
+// one for errors.As).
+func (rd *reader) read(r io.Reader) ([]byte, error) {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", rd.fn, err)
+	}
+	return data, nil
 }
 
 // unmatched reports the filter values that kept no entry: a misspelt
@@ -157,32 +187,26 @@ func (rd *reader) unmatched(name string, want []string, used map[string]bool) {
 	}
 }
 
-// lines calls each with every line of r (its number counted from 1 and
-// its text without the line ending).
-func lines(r io.Reader, each func(n int, line string)) error {
-	data, err := io.ReadAll(r)
-	if err != nil {
-		return err
+// lines calls each with every line of data (its number counted from 1
+// and its text without the line ending).
+func lines(data []byte, each func(n int, line string)) {
+	n := 0
+	for line := range strings.Lines(string(data)) {
+		n++
+		each(n, strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r"))
 	}
-	for n, line := range strings.Split(string(data), "\n") {
-		each(n+1, strings.TrimSuffix(line, "\r"))
-	}
-	return nil
 }
 
 // text reads a list of one entry per line, comments starting at sep.
-func text(rd *reader, r io.Reader, sep string, detail func(n int, comment string) string) ([]policy.Rule, error) {
-	err := lines(r, func(n int, line string) {
+func text(rd *reader, data []byte, sep string, detail func(n int, comment string) string) ([]policy.Rule, error) {
+	lines(data, func(n int, line string) {
 		entry, comment, _ := strings.Cut(line, sep)
 		entry = strings.Trim(entry, " \t")
 		if entry == "" {
 			return
 		}
-		rd.add("line "+strconv.Itoa(n), entry, detail(n, strings.Trim(comment, " \t")))
+		rd.add("line "+strconv.Itoa(n), entry, detail(n, strings.Trim(comment, " \t")), any4or6)
 	})
-	if err != nil {
-		return nil, errors.New(rd.fn + ": " + err.Error())
-	}
 	return rd.result()
 }
 
@@ -204,7 +228,11 @@ func Plain(r io.Reader, opts *Options) ([]policy.Rule, error) {
 	if err != nil {
 		return nil, err
 	}
-	return text(rd, r, "#", lineDetail)
+	data, err := rd.read(r)
+	if err != nil {
+		return nil, err
+	}
+	return text(rd, data, "#", lineDetail)
 }
 
 // Spamhaus reads a Spamhaus DROP or EDROP list, in the text form
@@ -220,51 +248,108 @@ func Spamhaus(r io.Reader, opts *Options) ([]policy.Rule, error) {
 	if err != nil {
 		return nil, err
 	}
-	data, err := io.ReadAll(r)
+	data, err := rd.read(r)
 	if err != nil {
-		return nil, errors.New(rd.fn + ": " + err.Error())
+		return nil, err
 	}
 	if !bytes.HasPrefix(bytes.TrimLeft(data, " \t\r\n"), []byte("{")) {
-		return text(rd, bytes.NewReader(data), ";", func(n int, comment string) string {
+		return text(rd, data, ";", func(n int, comment string) string {
 			if comment != "" {
 				return comment
 			}
 			return "line " + strconv.Itoa(n)
 		})
 	}
-	lines(bytes.NewReader(data), func(n int, line string) {
+	entries, records := 0, -1 // records: the metadata line's count
+	lines(data, func(n int, line string) {
 		if strings.Trim(line, " \t") == "" {
 			return
 		}
 		where := "line " + strconv.Itoa(n)
 		var rec struct {
-			Type  string  `json:"type"`
-			CIDR  *string `json:"cidr"`
-			SBLID string  `json:"sblid"`
+			Type    string  `json:"type"`
+			CIDR    *string `json:"cidr"`
+			SBLID   string  `json:"sblid"`
+			Records *int    `json:"records"`
 		}
-		switch err := json.Unmarshal([]byte(line), &rec); {
+		err := unmarshal([]byte(line), "not a JSON object", &rec, "type", "cidr", "sblid", "records")
+		if err != nil || rec.Type != "metadata" {
+			entries++ // a bad line too, so that only the bad line is reported
+		}
+		switch {
 		case err != nil:
-			rd.fail(where, errors.New("not a JSON object: "+err.Error()))
+			rd.fail(where, err)
+		case rec.Type == "metadata" && (records >= 0 || rec.Records == nil):
+			rd.fail(where, errors.New("a second metadata line, or one without \"records\""))
 		case rec.Type == "metadata":
+			records = *rec.Records
 		case rec.CIDR == nil:
 			rd.fail(where, errors.New("no \"cidr\""))
 		default:
-			rd.add(where, *rec.CIDR, rec.SBLID)
+			rd.add(where, *rec.CIDR, rec.SBLID, any4or6)
 		}
 	})
+	// The metadata line comes last and counts the entries: a list cut
+	// short lacks it or holds fewer.
+	if records != entries {
+		what := "no metadata line"
+		if records >= 0 {
+			what = "the metadata line counts " + strconv.Itoa(records) + " records"
+		}
+		rd.fail("metadata", errors.New(what+", and the list holds "+strconv.Itoa(entries)+": it is cut short or damaged"))
+	}
 	return rd.result()
 }
 
-// decode reads a JSON document into v, reporting malformed JSON.
-func decode(rd *reader, r io.Reader, v any) error {
-	data, err := io.ReadAll(r)
-	if err != nil {
+// decode reads a JSON document into v (see unmarshal).
+func decode(rd *reader, data []byte, v any, known ...string) error {
+	if err := unmarshal(data, "not a JSON document of this format", v, known...); err != nil {
 		return errors.New(rd.fn + ": " + err.Error())
 	}
-	if err := json.Unmarshal(data, v); err != nil {
-		return errors.New(rd.fn + ": not a JSON document of this format: " + err.Error())
-	}
 	return nil
+}
+
+// unmarshal decodes data into v, refusing an object that holds a key
+// twice or a key that differs from one of known, the keys v reads, only
+// in letter case: encoding/json would take the last of them, or the
+// variant, silently, where a reader of the document sees another.
+// Malformed JSON is an error saying what, the data is not.
+func unmarshal(data []byte, what string, v any, known ...string) error {
+	if err := json.Unmarshal(data, v); err != nil {
+		return errors.New(what + ": " + err.Error())
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	var objects []map[string]bool // the keys seen, by open object; nil for an array
+	key := false                  // whether the next token is a key
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil // io.EOF: json.Unmarshal has read it whole
+		}
+		if k, ok := tok.(string); ok && key {
+			seen := objects[len(objects)-1]
+			if seen[k] {
+				return errors.New("the key " + rangeset.Quote(k) + " appears twice in an object")
+			}
+			seen[k] = true
+			if i := slices.IndexFunc(known, func(w string) bool { return strings.EqualFold(w, k) }); i >= 0 && known[i] != k {
+				return errors.New("the key " + rangeset.Quote(k) + " is " + rangeset.Quote(known[i]) + " in other letters")
+			}
+			key = false
+			continue
+		}
+		switch tok {
+		case json.Delim('{'):
+			objects, key = append(objects, map[string]bool{}), true
+			continue
+		case json.Delim('['):
+			objects = append(objects, nil)
+		case json.Delim('}'), json.Delim(']'):
+			objects = objects[:len(objects)-1]
+		}
+		// A value has ended, or an array begun: in an object, a key is next.
+		key = len(objects) > 0 && objects[len(objects)-1] != nil
+	}
 }
 
 // keep reports whether an entry passes the Services and Regions filters,
@@ -300,7 +385,11 @@ func AWS(r io.Reader, opts *Options) ([]policy.Rule, error) {
 		Prefixes     *[]entry `json:"prefixes"`
 		IPv6Prefixes *[]entry `json:"ipv6_prefixes"`
 	}
-	if err := decode(rd, r, &doc); err != nil {
+	data, err := rd.read(r)
+	if err != nil {
+		return nil, err
+	}
+	if err := decode(rd, data, &doc, "prefixes", "ipv6_prefixes", "ip_prefix", "ipv6_prefix", "region", "service"); err != nil {
 		return nil, err
 	}
 	if doc.Prefixes == nil && doc.IPv6Prefixes == nil {
@@ -309,8 +398,9 @@ func AWS(r io.Reader, opts *Options) ([]policy.Rule, error) {
 	usedS, usedR := map[string]bool{}, map[string]bool{}
 	for _, list := range []struct {
 		key, field string
+		fam        int
 		entries    *[]entry
-	}{{"prefixes", "ip_prefix", doc.Prefixes}, {"ipv6_prefixes", "ipv6_prefix", doc.IPv6Prefixes}} {
+	}{{"prefixes", "ip_prefix", only4, doc.Prefixes}, {"ipv6_prefixes", "ipv6_prefix", only6, doc.IPv6Prefixes}} {
 		if list.entries == nil {
 			continue
 		}
@@ -325,7 +415,7 @@ func AWS(r io.Reader, opts *Options) ([]policy.Rule, error) {
 				continue
 			}
 			if keep(rd, e.Service, e.Region, usedS, usedR) {
-				rd.add(where, *p, strings.TrimSpace(e.Service+" "+e.Region))
+				rd.add(where, *p, strings.TrimSpace(e.Service+" "+e.Region), list.fam)
 			}
 		}
 	}
@@ -335,44 +425,50 @@ func AWS(r io.Reader, opts *Options) ([]policy.Rule, error) {
 }
 
 // GitHub reads GitHub's meta API document (https://api.github.com/meta):
-// the CIDR prefixes of the keys in Options.Keys, by default of every key
-// whose value is an array, except "ssh_keys". A rule's comment names the
-// key it came from first, "github: hooks". A key asked for that the
-// document lacks, or whose value is not an array of strings, is an error.
+// the CIDR prefixes of the keys in Options.Keys. A rule's comment names the
+// key it came from first, "github: hooks". No Options.Keys is an error
+// naming the document's arrays, as is a key asked for that the document
+// lacks or whose value is not an array of strings.
 func GitHub(r io.Reader, opts *Options) ([]policy.Rule, error) {
 	rd, err := newReader("lists.GitHub", "github", policy.Allow, opts, "Keys")
 	if err != nil {
 		return nil, err
 	}
-	var doc map[string]json.RawMessage
-	if err := decode(rd, r, &doc); err != nil {
+	data, err := rd.read(r)
+	if err != nil {
 		return nil, err
 	}
-	keys := rd.opts.Keys
-	if keys == nil {
+	var doc map[string]json.RawMessage
+	if err := decode(rd, data, &doc); err != nil {
+		return nil, err
+	}
+	isArray := func(v json.RawMessage) bool { return bytes.HasPrefix(bytes.TrimLeft(v, " \t\r\n"), []byte("[")) }
+	if rd.opts.Keys == nil {
+		var arrays []string
 		for k, v := range doc {
-			if k != "ssh_keys" && bytes.HasPrefix(bytes.TrimLeft(v, " \t\r\n"), []byte("[")) {
-				keys = append(keys, k)
+			if k != "ssh_keys" && isArray(v) {
+				arrays = append(arrays, rangeset.Quote(k))
 			}
 		}
-		slices.Sort(keys)
-		if len(keys) == 0 {
+		if len(arrays) == 0 {
 			return nil, errors.New(rd.fn + ": no arrays of prefixes: not a meta API document")
 		}
+		slices.Sort(arrays)
+		return nil, errors.New(rd.fn + ": no Options.Keys: choose among " + strings.Join(arrays, ", "))
 	}
-	for _, k := range keys {
+	for _, k := range rd.opts.Keys {
 		raw, ok := doc[k]
 		if !ok {
 			rd.fail("Options.Keys", errors.New("the document has no key "+rangeset.Quote(k)))
 			continue
 		}
 		var cidrs []string
-		if err := json.Unmarshal(raw, &cidrs); err != nil {
+		if err := json.Unmarshal(raw, &cidrs); err != nil || !isArray(raw) {
 			rd.fail(rangeset.Quote(k), errors.New("not an array of strings"))
 			continue
 		}
 		for i, c := range cidrs {
-			rd.add(rangeset.Quote(k)+"["+strconv.Itoa(i)+"]", c, k)
+			rd.add(rangeset.Quote(k)+"["+strconv.Itoa(i)+"]", c, k, any4or6)
 		}
 	}
 	return rd.result()
@@ -389,12 +485,12 @@ func Cloudflare(r io.Reader, opts *Options) ([]policy.Rule, error) {
 	if err != nil {
 		return nil, err
 	}
-	data, err := io.ReadAll(r)
+	data, err := rd.read(r)
 	if err != nil {
-		return nil, errors.New(rd.fn + ": " + err.Error())
+		return nil, err
 	}
 	if !bytes.HasPrefix(bytes.TrimLeft(data, " \t\r\n"), []byte("{")) {
-		return text(rd, bytes.NewReader(data), "#", lineDetail)
+		return text(rd, data, "#", lineDetail)
 	}
 	var doc struct {
 		Success *bool `json:"success"`
@@ -403,7 +499,7 @@ func Cloudflare(r io.Reader, opts *Options) ([]policy.Rule, error) {
 			IPv6 []string `json:"ipv6_cidrs"`
 		} `json:"result"`
 	}
-	if err := decode(rd, bytes.NewReader(data), &doc); err != nil {
+	if err := decode(rd, data, &doc, "success", "result", "ipv4_cidrs", "ipv6_cidrs"); err != nil {
 		return nil, err
 	}
 	if doc.Success != nil && !*doc.Success {
@@ -414,10 +510,11 @@ func Cloudflare(r io.Reader, opts *Options) ([]policy.Rule, error) {
 	}
 	for _, list := range []struct {
 		key   string
+		fam   int
 		cidrs []string
-	}{{"ipv4_cidrs", doc.Result.IPv4}, {"ipv6_cidrs", doc.Result.IPv6}} {
+	}{{"ipv4_cidrs", only4, doc.Result.IPv4}, {"ipv6_cidrs", only6, doc.Result.IPv6}} {
 		for i, c := range list.cidrs {
-			rd.add("result."+list.key+"["+strconv.Itoa(i)+"]", c, list.key)
+			rd.add("result."+list.key+"["+strconv.Itoa(i)+"]", c, list.key, list.fam)
 		}
 	}
 	return rd.result()
@@ -442,7 +539,11 @@ func Google(r io.Reader, opts *Options) ([]policy.Rule, error) {
 			Scope   string  `json:"scope"`
 		} `json:"prefixes"`
 	}
-	if err := decode(rd, r, &doc); err != nil {
+	data, err := rd.read(r)
+	if err != nil {
+		return nil, err
+	}
+	if err := decode(rd, data, &doc, "prefixes", "ipv4Prefix", "ipv6Prefix", "service", "scope"); err != nil {
 		return nil, err
 	}
 	if doc.Prefixes == nil {
@@ -452,17 +553,18 @@ func Google(r io.Reader, opts *Options) ([]policy.Rule, error) {
 	for i, e := range *doc.Prefixes {
 		where := "prefixes[" + strconv.Itoa(i) + "]"
 		var p string
+		var fam int
 		switch {
 		case e.IPv4 != nil && e.IPv6 == nil:
-			p, where = *e.IPv4, where+".ipv4Prefix"
+			p, fam, where = *e.IPv4, only4, where+".ipv4Prefix"
 		case e.IPv6 != nil && e.IPv4 == nil:
-			p, where = *e.IPv6, where+".ipv6Prefix"
+			p, fam, where = *e.IPv6, only6, where+".ipv6Prefix"
 		default:
 			rd.fail(where, errors.New("want one of ipv4Prefix and ipv6Prefix"))
 			continue
 		}
 		if keep(rd, e.Service, e.Scope, usedS, usedR) {
-			rd.add(where, p, strings.TrimSpace(e.Service+" "+e.Scope))
+			rd.add(where, p, strings.TrimSpace(e.Service+" "+e.Scope), fam)
 		}
 	}
 	rd.unmatched("Services", rd.opts.Services, usedS)

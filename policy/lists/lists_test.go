@@ -3,6 +3,7 @@ package lists
 import (
 	"errors"
 	"io"
+	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -72,14 +73,10 @@ aws:2600:1f18::/33 allow aws: EC2 us-east-1
 github:185.199.108.0/22 allow github: hooks
 github:2a0a:a440::/29 allow github: hooks
 `},
-		{"github all", "meta.json", GitHub, nil, `github:4.148.0.0/16 allow github: actions
-github:2603:1030::/28 allow github: actions
-github:192.30.252.0/22 allow github: api
-github:20.201.28.148 allow github: api
-github:185.199.108.0/22 allow github: hooks
-github:2a0a:a440::/29 allow github: hooks
+		{"github keys", "meta.json", GitHub, &Options{Keys: []string{"web", "api"}}, `github:192.30.252.0/22 allow github: web
 github:140.82.112.0/20 allow github: web
 github:2606:50c0::/32 allow github: web
+github:20.201.28.148 allow github: api
 `},
 		{"cloudflare v4", "ips-v4", Cloudflare, nil, `cloudflare:173.245.48.0/20 allow cloudflare: line 1
 cloudflare:103.21.244.0/22 allow cloudflare: line 2
@@ -150,7 +147,8 @@ func TestErrors(t *testing.T) {
 		{"spamhaus json bad", Spamhaus, nil, "{\"cidr\": \"1.10.16.0/20\"}\n{\"sblid\": \"SBL1\"}\n{\"cidr\": \"1.10.16.1/20\"}\nnot json\n",
 			"lists.Spamhaus: line 2: no \"cidr\"\n" +
 				"lists.Spamhaus: line 3: rangeset.ParseRange(\"1.10.16.1/20\"): host bits set (canonical form 1.10.16.0/20)\n" +
-				"lists.Spamhaus: line 4: not a JSON object: invalid character 'o' in literal null (expecting 'u')"},
+				"lists.Spamhaus: line 4: not a JSON object: invalid character 'o' in literal null (expecting 'u')\n" +
+				"lists.Spamhaus: metadata: no metadata line, and the list holds 4: it is cut short or damaged"},
 		{"aws not json", AWS, nil, "3.2.34.0/26\n",
 			`lists.AWS: not a JSON document of this format: invalid character '.' after top-level value`},
 		{"aws wrong document", AWS, nil, `{"prefixes4": []}`,
@@ -166,8 +164,31 @@ func TestErrors(t *testing.T) {
 			`lists.GitHub: "domains": not an array of strings`},
 		{"github no arrays", GitHub, nil, `{"message": "Not Found"}`,
 			`lists.GitHub: no arrays of prefixes: not a meta API document`},
-		{"github bad cidr", GitHub, nil, `{"hooks": ["192.30.252.0/22", "192.30.252.0/33"]}`,
+		{"github keys needed", GitHub, nil, `{"hooks": ["192.30.252.0/22"], "actions": [], "ssh_keys": [], "verifiable_password_authentication": true}`,
+			`lists.GitHub: no Options.Keys: choose among "actions", "hooks"`},
+		{"github null", GitHub, &Options{Keys: []string{"hooks"}}, `{"hooks": null}`,
+			`lists.GitHub: "hooks": not an array of strings`},
+		{"github bad cidr", GitHub, &Options{Keys: []string{"hooks"}}, `{"hooks": ["192.30.252.0/22", "192.30.252.0/33"]}`,
 			`lists.GitHub: "hooks"[1]: rangeset.ParseRange("192.30.252.0/33"): invalid prefix length "33" (want 0 to 32)`},
+		{"aws key twice", AWS, nil, `{"prefixes": [{"ip_prefix": "3.0.0.0/8"}], "prefixes": []}`,
+			`lists.AWS: the key "prefixes" appears twice in an object`},
+		{"aws key in other letters", AWS, nil, `{"prefixes": [{"ip_prefix": "3.0.0.0/8"}], "Prefixes": []}`,
+			`lists.AWS: the key "Prefixes" is "prefixes" in other letters`},
+		{"aws family", AWS, nil, `{"prefixes": [{"ip_prefix": "::/0"}], "ipv6_prefixes": [{"ipv6_prefix": "3.0.0.0/8"}]}`,
+			"lists.AWS: prefixes[0].ip_prefix: \"::/0\" is not of the field's address family\n" +
+				"lists.AWS: ipv6_prefixes[0].ipv6_prefix: \"3.0.0.0/8\" is not of the field's address family"},
+		{"spamhaus json key in other letters", Spamhaus, nil, `{"cidr": "1.2.3.0/24", "CIDR": "0.0.0.0/0"}` + "\n" + `{"type": "metadata", "records": 1}`,
+			`lists.Spamhaus: line 1: the key "CIDR" is "cidr" in other letters`},
+		{"spamhaus json cut", Spamhaus, nil, `{"cidr": "1.10.16.0/20", "sblid": "SBL256894"}` + "\n",
+			`lists.Spamhaus: metadata: no metadata line, and the list holds 1: it is cut short or damaged`},
+		{"spamhaus json count", Spamhaus, nil, `{"cidr": "1.10.16.0/20"}` + "\n" + `{"type": "metadata", "records": 3}`,
+			`lists.Spamhaus: metadata: the metadata line counts 3 records, and the list holds 1: it is cut short or damaged`},
+		{"github key twice", GitHub, &Options{Keys: []string{"hooks"}}, `{"hooks": ["192.30.252.0/22"], "hooks": []}`,
+			`lists.GitHub: the key "hooks" appears twice in an object`},
+		{"google family", Google, nil, `{"prefixes": [{"ipv4Prefix": "::/0"}]}`,
+			`lists.Google: prefixes[0].ipv4Prefix: "::/0" is not of the field's address family`},
+		{"cloudflare family", Cloudflare, nil, `{"result": {"ipv4_cidrs": ["::/0"]}}`,
+			`lists.Cloudflare: result.ipv4_cidrs[0]: "::/0" is not of the field's address family`},
 		{"cloudflare failure", Cloudflare, nil, `{"success": false, "errors": [{"code": 1000}]}`,
 			`lists.Cloudflare: the API answered "success": false`},
 		{"cloudflare bad", Cloudflare, nil, `{"result": {"ipv6_cidrs": ["2400:cb00::/32", "2400:cb00::1/32"]}, "success": true}`,
@@ -194,6 +215,52 @@ func TestErrors(t *testing.T) {
 				t.Errorf("error\n%s\nwant\n%s", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestEmpty pins that a list without entries is an error wrapping
+// rangeset.ErrEmpty, whatever emptied it: a failed download, a header
+// alone, a JSON answer without its arrays, or a filter keeping nothing.
+func TestEmpty(t *testing.T) {
+	t.Parallel()
+	aws := `{"prefixes": [{"ip_prefix": "3.2.34.0/26", "service": "EC2"}]}`
+	for _, c := range []struct {
+		name  string
+		parse parser
+		opts  *Options
+		in    string
+	}{
+		{"plain nothing", Plain, nil, ""},
+		{"plain comments", Plain, nil, "# FireHOL header\n\n"},
+		{"spamhaus header", Spamhaus, nil, "; Spamhaus EDROP List 2026/01/01\n; Last-Modified: x\n"},
+		{"spamhaus json metadata alone", Spamhaus, nil, `{"type": "metadata", "records": 0}`},
+		{"cloudflare no arrays", Cloudflare, nil, `{"result": {}, "success": true}`},
+		{"cloudflare null", Cloudflare, nil, `{"result": {"ipv4_cidrs": null}}`},
+		{"cloudflare text", Cloudflare, nil, "\n"},
+		{"aws empty", AWS, nil, `{"prefixes": []}`},
+		{"aws no services", AWS, &Options{Services: []string{}}, aws},
+		{"google empty", Google, nil, `{"prefixes": []}`},
+		{"github no keys", GitHub, &Options{Keys: []string{}}, `{"hooks": ["192.30.252.0/22"]}`},
+		{"github empty array", GitHub, &Options{Keys: []string{"hooks"}}, `{"hooks": []}`},
+	} {
+		rules, err := c.parse(strings.NewReader(c.in), c.opts)
+		if !errors.Is(err, rangeset.ErrEmpty) || rules != nil {
+			t.Errorf("%s: rules %v, error %v; want rangeset.ErrEmpty", c.name, rules, err)
+		}
+	}
+}
+
+// TestReadError pins that a reader's error stays one for errors.As, so
+// that a body over http.MaxBytesReader's bound can be told apart.
+func TestReadError(t *testing.T) {
+	t.Parallel()
+	for name, parse := range map[string]parser{"plain": Plain, "spamhaus": Spamhaus, "aws": AWS, "cloudflare": Cloudflare} {
+		body := http.MaxBytesReader(nil, io.NopCloser(strings.NewReader("10.0.0.1\n192.168.1.10\n")), 20)
+		_, err := parse(body, nil)
+		var tooBig *http.MaxBytesError
+		if !errors.As(err, &tooBig) {
+			t.Errorf("%s: error %v, want an *http.MaxBytesError in it", name, err)
+		}
 	}
 }
 
@@ -235,7 +302,7 @@ func TestCRLFAndDuplicates(t *testing.T) {
 func TestMerge(t *testing.T) {
 	t.Parallel()
 	base := policy.New(policy.Rule{ID: "office", Target: rangeset.MustParseRange("192.0.2.0/24"), Action: policy.Allow})
-	hooks, err := GitHub(strings.NewReader(`{"hooks": ["192.30.252.0/22"]}`), nil)
+	hooks, err := GitHub(strings.NewReader(`{"hooks": ["192.30.252.0/22"]}`), &Options{Keys: []string{"hooks"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,7 +319,7 @@ func TestMerge(t *testing.T) {
 		t.Error("Merge kept the caller's slice")
 	}
 	// Importing the same source twice clashes, naming each id.
-	again, _ := GitHub(strings.NewReader(`{"hooks": ["192.30.252.0/22"], "web": ["140.82.112.0/20"]}`), nil)
+	again, _ := GitHub(strings.NewReader(`{"hooks": ["192.30.252.0/22"], "web": ["140.82.112.0/20"]}`), &Options{Keys: []string{"hooks", "web"}})
 	_, err = Merge(p, append(again, policy.Rule{ID: "office"}, policy.Rule{}))
 	want := "lists.Merge: rule id \"github:192.30.252.0/22\" is taken\nlists.Merge: rule id \"office\" is taken\nlists.Merge: rule 3: empty id"
 	if err == nil || err.Error() != want {
@@ -271,13 +338,15 @@ func TestMerge(t *testing.T) {
 func TestCommentText(t *testing.T) {
 	t.Parallel()
 	long := strings.Repeat("a", maxComment-1) + "é and more"
-	rules, err := Spamhaus(strings.NewReader("10.0.0.0/8 ; "+long+"\n192.0.2.0/24 ; \x1b[31mred\a\xff\n"), nil)
+	rules, err := Spamhaus(strings.NewReader("10.0.0.0/8 ; "+long+"\n192.0.2.0/24 ; \x1b[31mred\a\xff\n"+
+		"198.51.100.0/24 ; SBL1\u2028FAKE\u202eevil\u200bx\u00a0y\n"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := []string{
 		"spamhaus: " + strings.Repeat("a", maxComment-1) + "...", // not cut inside the é
 		"spamhaus:  [31mred \ufffd",
+		"spamhaus: SBL1 FAKE evil x y", // a line separator, a bidirectional override, a zero-width and a no-break space
 	}
 	if len(rules) != len(want) {
 		t.Fatalf("got %d rules, want %d", len(rules), len(want))
@@ -286,5 +355,27 @@ func TestCommentText(t *testing.T) {
 		if r.Comment != want[i] || !utf8.ValidString(r.Comment) {
 			t.Errorf("rule %d comment = %q, want %q", i, r.Comment, want[i])
 		}
+	}
+}
+
+// BenchmarkPlain reads a large netset, and input of blank lines alone,
+// whose cost per byte is the line splitting's.
+func BenchmarkPlain(b *testing.B) {
+	var netset strings.Builder
+	for i := range 100_000 {
+		netset.WriteString("10." + strconv.Itoa(i>>16&255) + "." + strconv.Itoa(i>>8&255) + "." + strconv.Itoa(i&255) + "\n")
+	}
+	for _, c := range []struct{ name, in string }{
+		{"entries=100k", netset.String()},
+		{"blank-lines=8M", strings.Repeat("\n", 8<<20) + "10.0.0.1\n"},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := Plain(strings.NewReader(c.in), nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
