@@ -289,9 +289,12 @@ func (h *Hits) instant(at time.Time) int64 {
 	}
 	// The reading is stored before it is marked fresh, so that whoever
 	// sees it fresh sees it. Requests racing here each read the clock,
-	// and only the one that marks it fresh arms the timer.
+	// the latest reading is kept (one taken before a preemption must not
+	// replace a later one), and only the one that marks it fresh arms the
+	// timer.
 	t := h.now().UnixMicro()
-	h.reading.Store(t)
+	for last := h.reading.Load(); last < t && !h.reading.CompareAndSwap(last, t); last = h.reading.Load() {
+	}
 	if h.fresh.CompareAndSwap(false, true) {
 		h.afterFunc(h.resolution, func() { h.fresh.Store(false) })
 	}

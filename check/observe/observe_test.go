@@ -296,6 +296,41 @@ func TestHitsClock(t *testing.T) {
 	}
 }
 
+// TestHitsStaleReading: a request that read the clock and was then
+// preempted, while another read it later and marked the reading fresh,
+// must not put its older reading in place for the hits that follow.
+func TestHitsStaleReading(t *testing.T) {
+	t.Parallel()
+	var calls atomic.Int32
+	later := make(chan struct{})
+	now := func() time.Time {
+		if calls.Add(1) == 1 {
+			<-later // read t0, then wait while another request reads later
+			return t0
+		}
+		return t0.Add(10 * time.Second)
+	}
+	h := observe.NewHits(compile(t, corp, lab16), &observe.HitsOptions{Now: now, Resolution: time.Minute,
+		AfterFunc: func(time.Duration, func()) func() bool { return func() bool { return true } }})
+	outsideLab := netip.MustParseAddr("10.2.0.1")
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		h.Check(check.Request{Addr: outsideLab})
+	}()
+	for calls.Load() == 0 {
+		runtime.Gosched()
+	}
+	h.Check(check.Request{Addr: outsideLab}) // reads t0+10s, marks it fresh
+	close(later)
+	<-done
+	h.Check(check.Request{Addr: addrIn(3)}) // another rule, within the fresh reading
+	hits := h.Hits()
+	if len(hits) != 2 || hits[1].Rule != "lab" || !hits[1].Last.Equal(t0.Add(10*time.Second)) {
+		t.Errorf("hits %+v; want lab's Last at t0+10s, the latest reading", hits)
+	}
+}
+
 func TestHitsConcurrent(t *testing.T) {
 	t.Parallel()
 	const nrules, workers, passes = 1000, 4, 3
