@@ -173,8 +173,9 @@ type linter struct {
 	// won holds the rules found to win a piece, for some subject at some
 	// instant: at t0 for every piece, later for the pieces followed.
 	won []bool
-	// followed holds the pieces whose winners have been followed past t0.
-	followed []bool
+	// later holds the pieces not yet followed past t0 whose decision
+	// changes then: a winner at t0 expires.
+	later []bool
 }
 
 func newLinter(s *check.Snapshot, rules []policy.Rule, t0 time.Time) *linter {
@@ -240,30 +241,27 @@ func (l *linter) paint(bySize []int) {
 	}
 }
 
-// decide marks the rules that win a piece at t0, for either subject.
+// decide marks the rules that win a piece at t0, for either subject, and
+// the pieces whose decision changes later.
 func (l *linter) decide() {
 	l.index = make(map[string]int, len(l.rules))
 	for i, r := range l.rules {
 		l.index[r.ID] = i
 	}
-	l.won, l.followed = make([]bool, len(l.rules)), make([]bool, len(l.pieces))
-	for _, p := range l.pieces {
+	l.won, l.later = make([]bool, len(l.rules)), make([]bool, len(l.pieces))
+	for k, p := range l.pieces {
 		for _, admin := range []bool{false, true} {
-			if w, ok := l.winner(p, admin, l.t0); ok {
-				l.won[w] = true
+			d := l.s.Check(check.Request{Addr: p.From(), Admin: admin, At: l.t0})
+			if d.Reason != check.ReasonRule {
+				continue
+			}
+			w := l.index[d.Rule]
+			l.won[w] = true
+			if _, ok := l.rules[w].Expiry(); ok {
+				l.later[k] = true
 			}
 		}
 	}
-}
-
-// winner returns the index of the rule that decides piece p for the
-// subject at instant t, false when no rule does.
-func (l *linter) winner(p rangeset.Range, admin bool, t time.Time) (int, bool) {
-	d := l.s.Check(check.Request{Addr: p.From(), Admin: admin, At: t})
-	if d.Reason != check.ReasonRule {
-		return 0, false
-	}
-	return l.index[d.Rule], true
 }
 
 // action returns 0 for an allow rule and 1 for a deny rule.
@@ -341,14 +339,15 @@ func (l *linter) covered() []string {
 
 // everWins reports whether rule i wins somewhere: for some subject it
 // binds, some instant from t0 on, and some address of its target. At an
-// instant, decisions are constant over a piece, so beyond the pieces won
-// at t0 it follows each piece of the target through time (see follow),
-// each piece once for all rules.
+// instant, decisions are constant over a piece, and a piece's decision
+// changes only when its winner expires (rules expire, none begins). So
+// beyond the pieces won at t0 it follows through time the pieces of the
+// target whose winners expire (see follow), each piece once for all rules.
 func (l *linter) everWins(i int) bool {
 	lo, hi := l.span(l.rules[i].Target)
 	for k := lo; k < hi && !l.won[i]; k++ {
-		if !l.followed[k] {
-			l.followed[k] = true
+		if l.later[k] {
+			l.later[k] = false
 			l.follow(l.pieces[k])
 		}
 	}

@@ -307,6 +307,12 @@ func BenchmarkPolicy(b *testing.B) {
 		}
 		return p
 	}
+	under := func(p policy.Policy) policy.Policy { // a broad rule and its copy over every rule
+		for _, id := range []string{"wide", "wide-copy"} {
+			p.Rules = append(p.Rules, policy.Rule{ID: id, Target: rangeset.MustParseRange("10.0.0.0/8"), Action: policy.Allow})
+		}
+		return p
+	}
 	expiring := func(p policy.Policy) policy.Policy { // later rules expire sooner
 		for i := range p.Rules {
 			p.Rules[i].ExpiresAt = t0.Add(time.Duration(len(p.Rules)-i) * time.Minute)
@@ -318,7 +324,8 @@ func BenchmarkPolicy(b *testing.B) {
 		p    policy.Policy
 	}{{"shape=nested/rules=200", nested(200)}, {"shape=nested/rules=2000", nested(2000)}, {"shape=one-address/rules=2000", same(2000)},
 		{"shape=one-address-expiring/rules=500", expiring(same(500))},
-		{"shape=nested-twice-expiring/rules=1000", expiring(twice(nested(500)))}} {
+		{"shape=nested-twice-expiring/rules=1000", expiring(twice(nested(500)))},
+		{"shape=nested-under-twice/rules=2002", under(nested(2000))}} {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
