@@ -53,7 +53,7 @@
 // every rule the list fed (and turn an auto allowlist fed by it alone into
 // allow-all). A caller that accepts an empty list tests for it with
 // errors.Is. Spamhaus's JSON form must hold its metadata line (the last,
-// as published), and its count of records must match.
+// as published), and the count of records it gives must match.
 //
 // The parsers read the whole input. Bound it when it comes from the network
 // with a reader that fails past the bound, such as

@@ -260,7 +260,8 @@ func Spamhaus(r io.Reader, opts *Options) ([]policy.Rule, error) {
 			return "line " + strconv.Itoa(n)
 		})
 	}
-	entries, records := 0, -1 // records: the metadata line's count
+	entries, metadata := 0, false
+	var records *int // the metadata line's count, if it gives one
 	lines(data, func(n int, line string) {
 		if strings.Trim(line, " \t") == "" {
 			return
@@ -279,10 +280,10 @@ func Spamhaus(r io.Reader, opts *Options) ([]policy.Rule, error) {
 		switch {
 		case err != nil:
 			rd.fail(where, err)
-		case rec.Type == "metadata" && (records >= 0 || rec.Records == nil):
-			rd.fail(where, errors.New("a second metadata line, or one without \"records\""))
+		case rec.Type == "metadata" && metadata:
+			rd.fail(where, errors.New("a second metadata line"))
 		case rec.Type == "metadata":
-			records = *rec.Records
+			metadata, records = true, rec.Records
 		case rec.CIDR == nil:
 			rd.fail(where, errors.New("no \"cidr\""))
 		default:
@@ -291,12 +292,11 @@ func Spamhaus(r io.Reader, opts *Options) ([]policy.Rule, error) {
 	})
 	// The metadata line comes last and counts the entries: a list cut
 	// short lacks it or holds fewer.
-	if records != entries {
-		what := "no metadata line"
-		if records >= 0 {
-			what = "the metadata line counts " + strconv.Itoa(records) + " records"
-		}
-		rd.fail("metadata", errors.New(what+", and the list holds "+strconv.Itoa(entries)+": it is cut short or damaged"))
+	switch {
+	case !metadata:
+		rd.fail("metadata", errors.New("no metadata line, and the list holds "+strconv.Itoa(entries)+": it is cut short or damaged"))
+	case records != nil && *records != entries:
+		rd.fail("metadata", errors.New("the metadata line counts "+strconv.Itoa(*records)+" records, and the list holds "+strconv.Itoa(entries)+": it is cut short or damaged"))
 	}
 	return rd.result()
 }
