@@ -955,6 +955,9 @@ func appendInstant(b []byte, key string, t time.Time) ([]byte, error) {
 	if t.IsZero() {
 		return b, nil
 	}
+	if _, off := t.Zone(); off%60 != 0 {
+		t = t.UTC() // RFC 3339 has no seconds in an offset: Go would drop them, and move the instant
+	}
 	b = append(b, key...)
 	b = append(b, '"')
 	b, err := t.AppendText(b)

@@ -133,6 +133,9 @@ func oldNonZero(t time.Time) *time.Time {
 	if t.IsZero() {
 		return nil
 	}
+	if _, off := t.Zone(); off%60 != 0 {
+		t = t.UTC() // where the encoder departs from the old one: RFC 3339 would drop the offset's seconds
+	}
 	return &t
 }
 

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ipgate/ipgate/rangeset"
 )
@@ -20,7 +21,8 @@ var MaxExpiry = time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
 //
 // The zero Rule is invalid: it has no id, target or action.
 type Rule struct {
-	// ID names the rule; non-empty and unique within its policy.
+	// ID names the rule; non-empty, unique within its policy, and valid
+	// UTF-8, as a document can hold it.
 	ID string
 	// Target is the set of addresses the rule matches.
 	Target rangeset.Range
@@ -42,7 +44,7 @@ type Rule struct {
 	// CreatedAt and UpdatedAt are set by stores; zero means unknown. A
 	// TTL counts from UpdatedAt when it is not zero, else from CreatedAt.
 	CreatedAt, UpdatedAt time.Time
-	// Comment is free text.
+	// Comment is free text, in valid UTF-8.
 	Comment string
 }
 
@@ -174,6 +176,10 @@ var (
 	ErrEmptyID = errors.New("empty id")
 	// ErrDuplicateID reports a rule whose id an earlier rule has.
 	ErrDuplicateID = errors.New("duplicate id")
+	// ErrEncoding reports an id or a comment that is not valid UTF-8: a
+	// JSON document cannot hold it, so a store would write, and every
+	// other reader see, another string.
+	ErrEncoding = errors.New("not valid UTF-8")
 	// ErrTarget reports a missing or unparsable target; the parse error, if
 	// any, is wrapped too.
 	ErrTarget = errors.New("invalid target")
@@ -209,6 +215,9 @@ var (
 	errGoAction       = &problem{"invalid action: Action is zero (want policy.Allow or policy.Deny)", ErrAction}
 	errGoTTLNoBase    = &problem{"TTL without CreatedAt or UpdatedAt", ErrTTLNoBase}
 	errGoTTLAndExpiry = &problem{"both TTL and ExpiresAt", ErrTTLAndExpiry}
+
+	errIDEncoding      = &problem{"the id is not valid UTF-8", ErrEncoding}
+	errCommentEncoding = &problem{"the comment is not valid UTF-8", ErrEncoding}
 )
 
 // problem is an error whose text says more than the sentinel it wraps.
@@ -279,6 +288,12 @@ func (p Policy) Validate() error {
 		ids.add(r.ID)
 		if r.ID == "" {
 			ps.add(i, phaseID, r.ID, ErrEmptyID)
+		}
+		if !utf8.ValidString(r.ID) {
+			ps.add(i, phaseID, r.ID, errIDEncoding)
+		}
+		if !utf8.ValidString(r.Comment) {
+			ps.add(i, phaseAfterID, r.ID, errCommentEncoding)
 		}
 		if !r.Target.IsValid() {
 			ps.add(i, phaseAfterID, r.ID, errGoTarget)

@@ -73,6 +73,12 @@ func TestValidate(t *testing.T) {
 			r.ExpiresAt = policy.MaxExpiry
 			return r
 		}()}},
+		{name: "id not UTF-8", rules: []policy.Rule{rule("x\xff", "10.0.0.1", policy.Allow)}, want: []error{policy.ErrEncoding}, ids: []string{"x\xff"}},
+		{name: "comment not UTF-8", rules: []policy.Rule{func() policy.Rule {
+			r := rule("a", "10.0.0.1", policy.Allow)
+			r.Comment = "caf\xe9"
+			return r
+		}()}, want: []error{policy.ErrEncoding}, ids: []string{"a"}},
 		{name: "every problem at once",
 			rules: []policy.Rule{rule("x", "10.0.0.1", policy.Allow), rule("x", "10.0.0.2", 7), withTTL(rule("", "10.0.0.3", policy.Deny), 5*time.Second)},
 			want:  []error{policy.ErrDuplicateID, policy.ErrAction, policy.ErrEmptyID, policy.ErrTTLNoBase}, ids: []string{"x", "x", "", ""}},
@@ -632,3 +638,26 @@ func (c *countingWriter) Write(b []byte) (int, error) {
 type failingWriter struct{ err error }
 
 func (f failingWriter) Write([]byte) (int, error) { return 0, f.err }
+
+// TestInstantSecondsOffset: RFC 3339 has no seconds in an offset, so an
+// instant in a zone whose offset has them (local mean times of old dates)
+// is written in UTC, not with its offset cut to the minute, which would
+// move it: a store's other readers would see another expiry.
+func TestInstantSecondsOffset(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.FixedZone("LMT", 3607))
+	r := rule("a", "10.0.0.1", policy.Deny)
+	r.ExpiresAt, r.CreatedAt = at, at
+	doc, err := policy.New(r).MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := policy.Decode(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := back.Rules[0]; !got.ExpiresAt.Equal(at) || !got.CreatedAt.Equal(at) {
+		t.Errorf("%s read back as expiresAt %v, createdAt %v; want %v", doc, got.ExpiresAt, got.CreatedAt, at)
+	}
+}
+
