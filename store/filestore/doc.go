@@ -61,7 +61,9 @@
 // treated the same way. So a revision is never given twice to different
 // content, and a reader never sees a policy go back to an older revision.
 // The new revision is recorded under the lock; in a read-only directory it
-// cannot be, and each Store numbers the documents for itself.
+// cannot be, and each Store numbers the documents for itself, as it does
+// when another process has held the lock for a second (a write waits for
+// the lock as long as its context allows; a read never waits longer).
 //
 // Watchers poll the documents' metadata, so outside changes are seen too. A
 // document that is empty, null, unparsable or invalid is reported by Load

@@ -3,7 +3,6 @@
 package filestore
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -11,10 +10,10 @@ import (
 
 const openNonblock = 0
 
-// lockFile fails: this platform offers no lock between processes, and
+// tryLock fails: this platform offers no lock between processes, and
 // writing without one could lose updates. Reading and watching work.
-func lockFile(context.Context, string) (func(), error) {
-	return nil, fmt.Errorf("filestore: writing needs a file lock, which this platform lacks: %w", errors.ErrUnsupported)
+func tryLock(string) (func(), bool, error) {
+	return nil, false, fmt.Errorf("writing needs a file lock, which this platform lacks: %w", errors.ErrUnsupported)
 }
 
 func fileID(os.FileInfo) string { return "" }

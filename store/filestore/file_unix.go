@@ -3,7 +3,6 @@
 package filestore
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -15,24 +14,25 @@ import (
 // instead of waiting for a writer.
 const openNonblock = syscall.O_NONBLOCK
 
-// lockFile takes an exclusive flock on path, shared by every process on
-// the machine; closing the file (or the process ending) releases it.
-func lockFile(_ context.Context, path string) (unlock func(), err error) {
+// tryLock takes an exclusive flock on path without waiting, shared by
+// every process on the machine; closing the file (or the process ending)
+// releases it. It reports busy when another holder has it.
+func tryLock(path string) (unlock func(), busy bool, err error) {
 	lf, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("filestore: lock: %w", err)
+		return nil, false, err
 	}
 	for {
-		err = syscall.Flock(int(lf.Fd()), syscall.LOCK_EX)
+		err = syscall.Flock(int(lf.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
 		if !errors.Is(err, syscall.EINTR) {
 			break
 		}
 	}
 	if err != nil {
 		lf.Close()
-		return nil, fmt.Errorf("filestore: lock %q: %w", path, err)
+		return nil, errors.Is(err, syscall.EWOULDBLOCK), err
 	}
-	return func() { lf.Close() }, nil
+	return func() { lf.Close() }, false, nil
 }
 
 // fileID names the file fi describes: a rename over it or a symlink swap

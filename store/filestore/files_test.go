@@ -3,6 +3,7 @@ package filestore_test
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -235,3 +236,51 @@ func TestNotRegular(t *testing.T) {
 }
 
 func policyOf(id string) policy.Policy { return policy.New(rule(id, "10.0.0.0/8", policy.Allow)) }
+
+// TestTmpInName: a policy may be named like a temporary file; the sweep of
+// a killed writer's leftovers keeps its revision record.
+func TestTmpInName(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s := open(t, dir)
+	rev, err := s.Put(t.Context(), "a.tmp-b", policyOf("a"), store.Any)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Put(t.Context(), "other", policyOf("b"), store.Any); err != nil { // sweeps
+		t.Fatal(err)
+	}
+	if _, got, err := open(t, dir).Load(t.Context(), "a.tmp-b"); err != nil || got != rev {
+		t.Errorf("a fresh Store loads revision %d, %v; want %d, the one recorded", got, err, rev)
+	}
+}
+
+// TestRecordOverflow: a record whose revision leaves no next one is
+// damaged, not wrapped: the document counts as changed outside the store,
+// and is never served at revision 0, which means absent.
+func TestRecordOverflow(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s := open(t, dir)
+	if _, err := s.Put(t.Context(), "acme", policyOf("a"), store.Any); err != nil {
+		t.Fatal(err)
+	}
+	rec := filepath.Join(dir, ".acme.json.rev")
+	data, err := os.ReadFile(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, sum, _ := strings.Cut(strings.TrimSpace(string(data)), " ")
+	if err := os.WriteFile(rec, []byte("18446744073709551615 "+sum+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fresh := open(t, dir)
+	_, rev, err := fresh.Load(t.Context(), "acme")
+	if err != nil || rev == 0 || rev > math.MaxInt64 {
+		t.Fatalf("Load = revision %d, %v; want a revision in 1..MaxInt64", rev, err)
+	}
+	next, err := fresh.Put(t.Context(), "acme", policyOf("b"), rev)
+	if err != nil || next <= rev {
+		t.Errorf("Put after it = %d, %v; want a revision above %d", next, err, rev)
+	}
+}

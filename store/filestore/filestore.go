@@ -298,10 +298,14 @@ func readRegular(path string, limit int64) ([]byte, os.FileInfo, error) {
 	return data, fi, nil
 }
 
+// parseMeta reads a revision record. One that cannot be read, or whose
+// revision is past math.MaxInt64, which no store gives (so that the next
+// never wraps to 0, "absent"), is damaged: it records nothing, and the
+// document counts as changed outside the store.
 func parseMeta(m []byte) (store.Revision, string) {
 	revText, sum, _ := strings.Cut(strings.TrimSpace(string(m)), " ")
-	rev, err := strconv.ParseUint(revText, 10, 64)
-	if err != nil {
+	rev, err := strconv.ParseInt(revText, 10, 64)
+	if err != nil || rev < 0 {
 		return 0, ""
 	}
 	return store.Revision(rev), sum
@@ -414,10 +418,38 @@ type recorded struct {
 	rev store.Revision
 }
 
+// lockFile takes the exclusive lock on path that every process on the
+// machine shares, waiting while another holds it until ctx is done.
+func lockFile(ctx context.Context, path string) (unlock func(), err error) {
+	wait := time.Millisecond
+	for {
+		unlock, busy, err := tryLock(path)
+		switch {
+		case err == nil:
+			return unlock, nil
+		case !busy:
+			return nil, fmt.Errorf("filestore: lock %q: %w", path, err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("filestore: lock %q: %w", path, ctx.Err())
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 50*time.Millisecond)
+	}
+}
+
+// recordWait bounds how long Load waits for the lock to record a new
+// revision: a writer that hangs holding it must not stall readers, who
+// can do without the record.
+const recordWait = time.Second
+
 // record takes the lock, reads the policy again and records its revision
 // when that is new. It reports locked false, and no error, when the lock
-// cannot be taken: reading never needs it.
+// cannot be taken within recordWait: reading never needs it.
 func (f *files) record(ctx context.Context, name string) (locked bool, r recorded, err error) {
+	ctx, cancel := context.WithTimeout(ctx, recordWait)
+	defer cancel()
 	unlock, err := lockFile(ctx, filepath.Join(f.dir, ".lock"))
 	if err != nil {
 		return false, r, nil
@@ -558,11 +590,15 @@ func (f *files) wrote(name string, s served, sig string) {
 }
 
 // sweep removes temporary files that a killed writer left behind. It runs
-// under the lock, so no live writer has a temporary file.
+// under the lock, so no live writer has a temporary file. A temporary
+// file's name ends in ".tmp-" and os.CreateTemp's digits: a policy named
+// a.tmp-b has a record .a.tmp-b.json.rev, which is no such name.
 func (f *files) sweep() {
 	left, _ := filepath.Glob(filepath.Join(f.dir, ".*.tmp-*"))
 	for _, p := range left {
-		os.Remove(p)
+		if n := p[strings.LastIndex(p, ".tmp-")+len(".tmp-"):]; n != "" && strings.Trim(n, "0123456789") == "" {
+			os.Remove(p)
+		}
 	}
 }
 
