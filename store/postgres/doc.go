@@ -28,7 +28,10 @@
 //
 // A policy name and a rule id are each at most 1,024 bytes: an index
 // entry holds at most 2,704 bytes, and one of the rules' holds both. A
-// longer one is refused with [store.ErrInvalid], naming the rule.
+// longer one is refused with [store.ErrInvalid], naming the rule, and so
+// is what PostgreSQL cannot hold at all: a NUL byte in a name, an id or a
+// comment, an instant before 4713 BC. A lookup by a name or an id that no
+// row can have finds nothing ([store.ErrNotFound], [store.ErrRuleNotFound]).
 //
 // # Costs
 //

@@ -41,6 +41,9 @@ func changeRow(name string, rev store.Revision, seq int, c store.Change) []any {
 // those, it returns [store.ErrGap].
 func (s *Store) Changes(ctx context.Context, name string, after store.Revision) ([]store.Change, store.Revision, error) {
 	d := s.db
+	if !storable(name) {
+		return nil, 0, store.ErrNotFound // no row can have it
+	}
 	var changes []store.Change
 	var rev store.Revision
 	err := pgx.BeginTxFunc(ctx, d.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -214,6 +215,9 @@ type head struct {
 
 // head reads the policy's row, or ErrNotFound.
 func (d *db) head(ctx context.Context, tx pgx.Tx, name string) (head, error) {
+	if !storable(name) {
+		return head{}, store.ErrNotFound // no row can have it
+	}
 	var h head
 	var deleted bool
 	var def, prec string
@@ -328,8 +332,13 @@ type wstate struct {
 // the feed is pruned to the retention and the watchers are notified, all in
 // the same transaction. create says an absent policy may be written.
 func (d *db) write(ctx context.Context, name string, create bool, change func(tx pgx.Tx, w *wstate) error) (store.Revision, error) {
-	if len(name) > maxKey {
+	switch {
+	case len(name) > maxKey:
 		return 0, fmt.Errorf("%w: policy name %s: at most %d bytes in PostgreSQL", store.ErrInvalid, rangeset.Quote(name), maxKey)
+	case !storable(name) && create:
+		return 0, fmt.Errorf("%w: policy name %s: %s", store.ErrInvalid, rangeset.Quote(name), errUnstorable)
+	case !storable(name):
+		return 0, store.ErrNotFound // no row can have it
 	}
 	var result store.Revision
 	err := pgx.BeginTxFunc(ctx, d.pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
@@ -568,7 +577,7 @@ func (d *db) rewrite(ctx context.Context, tx pgx.Tx, name string, w *wstate, rul
 func (d *db) replace(ctx context.Context, tx pgx.Tx, name string, w *wstate, p policy.Policy, stamp func(old []policy.Rule, match []int) error) error {
 	var long []error
 	for i, r := range p.Rules {
-		if err := idProblem(i, r.ID); err != nil && len(long) < 100 {
+		if err := ruleProblem(i, r); err != nil && len(long) < 100 {
 			long = append(long, err)
 		}
 	}
@@ -677,7 +686,7 @@ func matchIDs(old, rules []policy.Rule) []int {
 func validRule(name string, r policy.Rule) error {
 	err := policy.New(r).Validate()
 	if err == nil {
-		err = idProblem(0, r.ID)
+		err = ruleProblem(0, r)
 	}
 	if err != nil {
 		return fmt.Errorf("%w %s: %w", store.ErrInvalid, rangeset.Quote(name), err)
@@ -689,12 +698,39 @@ func validRule(name string, r policy.Rule) error {
 // entry holds at most 2,704 bytes, and one of the rules' holds both.
 const maxKey = 1024
 
-// idProblem reports a rule id too long for the rules' index, or nil.
-func idProblem(i int, id string) error {
-	if len(id) <= maxKey {
+// errUnstorable says why a string cannot be stored: PostgreSQL's text
+// holds UTF-8 without NUL bytes.
+const errUnstorable = "PostgreSQL text holds no NUL byte, and UTF-8 only"
+
+// storable reports whether PostgreSQL's text can hold s.
+func storable(s string) bool { return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 }
+
+// minInstant is the earliest instant PostgreSQL's timestamptz holds, the
+// start of 4713 BC.
+var minInstant = time.Date(-4712, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// ruleProblem reports what of a valid rule PostgreSQL cannot hold, or
+// nil: an id too long for the rules' index, a NUL byte in the id or the
+// comment, an instant before minInstant.
+func ruleProblem(i int, r policy.Rule) error {
+	var err error
+	switch {
+	case len(r.ID) > maxKey:
+		err = fmt.Errorf("id of %d bytes: at most %d in PostgreSQL", len(r.ID), maxKey)
+	case !storable(r.ID):
+		err = errors.New("id: " + errUnstorable)
+	case !storable(r.Comment):
+		err = errors.New("comment: " + errUnstorable)
+	}
+	for _, t := range []time.Time{r.ExpiresAt, r.CreatedAt, r.UpdatedAt} {
+		if err == nil && !t.IsZero() && t.Before(minInstant) {
+			err = errors.New("instant " + t.Format(time.RFC3339Nano) + " before 4713 BC, the earliest in PostgreSQL")
+		}
+	}
+	if err == nil {
 		return nil
 	}
-	return &policy.RuleError{Index: i, ID: id, Err: fmt.Errorf("id of %d bytes: at most %d in PostgreSQL", len(id), maxKey)}
+	return &policy.RuleError{Index: i, ID: r.ID, Err: err}
 }
 
 // Put replaces the whole policy. Without a guard it reads the old rows (to
@@ -816,6 +852,9 @@ func (s *Store) GetRule(ctx context.Context, name, id string) (policy.Rule, stor
 
 // rule reads the row of one rule in table, locking it for update when asked.
 func (d *db) rule(ctx context.Context, tx pgx.Tx, name string, table int64, id string, lock bool) (policy.Rule, error) {
+	if !storable(id) {
+		return policy.Rule{}, fmt.Errorf("%w: %s", store.ErrRuleNotFound, rangeset.Quote(id)) // no row can have it
+	}
 	q := fmt.Sprintf(`SELECT %s FROM %s WHERE policy = $1 AND id = $2`, ruleCols, d.table(table))
 	if lock {
 		q += " FOR UPDATE"
@@ -893,6 +932,9 @@ func (s *Store) DeleteRule(ctx context.Context, name, id string, expected store.
 	return s.db.write(ctx, name, false, func(tx pgx.Tx, w *wstate) error {
 		if err := conflict(name, expected, w.cur); err != nil {
 			return err
+		}
+		if !storable(id) {
+			return fmt.Errorf("%w: %s", store.ErrRuleNotFound, rangeset.Quote(id)) // no row can have it
 		}
 		tag, err := tx.Exec(ctx, fmt.Sprintf(`DELETE FROM %s WHERE policy = $1 AND id = $2`, s.db.table(w.table)), name, id)
 		if err != nil {

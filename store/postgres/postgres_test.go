@@ -335,6 +335,66 @@ func TestKeyLimits(t *testing.T) {
 	}
 }
 
+// TestUnstorableText: what PostgreSQL's text and timestamptz cannot hold
+// is refused before any SQL, naming the rule, and a lookup by such a name
+// or id finds nothing, as in every other store, instead of failing with
+// the server's error.
+func TestUnstorableText(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	s := openStore(t, nil)
+	rule := func(id string) policy.Rule {
+		return policy.Rule{ID: id, Target: rangeset.MustParseRange("10.0.0.1"), Action: policy.Allow}
+	}
+	withComment, early := rule("c"), rule("e")
+	withComment.Comment = "a\x00b"
+	early.ExpiresAt = time.Date(-5000, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		r    policy.Rule
+		want string
+	}{
+		{rule("a\x00b"), "id: PostgreSQL text holds no NUL byte"},
+		{withComment, "comment: PostgreSQL text holds no NUL byte"},
+		{early, "before 4713 BC"},
+	} {
+		for what, write := range map[string]func() error{
+			"Put":        func() error { _, err := s.Put(ctx, "p", policy.New(rule("ok"), c.r), store.Any); return err },
+			"CreateRule": func() error { _, _, err := s.CreateRule(ctx, "p", c.r, store.Any); return err },
+		} {
+			err := write()
+			var re *policy.RuleError
+			if !errors.Is(err, store.ErrInvalid) || !errors.As(err, &re) || re.ID != c.r.ID || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("%s(%q) = %v, want ErrInvalid naming the rule and %q", what, c.r.ID, err, c.want)
+			}
+		}
+	}
+	if _, err := s.Put(ctx, "p\x00", policy.New(), store.Any); !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), "no NUL byte") {
+		t.Errorf("Put(a name with a NUL byte) = %v, want ErrInvalid saying why", err)
+	}
+	if _, err := s.Put(ctx, "p", policy.New(rule("ok")), store.Any); err != nil {
+		t.Fatal(err)
+	}
+	for what, err := range map[string]error{
+		"GetRule":    func() error { _, _, err := s.GetRule(ctx, "p", "a\x00b"); return err }(),
+		"DeleteRule": func() error { _, err := s.DeleteRule(ctx, "p", "a\x00b", store.Any); return err }(),
+		"PatchRule":  func() error { _, _, err := s.PatchRule(ctx, "p", "\xff", store.Patch{}, store.Any); return err }(),
+	} {
+		if !errors.Is(err, store.ErrRuleNotFound) {
+			t.Errorf("%s of an id PostgreSQL cannot hold = %v, want ErrRuleNotFound", what, err)
+		}
+	}
+	for what, err := range map[string]error{
+		"Load":       func() error { _, _, err := s.Load(ctx, "p\x00"); return err }(),
+		"GetRule":    func() error { _, _, err := s.GetRule(ctx, "\xff", "ok"); return err }(),
+		"Changes":    func() error { _, _, err := s.Changes(ctx, "p\x00", 0); return err }(),
+		"DeleteRule": func() error { _, err := s.DeleteRule(ctx, "p\x00", "ok", store.Any); return err }(),
+	} {
+		if !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("%s of a name PostgreSQL cannot hold = %v, want ErrNotFound", what, err)
+		}
+	}
+}
+
 func TestGuard(t *testing.T) {
 	ctx := t.Context()
 	openStore(t, nil) // a fresh schema, dropped at the end
