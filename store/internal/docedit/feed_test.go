@@ -116,3 +116,25 @@ func TestDiffAndStamp(t *testing.T) {
 		t.Errorf("Diff of a policy with itself = %q, %v", describe(got), ok)
 	}
 }
+
+// BenchmarkHistoryAdd adds one change a revision to a full history: the
+// cost of a write must not grow with the retention.
+func BenchmarkHistoryAdd(b *testing.B) {
+	for _, limit := range []int{1_000, 100_000} {
+		b.Run(fmt.Sprintf("retention=%dk", limit/1000), func(b *testing.B) {
+			h := docedit.NewHistory(limit)
+			h.Reset(0)
+			changes := []store.Change{{Deleted: "a"}}
+			rev := store.Revision(0)
+			for range limit {
+				h.Add(rev, rev+1, changes, true)
+				rev++
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				h.Add(rev, rev+1, changes, true)
+				rev++
+			}
+		})
+	}
+}
