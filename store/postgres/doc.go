@@ -7,7 +7,13 @@
 // [Open] creates the schema (Options.Schema, "ipgate" by default) or
 // migrates it in place: schema_migrations lists the versions applied, and
 // the migrations run in order, each in its own transaction, under an
-// advisory lock. A schema newer than the release is refused. The tables:
+// advisory lock. A schema newer than the release is refused, but only by
+// Open: a process of an older release that is already running keeps
+// reading and writing the layout it knows. Upgrade a fleet across a
+// version that changes the layout (version 3 moved large policies to
+// tables of their own) by stopping the older processes before the first
+// newer one opens the schema: a version-2 process reads a moved policy
+// as empty, and its writes to it are lost. The tables:
 //
 //   - policies: one row per policy name, never deleted (a deleted policy
 //     keeps its row, so that revisions never repeat): revision, deleted,
