@@ -660,4 +660,3 @@ func TestInstantSecondsOffset(t *testing.T) {
 		t.Errorf("%s read back as expiresAt %v, createdAt %v; want %v", doc, got.ExpiresAt, got.CreatedAt, at)
 	}
 }
-
