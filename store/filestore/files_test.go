@@ -284,3 +284,46 @@ func TestRecordOverflow(t *testing.T) {
 		t.Errorf("Put after it = %d, %v; want a revision above %d", next, err, rev)
 	}
 }
+
+// TestMendDamaged: a document broken by a hand edit is replaced by an
+// unconditional Put and removed by an unconditional Delete; every other
+// write still refuses it, and a watcher sees the mended policy.
+func TestMendDamaged(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s := open(t, dir)
+	if _, err := s.Put(t.Context(), "acme", policyOf("a"), store.Any); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "acme.json"), []byte(`{"rules": [`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fresh := open(t, dir)
+	if _, _, err := fresh.Load(t.Context(), "acme"); !errors.Is(err, store.ErrInvalid) {
+		t.Fatalf("Load of a broken document = %v, want ErrInvalid", err)
+	}
+	if _, _, err := fresh.CreateRule(t.Context(), "acme", rule("b", "10.0.0.2", policy.Allow), store.Any); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("CreateRule on a broken document = %v, want ErrInvalid: only a whole replacement mends it", err)
+	}
+	if _, err := fresh.Put(t.Context(), "acme", policyOf("c"), 1); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("a conditional Put on a broken document = %v, want ErrInvalid", err)
+	}
+	rev, err := fresh.Put(t.Context(), "acme", policyOf("c"), store.Any)
+	if err != nil {
+		t.Fatalf("an unconditional Put on a broken document: %v", err)
+	}
+	for _, st := range []*filestore.Store{fresh, open(t, dir)} {
+		if p, got, err := st.Load(t.Context(), "acme"); err != nil || got != rev || len(p.Rules) != 1 || p.Rules[0].ID != "c" {
+			t.Errorf("Load after mending = %v at %d, %v; want rule c at %d", p.Rules, got, err, rev)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "acme.json"), []byte(`null`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := fresh.Delete(t.Context(), "acme", store.Any); err != nil {
+		t.Fatalf("an unconditional Delete of a broken document: %v", err)
+	}
+	if _, _, err := open(t, dir).Load(t.Context(), "acme"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Load after Delete = %v, want ErrNotFound", err)
+	}
+}

@@ -468,6 +468,29 @@ func (f *files) record(ctx context.Context, name string) (locked bool, r recorde
 	return true, recorded{st, rev}, nil
 }
 
+// DamagedRevision returns, under the lock, the revision of a document
+// that exists but cannot be decoded, so that an unconditional Put or
+// Delete can replace or remove it (docedit.Damaged).
+func (f *files) DamagedRevision(ctx context.Context, name string) (store.Revision, error) {
+	if !validName.MatchString(name) {
+		return 0, fmt.Errorf("%w: %s", ErrName, rangeset.Quote(name))
+	}
+	unlock, err := lockFile(ctx, filepath.Join(f.dir, ".lock"))
+	if err != nil {
+		return 0, err
+	}
+	defer unlock()
+	st, err := f.read(name)
+	switch {
+	case err != nil:
+		return 0, err
+	case st.data == nil:
+		return 0, store.ErrNotFound
+	}
+	rev, _ := f.revision(name, st, true)
+	return rev, nil
+}
+
 // Swap writes p as the policy's next revision, or deletes the policy when
 // p is nil, if its revision is still cur.
 func (f *files) Swap(ctx context.Context, name string, cur store.Revision, p *policy.Policy) (store.Revision, error) {
@@ -718,12 +741,14 @@ func (s *Store) Load(ctx context.Context, name string) (policy.Policy, store.Rev
 	return s.ed.Load(ctx, name)
 }
 
-// Put replaces the whole policy ([store.Editor]).
+// Put replaces the whole policy ([store.Editor]). An unconditional Put
+// (expected [store.Any]) replaces a document that cannot be read, too.
 func (s *Store) Put(ctx context.Context, name string, p policy.Policy, expected store.Revision) (store.Revision, error) {
 	return s.ed.Put(ctx, name, p, expected)
 }
 
-// Delete removes the named policy's document ([store.Editor]).
+// Delete removes the named policy's document ([store.Editor]). An
+// unconditional Delete removes a document that cannot be read, too.
 func (s *Store) Delete(ctx context.Context, name string, expected store.Revision) error {
 	return s.ed.Delete(ctx, name, expected)
 }

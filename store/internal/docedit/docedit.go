@@ -37,6 +37,26 @@ type SharedLoader interface {
 	LoadShared(ctx context.Context, name string) (policy.Policy, store.Revision, error)
 }
 
+// A Damaged backend can tell the revision of a policy whose document
+// exists but cannot be read (Load's error wraps [store.ErrInvalid]), so
+// that an unconditional Put replaces it and an unconditional Delete
+// removes it: the store's own API can mend what a hand edit broke.
+type Damaged interface {
+	DamagedRevision(ctx context.Context, name string) (store.Revision, error)
+}
+
+// load is Load for a write; when whole says the write replaces or
+// removes the whole policy, a damaged one loads as empty at its revision.
+func (e *Editor) load(ctx context.Context, name string, expected store.Revision, whole bool) (policy.Policy, store.Revision, error) {
+	p, rev, err := e.b.Load(ctx, name)
+	if d, ok := e.b.(Damaged); ok && whole && expected == store.Any && errors.Is(err, store.ErrInvalid) {
+		if rev, derr := d.DamagedRevision(ctx, name); derr == nil {
+			return policy.New(), rev, nil
+		}
+	}
+	return p, rev, err
+}
+
 // view returns the named policy for reading only: shared when the backend
 // is a [SharedLoader], a copy otherwise.
 func (e *Editor) view(ctx context.Context, name string) (policy.Policy, store.Revision, error) {
@@ -100,11 +120,12 @@ func (e *Editor) swap(ctx context.Context, name string, cur store.Revision, p *p
 }
 
 // edit runs one read-modify-write of the named policy; create says an
-// absent policy starts empty with default settings.
-func (e *Editor) edit(ctx context.Context, name string, expected store.Revision, create bool,
+// absent policy starts empty with default settings, and whole that change
+// replaces the whole policy (see load).
+func (e *Editor) edit(ctx context.Context, name string, expected store.Revision, create, whole bool,
 	change func(p *policy.Policy, now time.Time) error) (store.Revision, error) {
 	for {
-		p, rev, err := e.b.Load(ctx, name)
+		p, rev, err := e.load(ctx, name, expected, whole)
 		if errors.Is(err, store.ErrNotFound) && create {
 			p, rev, err = policy.New(), 0, nil
 		}
@@ -144,7 +165,7 @@ func (e *Editor) edit(ctx context.Context, name string, expected store.Revision,
 // its CreatedAt, and its UpdatedAt too when nothing else changed; a
 // changed rule gets UpdatedAt now; a new rule gets both now.
 func (e *Editor) Put(ctx context.Context, name string, np policy.Policy, expected store.Revision) (store.Revision, error) {
-	return e.edit(ctx, name, expected, true, func(p *policy.Policy, now time.Time) error {
+	return e.edit(ctx, name, expected, true, true, func(p *policy.Policy, now time.Time) error {
 		old := make(map[string]policy.Rule, len(p.Rules))
 		for _, r := range p.Rules {
 			old[r.ID] = r
@@ -157,7 +178,7 @@ func (e *Editor) Put(ctx context.Context, name string, np policy.Policy, expecte
 // Delete removes the named policy.
 func (e *Editor) Delete(ctx context.Context, name string, expected store.Revision) error {
 	for {
-		_, rev, err := e.b.Load(ctx, name)
+		_, rev, err := e.load(ctx, name, expected, true)
 		if err != nil {
 			return err
 		}
@@ -174,7 +195,7 @@ func (e *Editor) Delete(ctx context.Context, name string, expected store.Revisio
 
 // SetSettings replaces the policy's settings.
 func (e *Editor) SetSettings(ctx context.Context, name string, s policy.Settings, expected store.Revision) (store.Revision, error) {
-	return e.edit(ctx, name, expected, true, func(p *policy.Policy, _ time.Time) error {
+	return e.edit(ctx, name, expected, true, false, func(p *policy.Policy, _ time.Time) error {
 		p.Settings = s
 		return nil
 	})
@@ -191,7 +212,7 @@ func find(p *policy.Policy, id string) (int, error) {
 // CreateRule adds r with CreatedAt and UpdatedAt set to now.
 func (e *Editor) CreateRule(ctx context.Context, name string, r policy.Rule, expected store.Revision) (policy.Rule, store.Revision, error) {
 	r = r.Clone()
-	rev, err := e.edit(ctx, name, expected, true, func(p *policy.Policy, now time.Time) error {
+	rev, err := e.edit(ctx, name, expected, true, false, func(p *policy.Policy, now time.Time) error {
 		if _, err := find(p, r.ID); err == nil {
 			return fmt.Errorf("%w: %s", store.ErrRuleExists, rangeset.Quote(r.ID))
 		}
@@ -228,7 +249,7 @@ func (e *Editor) PatchRule(ctx context.Context, name, id string, patch store.Pat
 
 func (e *Editor) modify(ctx context.Context, name, id string, expected store.Revision, change func(policy.Rule) policy.Rule) (policy.Rule, store.Revision, error) {
 	var out policy.Rule
-	rev, err := e.edit(ctx, name, expected, false, func(p *policy.Policy, now time.Time) error {
+	rev, err := e.edit(ctx, name, expected, false, false, func(p *policy.Policy, now time.Time) error {
 		i, err := find(p, id)
 		if err != nil {
 			return err
@@ -244,7 +265,7 @@ func (e *Editor) modify(ctx context.Context, name, id string, expected store.Rev
 
 // DeleteRule removes the rule with the given id.
 func (e *Editor) DeleteRule(ctx context.Context, name, id string, expected store.Revision) (store.Revision, error) {
-	return e.edit(ctx, name, expected, false, func(p *policy.Policy, _ time.Time) error {
+	return e.edit(ctx, name, expected, false, false, func(p *policy.Policy, _ time.Time) error {
 		i, err := find(p, id)
 		if err != nil {
 			return err
@@ -258,7 +279,7 @@ func (e *Editor) DeleteRule(ctx context.Context, name, id string, expected store
 // query that matches nothing commits nothing.
 func (e *Editor) DeleteRules(ctx context.Context, name string, q store.Query, expected store.Revision) (int, store.Revision, error) {
 	n := 0
-	rev, err := e.edit(ctx, name, expected, false, func(p *policy.Policy, _ time.Time) error {
+	rev, err := e.edit(ctx, name, expected, false, false, func(p *policy.Policy, _ time.Time) error {
 		before := len(p.Rules)
 		p.Rules = slices.DeleteFunc(p.Rules, q.Match)
 		if n = before - len(p.Rules); n == 0 {
