@@ -468,14 +468,22 @@ func (f *files) record(ctx context.Context, name string) (locked bool, r recorde
 	return true, recorded{st, rev}, nil
 }
 
+// lockFor checks a name to write and takes the lock.
+func (f *files) lockFor(ctx context.Context, name string) (unlock func(), err error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if !validName.MatchString(name) {
+		return nil, fmt.Errorf("%w: %s", ErrName, rangeset.Quote(name))
+	}
+	return lockFile(ctx, filepath.Join(f.dir, ".lock"))
+}
+
 // DamagedRevision returns, under the lock, the revision of a document
 // that exists but cannot be decoded, so that an unconditional Put or
 // Delete can replace or remove it (docedit.Damaged).
 func (f *files) DamagedRevision(ctx context.Context, name string) (store.Revision, error) {
-	if !validName.MatchString(name) {
-		return 0, fmt.Errorf("%w: %s", ErrName, rangeset.Quote(name))
-	}
-	unlock, err := lockFile(ctx, filepath.Join(f.dir, ".lock"))
+	unlock, err := f.lockFor(ctx, name)
 	if err != nil {
 		return 0, err
 	}
@@ -494,13 +502,7 @@ func (f *files) DamagedRevision(ctx context.Context, name string) (store.Revisio
 // Swap writes p as the policy's next revision, or deletes the policy when
 // p is nil, if its revision is still cur.
 func (f *files) Swap(ctx context.Context, name string, cur store.Revision, p *policy.Policy) (store.Revision, error) {
-	if err := ctx.Err(); err != nil {
-		return 0, err
-	}
-	if !validName.MatchString(name) {
-		return 0, fmt.Errorf("%w: %s", ErrName, rangeset.Quote(name))
-	}
-	unlock, err := lockFile(ctx, filepath.Join(f.dir, ".lock"))
+	unlock, err := f.lockFor(ctx, name)
 	if err != nil {
 		return 0, err
 	}
