@@ -138,11 +138,17 @@ ipgate_rule_last_hit_timestamp_seconds{rule="office"} 1.7672256015e+09
 	}
 }
 
+// fixed decides every request alike.
+type fixed check.Decision
+
+func (d fixed) Check(check.Request) check.Decision { return check.Decision(d) }
+
 // TestHitsInvalidUTF8 exports a rule id that is not UTF-8, which a label
-// value must be, in its quoted form.
+// value must be, in its quoted form. A policy refuses such an id, but a
+// decider of the caller's own may answer with one.
 func TestHitsInvalidUTF8(t *testing.T) {
-	p := policy.New(policy.Rule{ID: "bad\xff", Target: rangeset.MustParseRange("198.51.100.0/24"), Action: policy.Allow})
-	hits := observe.NewHits(compile(t, p), &observe.HitsOptions{Now: func() time.Time { return t0 }})
+	d := fixed{Allowed: true, Rule: "bad\xff", Reason: check.ReasonRule}
+	hits := observe.NewHits(d, &observe.HitsOptions{Now: func() time.Time { return t0 }})
 	c := promgate.New(hits, &promgate.Options{Hits: hits})
 	c.Check(addr("198.51.100.1"))
 	const want = `
