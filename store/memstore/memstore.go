@@ -51,9 +51,10 @@ type Store struct {
 	wmu      sync.Mutex
 	mu       sync.Mutex
 	policies map[string]*entry
-	// last holds the highest revision each name ever had, deleted
-	// policies included, so that no revision is given twice (under wmu).
-	last map[string]store.Revision
+	// gone is the highest revision of a deleted policy (under wmu): a
+	// policy created starts above it, so that a name deleted and created
+	// again never repeats a revision, and no name need be remembered.
+	gone store.Revision
 
 	// validated counts the rules that writes validated, so that tests can
 	// tell a single-rule write from a whole-policy one.
@@ -96,7 +97,7 @@ func (s state) policy() policy.Policy {
 
 // New returns an empty store.
 func New(opts *Options) *Store {
-	s := &Store{now: time.Now, retention: defaultRetention, policies: map[string]*entry{}, last: map[string]store.Revision{}}
+	s := &Store{now: time.Now, retention: defaultRetention, policies: map[string]*entry{}}
 	if opts != nil {
 		s.guard = opts.Guard
 		if opts.Now != nil {
@@ -182,7 +183,10 @@ func (s *Store) commit(name string, e *entry, next state, index func(), changes 
 			return e.rev, fmt.Errorf("%w %s: %w", store.ErrRefused, rangeset.Quote(name), err)
 		}
 	}
-	next.rev = max(e.rev, s.last[name]) + 1
+	next.rev = e.rev + 1
+	if e.rev == 0 {
+		next.rev = s.gone + 1
+	}
 	for i := range changes {
 		changes[i].Revision = next.rev
 	}
@@ -199,7 +203,6 @@ func (s *Store) commit(name string, e *entry, next state, index func(), changes 
 	}
 	s.policies[name] = e
 	s.mu.Unlock()
-	s.last[name] = next.rev
 	s.hub.Notify(name)
 	return next.rev, nil
 }
@@ -310,9 +313,11 @@ func conflictRev(err error) store.Revision {
 // Delete removes the named policy.
 func (s *Store) Delete(ctx context.Context, name string, expected store.Revision) error {
 	defer s.lock()()
-	if _, err := s.begin(ctx, name, expected, false); err != nil {
+	e, err := s.begin(ctx, name, expected, false)
+	if err != nil {
 		return err
 	}
+	s.gone = max(s.gone, e.rev)
 	s.mu.Lock()
 	delete(s.policies, name)
 	s.mu.Unlock()
