@@ -2,10 +2,11 @@
 // [store.Feed]: the embedded default, for tests, examples and
 // single-process services. It keeps nothing across restarts.
 //
-// Revisions only grow: every commit gets the revision after the highest
-// the policy ever had, a policy deleted and created again included, so
-// that a reader never sees different content under a revision it has
-// already served.
+// Revisions only grow: a commit to a policy gets the revision after its
+// last, and a policy created (again, too) starts above the highest
+// revision of every policy deleted before, so that a reader never sees
+// different content under a revision it has already served, and the
+// store remembers nothing of a deleted policy.
 //
 // # Costs
 //
