@@ -316,6 +316,12 @@ func decode(rd *reader, data []byte, v any, known ...string) error {
 // Malformed JSON is an error saying what, the data is not.
 func unmarshal(data []byte, what string, v any, known ...string) error {
 	if err := json.Unmarshal(data, v); err != nil {
+		// A type error names the field, not the element: its offset
+		// finds the element.
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return errors.New(what + ": " + err.Error() + " (at byte " + strconv.FormatInt(te.Offset, 10) + ")")
+		}
 		return errors.New(what + ": " + err.Error())
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))

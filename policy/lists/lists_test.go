@@ -220,6 +220,18 @@ func TestErrors(t *testing.T) {
 	}
 }
 
+// TestTypeErrorOffset: a value of the wrong type is named by its field,
+// which many elements share, and found by the byte offset the error adds.
+func TestTypeErrorOffset(t *testing.T) {
+	t.Parallel()
+	doc := `{"prefixes": [{"ip_prefix": "3.0.0.0/8"}, {"ip_prefix": 3}]}`
+	_, err := AWS(strings.NewReader(doc), nil)
+	at := strings.Index(doc, ": 3}") + 2 // the bad value
+	if err == nil || !strings.Contains(err.Error(), "prefixes.ip_prefix") || !strings.Contains(err.Error(), "(at byte "+strconv.Itoa(at+1)+")") {
+		t.Errorf("error %v, want the field and the offset after the value at byte %d (encoding/json reports how many bytes it read)", err, at)
+	}
+}
+
 // TestEmpty pins that a list without entries is an error wrapping
 // rangeset.ErrEmpty, whatever emptied it: a failed download, a header
 // alone, a JSON answer without its arrays, or a filter keeping nothing.
