@@ -7,13 +7,16 @@
 // [Open] creates the schema (Options.Schema, "ipgate" by default) or
 // migrates it in place: schema_migrations lists the versions applied, and
 // the migrations run in order, each in its own transaction, under an
-// advisory lock. A schema newer than the release is refused, but only by
-// Open: a process of an older release that is already running keeps
-// reading and writing the layout it knows. Upgrade a fleet across a
-// version that changes the layout (version 3 moved large policies to
-// tables of their own) by stopping the older processes before the first
-// newer one opens the schema: a version-2 process reads a moved policy
-// as empty, and its writes to it are lost. The tables:
+// advisory lock. A schema newer than the release is refused by Open, and
+// by every read and write after it, each of which reads the version in the
+// statement that reads the policy's row: once a newer release has migrated
+// the schema, this process's calls fail saying it must be upgraded (a
+// follower keeps serving its last good policy), instead of reading a
+// layout it does not know. Releases before this check (up to schema
+// version 3) lack it: upgrade a fleet running them by stopping them before
+// the first newer process opens the schema. A version-2 process reads a
+// policy that version 3 moved to a table of its own as empty, and its
+// writes to it are lost. The tables:
 //
 //   - policies: one row per policy name, never deleted (a deleted policy
 //     keeps its row, so that revisions never repeat): revision, deleted,

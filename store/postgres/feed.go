@@ -49,8 +49,12 @@ func (s *Store) Changes(ctx context.Context, name string, after store.Revision) 
 	err := pgx.BeginTxFunc(ctx, d.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		var deleted bool
 		var from store.Revision
-		err := tx.QueryRow(ctx, fmt.Sprintf(`SELECT revision, deleted, feed_from FROM %s.policies WHERE name = $1`, d.schema), name).
-			Scan(&rev, &deleted, &from)
+		var version int
+		err := tx.QueryRow(ctx, fmt.Sprintf(`SELECT revision, deleted, feed_from, %s FROM %s.policies WHERE name = $1`, d.versionQuery(), d.schema), name).
+			Scan(&rev, &deleted, &from, &version)
+		if err == nil {
+			err = d.known(version)
+		}
 		switch {
 		case err == pgx.ErrNoRows || err == nil && deleted:
 			return store.ErrNotFound

@@ -213,6 +213,21 @@ type head struct {
 	table    int64 // see db.table
 }
 
+// versionQuery is a column of the schema's version, read in the same
+// statement as a policy's row: a process keeps checking, after Open, that
+// no newer release has migrated the schema to a layout it does not know.
+func (d *db) versionQuery() string {
+	return "(SELECT coalesce(max(version), 0) FROM " + d.schema + ".schema_migrations)"
+}
+
+// known reports a schema version newer than this release knows.
+func (d *db) known(version int) error {
+	if version > len(migrations) {
+		return fmt.Errorf("postgres: schema %s is at version %d, newer than this release knows (%d): this process must be upgraded", d.schema, version, len(migrations))
+	}
+	return nil
+}
+
 // head reads the policy's row, or ErrNotFound.
 func (d *db) head(ctx context.Context, tx pgx.Tx, name string) (head, error) {
 	if !storable(name) {
@@ -221,11 +236,15 @@ func (d *db) head(ctx context.Context, tx pgx.Tx, name string) (head, error) {
 	var h head
 	var deleted bool
 	var def, prec string
+	var version int
 	err := tx.QueryRow(ctx, fmt.Sprintf(`SELECT revision, deleted, enabled, default_action, precedence, apply_to_mobile, rule_count,
-		coalesce(rules_table, 0) FROM %s.policies WHERE name = $1`, d.schema), name).
-		Scan(&h.rev, &deleted, &h.settings.Enabled, &def, &prec, &h.settings.ApplyToMobile, &h.count, &h.table)
+		coalesce(rules_table, 0), %s FROM %s.policies WHERE name = $1`, d.versionQuery(), d.schema), name).
+		Scan(&h.rev, &deleted, &h.settings.Enabled, &def, &prec, &h.settings.ApplyToMobile, &h.count, &h.table, &version)
 	if errors.Is(err, pgx.ErrNoRows) || err == nil && deleted {
 		return head{}, store.ErrNotFound
+	}
+	if err == nil {
+		err = d.known(version)
 	}
 	if err != nil {
 		return head{}, err
@@ -352,9 +371,13 @@ func (d *db) write(ctx context.Context, name string, create bool, change func(tx
 		var deleted bool
 		var def, prec string
 		w := wstate{}
+		var version int
 		err := tx.QueryRow(ctx, fmt.Sprintf(`SELECT revision, deleted, feed_from, next_pos, rule_count, coalesce(rules_table, 0),
-			enabled, default_action, precedence, apply_to_mobile FROM %s.policies WHERE name = $1 FOR UPDATE`, d.schema), name).
-			Scan(&last, &deleted, &feedFrom, &w.nextPos, &w.count, &w.table, &w.settings.Enabled, &def, &prec, &w.settings.ApplyToMobile)
+			enabled, default_action, precedence, apply_to_mobile, %s FROM %s.policies WHERE name = $1 FOR UPDATE`, d.versionQuery(), d.schema), name).
+			Scan(&last, &deleted, &feedFrom, &w.nextPos, &w.count, &w.table, &w.settings.Enabled, &def, &prec, &w.settings.ApplyToMobile, &version)
+		if err == nil {
+			err = d.known(version) // before anything else of the row is believed
+		}
 		if errors.Is(err, pgx.ErrNoRows) || err == nil && deleted && !create {
 			return store.ErrNotFound
 		}

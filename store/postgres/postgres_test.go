@@ -395,6 +395,47 @@ func TestUnstorableText(t *testing.T) {
 	}
 }
 
+// TestSchemaNewerAfterOpen: a process keeps checking the schema's
+// version after Open. Once a newer release has migrated it, reads and
+// writes fail, saying so, instead of reading a layout they do not know
+// (an empty policy, for a moved one) and losing writes.
+func TestSchemaNewerAfterOpen(t *testing.T) {
+	ctx := t.Context()
+	s := openStore(t, nil) // not parallel: the schema is the last one made
+	schema := fmt.Sprintf("ipgate_test_%d_%d", os.Getpid(), schemas.Load())
+	rule := policy.Rule{ID: "a", Target: rangeset.MustParseRange("10.0.0.1"), Action: policy.Allow}
+	if _, err := s.Put(ctx, "p", policy.New(rule), store.Any); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, dsn())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "INSERT INTO "+schema+".schema_migrations (version, name) VALUES (1000, 'a future layout')"); err != nil {
+		t.Fatal(err)
+	}
+	for what, err := range map[string]error{
+		"Load":    func() error { _, _, err := s.Load(ctx, "p"); return err }(),
+		"GetRule": func() error { _, _, err := s.GetRule(ctx, "p", "a"); return err }(),
+		"Changes": func() error { _, _, err := s.Changes(ctx, "p", 0); return err }(),
+		"Put":     func() error { _, err := s.Put(ctx, "p", policy.New(), store.Any); return err }(),
+		"Put new": func() error { _, err := s.Put(ctx, "q", policy.New(), store.Any); return err }(),
+		"CreateRule": func() error {
+			_, _, err := s.CreateRule(ctx, "p", policy.Rule{ID: "b", Target: rule.Target, Action: policy.Deny}, store.Any)
+			return err
+		}(),
+	} {
+		if err == nil || !strings.Contains(err.Error(), "newer than this release knows") {
+			t.Errorf("%s on a schema migrated past this release = %v, want an error saying so", what, err)
+		}
+	}
+	var n int
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM "+schema+".policies WHERE name = 'q'").Scan(&n); err != nil || n != 0 {
+		t.Errorf("the refused Put of a new policy left %d rows (%v)", n, err)
+	}
+}
+
 func TestGuard(t *testing.T) {
 	ctx := t.Context()
 	openStore(t, nil) // a fresh schema, dropped at the end
