@@ -61,7 +61,7 @@ type reader struct {
 	more   int // errors past maxErrors
 }
 
-func newReader(fn, format string, dflt policy.Action, opts *Options, filters string) (*reader, error) {
+func newReader(fn, format string, dflt policy.Action, opts *Options, filters string, r io.Reader) (*reader, []byte, error) {
 	rd := &reader{fn: fn, source: format, action: dflt, seen: map[rangeset.Range]bool{}}
 	if opts != nil {
 		rd.opts = *opts
@@ -71,7 +71,7 @@ func newReader(fn, format string, dflt policy.Action, opts *Options, filters str
 	}
 	if rd.opts.Action != 0 {
 		if !rd.opts.Action.IsValid() {
-			return nil, errors.New(fn + ": invalid action " + rd.opts.Action.String())
+			return nil, nil, errors.New(fn + ": invalid action " + rd.opts.Action.String())
 		}
 		rd.action = rd.opts.Action
 	}
@@ -81,10 +81,16 @@ func newReader(fn, format string, dflt policy.Action, opts *Options, filters str
 		set  bool
 	}{{"Services", rd.opts.Services != nil}, {"Regions", rd.opts.Regions != nil}, {"Keys", rd.opts.Keys != nil}} {
 		if f.set && !strings.Contains(filters, f.name) {
-			return nil, errors.New(fn + ": Options." + f.name + " does not apply to this format")
+			return nil, nil, errors.New(fn + ": Options." + f.name + " does not apply to this format")
 		}
 	}
-	return rd, nil
+	// The options are checked before the input is read: a call that
+	// cannot succeed reads nothing.
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", fn, err) // an *http.MaxBytesError stays one for errors.As
+	}
+	return rd, data, nil
 }
 
 // fail records a bad entry at where ("line 3", "prefixes[2].ip_prefix"),
@@ -167,16 +173,6 @@ func (rd *reader) result() ([]policy.Rule, error) {
 	return rd.rules, nil
 }
 
-// read reads r whole, its error wrapped (an *http.MaxBytesError stays
-// one for errors.As).
-func (rd *reader) read(r io.Reader) ([]byte, error) {
-	data, err := io.ReadAll(r)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", rd.fn, err)
-	}
-	return data, nil
-}
-
 // unmatched reports the filter values that kept no entry: a misspelt
 // region must not pass for an empty one.
 func (rd *reader) unmatched(name string, want []string, used map[string]bool) {
@@ -185,6 +181,13 @@ func (rd *reader) unmatched(name string, want []string, used map[string]bool) {
 			rd.fail("Options."+name, errors.New("no entry has "+rangeset.Quote(w)))
 		}
 	}
+}
+
+// opens reports whether the first byte of data other than JSON white
+// space is c.
+func opens(data []byte, c byte) bool {
+	data = bytes.TrimLeft(data, " \t\r\n")
+	return len(data) > 0 && data[0] == c
 }
 
 // lines calls each with every line of data (its number counted from 1
@@ -224,11 +227,7 @@ func lineDetail(n int, comment string) string {
 // line or after an entry; blank lines are skipped. A rule's comment names
 // its line and carries the comment after the entry, if any.
 func Plain(r io.Reader, opts *Options) ([]policy.Rule, error) {
-	rd, err := newReader("lists.Plain", "plain", policy.Allow, opts, "")
-	if err != nil {
-		return nil, err
-	}
-	data, err := rd.read(r)
+	rd, data, err := newReader("lists.Plain", "plain", policy.Allow, opts, "", r)
 	if err != nil {
 		return nil, err
 	}
@@ -244,15 +243,11 @@ func Plain(r io.Reader, opts *Options) ([]policy.Rule, error) {
 // character other than white space is "{" is read so. The rules deny
 // unless Options.Action says otherwise.
 func Spamhaus(r io.Reader, opts *Options) ([]policy.Rule, error) {
-	rd, err := newReader("lists.Spamhaus", "spamhaus", policy.Deny, opts, "")
+	rd, data, err := newReader("lists.Spamhaus", "spamhaus", policy.Deny, opts, "", r)
 	if err != nil {
 		return nil, err
 	}
-	data, err := rd.read(r)
-	if err != nil {
-		return nil, err
-	}
-	if !bytes.HasPrefix(bytes.TrimLeft(data, " \t\r\n"), []byte("{")) {
+	if !opens(data, '{') {
 		return text(rd, data, ";", func(n int, comment string) string {
 			if comment != "" {
 				return comment
@@ -377,7 +372,7 @@ func keep(rd *reader, service, region string, usedS, usedR map[string]bool) bool
 // the service and region, "aws: EC2 us-east-1". A document with neither
 // array is an error, and so is a filter value that no entry has.
 func AWS(r io.Reader, opts *Options) ([]policy.Rule, error) {
-	rd, err := newReader("lists.AWS", "aws", policy.Allow, opts, "Services Regions")
+	rd, data, err := newReader("lists.AWS", "aws", policy.Allow, opts, "Services Regions", r)
 	if err != nil {
 		return nil, err
 	}
@@ -390,10 +385,6 @@ func AWS(r io.Reader, opts *Options) ([]policy.Rule, error) {
 	var doc struct {
 		Prefixes     *[]entry `json:"prefixes"`
 		IPv6Prefixes *[]entry `json:"ipv6_prefixes"`
-	}
-	data, err := rd.read(r)
-	if err != nil {
-		return nil, err
 	}
 	if err := decode(rd, data, &doc, "prefixes", "ipv6_prefixes", "ip_prefix", "ipv6_prefix", "region", "service"); err != nil {
 		return nil, err
@@ -436,11 +427,7 @@ func AWS(r io.Reader, opts *Options) ([]policy.Rule, error) {
 // naming the document's arrays, as is a key asked for that the document
 // lacks or whose value is not an array of strings.
 func GitHub(r io.Reader, opts *Options) ([]policy.Rule, error) {
-	rd, err := newReader("lists.GitHub", "github", policy.Allow, opts, "Keys")
-	if err != nil {
-		return nil, err
-	}
-	data, err := rd.read(r)
+	rd, data, err := newReader("lists.GitHub", "github", policy.Allow, opts, "Keys", r)
 	if err != nil {
 		return nil, err
 	}
@@ -448,11 +435,10 @@ func GitHub(r io.Reader, opts *Options) ([]policy.Rule, error) {
 	if err := decode(rd, data, &doc); err != nil {
 		return nil, err
 	}
-	isArray := func(v json.RawMessage) bool { return bytes.HasPrefix(bytes.TrimLeft(v, " \t\r\n"), []byte("[")) }
 	if rd.opts.Keys == nil {
 		var arrays []string
 		for k, v := range doc {
-			if k != "ssh_keys" && isArray(v) {
+			if k != "ssh_keys" && opens(v, '[') {
 				arrays = append(arrays, rangeset.Quote(k))
 			}
 		}
@@ -469,7 +455,7 @@ func GitHub(r io.Reader, opts *Options) ([]policy.Rule, error) {
 			continue
 		}
 		var cidrs []string
-		if err := json.Unmarshal(raw, &cidrs); err != nil || !isArray(raw) {
+		if err := json.Unmarshal(raw, &cidrs); err != nil || !opens(raw, '[') {
 			rd.fail(rangeset.Quote(k), errors.New("not an array of strings"))
 			continue
 		}
@@ -487,15 +473,11 @@ func GitHub(r io.Reader, opts *Options) ([]policy.Rule, error) {
 // Input whose first character other than white space is "{" is read as
 // JSON. A JSON answer with "success" false is an error.
 func Cloudflare(r io.Reader, opts *Options) ([]policy.Rule, error) {
-	rd, err := newReader("lists.Cloudflare", "cloudflare", policy.Allow, opts, "")
+	rd, data, err := newReader("lists.Cloudflare", "cloudflare", policy.Allow, opts, "", r)
 	if err != nil {
 		return nil, err
 	}
-	data, err := rd.read(r)
-	if err != nil {
-		return nil, err
-	}
-	if !bytes.HasPrefix(bytes.TrimLeft(data, " \t\r\n"), []byte("{")) {
+	if !opens(data, '{') {
 		return text(rd, data, "#", lineDetail)
 	}
 	var doc struct {
@@ -533,7 +515,7 @@ func Cloudflare(r io.Reader, opts *Options) ([]policy.Rule, error) {
 // comment gives the service and scope when there are any, "google: Google
 // Cloud us-east1". An element with neither prefix, or both, is an error.
 func Google(r io.Reader, opts *Options) ([]policy.Rule, error) {
-	rd, err := newReader("lists.Google", "google", policy.Allow, opts, "Services Regions")
+	rd, data, err := newReader("lists.Google", "google", policy.Allow, opts, "Services Regions", r)
 	if err != nil {
 		return nil, err
 	}
@@ -544,10 +526,6 @@ func Google(r io.Reader, opts *Options) ([]policy.Rule, error) {
 			Service string  `json:"service"`
 			Scope   string  `json:"scope"`
 		} `json:"prefixes"`
-	}
-	data, err := rd.read(r)
-	if err != nil {
-		return nil, err
 	}
 	if err := decode(rd, data, &doc, "prefixes", "ipv4Prefix", "ipv6Prefix", "service", "scope"); err != nil {
 		return nil, err
