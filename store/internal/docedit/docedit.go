@@ -119,14 +119,21 @@ func (e *Editor) swap(ctx context.Context, name string, cur store.Revision, p *p
 	return next, err
 }
 
-// edit runs one read-modify-write of the named policy; create says an
-// absent policy starts empty with default settings, and whole that change
-// replaces the whole policy (see load).
-func (e *Editor) edit(ctx context.Context, name string, expected store.Revision, create, whole bool,
+// scope is what an edit may start from.
+type scope uint8
+
+const (
+	existing scope = iota // the policy must exist
+	created               // an absent policy starts empty, with default settings
+	replaced              // as created, and the change replaces the whole policy (see load)
+)
+
+// edit runs one read-modify-write of the named policy.
+func (e *Editor) edit(ctx context.Context, name string, expected store.Revision, sc scope,
 	change func(p *policy.Policy, now time.Time) error) (store.Revision, error) {
 	for {
-		p, rev, err := e.load(ctx, name, expected, whole)
-		if errors.Is(err, store.ErrNotFound) && create {
+		p, rev, err := e.load(ctx, name, expected, sc == replaced)
+		if errors.Is(err, store.ErrNotFound) && sc != existing {
 			p, rev, err = policy.New(), 0, nil
 		}
 		if err != nil {
@@ -165,7 +172,7 @@ func (e *Editor) edit(ctx context.Context, name string, expected store.Revision,
 // its CreatedAt, and its UpdatedAt too when nothing else changed; a
 // changed rule gets UpdatedAt now; a new rule gets both now.
 func (e *Editor) Put(ctx context.Context, name string, np policy.Policy, expected store.Revision) (store.Revision, error) {
-	return e.edit(ctx, name, expected, true, true, func(p *policy.Policy, now time.Time) error {
+	return e.edit(ctx, name, expected, replaced, func(p *policy.Policy, now time.Time) error {
 		old := make(map[string]policy.Rule, len(p.Rules))
 		for _, r := range p.Rules {
 			old[r.ID] = r
@@ -195,7 +202,7 @@ func (e *Editor) Delete(ctx context.Context, name string, expected store.Revisio
 
 // SetSettings replaces the policy's settings.
 func (e *Editor) SetSettings(ctx context.Context, name string, s policy.Settings, expected store.Revision) (store.Revision, error) {
-	return e.edit(ctx, name, expected, true, false, func(p *policy.Policy, _ time.Time) error {
+	return e.edit(ctx, name, expected, created, func(p *policy.Policy, _ time.Time) error {
 		p.Settings = s
 		return nil
 	})
@@ -212,7 +219,7 @@ func find(p *policy.Policy, id string) (int, error) {
 // CreateRule adds r with CreatedAt and UpdatedAt set to now.
 func (e *Editor) CreateRule(ctx context.Context, name string, r policy.Rule, expected store.Revision) (policy.Rule, store.Revision, error) {
 	r = r.Clone()
-	rev, err := e.edit(ctx, name, expected, true, false, func(p *policy.Policy, now time.Time) error {
+	rev, err := e.edit(ctx, name, expected, created, func(p *policy.Policy, now time.Time) error {
 		if _, err := find(p, r.ID); err == nil {
 			return fmt.Errorf("%w: %s", store.ErrRuleExists, rangeset.Quote(r.ID))
 		}
@@ -249,7 +256,7 @@ func (e *Editor) PatchRule(ctx context.Context, name, id string, patch store.Pat
 
 func (e *Editor) modify(ctx context.Context, name, id string, expected store.Revision, change func(policy.Rule) policy.Rule) (policy.Rule, store.Revision, error) {
 	var out policy.Rule
-	rev, err := e.edit(ctx, name, expected, false, false, func(p *policy.Policy, now time.Time) error {
+	rev, err := e.edit(ctx, name, expected, existing, func(p *policy.Policy, now time.Time) error {
 		i, err := find(p, id)
 		if err != nil {
 			return err
@@ -265,7 +272,7 @@ func (e *Editor) modify(ctx context.Context, name, id string, expected store.Rev
 
 // DeleteRule removes the rule with the given id.
 func (e *Editor) DeleteRule(ctx context.Context, name, id string, expected store.Revision) (store.Revision, error) {
-	return e.edit(ctx, name, expected, false, false, func(p *policy.Policy, _ time.Time) error {
+	return e.edit(ctx, name, expected, existing, func(p *policy.Policy, _ time.Time) error {
 		i, err := find(p, id)
 		if err != nil {
 			return err
@@ -279,7 +286,7 @@ func (e *Editor) DeleteRule(ctx context.Context, name, id string, expected store
 // query that matches nothing commits nothing.
 func (e *Editor) DeleteRules(ctx context.Context, name string, q store.Query, expected store.Revision) (int, store.Revision, error) {
 	n := 0
-	rev, err := e.edit(ctx, name, expected, false, false, func(p *policy.Policy, _ time.Time) error {
+	rev, err := e.edit(ctx, name, expected, existing, func(p *policy.Policy, _ time.Time) error {
 		before := len(p.Rules)
 		p.Rules = slices.DeleteFunc(p.Rules, q.Match)
 		if n = before - len(p.Rules); n == 0 {
