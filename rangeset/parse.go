@@ -8,7 +8,8 @@ import (
 
 // ParseRange parses a rule target (SEMANTICS §2): a single address
 // ("203.0.113.7", "2001:db8::1"), a CIDR prefix ("10.0.0.0/8") or an
-// inclusive range ("10.0.0.1-10.0.0.9", spaces around the dash allowed).
+// inclusive range ("10.0.0.1-10.0.0.9", ASCII spaces around the dash
+// allowed, and no other white space).
 // Leading and trailing ASCII space, tab, CR and LF are trimmed; nothing else
 // is repaired. Every other input is an error of type [*ParseError], among
 // them: leading zeros, hex, octal, short or wildcard IPv4 forms; a CIDR with
@@ -22,7 +23,7 @@ func ParseRange(s string) (Range, error) {
 		return Range{}, &ParseError{Func: fn, Input: s, Err: ErrEmpty}
 	}
 	if from, to, ok := strings.Cut(t, "-"); ok {
-		r, err := parseEnds(trim(from), trim(to))
+		r, err := parseEnds(strings.TrimRight(from, " "), strings.TrimLeft(to, " "))
 		if err != nil {
 			return Range{}, &ParseError{Func: fn, Input: s, Err: err}
 		}

@@ -24,6 +24,7 @@ func TestParseRange(t *testing.T) {
 		{in: "0.0.0.0/0", want: "0.0.0.0/0"},
 		{in: "::/0", want: "::/0"},
 		{in: "10.0.0.1 - 10.0.0.9", want: "10.0.0.1-10.0.0.9"},
+		{in: "\t10.0.0.1  -  10.0.0.9\n", want: "10.0.0.1-10.0.0.9"},
 		{in: "10.0.0.0-10.0.0.255", want: "10.0.0.0/24"},
 		{in: "10.0.0.7-10.0.0.7", want: "10.0.0.7"},
 		{in: "::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", want: "::/0"},
@@ -56,6 +57,8 @@ func TestParseRange(t *testing.T) {
 		{in: "::ffff:0:0/96", sentinel: rangeset.ErrMapped},
 		{in: "::1-::ffff:1.2.3.4", sentinel: rangeset.ErrMapped},
 		{in: "10.0.0.1\v", sentinel: rangeset.ErrAddr},
+		{in: "10.0.0.1\t-10.0.0.9", wantErr: `rangeset.ParseRange("10.0.0.1\t-10.0.0.9"): invalid IP address "10.0.0.1\t": unexpected character (at "\t")`, sentinel: rangeset.ErrAddr},
+		{in: "10.0.0.1 -\r\n10.0.0.9", sentinel: rangeset.ErrAddr},
 	}
 	for _, tt := range tests {
 		got, err := rangeset.ParseRange(tt.in)
