@@ -3,6 +3,7 @@ package rangeset
 import (
 	"fmt"
 	"net/netip"
+	"strconv"
 	"strings"
 )
 
@@ -148,11 +149,25 @@ func parseTargetAddr(s string) (netip.Addr, error) {
 	return a, nil
 }
 
-// addrError wraps ErrAddr with net/netip's reason for rejecting s.
+// maxAddrText is the longest address text whose net/netip error is kept:
+// far beyond any address written without a zone (45 bytes at most). That
+// error quotes its input whole, twice; a longer input is refused without it.
+const maxAddrText = 128
+
+// addrError wraps ErrAddr with net/netip's reason for rejecting s, every
+// input in it cut as Quote cuts.
 func addrError(s string, err error) error {
-	if s == "" {
+	switch {
+	case s == "":
 		return fmt.Errorf("%w: missing address", ErrAddr)
+	case len(s) > maxAddrText:
+		return fmt.Errorf("%w %s: longer than any address", ErrAddr, Quote(s))
 	}
-	reason := strings.TrimPrefix(err.Error(), fmt.Sprintf("ParseAddr(%q): ", s))
+	reason := strings.TrimPrefix(err.Error(), "ParseAddr("+strconv.Quote(s)+"): ")
+	if msg, at, ok := strings.Cut(reason, " (at "); ok {
+		if u, err := strconv.Unquote(strings.TrimSuffix(at, ")")); err == nil {
+			reason = msg + " (at " + Quote(u) + ")"
+		}
+	}
 	return fmt.Errorf("%w %s: %s", ErrAddr, Quote(s), reason)
 }

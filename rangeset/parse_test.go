@@ -2,6 +2,7 @@ package rangeset_test
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -90,13 +91,36 @@ func TestParseRange(t *testing.T) {
 
 func TestParseErrorCutsLongInput(t *testing.T) {
 	t.Parallel()
-	in := strings.Repeat("1", 10000)
-	_, err := rangeset.ParseRange(in)
-	if err == nil {
-		t.Fatal("ParseRange(long) succeeded")
-	}
-	if msg := err.Error(); len(msg) > 400 || !strings.Contains(msg, "(10000 bytes)") {
-		t.Errorf("ParseRange(long) error = %q, want a short message naming the length", msg)
+	// net/netip's reason for the failure quotes what follows the bad byte:
+	// it must be cut too, for short inputs and long ones.
+	for _, tt := range []struct {
+		name  string
+		parse func(string) error
+	}{
+		{"ParseRange", func(s string) error { _, err := rangeset.ParseRange(s); return err }},
+		{"ParseRange end", func(s string) error { _, err := rangeset.ParseRange("10.0.0.1-" + s); return err }},
+		{"ParseFromTo", func(s string) error { _, err := rangeset.ParseFromTo("10.0.0.1", s); return err }},
+		{"ParseAddr", func(s string) error { _, err := rangeset.ParseAddr(s); return err }},
+	} {
+		for _, in := range []string{
+			strings.Repeat("1", 10000),
+			"1.2.3.4" + strings.Repeat("x", 100),
+			"1.2.3.4" + strings.Repeat("\x01", 120),
+			"1.2.3.4" + strings.Repeat("x", 1<<20),
+		} {
+			err := tt.parse(in)
+			if err == nil {
+				t.Fatalf("%s(%d bytes) succeeded", tt.name, len(in))
+			}
+			if !errors.Is(err, rangeset.ErrAddr) {
+				t.Errorf("%s(%d bytes) error %v does not wrap ErrAddr", tt.name, len(in), err)
+			}
+			if msg := err.Error(); len(msg) > 1200 || !strings.Contains(msg, fmt.Sprintf("(%d bytes)", len(in))) {
+				t.Errorf("%s(%d bytes) error = %q, want a short message naming the length", tt.name, len(in), msg)
+			} else if strings.Contains(msg, strings.Repeat("x", 65)) {
+				t.Errorf("%s(%d bytes) error = %q quotes more than 64 bytes of it", tt.name, len(in), msg)
+			}
+		}
 	}
 }
 
