@@ -417,7 +417,7 @@ func TestValidateMatchesOld(t *testing.T) {
 			}
 			// Every problem is in the error, however many are listed in
 			// its text.
-			got, want := project(p.Validate()), project(oldValidate(p, nil))
+			got, want := project(p.Validate()), project(oldValidate(p, nil, nil))
 			if !slices.Equal(got, want) {
 				t.Fatalf("%d rules: Validate problems\n%q\nwant\n%q", n, got, want)
 			}

@@ -124,10 +124,9 @@ func clip(s string) string {
 // [*RuleError] naming the rule. Null is accepted only for "comment",
 // "createdAt" and "updatedAt", where it means absent (as does an empty
 // "createdAt" or "updatedAt"). The decoded policy is then validated as
-// [Policy.Validate] does, the errors speaking of JSON keys, and every rule
-// problem is reported at once (the text lists the first 100, then counts
-// the rest). An
-// "expiresAt" at the zero instant 0001-01-01T00:00:00Z (however written)
+// [Policy.Validate] does, the errors speaking of JSON keys, and every
+// problem of a rule or of a setting's value is reported at once (the text
+// lists the first 100, then counts the rest). An "expiresAt" at the zero instant 0001-01-01T00:00:00Z (however written)
 // is refused with [ErrZeroInstant], since a [Rule]'s zero ExpiresAt means
 // no expiry; so is a zero-instant "updatedAt" or "createdAt" that a "ttl"
 // counts from. On error the returned Policy is the zero Policy.
@@ -462,7 +461,9 @@ func (d *decoder) enum(path string, v interface{ UnmarshalText([]byte) error }) 
 		return err
 	}
 	if err := v.UnmarshalText(t.b); err != nil {
-		return &DocError{Path: path, Err: fmt.Errorf("%w: %w", ErrSettings, err)}
+		// A value of the right type is a validation problem, reported
+		// with every other one of the policy rather than ending the decode.
+		d.probs.addErr(&DocError{Path: path, Err: fmt.Errorf("%w: %w", ErrSettings, err)})
 	}
 	return nil
 }

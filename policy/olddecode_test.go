@@ -38,6 +38,8 @@ type (
 func oldDecode(data []byte) (Policy, error) {
 	d := oldNewDocReader(data)
 	p := Policy{Settings: DefaultSettings()}
+	var settingErrs []error
+	d.settingErrs = &settingErrs
 	known := map[int][]error{}
 	err := d.object("", oldSettingKeys, func(key, path string) error {
 		var err error
@@ -47,9 +49,9 @@ func oldDecode(data []byte) (Policy, error) {
 		case "applyToMobile":
 			p.Settings.ApplyToMobile, err = d.boolean(path)
 		case "defaultAction":
-			err = d.text(path, &p.Settings.DefaultAction)
+			err = oldText(d, path, &p.Settings.DefaultAction)
 		case "precedence":
-			err = d.text(path, &p.Settings.Precedence)
+			err = oldText(d, path, &p.Settings.Precedence)
 		case "rules":
 			err = d.array(path, func(i int, path string) error {
 				r, problems, err := d.rule(path)
@@ -66,7 +68,7 @@ func oldDecode(data []byte) (Policy, error) {
 		err = d.end()
 	}
 	if err == nil {
-		err = oldValidate(p, known)
+		err = oldValidate(p, known, settingErrs)
 	}
 	if err != nil {
 		return Policy{}, oldNameRule(data, err)
@@ -157,7 +159,10 @@ func (p oldPolicy) MarshalJSON() ([]byte, error) {
 
 // oldDocReader walks a JSON document token by token, so that keys compare
 // exactly and duplicates are seen.
-type oldDocReader struct{ dec *json.Decoder }
+type oldDocReader struct {
+	dec         *json.Decoder
+	settingErrs *[]error // unknown setting values, reported with the rules' problems
+}
 
 func oldNewDocReader(data []byte) *oldDocReader {
 	dec := json.NewDecoder(bytes.NewReader(data))
@@ -327,15 +332,23 @@ func (d *oldDocReader) instant(path string, nullOK bool) (time.Time, error) {
 	return t, nil
 }
 
-// text reads a string into an enum through its UnmarshalText.
-func (d *oldDocReader) text(path string, v interface{ UnmarshalText([]byte) error }) error {
+// oldText reads a string into an enum through its UnmarshalText. An
+// unknown value leaves the enum as it was and is reported with the rules'
+// problems.
+func oldText[T any, PT interface {
+	*T
+	UnmarshalText([]byte) error
+}](d *oldDocReader, path string, v PT) error {
 	s, err := d.str(path, false)
 	if err != nil {
 		return err
 	}
-	if err := v.UnmarshalText([]byte(s)); err != nil {
-		return &DocError{Path: path, Err: fmt.Errorf("%w: %w", ErrSettings, err)}
+	var t T
+	if err := PT(&t).UnmarshalText([]byte(s)); err != nil {
+		*d.settingErrs = append(*d.settingErrs, &DocError{Path: path, Err: fmt.Errorf("%w: %w", ErrSettings, err)})
+		return nil
 	}
+	*v = t
 	return nil
 }
 
@@ -407,8 +420,8 @@ func (d *oldDocReader) rule(path string) (r Rule, problems []error, err error) {
 	return r, problems, nil
 }
 
-func oldValidate(p Policy, known map[int][]error) error {
-	var errs []error
+func oldValidate(p Policy, known map[int][]error, settingErrs []error) error {
+	errs := settingErrs
 	s := p.Settings
 	if !s.DefaultAction.IsValid() {
 		errs = append(errs, fmt.Errorf("%w: defaultAction is %v", ErrSettings, s.DefaultAction))

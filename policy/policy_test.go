@@ -396,6 +396,30 @@ func TestErrorsQuoteAndCut(t *testing.T) {
 	}
 }
 
+func TestDecodeBadSettingWithBadRules(t *testing.T) {
+	t.Parallel()
+	// An unknown setting value is reported with the rules' problems,
+	// first, wherever the document gives it.
+	rules := `"rules": [{"id": "x", "ip": "10.0.0.5/24", "action": "allow"}, {"id": "x", "ip": "10.0.0.1", "action": "allow"}]`
+	want := `policy document: precedence: invalid setting: unknown precedence "first"
+policy document: defaultAction: invalid setting: unknown defaultAction "bogus"
+rule "x": invalid target: rangeset.ParseRange("10.0.0.5/24"): host bits set (canonical form 10.0.0.0/24)
+rule "x": duplicate id`
+	for _, doc := range []string{
+		`{"precedence": "first", "defaultAction": "bogus", ` + rules + `}`,
+		`{"precedence": "first", ` + rules + `, "defaultAction": "bogus"}`,
+		`{` + rules + `, "precedence": "first", "defaultAction": "bogus"}`,
+	} {
+		_, err := policy.Decode([]byte(doc))
+		if err == nil || err.Error() != want {
+			t.Errorf("Decode(%s) error =\n%v\nwant\n%s", doc, err, want)
+		}
+		if !errors.Is(err, policy.ErrSettings) || !errors.Is(err, policy.ErrDuplicateID) {
+			t.Errorf("Decode(%s) error %v does not wrap ErrSettings and ErrDuplicateID", doc, err)
+		}
+	}
+}
+
 func TestProblemsBounded(t *testing.T) {
 	t.Parallel()
 	var b strings.Builder

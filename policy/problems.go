@@ -25,13 +25,20 @@ const (
 type problems struct {
 	errs []error
 	keys []int // 4*index + phase; -1 for a settings error
+	lead int   // how many settings errors lead errs
 }
 
 func (ps *problems) add(i, phase int, id string, err error) {
 	ps.addKeyed(4*i+phase, &RuleError{Index: i, ID: id, Err: err})
 }
 
-func (ps *problems) addErr(err error) { ps.addKeyed(-1, err) }
+// addErr adds a settings error: after the settings errors already added,
+// before every rule's, as a document may give its settings after its rules.
+func (ps *problems) addErr(err error) {
+	ps.errs = slices.Insert(ps.errs, ps.lead, err)
+	ps.keys = slices.Insert(ps.keys, ps.lead, -1)
+	ps.lead++
+}
 
 func (ps *problems) addKeyed(key int, err error) {
 	ps.errs = append(ps.errs, err)
