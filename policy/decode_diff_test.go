@@ -277,6 +277,22 @@ func TestDecodeReaderError(t *testing.T) {
 	}
 }
 
+// emptyReader returns no data and no error, forever.
+type emptyReader struct{ reads int }
+
+func (r *emptyReader) Read([]byte) (int, error) { r.reads++; return 0, nil }
+
+func TestDecodeReaderNoProgress(t *testing.T) {
+	t.Parallel()
+	for _, doc := range []string{"", `{"rules": [{"id": "a"`} {
+		er := &emptyReader{}
+		_, err := DecodeReader(io.MultiReader(strings.NewReader(doc), er))
+		if err != io.ErrNoProgress || er.reads > 1000 {
+			t.Errorf("DecodeReader(%q then empty reads) = %v after %d reads, want io.ErrNoProgress", doc, err, er.reads)
+		}
+	}
+}
+
 // TestMarshalMatchesOld checks that the encoder writes, byte for byte, what
 // encoding/json wrote through the old document struct, and fails where it
 // failed.

@@ -151,8 +151,10 @@ const minRuleSize = 37
 // unless a string is longer): the document is never held whole in memory.
 // When r is an [io.Seeker] that can seek (a file), DecodeReader first
 // counts the objects in the rest of r and seeks back, so that the rules
-// are held once, in a slice of the right size. An error from r, other than io.EOF, is returned as
-// it is, in place of any problem with the document.
+// are held once, in a slice of the right size. An error from r, other
+// than io.EOF, is returned as it is, in place of any problem with the
+// document; so is [io.ErrNoProgress] when r returns neither data nor an
+// error 100 times in a row.
 func DecodeReader(r io.Reader) (Policy, error) {
 	d := decoder{s: scanner{r: r, buf: make([]byte, 0, readChunk)}, chunked: true}
 	if n, ok := countObjects(r, d.s.buf[:readChunk]); ok {

@@ -48,7 +48,7 @@ func (s *scanner) more() bool {
 		copy(nb, s.buf)
 		s.buf = nb
 	}
-	for {
+	for range maxEmptyReads {
 		n, err := s.r.Read(s.buf[len(s.buf):cap(s.buf)])
 		s.buf = s.buf[:len(s.buf)+n]
 		if err != nil {
@@ -61,7 +61,13 @@ func (s *scanner) more() bool {
 			return n > 0
 		}
 	}
+	s.eof, s.rerr = true, io.ErrNoProgress
+	return false
 }
+
+// maxEmptyReads is how many reads in a row may return no data and no
+// error before the reader is taken to be broken, as bufio does.
+const maxEmptyReads = 100
 
 // offset returns the document offset of buf[i].
 func (s *scanner) offset(i int) int64 { return s.base + int64(i) }
