@@ -522,22 +522,45 @@ func (d *decoder) instant(path string, nullOK bool) (t time.Time, ok bool, err e
 	}
 	// time.Parse keeps no reference to its input when it succeeds.
 	t, perr := time.Parse(time.RFC3339Nano, unsafeString(tok.b))
-	if perr != nil || !offsetOK(tok.b) {
+	if perr != nil || !rfc3339(tok.b) {
 		return time.Time{}, false, &DocError{Path: path, Err: fmt.Errorf("%w: want an RFC 3339 timestamp, got %s", ErrType, rangeset.Quote(string(tok.b)))}
 	}
 	return t, true, nil
 }
 
-// offsetOK reports whether the zone offset ending a timestamp that
-// time.Parse took is one RFC 3339 allows: hours 00-23 and minutes 00-59.
-// time.Parse also takes 24:00 and minute 60, which no encoder writes
-// back, so a policy holding one could be read but never written again.
-func offsetOK(b []byte) bool {
-	if n := len(b); n >= 6 && (b[n-6] == '+' || b[n-6] == '-') {
-		hh, mm := b[n-5:n-3], b[n-2:]
-		return string(hh) <= "23" && string(mm) <= "59"
+// rfc3339 reports whether a timestamp that time.Parse took has the shape
+// RFC 3339 gives it: time.Parse also takes a one-digit hour, a comma
+// before the fraction and an offset of 24:00 or with minute 60, which no
+// encoder writes back, so that a policy holding one could be read but not
+// written again.
+func rfc3339(b []byte) bool {
+	const shape = "dddd-dd-ddTdd:dd:dd"
+	if len(b) < len(shape)+1 {
+		return false
 	}
-	return true // Z
+	for i, c := range []byte(shape) {
+		if c == 'd' && (b[i] < '0' || b[i] > '9') || c != 'd' && b[i] != c {
+			return false
+		}
+	}
+	rest := b[len(shape):]
+	if rest[0] == '.' {
+		n := 1
+		for n < len(rest) && rest[n] >= '0' && rest[n] <= '9' {
+			n++
+		}
+		if n == 1 {
+			return false
+		}
+		rest = rest[n:]
+	}
+	switch {
+	case string(rest) == "Z":
+		return true
+	case len(rest) == 6 && (rest[0] == '+' || rest[0] == '-') && rest[3] == ':':
+		return string(rest[1:3]) <= "23" && string(rest[4:]) <= "59"
+	}
+	return false
 }
 
 // rules reads the array of rules.

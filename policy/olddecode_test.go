@@ -326,7 +326,7 @@ func (d *oldDocReader) instant(path string, nullOK bool) (time.Time, error) {
 		return time.Time{}, err
 	}
 	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil || !offsetOK([]byte(s)) {
+	if err != nil || !rfc3339([]byte(s)) {
 		return time.Time{}, &DocError{Path: path, Err: fmt.Errorf("%w: want an RFC 3339 timestamp, got %s", ErrType, rangeset.Quote(s))}
 	}
 	return t, nil
