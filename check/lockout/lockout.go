@@ -34,19 +34,26 @@ type Error struct {
 	Keep Keep
 	// Addr is the first address of Keep.Range that would be denied.
 	Addr netip.Addr
-	// Decision is how Addr would be decided.
+	// At is the instant of a later expiry from which Addr would be denied,
+	// or the zero time when it would be denied from the write on.
+	At time.Time
+	// Decision is how Addr would be decided (from At, when set).
 	Decision check.Decision
 }
 
-// Error names the address, the subject and the rule (quoted with
-// [rangeset.Quote]) or default that would deny it.
+// Error names the address, the subject, the instant when later, and the
+// rule (quoted with [rangeset.Quote]) or default that would deny it.
 func (e *Error) Error() string {
 	by := "the default action"
 	if e.Decision.Rule != "" {
 		by = "rule " + rangeset.Quote(e.Decision.Rule)
 	}
-	return fmt.Sprintf("lockout.Guard: %s (admin=%v mobile=%v, kept as %s) would be denied by %s",
-		e.Addr, e.Keep.Admin, e.Keep.Mobile, e.Keep.Range, by)
+	from := ""
+	if !e.At.IsZero() {
+		from = " from " + e.At.Format(time.RFC3339Nano) + ", as rules expire,"
+	}
+	return fmt.Sprintf("lockout.Guard: %s (admin=%v mobile=%v, kept as %s) would be denied%s by %s",
+		e.Addr, e.Keep.Admin, e.Keep.Mobile, e.Keep.Range, from, by)
 }
 
 // Denies returns the first address of k.Range that s denies at t for k's
@@ -62,24 +69,33 @@ func Denies(s *check.Snapshot, k Keep, t time.Time) (netip.Addr, check.Decision,
 	return netip.Addr{}, check.Decision{}, false
 }
 
-// Guard returns a write guard for stores (their Options.Guard): it
-// refuses a new policy that would deny anything keep lists, at the instant
-// now returns, with an [*Error], and one that removes the last allow rule
-// of an auto allowlist with [ErrOpensAllowlist]. An invalid new policy is
-// refused with its compile error. A nil now means time.Now. The guard is
-// safe for concurrent use when now is.
+// Guard returns a write guard for stores (their Options.Guard). It
+// refuses, with an [*Error], a new policy that would deny anything keep
+// lists at the instant now returns or at any later instant, as its rules
+// expire; and, with [ErrOpensAllowlist], an enabled one that removes the
+// last allow rule of an auto allowlist. An invalid new policy is refused
+// with its compile error. A Keep whose Range is invalid would keep
+// nothing: with one, every write is refused. A nil now means time.Now. The
+// guard is safe for concurrent use when now is.
 func Guard(keep []Keep, now func() time.Time) func(old, new policy.Policy) error {
 	if now == nil {
 		now = time.Now
 	}
 	keep = slices.Clone(keep)
+	var bad error
+	if i := slices.IndexFunc(keep, func(k Keep) bool { return !k.Range.IsValid() }); i >= 0 {
+		bad = fmt.Errorf("lockout.Guard: keep[%d] has an invalid Range, which keeps nothing (an IPv4-mapped address? keep the IPv4 address); every write is refused", i)
+	}
 	return func(old, new policy.Policy) error {
+		if bad != nil {
+			return bad
+		}
 		t := now()
 		s, err := check.Compile(new, t)
 		if err != nil {
 			return err
 		}
-		if new.Settings.DefaultAction == policy.DefaultAuto {
+		if new.Settings.Enabled && new.Settings.DefaultAction == policy.DefaultAuto {
 			for _, admin := range []bool{false, true} {
 				if hasAllow(old, admin) && !hasAllow(new, admin) {
 					return ErrOpensAllowlist
@@ -87,12 +103,32 @@ func Guard(keep []Keep, now func() time.Time) func(old, new policy.Policy) error
 			}
 		}
 		for _, k := range keep {
-			if a, d, ok := Denies(s, k, t); ok {
-				return &Error{Keep: k, Addr: a, Decision: d}
+			for i, at := range changes(new, k, t) {
+				if a, d, ok := Denies(s, k, at); ok {
+					e := &Error{Keep: k, Addr: a, Decision: d}
+					if i > 0 {
+						e.At = at
+					}
+					return e
+				}
 			}
 		}
 		return nil
 	}
+}
+
+// changes returns t and, in order, every later instant at which a rule of
+// p that applies to k's subject and overlaps k.Range expires: the only
+// instants from which k's decisions can change.
+func changes(p policy.Policy, k Keep, t time.Time) []time.Time {
+	at := []time.Time{t}
+	for _, r := range p.Rules {
+		if e, ok := r.Expiry(); ok && e.After(t) && (k.Admin || !r.AdminOnly) && r.Target.Overlaps(k.Range) {
+			at = append(at, e)
+		}
+	}
+	slices.SortFunc(at[1:], time.Time.Compare)
+	return slices.CompactFunc(at, time.Time.Equal)
 }
 
 // hasAllow reports whether p has an allow rule that applies to the subject.

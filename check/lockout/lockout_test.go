@@ -4,10 +4,12 @@ import (
 	"errors"
 	"math/rand/v2"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/ipgate/ipgate/check"
+	"github.com/ipgate/ipgate/check/internal/checktest"
 	"github.com/ipgate/ipgate/check/lockout"
 	"github.com/ipgate/ipgate/policy"
 	"github.com/ipgate/ipgate/rangeset"
@@ -126,5 +128,108 @@ func TestGuardInvalid(t *testing.T) {
 	err := guard(policy.New(rule("a", "10.0.0.0/8", policy.Allow)), policy.New(policy.Rule{ID: "q"}))
 	if !errors.Is(err, policy.ErrTarget) || errors.Is(err, lockout.ErrOpensAllowlist) {
 		t.Errorf("Guard(allowlist, invalid without allow) = %v, want the compile error", err)
+	}
+}
+
+// A write after which a kept address would be denied once a rule expires
+// is refused, naming the instant.
+func TestGuardLaterExpiry(t *testing.T) {
+	t.Parallel()
+	now := func() time.Time { return t0 }
+	keep := []lockout.Keep{{Range: rangeset.MustParseRange("203.0.113.5"), Admin: true}}
+	guard := lockout.Guard(keep, now)
+	old := policy.New(rule("admins", "203.0.113.0/24", policy.Allow))
+	soon := rule("desk", "203.0.113.5", policy.Allow)
+	soon.ExpiresAt = t0.Add(time.Hour)
+	// The expiring allow alone: the auto allowlist denies the admin in an hour.
+	err := guard(old, policy.New(soon))
+	var le *lockout.Error
+	if !errors.As(err, &le) || !le.At.Equal(t0.Add(time.Hour)) || le.Decision.Reason != check.ReasonDefault {
+		t.Fatalf("Guard(expiring allow alone) = %v, want a denial from %v", err, t0.Add(time.Hour))
+	}
+	if got, want := le.Error(), "lockout.Guard: 203.0.113.5 (admin=true mobile=false, kept as 203.0.113.5) would be denied from 2026-01-01T01:00:00Z, as rules expire, by the default action"; got != want {
+		t.Errorf("error text\n%s\nwant\n%s", got, want)
+	}
+	// Beside a rule that outlives it, it is harmless.
+	if err := guard(old, policy.New(soon, rule("admins", "203.0.113.0/24", policy.Allow))); err != nil {
+		t.Errorf("Guard(expiring allow beside a lasting one) = %v", err)
+	}
+	// An expiring allow over a lasting deny: denied once the allow expires.
+	deny := rule("ban", "203.0.113.0/24", policy.Deny)
+	if err := guard(old, policy.New(soon, deny, rule("rest", "0.0.0.0/0", policy.Allow))); !errors.As(err, &le) || le.Decision.Rule != "ban" || !le.At.Equal(t0.Add(time.Hour)) {
+		t.Errorf("Guard(expiring allow over a deny) = %v, want rule ban from %v", err, t0.Add(time.Hour))
+	}
+	// An expiring deny is no threat once it is past, but is one now.
+	ban := rule("ban", "203.0.113.5", policy.Deny)
+	ban.ExpiresAt = t0.Add(time.Hour)
+	if err := guard(old, policy.New(ban, rule("admins", "203.0.113.0/24", policy.Allow))); !errors.As(err, &le) || !le.At.IsZero() {
+		t.Errorf("Guard(deny expiring later) = %v, want a denial at once", err)
+	}
+}
+
+// Disabling a policy allows every address: it opens no allowlist.
+func TestGuardDisable(t *testing.T) {
+	t.Parallel()
+	guard := lockout.Guard(nil, nil)
+	old := policy.New(rule("a", "10.0.0.0/8", policy.Allow))
+	off := policy.New()
+	off.Settings.Enabled = false
+	if err := guard(old, off); err != nil {
+		t.Errorf("Guard(disable, removing the allow rules) = %v", err)
+	}
+	if err := guard(old, policy.New()); !errors.Is(err, lockout.ErrOpensAllowlist) {
+		t.Errorf("Guard(enabled, removing the allow rules) = %v, want ErrOpensAllowlist", err)
+	}
+}
+
+// A Keep that keeps nothing, such as the IPv4-mapped address a dual-stack
+// listener reports, makes the guard refuse every write rather than
+// protect nothing.
+func TestGuardInvalidKeep(t *testing.T) {
+	t.Parallel()
+	mapped := rangeset.AddrRange(netip.MustParseAddr("::ffff:203.0.113.5"))
+	guard := lockout.Guard([]lockout.Keep{{Range: rangeset.MustParseRange("10.0.0.1")}, {Range: mapped}}, nil)
+	err := guard(policy.New(), policy.New(rule("all", "0.0.0.0/0", policy.Deny)))
+	if err == nil || !strings.Contains(err.Error(), "keep[1] has an invalid Range") {
+		t.Errorf("Guard(invalid keep) = %v, want a refusal naming keep[1]", err)
+	}
+}
+
+// TestGuardBruteForce checks that the guard refuses exactly the policies
+// that deny some kept address, decided by the reference, at the write's
+// instant or at any later one.
+func TestGuardBruteForce(t *testing.T) {
+	t.Parallel()
+	seeds := uint64(1000)
+	if testing.Short() {
+		seeds = 200
+	}
+	now := func() time.Time { return t0 }
+	for seed := range seeds {
+		rng := rand.New(rand.NewPCG(seed, 17))
+		p := randomPolicy(rng, rng.IntN(8))
+		k := lockout.Keep{Range: randTarget(rng), Admin: rng.IntN(2) == 0, Mobile: rng.IntN(2) == 0}
+		instants := []time.Time{t0, t0.Add(100 * 365 * 24 * time.Hour)}
+		for _, r := range p.Rules {
+			if e, ok := r.Expiry(); ok && e.After(t0) {
+				instants = append(instants, e, e.Add(-time.Nanosecond), e.Add(time.Nanosecond))
+			}
+		}
+		denied := false
+		for _, a := range append(probes(p), k.Range.From(), k.Range.To()) {
+			for _, at := range instants {
+				if k.Range.Contains(a) && !a.Is4In6() && !at.Before(t0) &&
+					!checktest.DecideSlow(p, check.Request{Addr: a, Admin: k.Admin, Mobile: k.Mobile, At: at}).Allowed {
+					denied = true
+				}
+			}
+		}
+		// The old policy has no allow rule, so that ErrOpensAllowlist
+		// never applies.
+		err := lockout.Guard([]lockout.Keep{k}, now)(policy.New(), p)
+		var le *lockout.Error
+		if refused := errors.As(err, &le); refused != denied || err != nil && !refused {
+			t.Fatalf("seed %d: Guard(%v) = %v; the reference denies some kept address: %v\n%+v", seed, k, err, denied, p)
+		}
 	}
 }
