@@ -39,7 +39,9 @@ var compileAt = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 // overlap and no precedence can change what the list said. A rule is
 // named after its entry: the entry's ID for its first range, then "ID.2",
 // "ID.3" (skipping the IDs of other entries) when the entry survives in
-// several ranges. Entries that no address reaches make no rule.
+// several ranges. Entries that no address reaches make no rule; when those
+// are all the list's allow entries, an auto dflt becomes deny, as the
+// list's allow entries made it.
 //
 // An entry with an empty ID, an invalid target or an invalid action is an
 // error naming the entry by its index and ID, and so is an invalid dflt.
@@ -136,6 +138,12 @@ func Policy(list []Entry, dflt policy.DefaultAction) (policy.Policy, error) {
 			owner, from, to = first, p.From(), p.To()
 		}
 		flush()
+	}
+	// Under auto the list is an allowlist when it has an allow entry, even
+	// one that no address reaches; the policy, without its rule, would not be.
+	if dflt == policy.DefaultAuto && slices.ContainsFunc(list, func(e Entry) bool { return e.Action == policy.Allow }) &&
+		!slices.ContainsFunc(out.Rules, func(r policy.Rule) bool { return r.Action == policy.Allow }) {
+		out.Settings.DefaultAction = policy.DefaultDeny
 	}
 	if err := out.Validate(); err != nil {
 		return policy.Policy{}, errors.New(fn + ": " + err.Error())

@@ -269,7 +269,11 @@ func TestPolicyRandom(t *testing.T) {
 		for i := range rng.IntN(12) {
 			list = append(list, ordered.Entry{ID: fmt.Sprint("e", i%5), Target: randEntryTarget(rng), Action: policy.Action(1 + rng.IntN(2))})
 		}
-		dflt := policy.DefaultAction(2 + rng.IntN(2)) // allow or deny
+		dflt := policy.DefaultAction(1 + rng.IntN(3))
+		// Under auto, the list denies what no entry matches when it has an
+		// allow entry, reachable or not.
+		allowRest := dflt == policy.DefaultAllow ||
+			dflt == policy.DefaultAuto && !slices.ContainsFunc(list, func(e ordered.Entry) bool { return e.Action == policy.Allow })
 		p, err := ordered.Policy(list, dflt)
 		if err != nil {
 			t.Fatalf("seed %d: %v\n%s", seed, err, entriesText(list))
@@ -301,7 +305,7 @@ func TestPolicyRandom(t *testing.T) {
 			if !a.IsValid() {
 				continue
 			}
-			if got, want := s.Check(check.Request{Addr: a}).Allowed, firstMatch(list, dflt == policy.DefaultAllow, a); got != want {
+			if got, want := s.Check(check.Request{Addr: a}).Allowed, firstMatch(list, allowRest, a); got != want {
 				t.Fatalf("seed %d: %v decided %v, the list says %v\nlist\n%spolicy\n%s", seed, a, got, want, entriesText(list), rulesText(p))
 			}
 		}
