@@ -23,8 +23,10 @@
 //
 // # The IPv4-mapped block
 //
-// SEMANTICS §1 decides ::ffff:a.b.c.d as a.b.c.d. nginx does the same, so
-// its export may cover the block with IPv6 lines or not. HAProxy matches an
+// SEMANTICS §1 decides ::ffff:a.b.c.d as a.b.c.d. nginx does the same
+// where the block holds an IPv4 directive, as every export's last line
+// "allow all;" or "deny all;" is, so its export may cover the block with
+// IPv6 lines or not. HAProxy matches an
 // IPv4 client against IPv6 entries as ::ffff:a.b.c.d when no IPv4 entry
 // matches, and an IPv6 client of ::/96, ::ffff:0:0/96 or 2002::/16 against
 // IPv4 entries as the IPv4 address embedded, when no IPv6 entry matches;

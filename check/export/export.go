@@ -82,6 +82,23 @@ func joinMapped(v6 []seg) []seg {
 	return v6
 }
 
+// broadcast is 255.255.255.255, which nginx refuses to name in allow and
+// deny (it is its error value), and which no client comes from.
+var broadcast = netip.AddrFrom4([4]byte{255, 255, 255, 255})
+
+// nameable gives 255.255.255.255 the decision of 255.255.255.254 when the
+// two differ, so that no nginx line must name it alone: the last IPv4
+// range then ends at 255.255.255.254's, and its prefixes at
+// 255.255.255.254/31 or wider.
+func nameable(v4 []seg) []seg {
+	n := len(v4)
+	if n < 2 || v4[n-1].r != rangeset.AddrRange(broadcast) {
+		return v4
+	}
+	v4[n-2].r = rangeset.RangeFrom(v4[n-2].r.From(), broadcast)
+	return v4[:n-1]
+}
+
 // prefixes returns the prefixes of the ranges of one outcome, leaving out
 // those inside the mapped block (which a joined range may hold).
 func prefixes(segs []seg, allowed bool) []netip.Prefix {
@@ -145,7 +162,9 @@ func errNil(fn string) error { return errors.New(fn + ": nil snapshot") }
 // subject at the instant: "allow PREFIX;" and "deny PREFIX;" lines, which
 // never overlap, so their order does not matter, then "allow all;" or
 // "deny all;" for the rest, whichever takes fewer lines. IPv6 lines may
-// cover ::ffff:0:0/96, which nginx, like SEMANTICS §1, decides as IPv4. The
+// cover ::ffff:0:0/96, which nginx, like SEMANTICS §1, decides as IPv4.
+// 255.255.255.255, which nginx cannot name and no client comes from, is
+// decided as 255.255.255.254 is. The
 // output is a file to include in a server or location block:
 //
 //	location / {
@@ -162,7 +181,7 @@ func Nginx(w io.Writer, s *check.Snapshot, opts *Options) error {
 		return errNil("export.Nginx")
 	}
 	sub := newSubject(s, opts)
-	v4, v6 := segments(s, sub, true), joinMapped(segments(s, sub, false))
+	v4, v6 := nameable(segments(s, sub, true)), joinMapped(segments(s, sub, false))
 	allow := append(prefixes(v4, true), prefixes(v6, true)...)
 	deny := append(prefixes(v4, false), prefixes(v6, false)...)
 	bw := bufio.NewWriter(w)

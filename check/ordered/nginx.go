@@ -36,9 +36,14 @@ func (w Warning) String() string { return "line " + strconv.Itoa(w.Line) + ": " 
 // the line: a CIDR with host bits set is masked ("10.1.1.0/16" is
 // 10.1.0.0/16), and "unix:", which matches only clients on a Unix socket,
 // who have no address, is skipped. Anything else is an error naming the
-// line, among them other directives, a missing ";" and an IPv4-mapped or
-// zoned address. nginx allows what no directive matches, so pass
-// [policy.DefaultAllow] to Policy.
+// line, among them other directives, a missing ";", an IPv4-mapped or
+// zoned address, and 255.255.255.255, which nginx refuses. nginx allows
+// what no directive matches, so pass [policy.DefaultAllow] to Policy.
+//
+// The policy decides a client at ::ffff:a.b.c.d as a.b.c.d (SEMANTICS §1).
+// nginx does so only where the block holds an IPv4 directive ("all"
+// counts); in a block of IPv6 directives alone, it matches such a client
+// against them as IPv6, and the two may then differ.
 func ParseNginx(text string) ([]Entry, []Warning, error) {
 	var (
 		list  []Entry
@@ -152,6 +157,10 @@ func directive(words []string, id string) ([]Entry, string, error) {
 	case "unix:":
 		return nil, rangeset.Quote(text) + " skipped: it matches only clients on a Unix socket, which have no address", nil
 	default:
+		if addr, _, _ := strings.Cut(v, "/"); addr == "255.255.255.255" {
+			// nginx's address parser returns that address as its error value.
+			return nil, "", errors.New(rangeset.Quote(v) + ": nginx refuses 255.255.255.255 as an address")
+		}
 		r, err := rangeset.ParseRange(v)
 		if errors.Is(err, rangeset.ErrHostBits) {
 			if p, perr := netip.ParsePrefix(v); perr == nil {

@@ -77,6 +77,8 @@ func TestParseNginxErrors(t *testing.T) {
 		{"allow\n010.0.0.1;", `ordered.ParseNginx: line 1: rangeset.ParseRange("010.0.0.1"): invalid IP address "010.0.0.1": IPv4 field has octet with leading zero`},
 		{"deny ::ffff:10.0.0.1;", `ordered.ParseNginx: line 1: rangeset.ParseRange("::ffff:10.0.0.1"): IPv4-mapped IPv6 address not allowed in a rule target (write the IPv4 address): "::ffff:10.0.0.1"`},
 		{"allow 10.0.0.0/33;", `ordered.ParseNginx: line 1: rangeset.ParseRange("10.0.0.0/33"): invalid prefix length "33" (want 0 to 32)`},
+		{"deny 255.255.255.255;", `ordered.ParseNginx: line 1: "255.255.255.255": nginx refuses 255.255.255.255 as an address`},
+		{"deny 255.255.255.255/24;", `ordered.ParseNginx: line 1: "255.255.255.255/24": nginx refuses 255.255.255.255 as an address`},
 		{"location / {", `ordered.ParseNginx: line 1: unexpected "{": want "allow ADDRESS|CIDR|all|unix:;" or "deny ...;"`},
 		{"allow 10.0.0.1;;", `ordered.ParseNginx: line 1: unexpected ";"`},
 		{"allow \"10.0.0.1;", `ordered.ParseNginx: line 1: unterminated quoted word`},
