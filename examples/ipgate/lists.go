@@ -95,7 +95,7 @@ func (c *cli) importList(pos []string) int {
 		}
 	}
 	file := pos[1]
-	in := c.stdin
+	var in io.Reader = &capped{r: c.stdin, n: maxInput}
 	if file == "-" {
 		file = "standard input"
 	} else {

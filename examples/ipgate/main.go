@@ -84,7 +84,7 @@ commands:
 exit codes:
   0  allowed, valid, no changes, no warnings (and help)
   1  denied, invalid, changes, warnings
-  2  bad usage, an unreadable file or bad input
+  2  bad usage, an unreadable file, bad input (over 1 GiB too) or lost output
 
 Run "ipgate help COMMAND" or "ipgate COMMAND -h" for its flags and details.
 `
@@ -161,7 +161,8 @@ type cli struct {
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	c := &cli{stdin: stdin, stdout: stdout, stderr: stderr}
+	out := &errWriter{w: stdout}
+	c := &cli{stdin: stdin, stdout: out, stderr: stderr}
 	if f, ok := stderr.(*os.File); ok {
 		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
 			c.stderr = &term{w: stderr} // progress may be shown
@@ -205,7 +206,28 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		c.fail(err.Error())
 		return exitBad
 	}
-	return cmd.run(c, pos)
+	code := cmd.run(c, pos)
+	if out.err != nil {
+		c.fail("writing the output: " + out.err.Error())
+		return exitBad
+	}
+	return code
+}
+
+// errWriter keeps the first error of its writer, and writes nothing after
+// it: output that is lost makes the command fail.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	if e.err != nil {
+		return 0, e.err
+	}
+	n, err := e.w.Write(p)
+	e.err = err
+	return n, err
 }
 
 // flagSet returns the flags of cmd, bound to c.
@@ -324,9 +346,44 @@ func errorLines(err error) []string {
 	return out
 }
 
-// read reads a file, reporting an error naming it.
+// maxInput is the most the command reads from one file or from standard
+// input: beyond any policy or list it is meant for, short of what would
+// exhaust a machine's memory.
+const maxInput = 1 << 30
+
+// errTooLarge reports an input larger than maxInput.
+var errTooLarge = errors.New("larger than " + strconv.Itoa(maxInput>>20) + " MiB")
+
+// capped reads r and fails with errTooLarge past maxInput bytes.
+type capped struct {
+	r io.Reader
+	n int64 // bytes left
+}
+
+func (c *capped) Read(p []byte) (int, error) {
+	if c.n <= 0 {
+		// At the cap: one more byte means too large.
+		n, err := c.r.Read(make([]byte, 1))
+		if n > 0 {
+			err = errTooLarge
+		}
+		return 0, err
+	}
+	p = p[:min(int64(len(p)), c.n)]
+	n, err := c.r.Read(p)
+	c.n -= int64(n)
+	return n, err
+}
+
+// read reads a file, at most maxInput bytes of it, reporting an error
+// naming it.
 func (c *cli) read(file string) ([]byte, bool) {
-	data, err := os.ReadFile(file)
+	f, err := os.Open(file)
+	var data []byte
+	if err == nil {
+		data, err = io.ReadAll(&capped{r: f, n: maxInput})
+		f.Close()
+	}
 	if err != nil {
 		var pe *fs.PathError
 		if errors.As(err, &pe) {
@@ -442,7 +499,9 @@ func (c *cli) batch(s *check.Snapshot) int {
 	enc := json.NewEncoder(out)
 	sc := bufio.NewScanner(c.stdin)
 	sc.Buffer(make([]byte, 4096), 64*1024)
-	for n := 1; sc.Scan(); n++ {
+	n := 0
+	for sc.Scan() {
+		n++
 		line := strings.TrimSpace(sc.Text())
 		if line == "" {
 			continue
@@ -477,7 +536,7 @@ func (c *cli) batch(s *check.Snapshot) int {
 	}
 	if err := sc.Err(); err != nil {
 		out.Flush()
-		c.fail("standard input: " + err.Error())
+		c.fail("standard input: line " + strconv.Itoa(n+1) + ": " + err.Error())
 		return exitBad
 	}
 	return code

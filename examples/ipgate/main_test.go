@@ -3,11 +3,14 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/ipgate/ipgate/policy"
@@ -363,3 +366,53 @@ const nginxJSON = `{
   ]
 }
 `
+
+// failWriter fails every write, as /dev/full does.
+type failWriter struct{}
+
+func (failWriter) Write([]byte) (int, error) { return 0, errors.New("no space left on device") }
+
+// Output that is lost makes the command fail, whatever it decided.
+func TestLostOutput(t *testing.T) {
+	t.Parallel()
+	good := write(t, "good.json", goodDoc)
+	narrower := write(t, "narrower.json", strings.Replace(goodDoc, "10.1.0.0/16", "10.1.128.0/17", 1))
+	for _, args := range [][]string{
+		{"check", good, "10.2.3.4"},
+		{"check", good},
+		{"validate", good},
+		{"lint", good},
+		{"diff", good, narrower},
+		{"export", "nginx", good},
+		{"import-list", "plain", "-"},
+	} {
+		var errOut bytes.Buffer
+		code := run(args, strings.NewReader("10.0.0.1\n"), failWriter{}, &errOut)
+		if code != exitBad || !strings.Contains(errOut.String(), "ipgate: writing the output: no space left on device") {
+			t.Errorf("ipgate %v to a full disk = %d, %q; want 2 and the write error", args, code, errOut.String())
+		}
+	}
+}
+
+func TestCapped(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		in   string
+		want error
+	}{{"0123456789", nil}, {"0123456789a", errTooLarge}, {"", nil}} {
+		got, err := io.ReadAll(&capped{r: iotest.OneByteReader(strings.NewReader(tt.in)), n: 10})
+		if err != tt.want || err == nil && string(got) != tt.in {
+			t.Errorf("reading %q capped at 10 = %q, %v; want %v", tt.in, got, err, tt.want)
+		}
+	}
+}
+
+// A line too long for an address stops the batch, naming it.
+func TestBatchLongLine(t *testing.T) {
+	t.Parallel()
+	good := write(t, "good.json", goodDoc)
+	code, out, errOut := ipgate([]string{"check", good}, "10.0.0.1\n"+strings.Repeat("1", 70000)+"\n")
+	if code != exitBad || out != "10.0.0.1 allow rule=\"office\" reason=rule\n" || errOut != "ipgate: standard input: line 2: bufio.Scanner: token too long\n" {
+		t.Errorf("check with a long line = %d, %q, %q", code, out, errOut)
+	}
+}
