@@ -9,8 +9,9 @@
 //
 // Validation reports every problem at once: [Policy.Validate] returns an
 // error that unwraps, as an errors.Join does, to a [*RuleError] (naming
-// its rule by id) or a settings error for each problem; its text lists
-// the first 100 and then a line counting the rest. A disabled policy is
+// its rule by id) or a settings error for each of the first 10,000
+// problems; its text lists the first 100 and then a line counting the
+// rest. A disabled policy is
 // validated all the same. Validate speaks of the Go fields (Target, TTL);
 // [Decode] reports the same problems in the document's keys ("ip",
 // "ttl").

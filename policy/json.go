@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -125,26 +124,31 @@ func clip(s string) string {
 // "createdAt" and "updatedAt", where it means absent (as does an empty
 // "createdAt" or "updatedAt"). The decoded policy is then validated as
 // [Policy.Validate] does, the errors speaking of JSON keys, and every
-// problem of a rule or of a setting's value is reported at once (the text
-// lists the first 100, then counts the rest). An "expiresAt" at the zero instant 0001-01-01T00:00:00Z (however written)
-// is refused with [ErrZeroInstant], since a [Rule]'s zero ExpiresAt means
+// problem of a rule or of a setting's value is reported at once (the
+// error unwraps to the first 10,000; its text lists the first 100, then
+// counts the rest). An "expiresAt" at the zero instant
+// 0001-01-01T00:00:00Z (however written) is refused with [ErrZeroInstant], since a [Rule]'s zero ExpiresAt means
 // no expiry; so is a zero-instant "updatedAt" or "createdAt" that a "ttl"
 // counts from. On error the returned Policy is the zero Policy.
 //
 // Decode reads data once and allocates little beyond the policy itself.
 func Decode(data []byte) (Policy, error) {
 	d := decoder{s: scanner{buf: data}}
-	// Every rule is an object: the count of '{' bounds the rules, and the
-	// size of the smallest rule bounds that, should strings hold braces.
-	n := min(bytes.Count(data, []byte{'{'}), len(data)/minRuleSize+1)
+	n := estimate(bytes.Count(data, []byte{'{'}), bytes.Count(data, []byte{'"'}), len(data))
 	d.p.Rules = make([]Rule, 0, n)
 	d.ids = newIDHashes(n)
 	return d.policy()
 }
 
-// minRuleSize is the length of the shortest rule object,
-// {"id":"a","ip":"::","action":"deny"}, with its comma.
-const minRuleSize = 37
+// estimate bounds the number of rules in a document of size bytes, with
+// the given numbers of '{' and '"': a rule is an object of at least 12
+// quotes and 37 bytes, the size of {"id":"a","ip":"::","action":"deny"}
+// with its comma. The quotes keep a long string of braces from counting.
+// Too low an estimate costs a copy of the rules at the end, too high one
+// its memory.
+func estimate(braces, quotes, size int) int {
+	return min(braces, quotes/12+1, size/37+1)
+}
 
 // DecodeReader decodes the policy document that r holds, exactly as
 // [Decode] does, through a buffer that holds the token being read (64 KiB,
@@ -156,9 +160,9 @@ const minRuleSize = 37
 // document; so is [io.ErrNoProgress] when r returns neither data nor an
 // error 100 times in a row.
 func DecodeReader(r io.Reader) (Policy, error) {
-	d := decoder{s: scanner{r: r, buf: make([]byte, 0, readChunk)}, chunked: true}
-	if n, ok := countObjects(r, d.s.buf[:readChunk]); ok {
-		d.p.Rules, d.chunked = make([]Rule, 0, n), false
+	d := decoder{s: scanner{r: r, buf: make([]byte, 0, readChunk)}}
+	if n, ok := countRules(r, d.s.buf[:readChunk]); ok {
+		d.p.Rules = make([]Rule, 0, n)
 	}
 	d.ids = newIDHashes(cap(d.p.Rules))
 	p, err := d.policy()
@@ -168,12 +172,12 @@ func DecodeReader(r io.Reader) (Policy, error) {
 	return p, err
 }
 
-// countObjects bounds the number of rules in the rest of r, as [Decode]
+// countRules estimates the number of rules in the rest of r, as [Decode]
 // does, when r can seek back to where it is: so that the rules of a file
 // are decoded into a slice of the right size, instead of into chunks
 // copied at the end, which would hold them twice. It reports false, with
 // r where it was, when it cannot tell.
-func countObjects(r io.Reader, buf []byte) (int, bool) {
+func countRules(r io.Reader, buf []byte) (int, bool) {
 	rs, ok := r.(io.ReadSeeker)
 	if !ok {
 		return 0, false
@@ -182,10 +186,11 @@ func countObjects(r io.Reader, buf []byte) (int, bool) {
 	if err != nil {
 		return 0, false
 	}
-	braces, size := 0, 0
+	braces, quotes, size := 0, 0, 0
 	for {
 		n, err := rs.Read(buf)
 		braces += bytes.Count(buf[:n], []byte{'{'})
+		quotes += bytes.Count(buf[:n], []byte{'"'})
 		size += n
 		if err == io.EOF {
 			break
@@ -198,7 +203,7 @@ func countObjects(r io.Reader, buf []byte) (int, bool) {
 	if _, err := rs.Seek(start, io.SeekStart); err != nil {
 		return 0, false
 	}
-	return min(braces, size/minRuleSize+1), true
+	return estimate(braces, quotes, size), true
 }
 
 // DecodeRule parses one rule document, strictly as [Decode] does, and
@@ -250,10 +255,9 @@ type decoder struct {
 	ip, from, to []byte
 	// full holds the filled chunks of rules, when their number was not
 	// known; d.p.Rules is then the chunk being filled.
-	full    [][]Rule
-	nfull   int // the number of rules in full
-	chunked bool
-	mem     arena
+	full  [][]Rule
+	nfull int // the number of rules in full
+	mem   arena
 	// unread says that the last value read was an object or array, of which
 	// only the kind was read.
 	unread bool
@@ -332,8 +336,9 @@ func (d *decoder) policy() (Policy, error) {
 	p := d.p
 	if d.full != nil {
 		all := make([]Rule, 0, d.nfull+len(p.Rules))
-		for _, c := range d.full {
+		for i, c := range d.full {
 			all = append(all, c...)
+			d.full[i] = nil // for the collector, while the rest is copied
 		}
 		p.Rules = append(all, p.Rules...)
 	}
@@ -571,14 +576,10 @@ func (d *decoder) rules() error {
 	for more := d.first(']'); more; {
 		// The rule is decoded in place: a Rule is large, and copying one
 		// into the heap costs write barriers while the collector runs.
-		// Without an estimate of their number, rules go into chunks that
-		// are joined at the end, rather than into a slice that grows.
+		// Past the estimate of their number, if any, rules go into chunks
+		// that are joined at the end, rather than into a slice that grows.
 		n := len(d.p.Rules)
-		switch {
-		case n < cap(d.p.Rules):
-		case !d.chunked:
-			d.p.Rules = slices.Grow(d.p.Rules, 1) // the estimate was exceeded
-		default:
+		if n == cap(d.p.Rules) {
 			if n > 0 {
 				d.full = append(d.full, d.p.Rules)
 			}

@@ -263,8 +263,9 @@ func (e *RuleError) Unwrap() error { return e.Err }
 
 // Validate reports every problem of p at once, in an error that unwraps,
 // as an errors.Join does, to [*RuleError] values (one per problem, each
-// naming its rule) and settings errors wrapping [ErrSettings]; its text
-// lists the first 100 problems and then a line that counts the rest. It
+// naming its rule) and settings errors wrapping [ErrSettings], the first
+// 10,000 of them; its text lists the first 100 problems and then a line
+// that counts the rest. It
 // returns nil for a valid policy. A disabled policy is validated all the
 // same. The errors speak of the Go fields (Target, TTL,
 // Settings.DefaultAction); [Decode] reports the same problems in the

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -444,16 +445,24 @@ func TestProblemsBounded(t *testing.T) {
 	if !errors.Is(err, policy.ErrTarget) || !errors.Is(err, policy.ErrDuplicateID) {
 		t.Errorf("Decode error %v does not wrap the problems shown", err)
 	}
-	// The text is bounded, but the error names every offending rule.
+	// The error keeps the first 10,000 problems, in the rules' order:
+	// those of the first 5,001 rules.
+	kept := err.(interface{ Unwrap() []error }).Unwrap()
 	named := map[int]bool{}
-	for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+	for _, e := range kept {
 		var re *policy.RuleError
 		if errors.As(e, &re) {
 			named[re.Index] = true
 		}
 	}
-	if len(named) != n {
-		t.Errorf("Decode of %d bad rules: the error names %d of them", n, len(named))
+	if len(kept) != 10000 || len(named) != 5001 || !named[5000] {
+		t.Errorf("Decode of %d bad rules: the error keeps %d problems, of %d rules", n, len(kept), len(named))
+	}
+	// A small document of many bad rules keeps no more, and counts them all.
+	_, err = policy.Decode([]byte(`{"rules": [` + strings.Repeat(`{}, `, 99999) + `{}]}`))
+	lines = strings.Split(err.Error(), "\n")
+	if kept := err.(interface{ Unwrap() []error }).Unwrap(); len(kept) != 10000 || lines[100] != "and 299900 more problems" {
+		t.Errorf("Decode of 100000 empty rules: %d problems kept, the last line %q", len(kept), lines[len(lines)-1])
 	}
 	rules := make([]policy.Rule, n)
 	for i := range rules {
@@ -562,6 +571,44 @@ func TestDecodeKeepsNoInput(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got, cmpopts.EquateComparable(rangeset.Range{})); diff != "" {
 		t.Errorf("the policy changed with its input (-want +got):\n%s", diff)
+	}
+}
+
+// allocated returns the bytes f allocates.
+func allocated(f func()) uint64 {
+	var m0, m1 runtime.MemStats
+	runtime.ReadMemStats(&m0)
+	f()
+	runtime.ReadMemStats(&m1)
+	return m1.TotalAlloc - m0.TotalAlloc
+}
+
+// TestDecodeMemory bounds what hostile documents make the decoder
+// allocate: braces inside a string do not count as rules, and rules
+// beyond the estimate, or bad ones, cost no copies of all the rules and
+// no error each past the first 10,000 problems.
+func TestDecodeMemory(t *testing.T) {
+	comment := []byte(`{"rules": [{"id": "a", "ip": "10.0.0.1", "action": "allow", "comment": "` + strings.Repeat("{", 4<<20) + `"}]}`)
+	empty := []byte(`{"rules": [` + strings.Repeat(`{}, `, 99999) + `{}]}`)
+	for _, tt := range []struct {
+		name string
+		doc  []byte
+		max  uint64
+	}{
+		{"a comment of braces", comment, 6 * uint64(len(comment))}, // the reader doubles its buffer for the string
+		{"100000 empty rules", empty, 100000 * 400},
+	} {
+		for _, dec := range []struct {
+			name string
+			f    func([]byte) error
+		}{
+			{"Decode", func(b []byte) error { _, err := policy.Decode(b); return err }},
+			{"DecodeReader", func(b []byte) error { _, err := policy.DecodeReader(bytes.NewReader(b)); return err }},
+		} {
+			if n := allocated(func() { _ = dec.f(tt.doc) }); n > tt.max {
+				t.Errorf("%s of %s (%d bytes) allocates %d bytes, want at most %d", dec.name, tt.name, len(tt.doc), n, tt.max)
+			}
+		}
 	}
 }
 

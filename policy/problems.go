@@ -11,6 +11,11 @@ import (
 // [Decode] error lists before it only counts the rest.
 const maxProblems = 100
 
+// maxKept is how many problems such an error keeps, for errors.Is and
+// errors.As; the rest are only counted, so that a small document of a
+// million bad rules does not take a million errors.
+const maxKept = 10_000
+
 // The place of a problem among those of one rule: those found while
 // decoding come first, then the id's, then the rest.
 const (
@@ -26,6 +31,7 @@ type problems struct {
 	errs []error
 	keys []int // 4*index + phase; -1 for a settings error
 	lead int   // how many settings errors lead errs
+	more int   // problems past maxKept, not kept
 }
 
 func (ps *problems) add(i, phase int, id string, err error) {
@@ -35,14 +41,31 @@ func (ps *problems) add(i, phase int, id string, err error) {
 // addErr adds a settings error: after the settings errors already added,
 // before every rule's, as a document may give its settings after its rules.
 func (ps *problems) addErr(err error) {
+	if ps.lead == maxKept {
+		ps.more++
+		return
+	}
 	ps.errs = slices.Insert(ps.errs, ps.lead, err)
 	ps.keys = slices.Insert(ps.keys, ps.lead, -1)
 	ps.lead++
+	ps.keep()
 }
 
 func (ps *problems) addKeyed(key int, err error) {
+	if len(ps.errs) == maxKept {
+		ps.more++
+		return
+	}
 	ps.errs = append(ps.errs, err)
 	ps.keys = append(ps.keys, key)
+}
+
+// keep drops the problems past maxKept, counting them.
+func (ps *problems) keep() {
+	if n := len(ps.errs); n > maxKept {
+		ps.more += n - maxKept
+		ps.errs, ps.keys = ps.errs[:maxKept], ps.keys[:maxKept]
+	}
 }
 
 // addDuplicates merges in ErrDuplicateID for each rule in dups (indices in
@@ -62,30 +85,34 @@ func (ps *problems) addDuplicates(dups []int, idOf func(int) string) {
 		errs, keys = append(errs, &RuleError{Index: i, ID: idOf(i), Err: ErrDuplicateID}), append(keys, key)
 	}
 	ps.errs, ps.keys = append(errs, ps.errs[k:]...), append(keys, ps.keys[k:]...)
+	ps.keep()
 }
 
 func (ps *problems) err() error {
 	if len(ps.errs) == 0 {
 		return nil
 	}
-	return problemList(ps.errs)
+	return &problemList{ps.errs, ps.more}
 }
 
-// problemList is every problem of a policy. Like an errors.Join it
-// unwraps to all of them, so that errors.Is and errors.As see each, but
-// its text lists only the first maxProblems, one per line, and then a
-// line counting the rest.
-type problemList []error
+// problemList is the problems of a policy. Like an errors.Join it unwraps
+// to those it keeps (the first maxKept), so that errors.Is and errors.As
+// see each, but its text lists only the first maxProblems, one per line,
+// and then a line counting the rest.
+type problemList struct {
+	errs []error
+	more int // problems not kept
+}
 
-func (l problemList) Error() string {
+func (l *problemList) Error() string {
 	var b strings.Builder
-	for i, err := range l[:min(len(l), maxProblems)] {
+	for i, err := range l.errs[:min(len(l.errs), maxProblems)] {
 		if i > 0 {
 			b.WriteByte('\n')
 		}
 		b.WriteString(err.Error())
 	}
-	switch n := len(l) - maxProblems; {
+	switch n := len(l.errs) + l.more - maxProblems; {
 	case n == 1:
 		b.WriteString("\nand 1 more problem")
 	case n > 1:
@@ -94,8 +121,8 @@ func (l problemList) Error() string {
 	return b.String()
 }
 
-// Unwrap returns every problem.
-func (l problemList) Unwrap() []error { return l }
+// Unwrap returns the problems kept.
+func (l *problemList) Unwrap() []error { return l.errs }
 
 // idHashes finds duplicate ids among many rules without a map of a
 // million strings: it keeps a hash of each id, sorts the hashes, and
