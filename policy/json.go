@@ -914,8 +914,11 @@ func (d *decoder) check(i int, r *Rule, f *ruleFacts) {
 
 // MarshalJSON implements [json.Marshaler]. The target is written as "ip" in
 // its canonical text, the TTL in seconds; zero timestamps and empty comments
-// are left out. A rule without a valid target or action, or with a TTL that
-// is not whole seconds, is an error, since it could not be read back.
+// are left out. A rule without a valid target or action, with a TTL that
+// is not whole seconds, or with an instant whose year is outside 0-9999 in
+// UTC is an error, since it could not be read back. Text that is not valid
+// UTF-8 is written with U+FFFD in its place, as encoding/json writes it:
+// [Policy.Validate] refuses it.
 func (r Rule) MarshalJSON() ([]byte, error) {
 	return r.appendJSON(make([]byte, 0, 64+len(r.ID)+len(r.Comment)))
 }
@@ -982,8 +985,10 @@ func appendInstant(b []byte, key string, t time.Time) ([]byte, error) {
 	if t.IsZero() {
 		return b, nil
 	}
-	if _, off := t.Zone(); off%60 != 0 {
-		t = t.UTC() // RFC 3339 has no seconds in an offset: Go would drop them, and move the instant
+	if _, off := t.Zone(); off%60 != 0 || t.Year() < 0 || t.Year() > 9999 {
+		// RFC 3339 has no seconds in an offset (Go would drop them, and
+		// move the instant), nor a year outside 0-9999 (in UTC it may fit).
+		t = t.UTC()
 	}
 	b = append(b, key...)
 	b = append(b, '"')
@@ -1047,8 +1052,8 @@ func appendString(b []byte, s string) []byte {
 }
 
 // MarshalJSON implements [json.Marshaler]: every setting is written, then
-// the rules. [Decode] of the result gives back an equal policy. The output
-// is compact, as json.Marshal writes it.
+// the rules. [Decode] of the result gives back an equal policy when p is
+// valid. The output is compact, as json.Marshal writes it.
 func (p Policy) MarshalJSON() ([]byte, error) {
 	size := 128
 	for i := range p.Rules {
@@ -1160,13 +1165,13 @@ const maxTTLSeconds = int64(1<<63-1) / int64(time.Second)
 
 // ttlSeconds converts a document's ttl to a Duration. One too large to be a
 // Duration is an error, and saturates so that the rule's other expiry
-// problems are still found.
+// problems are still found; one too small is an error too, and zero.
 func ttlSeconds(n int64) (time.Duration, error) {
 	switch {
 	case n > maxTTLSeconds:
 		return time.Duration(maxTTLSeconds) * time.Second, fmt.Errorf("%w %d: over %d seconds (about 292 years), the largest Go time.Duration", ErrTTL, n, maxTTLSeconds)
 	case n < -maxTTLSeconds:
-		n = -maxTTLSeconds
+		return 0, fmt.Errorf("%w %d: negative", ErrTTL, n)
 	}
 	return time.Duration(n) * time.Second, nil
 }

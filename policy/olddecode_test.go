@@ -135,8 +135,8 @@ func oldNonZero(t time.Time) *time.Time {
 	if t.IsZero() {
 		return nil
 	}
-	if _, off := t.Zone(); off%60 != 0 {
-		t = t.UTC() // where the encoder departs from the old one: RFC 3339 would drop the offset's seconds
+	if _, off := t.Zone(); off%60 != 0 || t.Year() < 0 || t.Year() > 9999 {
+		t = t.UTC() // where the encoder departs from the old one: RFC 3339 would drop the offset's seconds, or fail
 	}
 	return &t
 }

@@ -57,14 +57,8 @@ func (r Rule) Expiry() (time.Time, bool) {
 	if !r.ExpiresAt.IsZero() {
 		return r.ExpiresAt, true
 	}
-	if r.TTL == nil {
-		return time.Time{}, false
-	}
-	base := r.UpdatedAt
-	if base.IsZero() {
-		base = r.CreatedAt
-	}
-	if base.IsZero() {
+	base := r.ttlBase()
+	if r.TTL == nil || base.IsZero() {
 		return time.Time{}, false
 	}
 	limit := MaxExpiry.Add(time.Second)
@@ -72,6 +66,15 @@ func (r Rule) Expiry() (time.Time, bool) {
 		return e, true
 	}
 	return limit, true
+}
+
+// ttlBase returns the instant r's TTL counts from: UpdatedAt, else
+// CreatedAt, else zero.
+func (r Rule) ttlBase() time.Time {
+	if r.UpdatedAt.IsZero() {
+		return r.CreatedAt
+	}
+	return r.UpdatedAt
 }
 
 // Expired reports whether r is expired at t, that is t >= its expiry.
@@ -343,6 +346,9 @@ func expiryProblems(errs []error, r *Rule, zero zeroFields, t terms) []error {
 		errs = append(errs, &problem{"expiresAt is the " + ErrZeroInstant.Error() + " (a Rule's zero ExpiresAt means no expiry)", ErrZeroInstant})
 	}
 	if e, ok := r.Expiry(); ok && e.After(MaxExpiry) {
+		if r.ExpiresAt.IsZero() {
+			e = r.ttlBase().Add(*r.TTL) // the instant itself, which Expiry saturates
+		}
 		errs = append(errs, fmt.Errorf("%w: %s", ErrExpiryRange, e.Format(time.RFC3339Nano)))
 	}
 	return errs

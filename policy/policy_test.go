@@ -587,6 +587,36 @@ func allocated(f func()) uint64 {
 // allocate: braces inside a string do not count as rules, and rules
 // beyond the estimate, or bad ones, cost no copies of all the rules and
 // no error each past the first 10,000 problems.
+// Errors give the values the document wrote, not those saturated inside.
+func TestErrorsGiveValuesWritten(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct{ doc, want string }{
+		{`{"rules": [{"id": "a", "ip": "10.0.0.1", "action": "allow", "createdAt": "2026-01-01T00:00:00Z", "ttl": -9223372036854775808}]}`,
+			`rule "a": invalid ttl -9223372036854775808: negative`},
+		{`{"rules": [{"id": "a", "ip": "10.0.0.1", "action": "allow", "createdAt": "9999-01-01T00:00:00Z", "ttl": 9223372036}]}`,
+			`rule "a": expiry after 9999-12-31T23:59:59Z: 10291-04-11T23:47:16Z`},
+	} {
+		if _, err := policy.Decode([]byte(tt.doc)); err == nil || err.Error() != tt.want {
+			t.Errorf("Decode(%s) error = %v, want %s", tt.doc, err, tt.want)
+		}
+	}
+}
+
+// An instant whose year is outside 0-9999 in its zone, but not in UTC, is
+// written in UTC.
+func TestMarshalYearInUTC(t *testing.T) {
+	t.Parallel()
+	at := time.Date(0, 1, 1, 0, 30, 0, 0, time.UTC).In(time.FixedZone("", -3600))
+	r := policy.Rule{ID: "a", Target: rangeset.MustParseRange("10.0.0.1"), Action: policy.Allow, CreatedAt: at}
+	b, err := r.MarshalJSON()
+	if err != nil || !strings.Contains(string(b), `"createdAt":"0000-01-01T00:30:00Z"`) {
+		t.Fatalf("MarshalJSON of a rule created at %v = %s, %v", at, b, err)
+	}
+	if back, err := policy.DecodeRule(b); err != nil || !back.Equal(r) {
+		t.Errorf("DecodeRule(%s) = %+v, %v", b, back, err)
+	}
+}
+
 func TestDecodeMemory(t *testing.T) {
 	comment := []byte(`{"rules": [{"id": "a", "ip": "10.0.0.1", "action": "allow", "comment": "` + strings.Repeat("{", 4<<20) + `"}]}`)
 	empty := []byte(`{"rules": [` + strings.Repeat(`{}, `, 99999) + `{}]}`)
