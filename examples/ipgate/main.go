@@ -294,8 +294,11 @@ func instant(at string) (time.Time, error) {
 		return time.Now(), nil
 	}
 	t, err := time.Parse(time.RFC3339Nano, at)
-	if err != nil {
+	switch {
+	case err != nil:
 		return time.Time{}, errors.New("-at " + rangeset.Quote(at) + ": want an RFC 3339 instant such as 2026-01-01T00:00:00Z")
+	case t.IsZero():
+		return time.Time{}, errors.New("-at " + rangeset.Quote(at) + ": the zero instant, at which no policy is compiled")
 	}
 	return t, nil
 }

@@ -61,6 +61,7 @@ func TestCLI(t *testing.T) {
 		{[]string{"check", good, "198.51.100.7", "-at", "2026-06-01T00:00:00Z"}, "", 1, "deny rule=- reason=default\n", ""},
 		{[]string{"check", good, "010.0.0.1"}, "", 2, "", "ipgate: rangeset.ParseAddr(\"010.0.0.1\"): invalid IP address \"010.0.0.1\": IPv4 field has octet with leading zero\n"},
 		{[]string{"check", good, "-at", "soon"}, "", 2, "", "ipgate: -at \"soon\": want an RFC 3339 instant such as 2026-01-01T00:00:00Z\n"},
+		{[]string{"check", good, "10.0.0.1", "-at", "0001-01-01T00:00:00Z"}, "", 2, "", "ipgate: -at \"0001-01-01T00:00:00Z\": the zero instant, at which no policy is compiled\n"},
 		{[]string{"check"}, "", 2, "", "usage: ipgate check POLICY.json [ADDR|-]\nRun \"ipgate help check\" for details.\n"},
 		{[]string{"check", good, "10.0.0.1", "-frob"}, "", 2, "", "ipgate check: flag provided but not defined: -frob\nRun \"ipgate help check\" for usage.\n"},
 		{[]string{"check", missing, "10.0.0.1"}, "", 2, "", "ipgate: " + missing + ": no such file or directory\n"},
