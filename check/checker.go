@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ipgate/ipgate/policy"
+	"github.com/ipgate/ipgate/rangeset"
 )
 
 // Options configure a [Checker]. A nil *Options, and a zero field, mean
@@ -198,7 +199,7 @@ func (c *Checker) Delete(id string) error {
 	}
 	o := c.state.byID[id]
 	if o == nil {
-		return fmt.Errorf("%w: %q", ErrUnknownRule, id)
+		return fmt.Errorf("%w: %s", ErrUnknownRule, rangeset.Quote(id))
 	}
 	old := c.cur.Load()
 	c.publish(c.state.edit(old, c.notBefore(old), old.settings, []*ruleInfo{o}, nil))

@@ -23,7 +23,8 @@ var never = policy.MaxExpiry.Add(time.Second)
 // Snapshot is a compiled policy: an immutable lookup table that decides
 // requests. It is safe for concurrent use by any number of goroutines.
 // The zero Snapshot holds no policy and denies every request with the zero
-// [Decision]; make one with [Compile].
+// [Decision]; make one with [Compile]. A nil *Snapshot behaves as the zero
+// Snapshot in every method.
 //
 // Each rule's target is inserted into a bart table as its prefix cover. Each
 // inserted prefix carries, for each subject class (admin or not), the
@@ -140,8 +141,13 @@ func (ri *ruleInfo) policyRule() policy.Rule {
 // live reports whether the rule applies to the subject class and is not
 // expired at t.
 func (ri *ruleInfo) live(class int, t time.Time) bool {
-	return (class == 1 || !ri.adminOnly) && t.Before(ri.exp)
+	return (class == 1 || !ri.adminOnly) && !ri.expiredAt(t)
 }
+
+// expiredAt reports whether the rule is expired at t: never for a rule
+// that does not expire, however late t is (never is only later than every
+// expiry, not than every instant).
+func (ri *ruleInfo) expiredAt(t time.Time) bool { return ri.exp != never && !t.Before(ri.exp) }
 
 // better reports whether a beats b under the precedence; a nil b loses.
 func better(denyFirst bool, a, b *ruleInfo) bool {
@@ -523,8 +529,16 @@ func (s *Snapshot) checkAt(a netip.Addr, class int, t time.Time) Decision {
 	return Decision{Allowed: best.allow, Rule: best.id, Reason: ReasonRule}
 }
 
+// orZero returns s, or the zero Snapshot for a nil s.
+func (s *Snapshot) orZero() *Snapshot {
+	if s == nil {
+		return &Snapshot{}
+	}
+	return s
+}
+
 // At returns the instant the snapshot was compiled for.
-func (s *Snapshot) At() time.Time { return s.at }
+func (s *Snapshot) At() time.Time { return s.orZero().at }
 
 // nextChange returns the first instant after [Snapshot.At] at which a rule
 // expires, and so a decision may change, and reports whether there is one.
@@ -533,15 +547,16 @@ func (s *Snapshot) nextChange() (time.Time, bool) {
 }
 
 // Settings returns the settings the snapshot decides with.
-func (s *Snapshot) Settings() policy.Settings { return s.settings }
+func (s *Snapshot) Settings() policy.Settings { return s.orZero().settings }
 
 // Len returns the number of rules.
-func (s *Snapshot) Len() int { return s.rules }
+func (s *Snapshot) Len() int { return s.orZero().rules }
 
 // Rules returns copies of the snapshot's rules: those of the compiled
-// policy in its order, then any added since (see [Checker.Put]) in the
-// order they came.
+// policy in its order, then those that edits of a [Checker] added or
+// changed since, in the order they came.
 func (s *Snapshot) Rules() iter.Seq[policy.Rule] {
+	s = s.orZero()
 	return func(yield func(policy.Rule) bool) {
 		if s.rules == 0 {
 			return // and the zero Snapshot has no table to walk

@@ -74,21 +74,29 @@ func TestZeroAtLateTimerAndClose(t *testing.T) {
 // panic; the zero Checker becomes useful with Update.
 func TestZeroValues(t *testing.T) {
 	t.Parallel()
-	var s check.Snapshot
 	req := check.Request{Addr: tenOne}
-	if d := s.Check(req); d != (check.Decision{}) {
-		t.Errorf("zero Snapshot: Check = %v, want the zero Decision", d)
-	}
-	if e := s.Explain(req); e.Decision != (check.Decision{}) || len(e.Matches) != 0 {
-		t.Errorf("zero Snapshot: Explain = %+v", e)
-	}
-	for range s.Pieces(rangeset.MustParseRange("10.0.0.0/8")) {
-	}
-	for r := range s.Rules() {
-		t.Errorf("zero Snapshot: Rules yields %v", r)
-	}
-	if s.Len() != 0 || s.Settings() != (policy.Settings{}) || !s.At().IsZero() {
-		t.Errorf("zero Snapshot: Len %d, Settings %+v, At %v", s.Len(), s.Settings(), s.At())
+	// A nil *Snapshot, as a zero Checker's Snapshot returns, is the zero
+	// Snapshot.
+	for name, s := range map[string]*check.Snapshot{"zero": {}, "nil": nil} {
+		if d := s.Check(req); d != (check.Decision{}) {
+			t.Errorf("%s Snapshot: Check = %v, want the zero Decision", name, d)
+		}
+		if e := s.Explain(req); e.Decision != (check.Decision{}) || len(e.Matches) != 0 {
+			t.Errorf("%s Snapshot: Explain = %+v", name, e)
+		}
+		var pieces []rangeset.Range
+		for p := range s.Pieces(rangeset.MustParseRange("10.0.0.0/8")) {
+			pieces = append(pieces, p)
+		}
+		if len(pieces) != 1 || pieces[0] != rangeset.MustParseRange("10.0.0.0/8") {
+			t.Errorf("%s Snapshot: Pieces(10.0.0.0/8) = %v, want the range whole", name, pieces)
+		}
+		for r := range s.Rules() {
+			t.Errorf("%s Snapshot: Rules yields %v", name, r)
+		}
+		if s.Len() != 0 || s.Settings() != (policy.Settings{}) || !s.At().IsZero() {
+			t.Errorf("%s Snapshot: Len %d, Settings %+v, At %v", name, s.Len(), s.Settings(), s.At())
+		}
 	}
 	var c check.Checker
 	if d := c.Check(req); d != (check.Decision{}) {
@@ -112,6 +120,32 @@ func TestZeroValues(t *testing.T) {
 	c.Close()
 	if err := c.Update(policy.New()); !errors.Is(err, check.ErrClosed) {
 		t.Errorf("Update after Close: %v, want ErrClosed", err)
+	}
+}
+
+// A rule that does not expire is live at every instant, after the last
+// instant any rule may expire at (policy.MaxExpiry) too.
+func TestFarFuture(t *testing.T) {
+	t.Parallel()
+	p := policy.New(rule("deny-all", "0.0.0.0/0", policy.Deny), rule("office", "10.0.0.0/8", policy.Allow))
+	p.Settings.DefaultAction = policy.DefaultAllow
+	soon := rule("soon", "192.0.2.0/24", policy.Allow)
+	soon.ExpiresAt = policy.MaxExpiry
+	p.Rules = append(p.Rules, soon)
+	s, err := check.Compile(p, fuzzT0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, at := range []time.Time{policy.MaxExpiry, policy.MaxExpiry.Add(time.Second), time.Date(1<<20, 1, 1, 0, 0, 0, 0, time.UTC)} {
+		for addr, want := range map[string]string{"1.2.3.4": "deny-all", "10.1.2.3": "office", "192.0.2.1": "deny-all"} {
+			req := check.Request{Addr: netip.MustParseAddr(addr), At: at}
+			if d := s.Check(req); d.Rule != want {
+				t.Errorf("at %v, %s: %v, want rule %s", at, addr, d, want)
+			}
+			if e := s.Explain(req); e.Decision.Rule != want {
+				t.Errorf("Explain at %v, %s: %v, want rule %s", at, addr, e.Decision, want)
+			}
+		}
 	}
 }
 

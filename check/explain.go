@@ -58,6 +58,7 @@ type Explanation struct {
 // took part in (disabled, exempt, invalid) has no matches. It never disagrees with
 // Check. Unlike Check, it allocates.
 func (s *Snapshot) Explain(r Request) Explanation {
+	s = s.orZero()
 	r.At = s.instant(r.At)
 	e := Explanation{Decision: s.Check(r), At: r.At}
 	if r := e.Decision.Reason; r != ReasonRule && r != ReasonDefault {
@@ -91,7 +92,7 @@ func (s *Snapshot) Explain(r Request) Explanation {
 		switch {
 		case class == 0 && ri.adminOnly:
 			m.Status = StatusNotApplicable
-		case !e.At.Before(ri.exp):
+		case ri.expiredAt(e.At):
 			m.Status, m.Since = StatusExpired, ri.exp
 		case ri == win:
 			m.Status = StatusWinner

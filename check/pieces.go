@@ -27,6 +27,7 @@ var (
 // per piece and the whole range is decided. It allocates in proportion to
 // the number of prefixes of s that lie in r.
 func (s *Snapshot) Pieces(r rangeset.Range) iter.Seq[rangeset.Range] {
+	s = s.orZero()
 	return func(yield func(rangeset.Range) bool) {
 		if !r.IsValid() {
 			return
