@@ -127,9 +127,10 @@ func clip(s string) string {
 // problem of a rule or of a setting's value is reported at once (the
 // error unwraps to the first 10,000; its text lists the first 100, then
 // counts the rest). An "expiresAt" at the zero instant
-// 0001-01-01T00:00:00Z (however written) is refused with [ErrZeroInstant], since a [Rule]'s zero ExpiresAt means
-// no expiry; so is a zero-instant "updatedAt" or "createdAt" that a "ttl"
-// counts from. On error the returned Policy is the zero Policy.
+// 0001-01-01T00:00:00Z (however written) is refused with [ErrZeroInstant],
+// since a [Rule]'s zero ExpiresAt means no expiry; so is a zero-instant
+// "updatedAt" or "createdAt" that a "ttl" counts from. On error the
+// returned Policy is the zero Policy.
 //
 // Decode reads data once and allocates little beyond the policy itself.
 func Decode(data []byte) (Policy, error) {
@@ -154,8 +155,8 @@ func estimate(braces, quotes, size int) int {
 // [Decode] does, through a buffer that holds the token being read (64 KiB,
 // unless a string is longer): the document is never held whole in memory.
 // When r is an [io.Seeker] that can seek (a file), DecodeReader first
-// counts the objects in the rest of r and seeks back, so that the rules
-// are held once, in a slice of the right size. An error from r, other
+// counts the braces and quotes in the rest of r and seeks back, so that
+// the rules are held once, in a slice of the right size. An error from r, other
 // than io.EOF, is returned as it is, in place of any problem with the
 // document; so is [io.ErrNoProgress] when r returns neither data nor an
 // error 100 times in a row.
@@ -253,8 +254,8 @@ type decoder struct {
 	// The target text of the rule being read, copied out of the scanner's
 	// buffer, which may move before the rule's end.
 	ip, from, to []byte
-	// full holds the filled chunks of rules, when their number was not
-	// known; d.p.Rules is then the chunk being filled.
+	// full holds the filled chunks of rules, when there are more than the
+	// estimate, if any; d.p.Rules is then the chunk being filled.
 	full  [][]Rule
 	nfull int // the number of rules in full
 	mem   arena
