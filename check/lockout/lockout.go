@@ -72,8 +72,9 @@ func Denies(s *check.Snapshot, k Keep, t time.Time) (netip.Addr, check.Decision,
 // Guard returns a write guard for stores (their Options.Guard). It
 // refuses, with an [*Error], a new policy that would deny anything keep
 // lists at the instant now returns or at any later instant, as its rules
-// expire; and, with [ErrOpensAllowlist], an enabled one that removes the
-// last allow rule of an auto allowlist. An invalid new policy is refused
+// expire; and, with [ErrOpensAllowlist], one that removes the last allow
+// rule of an auto allowlist, even while it disables the policy, which
+// could then be enabled as allow-all. An invalid new policy is refused
 // with its compile error. A Keep whose Range is invalid would keep
 // nothing: with one, every write is refused. A nil now means time.Now. The
 // guard is safe for concurrent use when now is.
@@ -95,7 +96,7 @@ func Guard(keep []Keep, now func() time.Time) func(old, new policy.Policy) error
 		if err != nil {
 			return err
 		}
-		if new.Settings.Enabled && new.Settings.DefaultAction == policy.DefaultAuto {
+		if new.Settings.DefaultAction == policy.DefaultAuto {
 			for _, admin := range []bool{false, true} {
 				if hasAllow(old, admin) && !hasAllow(new, admin) {
 					return ErrOpensAllowlist
@@ -103,13 +104,16 @@ func Guard(keep []Keep, now func() time.Time) func(old, new policy.Policy) error
 			}
 		}
 		for _, k := range keep {
-			for i, at := range changes(new, k, t) {
-				if a, d, ok := Denies(s, k, at); ok {
-					e := &Error{Keep: k, Addr: a, Decision: d}
-					if i > 0 {
-						e.At = at
-					}
-					return e
+			if a, d, ok := Denies(s, k, t); ok {
+				return &Error{Keep: k, Addr: a, Decision: d}
+			}
+			// Every address kept is allowed at t; a decision changes later
+			// only where a rule expires, so only there is it decided again.
+			for _, c := range changes(new, k, t) {
+				part := k
+				part.Range = c.r
+				if a, d, ok := Denies(s, part, c.at); ok {
+					return &Error{Keep: k, Addr: a, At: c.at, Decision: d}
 				}
 			}
 		}
@@ -117,18 +121,34 @@ func Guard(keep []Keep, now func() time.Time) func(old, new policy.Policy) error
 	}
 }
 
-// changes returns t and, in order, every later instant at which a rule of
-// p that applies to k's subject and overlaps k.Range expires: the only
-// instants from which k's decisions can change.
-func changes(p policy.Policy, k Keep, t time.Time) []time.Time {
-	at := []time.Time{t}
+// change is where, and from when, decisions may change.
+type change struct {
+	at time.Time
+	r  rangeset.Range
+}
+
+// changes returns, in order of their instants, the part of k.Range of
+// every rule of p that applies to k's subject and expires after t, with
+// its expiry. An earlier change decides an address first, so that the
+// first denial found is the earliest.
+func changes(p policy.Policy, k Keep, t time.Time) []change {
+	var cs []change
 	for _, r := range p.Rules {
-		if e, ok := r.Expiry(); ok && e.After(t) && (k.Admin || !r.AdminOnly) && r.Target.Overlaps(k.Range) {
-			at = append(at, e)
+		e, ok := r.Expiry()
+		if !ok || !e.After(t) || r.AdminOnly && !k.Admin || !r.Target.Overlaps(k.Range) {
+			continue
 		}
+		from, to := r.Target.From(), r.Target.To()
+		if k.Range.From().Compare(from) > 0 {
+			from = k.Range.From()
+		}
+		if k.Range.To().Compare(to) < 0 {
+			to = k.Range.To()
+		}
+		cs = append(cs, change{e, rangeset.RangeFrom(from, to)})
 	}
-	slices.SortFunc(at[1:], time.Time.Compare)
-	return slices.CompactFunc(at, time.Time.Equal)
+	slices.SortStableFunc(cs, func(a, b change) int { return a.at.Compare(b.at) })
+	return cs
 }
 
 // hasAllow reports whether p has an allow rule that applies to the subject.
