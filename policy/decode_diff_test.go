@@ -282,6 +282,12 @@ type emptyReader struct{ reads int }
 
 func (r *emptyReader) Read([]byte) (int, error) { r.reads++; return 0, nil }
 
+// emptySeeker is a reader that can seek and returns no data and no error.
+type emptySeeker struct {
+	emptyReader
+	io.Seeker
+}
+
 func TestDecodeReaderNoProgress(t *testing.T) {
 	t.Parallel()
 	for _, doc := range []string{"", `{"rules": [{"id": "a"`} {
@@ -290,6 +296,18 @@ func TestDecodeReaderNoProgress(t *testing.T) {
 		if err != io.ErrNoProgress || er.reads > 1000 {
 			t.Errorf("DecodeReader(%q then empty reads) = %v after %d reads, want io.ErrNoProgress", doc, err, er.reads)
 		}
+	}
+	// A reader that can seek is read first to count its rules.
+	es := &emptySeeker{Seeker: strings.NewReader("")}
+	done := make(chan error, 1)
+	go func() { _, err := DecodeReader(es); done <- err }()
+	select {
+	case err := <-done:
+		if err != io.ErrNoProgress || es.reads > 1000 {
+			t.Errorf("DecodeReader(an empty seeker) = %v after %d reads, want io.ErrNoProgress", err, es.reads)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("DecodeReader(an empty seeker) does not return")
 	}
 }
 

@@ -187,12 +187,17 @@ func countRules(r io.Reader, buf []byte) (int, bool) {
 	if err != nil {
 		return 0, false
 	}
-	braces, quotes, size := 0, 0, 0
+	braces, quotes, size, empty := 0, 0, 0, 0
 	for {
 		n, err := rs.Read(buf)
 		braces += bytes.Count(buf[:n], []byte{'{'})
 		quotes += bytes.Count(buf[:n], []byte{'"'})
 		size += n
+		if n > 0 {
+			empty = 0
+		} else if empty++; empty == maxEmptyReads {
+			err = io.ErrNoProgress // the decode that follows meets it too
+		}
 		if err == io.EOF {
 			break
 		}

@@ -139,8 +139,9 @@ func New(rules ...Rule) Policy {
 // is the rule "10.0.0.0/8"), under [DefaultSettings] with default action
 // deny, so that an empty list denies everything. A target given twice, in
 // any spelling, gives one rule. Every target that does not parse is
-// reported, as an errors.Join of the parse errors, each naming its input;
-// then the Policy is the zero Policy.
+// reported, in an error that unwraps, as an errors.Join does, to the
+// parse errors of the first 10,000, each naming its input, and counts the
+// rest; then the Policy is the zero Policy.
 func Allowlist(targets ...string) (Policy, error) {
 	p := New()
 	p.Settings.DefaultAction = DefaultDeny
