@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"flag"
 	"io"
 	"strings"
@@ -109,6 +110,9 @@ func (c *cli) importList(pos []string) int {
 	if err != nil {
 		for _, l := range errorLines(err) {
 			c.fail(name(file) + ": " + l)
+		}
+		if errors.Is(err, errTooLarge) {
+			return exitBad
 		}
 		return exitNo
 	}

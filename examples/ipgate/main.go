@@ -168,8 +168,18 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			c.stderr = &term{w: stderr} // progress may be shown
 		}
 	}
+	code := c.dispatch(args)
+	if out.err != nil {
+		c.fail("writing the output: " + out.err.Error())
+		return exitBad
+	}
+	return code
+}
+
+// dispatch runs the command args name.
+func (c *cli) dispatch(args []string) int {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+		fmt.Fprint(c.stderr, usage)
 		return exitBad
 	}
 	switch args[0] {
@@ -177,18 +187,18 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		if len(args) > 1 && args[0] == "help" && args[1] != "help" {
 			cmd := lookup(args[1])
 			if cmd == nil {
-				fmt.Fprintf(stderr, "ipgate: unknown command %s\n%s", rangeset.Quote(args[1]), usage)
+				fmt.Fprintf(c.stderr, "ipgate: unknown command %s\n%s", rangeset.Quote(args[1]), usage)
 				return exitBad
 			}
 			c.help(cmd, c.flagSet(cmd))
 			return exitOK
 		}
-		fmt.Fprint(stdout, usage)
+		fmt.Fprint(c.stdout, usage)
 		return exitOK
 	}
 	cmd := lookup(args[0])
 	if cmd == nil {
-		fmt.Fprintf(stderr, "ipgate: unknown command %s\n%s", rangeset.Quote(args[0]), usage)
+		fmt.Fprintf(c.stderr, "ipgate: unknown command %s\n%s", rangeset.Quote(args[0]), usage)
 		return exitBad
 	}
 	c.cmd = cmd
@@ -199,19 +209,14 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "ipgate %s: %s\nRun \"ipgate help %s\" for usage.\n", cmd.name, oneLine(err.Error()), cmd.name)
+		fmt.Fprintf(c.stderr, "ipgate %s: %s\nRun \"ipgate help %s\" for usage.\n", cmd.name, oneLine(err.Error()), cmd.name)
 		return exitBad
 	}
 	if c.now, err = instant(c.at); err != nil {
 		c.fail(err.Error())
 		return exitBad
 	}
-	code := cmd.run(c, pos)
-	if out.err != nil {
-		c.fail("writing the output: " + out.err.Error())
-		return exitBad
-	}
-	return code
+	return cmd.run(c, pos)
 }
 
 // errWriter keeps the first error of its writer, and writes nothing after
@@ -445,7 +450,7 @@ func verdict(d check.Decision) string {
 func (c *cli) emit(v any) {
 	enc := json.NewEncoder(c.stdout)
 	enc.SetIndent("", "  ")
-	_ = enc.Encode(v) // a failed write to stdout has nowhere to be reported
+	_ = enc.Encode(v) // a failed write is kept by the errWriter under c.stdout
 }
 
 // emitPolicy writes p as a document, streamed: the bytes emit would write.

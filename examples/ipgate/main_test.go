@@ -386,12 +386,24 @@ func TestLostOutput(t *testing.T) {
 		{"diff", good, narrower},
 		{"export", "nginx", good},
 		{"import-list", "plain", "-"},
+		{"help"},
+		{"help", "check"},
 	} {
 		var errOut bytes.Buffer
 		code := run(args, strings.NewReader("10.0.0.1\n"), failWriter{}, &errOut)
 		if code != exitBad || !strings.Contains(errOut.String(), "ipgate: writing the output: no space left on device") {
 			t.Errorf("ipgate %v to a full disk = %d, %q; want 2 and the write error", args, code, errOut.String())
 		}
+	}
+}
+
+// Standard input past the cap is bad input, as a file past it is.
+func TestImportListTooLarge(t *testing.T) {
+	t.Parallel()
+	var errOut bytes.Buffer
+	code := run([]string{"import-list", "plain", "-"}, iotest.ErrReader(errTooLarge), io.Discard, &errOut)
+	if code != exitBad || !strings.Contains(errOut.String(), "larger than 1024 MiB") {
+		t.Errorf("import-list of too much input = %d, %q; want 2", code, errOut.String())
 	}
 }
 
