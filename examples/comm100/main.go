@@ -43,8 +43,9 @@
 //
 // How Comm100 maps onto ipgate: each range is an allow rule with a GUID id;
 // isEnabled is the policy's enabled switch; the mobile flag is
-// applyToMobile; the default action is auto, so an enabled allowlist with no
-// range still admits every address, as Comm100 says it does.
+// applyToMobile; the default action is auto (SEMANTICS §5), so an enabled
+// allowlist with no range admits every address (SEMANTICS §4.7). Comm100's
+// documentation does not say what an empty enabled list does.
 //
 // Where the documentation is silent, this server chose: errors answer
 // {"code": status, "message"} naming the field and value; createdTime is

@@ -92,7 +92,7 @@ func newServer(ctx context.Context, cfg *seed.Config) (http.Handler, func(), err
 		followers.Close()
 		return nil, nil, err
 	}
-	a := &api{st: cfg.Store, creds: cfg.Credentials}
+	a := &api{st: cfg.Store, creds: cfg.Credentials, followers: followers}
 	mux := http.NewServeMux()
 	mux.Handle("GET /api/2.0/settings/iprestrictions", a.admin(a.list))
 	mux.Handle("PUT /api/2.0/settings/iprestrictions", a.admin(a.save))
@@ -109,8 +109,9 @@ func newServer(ctx context.Context, cfg *seed.Config) (http.Handler, func(), err
 }
 
 type api struct {
-	st    store.Editor
-	creds *seed.Credentials
+	st        store.Editor
+	creds     *seed.Credentials
+	followers *seed.Tenants // to answer a write once the guarded route serves it
 }
 
 type ctxKey struct{}
@@ -247,7 +248,7 @@ func (a *api) save(w http.ResponseWriter, r *http.Request) {
 		reply(w, http.StatusBadRequest, nil, errEmptyList.Error())
 		return
 	}
-	_, err := seed.Update(r.Context(), a.st, portal, func(p policy.Policy, rev store.Revision) (store.Revision, error) {
+	rev, err := seed.Update(r.Context(), a.st, portal, func(p policy.Policy, rev store.Revision) (store.Revision, error) {
 		p.Rules = rules
 		p.Settings.Enabled, p.Settings.DefaultAction = enable, policy.DefaultAuto
 		return a.st.Put(r.Context(), portal, p, rev)
@@ -256,6 +257,7 @@ func (a *api) save(w http.ResponseWriter, r *http.Request) {
 		writeFail(w, err)
 		return
 	}
+	a.followers.Settle(r.Context(), portal, rev)
 	// DocSpace answers with the request as sent.
 	echo := map[string]any{"ipRestrictions": req.IPRestrictions}
 	if req.IPRestrictions == nil {
@@ -286,7 +288,7 @@ func (a *api) saveSettings(w http.ResponseWriter, r *http.Request) {
 		reply(w, http.StatusBadRequest, nil, "enable is required")
 		return
 	}
-	_, err := seed.Update(r.Context(), a.st, portal, func(p policy.Policy, rev store.Revision) (store.Revision, error) {
+	rev, err := seed.Update(r.Context(), a.st, portal, func(p policy.Policy, rev store.Revision) (store.Revision, error) {
 		if *req.Enable && len(p.Rules) == 0 {
 			return 0, errEmptyList
 		}
@@ -297,6 +299,7 @@ func (a *api) saveSettings(w http.ResponseWriter, r *http.Request) {
 		writeFail(w, err)
 		return
 	}
+	a.followers.Settle(r.Context(), portal, rev)
 	reply(w, http.StatusOK, map[string]bool{"enable": *req.Enable}, "")
 }
 
