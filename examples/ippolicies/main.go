@@ -178,7 +178,7 @@ func reply(w http.ResponseWriter, code int, v any) {
 func errorBody(field, msg string) map[string]any {
 	e := map[string]string{"message": msg}
 	if field != "" {
-		e["field"] = field
+		e["field"] = seed.Clip(field) // a query parameter's name is the client's
 	}
 	return map[string]any{"error": e}
 }

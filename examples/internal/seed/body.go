@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"reflect"
+	"strconv"
 	"strings"
 
 	"github.com/ipgate/ipgate/rangeset"
@@ -96,7 +97,7 @@ func checkKeys(dec *json.Decoder, t reflect.Type) error {
 			kt, _ := dec.Token()
 			key := kt.(string)
 			if seen[key] {
-				return &BodyError{Status: http.StatusBadRequest, Field: key, Msg: fmt.Sprintf("field %s is given twice", rangeset.Quote(key))}
+				return &BodyError{Status: http.StatusBadRequest, Field: Clip(key), Msg: fmt.Sprintf("field %s is given twice", rangeset.Quote(key))}
 			}
 			seen[key] = true
 			var ft reflect.Type
@@ -106,7 +107,7 @@ func checkKeys(dec *json.Decoder, t reflect.Type) error {
 			case fields != nil:
 				var ok bool
 				if ft, ok = fields[key]; !ok {
-					return &BodyError{Status: http.StatusBadRequest, Field: key, Msg: fmt.Sprintf("unknown field %s (field names are case-sensitive)", rangeset.Quote(key))}
+					return &BodyError{Status: http.StatusBadRequest, Field: Clip(key), Msg: fmt.Sprintf("unknown field %s (field names are case-sensitive)", rangeset.Quote(key))}
 				}
 			}
 			if err := checkKeys(dec, ft); err != nil {
@@ -168,6 +169,15 @@ func BodyReadError(err error) *BodyError {
 	return be
 }
 
+// Clip returns s, cut to 64 bytes with its length given when it is
+// longer, for an error that names client input without repeating it all.
+func Clip(s string) string {
+	if len(s) <= 64 {
+		return s
+	}
+	return s[:64] + "... (" + strconv.Itoa(len(s)) + " bytes)"
+}
+
 func jsonError(err error) error {
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
@@ -190,10 +200,11 @@ func jsonError(err error) error {
 		case reflect.Pointer:
 			want = "a value of its type"
 		}
+		got := Clip(typ.Value) // "number " and the literal, which may be long
 		if typ.Field == "" {
-			return &BodyError{Status: http.StatusBadRequest, Msg: fmt.Sprintf("the request body must be %s, not %s", want, typ.Value)}
+			return &BodyError{Status: http.StatusBadRequest, Msg: fmt.Sprintf("the request body must be %s, not %s", want, got)}
 		}
-		return &BodyError{Status: http.StatusBadRequest, Field: typ.Field, Msg: fmt.Sprintf("%s must be %s, not %s", typ.Field, want, typ.Value)}
+		return &BodyError{Status: http.StatusBadRequest, Field: typ.Field, Msg: fmt.Sprintf("%s must be %s, not %s", typ.Field, want, got)}
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return &BodyError{Status: http.StatusBadRequest, Msg: "the request body ends inside its JSON value"}
 	}
@@ -201,7 +212,7 @@ func jsonError(err error) error {
 	// message is `json: unknown field "name"`.
 	if _, name, ok := strings.Cut(err.Error(), "unknown field "); ok {
 		field := strings.Trim(name, `"`)
-		return &BodyError{Status: http.StatusBadRequest, Field: field, Msg: fmt.Sprintf("unknown field %s", rangeset.Quote(field))}
+		return &BodyError{Status: http.StatusBadRequest, Field: Clip(field), Msg: fmt.Sprintf("unknown field %s", rangeset.Quote(field))}
 	}
 	return &BodyError{Status: http.StatusBadRequest, Msg: "the request body is not valid JSON"}
 }

@@ -157,3 +157,24 @@ func TestServe(t *testing.T) {
 		}
 	}
 }
+
+// An error names client input cut to 64 bytes: a long unknown key, and a
+// long number literal of the wrong type.
+func TestReadJSONClips(t *testing.T) {
+	type T struct {
+		A int `json:"a"`
+	}
+	long := strings.Repeat("k", 100000)
+	for _, body := range []string{`{"` + long + `": 1}`, `{"a": 1` + strings.Repeat("0", 100000) + `.5}`, `{"a": 1, "a": 2, "` + long + `": 3}`} {
+		r := httptest.NewRequest("POST", "/", strings.NewReader(body))
+		var v T
+		err := ReadJSON(httptest.NewRecorder(), r, &v, nil)
+		var be *BodyError
+		if !errors.As(err, &be) {
+			t.Fatalf("ReadJSON of a %d-byte body: %v", len(body), err)
+		}
+		if len(be.Msg) > 300 || len(be.Field) > 100 {
+			t.Errorf("ReadJSON of a %d-byte body: %d-byte message, %d-byte field", len(body), len(be.Msg), len(be.Field))
+		}
+	}
+}
