@@ -275,8 +275,16 @@ func (b body) patch() (store.Patch, error) {
 	}
 	if b.ExpireTime != nil {
 		t, err := time.Parse(time.RFC3339, *b.ExpireTime)
-		if err != nil || t.IsZero() {
-			return p, &badField{"expireTime", fmt.Sprintf("%s: want an RFC 3339 instant such as 2021-01-01T00:00:00+00:00", rangeset.Quote(*b.ExpireTime))}
+		q := rangeset.Quote(*b.ExpireTime)
+		switch {
+		case err != nil:
+			return p, &badField{"expireTime", q + ": want an RFC 3339 instant such as 2021-01-01T00:00:00+00:00"}
+		case t.IsZero():
+			return p, &badField{"expireTime", q + ": the zero instant; send \"ttl\": 0 for no expiry"}
+		case t.UTC().Year() < 1:
+			return p, &badField{"expireTime", q + ": before 0001-01-01T00:00:00+00:00"}
+		case t.After(policy.MaxExpiry):
+			return p, &badField{"expireTime", q + ": after " + policy.MaxExpiry.Format(timeLayout) + ", the latest expiry"}
 		}
 		p.ExpiresAt = &t
 	}
