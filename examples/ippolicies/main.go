@@ -39,7 +39,8 @@
 //     ("2021-01-01T00:00:00+00:00"); expireTime is the instant the policy
 //     stops applying, "" when it never does; ttl is 0 when the policy has
 //     none, and sending "ttl": 0 removes its expiry. An "expireTime" may be
-//     sent instead of a ttl (an RFC 3339 instant); not both.
+//     sent instead of a ttl (an RFC 3339 instant from year 1 to
+//     9999-12-31T23:59:59Z, not the zero instant); not both.
 //   - POST answers 201 Created; PUT, like PATCH, changes only the fields
 //     sent (the documentation lists them as "values that can be updated").
 //   - filter[ip] matches the entries whose ipAddress is that address,
