@@ -410,6 +410,10 @@ func (s *server) get(v version) func(http.ResponseWriter, *http.Request, who) {
 	}
 }
 
+// maxRanges bounds a site's allowlist, and so the unpaged list that
+// returns it whole. Writes racing at the bound may pass it by a few.
+const maxRanges = 10_000
+
 func guid() string {
 	var b [16]byte
 	rand.Read(b[:])
@@ -423,7 +427,12 @@ func (s *server) create(v version) func(http.ResponseWriter, *http.Request, who)
 		if !ok {
 			return
 		}
-		if _, ok := s.follower(w, r, c); !ok {
+		f, ok := s.follower(w, r, c)
+		if !ok {
+			return
+		}
+		if f.Snapshot().Len() >= maxRanges {
+			fail(w, http.StatusBadRequest, fmt.Sprintf("site %d: a login IP allowlist holds at most %d ranges", c.siteID, maxRanges))
 			return
 		}
 		id := s.newID()

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http/httptest"
 	"net/netip"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/ipgate/ipgate/examples/internal/seed"
 	"github.com/ipgate/ipgate/examples/internal/seed/seedtest"
 	"github.com/ipgate/ipgate/policy"
+	"github.com/ipgate/ipgate/rangeset"
 	"github.com/ipgate/ipgate/store"
 	"github.com/ipgate/ipgate/store/memstore"
 )
@@ -290,5 +292,27 @@ func TestConfigConcurrent(t *testing.T) {
 		if b, _ := json.Marshal(got); w.Code != 200 || code != 200 || string(b) != tc.want {
 			t.Errorf("%s %s %s with a change landing meanwhile = %d, then GET %s; want %s", tc.method, tc.path, tc.body, w.Code, b, tc.want)
 		}
+	}
+}
+
+// A site's allowlist holds at most maxRanges ranges, so that its unpaged
+// list stays bounded.
+func TestMaxRanges(t *testing.T) {
+	s := setup(t, 0)
+	p := policy.New()
+	for i := range maxRanges - 1 {
+		p.Rules = append(p.Rules, policy.Rule{ID: fmt.Sprint("r", i), Target: rangeset.AddrRange(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})), Action: policy.Allow})
+	}
+	rev, err := s.st.Put(t.Context(), who{siteID: 10000}.policy(), p, store.Any)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.followers.Settle(t.Context(), who{siteID: 10000}.policy(), rev)
+	body := `{"ipRangeFrom": "192.0.2.1", "ipRangeTo": "192.0.2.9"}`
+	if code, out := do(t, s, "POST", "/v4/global/loginIpAllowlists", body, nil, ""); code != 201 {
+		t.Fatalf("POST of range %d = %d %v", maxRanges, code, out)
+	}
+	if code, out := do(t, s, "POST", "/v4/global/loginIpAllowlists", body, nil, ""); code != 400 || !strings.Contains(message(out), "at most 10000 ranges") {
+		t.Errorf("POST past the bound = %d %v, want 400", code, out)
 	}
 }
