@@ -53,7 +53,9 @@
 // version 3's Location is absolute, from the request's host (https when
 // the request came over TLS), and its PUT answers Content-Type
 // application/json (the documentation shows a URL there, a typo);
-// version 4's 201 has no Location, as documented.
+// version 4's 201 has no Location, as documented; a site holds at most
+// 10,000 ranges, which bounds the unpaged lists (a create past that is a
+// 400).
 //
 // The guarded route is POST /login, with an agent's token: the site is
 // the token's. "X-Comm100-Mobile: true" marks a login from the mobile
