@@ -3,6 +3,7 @@ package check_test
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/netip"
 	"testing"
 	"time"
@@ -188,5 +189,67 @@ func TestPieces(t *testing.T) {
 	}
 	if want := "[::fffe:0:0/96 ::1:0:0:0]"; fmt.Sprint(v6) != want {
 		t.Errorf("Pieces across the mapped block = %v, want %s", v6, want)
+	}
+}
+
+// A large policy's table is filled a batch at a time, each batch copied
+// into the whole. Nested prefixes that straddle the batches' ends must
+// all land, each with its own decision.
+func TestCompileManyBatches(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(7, 11))
+	var p policy.Policy
+	p.Settings = policy.DefaultSettings()
+	p.Settings.Enabled = true
+	// An explicit default makes a decision depend on the rules containing
+	// the address alone, so that the reference need only rank those.
+	p.Settings.DefaultAction = policy.DefaultDeny
+	// Prefixes of every length from /8 to /32 under two /8s (and some
+	// IPv6), so that each batch ends inside subtrees that the next one
+	// continues.
+	distinct := map[netip.Prefix]bool{}
+	for i := 0; len(distinct) <= 3*check.InsertBatch; i++ {
+		var pfx netip.Prefix
+		if i%10 == 9 {
+			a := netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, byte(rng.IntN(4)), byte(rng.IntN(256)), byte(rng.IntN(256))})
+			pfx = netip.PrefixFrom(a, 32+rng.IntN(33)).Masked()
+		} else {
+			a := netip.AddrFrom4([4]byte{10 + byte(rng.IntN(2)), byte(rng.IntN(16)), byte(rng.IntN(256)), byte(rng.IntN(256))})
+			pfx = netip.PrefixFrom(a, 8+rng.IntN(25)).Masked()
+		}
+		if distinct[pfx] {
+			continue
+		}
+		distinct[pfx] = true
+		r := policy.Rule{ID: fmt.Sprintf("r%d", i), Target: rangeset.PrefixRange(pfx), Action: policy.Deny, AdminOnly: rng.IntN(8) == 0}
+		if rng.IntN(2) == 0 {
+			r.Action = policy.Allow
+		}
+		p.Rules = append(p.Rules, r)
+	}
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	s, err := check.Compile(p, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.UsesLargeTable() || s.TableSize() != len(distinct) {
+		t.Fatalf("table holds %d prefixes (large %v), want %d", s.TableSize(), s.UsesLargeTable(), len(distinct))
+	}
+	for i := range 4000 {
+		r := p.Rules[rng.IntN(len(p.Rules))]
+		a := []netip.Addr{r.Target.From(), r.Target.To(), r.Target.From().Prev(), r.Target.To().Next()}[i%4]
+		if !a.IsValid() {
+			continue
+		}
+		req := check.Request{Addr: a, Admin: i%3 == 0}
+		sub := policy.Policy{Settings: p.Settings}
+		for _, r := range p.Rules {
+			if r.Target.Contains(a) {
+				sub.Rules = append(sub.Rules, r)
+			}
+		}
+		if got, want := s.Check(req), decideSlow(sub, req); got != want {
+			t.Fatalf("Check(%v, admin %v) = %v, want %v", a, req.Admin, got, want)
+		}
 	}
 }

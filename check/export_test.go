@@ -31,6 +31,12 @@ func CopyEarly(o *Options) *Options {
 // FastMax is the most prefixes a compile puts in a bart.Fast table.
 const FastMax = fastMax
 
+// InsertBatch is how many prefixes a large compile inserts at a time.
+const InsertBatch = insertBatch
+
+// TableSize returns how many prefixes s's table holds.
+func (s *Snapshot) TableSize() int { return s.table.Size() }
+
 // UsesLargeTable reports whether s looks up in a bart.Table.
 func (s *Snapshot) UsesLargeTable() bool { return s.table.large != nil }
 
