@@ -219,7 +219,7 @@ func compile(p policy.Policy, t0 time.Time, large bool) (*Snapshot, []ruleInfo, 
 	if err := validated(); err != nil {
 		return nil, nil, fmt.Errorf("check.Compile: %w", err)
 	}
-	ins := s.table.inserter()
+	ins := s.table.inserter(len(all))
 	// Walk the prefixes in address order with a stack of the inserted
 	// prefixes that contain the current one: its top holds the winners
 	// inherited from outside.

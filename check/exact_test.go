@@ -192,11 +192,18 @@ func TestPieces(t *testing.T) {
 	}
 }
 
-// A large policy's table is filled a batch at a time, each batch copied
-// into the whole. Nested prefixes that straddle the batches' ends must
+// A large policy's table is filled a batch at a time, and copied a batch
+// at a time or whole. Nested prefixes that straddle the batches' ends must
 // all land, each with its own decision.
 func TestCompileManyBatches(t *testing.T) {
-	t.Parallel()
+	t.Run("each", func(t *testing.T) { testCompileManyBatches(t) })
+	t.Run("whole", func(t *testing.T) {
+		defer check.CopyWhole()()
+		testCompileManyBatches(t)
+	})
+}
+
+func testCompileManyBatches(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 11))
 	var p policy.Policy
 	p.Settings = policy.DefaultSettings()

@@ -34,6 +34,14 @@ const FastMax = fastMax
 // InsertBatch is how many prefixes a large compile inserts at a time.
 const InsertBatch = insertBatch
 
+// CopyWhole makes every large compile copy its table whole, as one of more
+// than copyEach prefixes does, until the returned function is called.
+func CopyWhole() (restore func()) {
+	old := copyEach
+	copyEach = 0
+	return func() { copyEach = old }
+}
+
 // TableSize returns how many prefixes s's table holds.
 func (s *Snapshot) TableSize() int { return s.table.Size() }
 

@@ -143,14 +143,20 @@ func (t table) Size() int {
 }
 
 // inserter fills a table that a compile builds, before it is shared. A
-// large table is filled by a goroutine of its own, fed in batches, so
-// that bart's inserts overlap the compile's walk that computes the leaves.
+// large table is filled a batch at a time by a goroutine of its own, while
+// the compile's walk computes the next batch, and then copied: the copy
+// lays the nodes out in tree order, without the arrays that the inserts
+// outgrew, and lookups in it measure faster than in bare bart. A table of
+// up to copyEach prefixes is copied a batch at a time, each batch's small
+// table (which stays in the cache) into the whole, on the walk's
+// goroutine while the next batch is inserted; a larger one, whose lookups
+// pay for every page its nodes spread over, is copied whole at the end.
 type inserter struct {
-	t     table
-	batch []pending
-	work  chan []pending // batches to insert; nil when inserting in place
-	free  chan []pending // batches inserted, for reuse
-	done  chan struct{}  // closed when the table is complete
+	t      table
+	batch  []pending
+	work   chan []pending // batches to insert; nil when inserting in place
+	filled chan filled    // batches inserted, in order
+	free   [][]pending    // batches to fill
 }
 
 // pending is an insert waiting in a batch.
@@ -159,35 +165,48 @@ type pending struct {
 	lf  leaf
 }
 
+// filled is a batch inserted, and the table it was inserted into when
+// that is to be copied now.
+type filled struct {
+	t     *bart.Table[leaf]
+	batch []pending
+}
+
 // insertBatch is how many inserts a batch holds.
 const insertBatch = 1 << 12
 
-// inserter returns an inserter into t, which must be empty.
-func (t table) inserter() *inserter {
+// copyEach is the most prefixes of a table copied a batch at a time (a
+// variable so that tests reach both ways).
+var copyEach = 1 << 18
+
+// inserter returns an inserter of n prefixes into t, which must be empty.
+func (t table) inserter(n int) *inserter {
 	in := &inserter{t: t}
 	if t.large == nil {
 		return in
 	}
 	const batches = 3
-	in.work, in.free = make(chan []pending, batches), make(chan []pending, batches)
+	in.work, in.filled = make(chan []pending, batches), make(chan filled, batches)
 	for range batches - 1 {
-		in.free <- make([]pending, 0, insertBatch)
+		in.free = append(in.free, make([]pending, 0, insertBatch))
 	}
-	in.batch, in.done = make([]pending, 0, insertBatch), make(chan struct{})
+	in.batch = make([]pending, 0, insertBatch)
+	each := n <= copyEach
 	go func() {
-		defer close(in.done)
+		defer close(in.filled)
+		t := new(bart.Table[leaf])
 		for b := range in.work {
-			// Each batch is inserted into a small table of its own, which
-			// stays in the cache, and then copied into the whole: the copy
-			// lays its nodes out in tree order, without the arrays that the
-			// inserts outgrew, and lookups in it measure faster than in
-			// bare bart.
-			batch := new(bart.Table[leaf])
 			for _, p := range b {
-				batch.Insert(p.pfx, p.lf)
+				t.Insert(p.pfx, p.lf)
 			}
-			in.free <- b[:0]
-			in.t.large.Union(batch)
+			f := filled{batch: b[:0]}
+			if each {
+				f.t, t = t, new(bart.Table[leaf])
+			}
+			in.filled <- f
+		}
+		if !each {
+			in.filled <- filled{t: t}
 		}
 	}()
 	return in
@@ -200,9 +219,23 @@ func (in *inserter) insert(pfx netip.Prefix, lf leaf) {
 		return
 	}
 	in.batch = append(in.batch, pending{pfx, lf})
-	if len(in.batch) == insertBatch {
-		in.work <- in.batch
-		in.batch = <-in.free
+	if len(in.batch) < insertBatch {
+		return
+	}
+	in.work <- in.batch
+	if len(in.free) == 0 {
+		in.merge(<-in.filled)
+	}
+	in.batch, in.free = in.free[len(in.free)-1], in.free[:len(in.free)-1]
+}
+
+// merge copies what was inserted into the table and keeps the buffer.
+func (in *inserter) merge(f filled) {
+	if f.t != nil {
+		in.t.large.Union(f.t)
+	}
+	if f.batch != nil {
+		in.free = append(in.free, f.batch)
 	}
 }
 
@@ -211,7 +244,9 @@ func (in *inserter) wait() table {
 	if in.work != nil {
 		in.work <- in.batch
 		close(in.work)
-		<-in.done
+		for f := range in.filled {
+			in.merge(f)
+		}
 	}
 	return in.t
 }
