@@ -43,7 +43,7 @@ func Example_production() {
 	defer f.Close()
 	// The proxy in front of this test server is on loopback; behind a load
 	// balancer on a private network, trust httpgate.Private().
-	gate, err := httpgate.New(f, &httpgate.Options{TrustedProxies: httpgate.Loopback()})
+	gate, err := httpgate.New(f.Check, &httpgate.Options{TrustedProxies: httpgate.Loopback()})
 	if err != nil {
 		log.Fatal(err)
 	}

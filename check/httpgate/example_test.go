@@ -41,7 +41,7 @@ func ExampleGate_Handler() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	gate, err := httpgate.New(snap, nil)
+	gate, err := httpgate.New(snap.Check, nil)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -64,7 +64,7 @@ func ExampleGate_Handler_trustedProxies() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	gate, err := httpgate.New(snap, &httpgate.Options{
+	gate, err := httpgate.New(snap.Check, &httpgate.Options{
 		TrustedProxies: append(httpgate.Private(), httpgate.Loopback()...),
 		OnDecision: func(r *http.Request, d check.Decision, client netip.Addr, err error) {
 			if err != nil {
@@ -99,7 +99,7 @@ func ExampleGate_Check() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	gate, err := httpgate.New(snap, nil)
+	gate, err := httpgate.New(snap.Check, nil)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -22,7 +22,7 @@ func (g *Gate) forwarded(lines []string, w *walk) error {
 	for i := len(lines) - 1; i >= 0; i-- {
 		elems, err := splitElements(lines[i], buf[:0], g.maxElem-n)
 		if err == errTooMany {
-			return fmt.Errorf("%w: more than %d Forwarded elements", ErrHeader, g.maxElem)
+			return fmt.Errorf("%w: more than %d Forwarded elements", errHeader, g.maxElem)
 		}
 		if err != nil {
 			return err
@@ -57,7 +57,7 @@ func splitElements(line string, dst []string, limit int) ([]string, error) {
 		case '"':
 			end, ok := skipQuoted(line, i)
 			if !ok {
-				return nil, fmt.Errorf("%w: unterminated quoted string in Forwarded %s", ErrHeader, rangeset.Quote(line[i:]))
+				return nil, fmt.Errorf("%w: unterminated quoted string in Forwarded %s", errHeader, rangeset.Quote(line[i:]))
 			}
 			i = end - 1
 		case ',':
@@ -91,7 +91,7 @@ func skipQuoted(s string, i int) (int, bool) {
 // unusable.
 func forAddr(elem string) (netip.Addr, error) {
 	bad := func(why string) (netip.Addr, error) {
-		return netip.Addr{}, fmt.Errorf("%w: %s in Forwarded element %s", ErrHeader, why, rangeset.Quote(elem))
+		return netip.Addr{}, fmt.Errorf("%w: %s in Forwarded element %s", errHeader, why, rangeset.Quote(elem))
 	}
 	var names [maxPairs]string
 	n := 0

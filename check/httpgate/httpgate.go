@@ -13,13 +13,6 @@ import (
 	"github.com/ipgate/ipgate/rangeset"
 )
 
-// Decider decides a request. [*check.Snapshot], [*check.Checker] and the
-// followers of package follow are Deciders; so is any wrapper that keeps
-// their contract (SEMANTICS §4).
-type Decider interface {
-	Check(check.Request) check.Decision
-}
-
 // Options configure a [Gate]. A nil *Options means the defaults: the peer
 // address decides, no header is read, denial is a 403.
 type Options struct {
@@ -46,7 +39,7 @@ type Options struct {
 	// AllTrustedLeftmost decides a request whose every address is trusted
 	// (the peer and each hop, or the peer alone when it sent no header, as
 	// a proxy's health check does) on the left-most of them. Off, such a
-	// request fails ([ErrAllTrusted], [ErrNoHeader]): those are proxies'
+	// request fails: those are proxies'
 	// addresses, and a policy that admits the proxies would admit every
 	// client.
 	AllTrustedLeftmost bool
@@ -64,30 +57,32 @@ type Options struct {
 }
 
 // Errors that say why no client address could be read. They are wrapped
-// with the offending value, quoted with [rangeset.Quote].
+// with the offending value, quoted with [rangeset.Quote]. They are not
+// exported: every one of them means the same to a caller, that the request
+// is decided with the invalid address, and the message says which it was.
 var (
-	// ErrPeer reports a RemoteAddr that is not an IP address (a Unix
+	// errPeer reports a RemoteAddr that is not an IP address (a Unix
 	// socket peer, for one).
-	ErrPeer = errors.New("httpgate: peer address is not an IP address")
-	// ErrHeader reports a header that cannot be read with certainty: an
+	errPeer = errors.New("httpgate: peer address is not an IP address")
+	// errHeader reports a header that cannot be read with certainty: an
 	// element that is unparsable, empty, obfuscated or "unknown", a
 	// Forwarded element with no or a repeated parameter, several values of
 	// a single-address header, or too many elements.
-	ErrHeader = errors.New("httpgate: unusable forwarding header")
-	// ErrNoHeader reports a trusted peer that sent no header.
-	ErrNoHeader = errors.New("httpgate: trusted proxy sent no header")
-	// ErrHops reports more trusted hops than [Options.MaxHops].
-	ErrHops = errors.New("httpgate: too many trusted hops")
-	// ErrAllTrusted reports a chain in which every address is trusted.
-	ErrAllTrusted = errors.New("httpgate: every address is a trusted proxy's")
+	errHeader = errors.New("httpgate: unusable forwarding header")
+	// errNoHeader reports a trusted peer that sent no header.
+	errNoHeader = errors.New("httpgate: trusted proxy sent no header")
+	// errHops reports more trusted hops than [Options.MaxHops].
+	errHops = errors.New("httpgate: too many trusted hops")
+	// errAllTrusted reports a chain in which every address is trusted.
+	errAllTrusted = errors.New("httpgate: every address is a trusted proxy's")
 )
 
-// Gate decides requests with a [Decider]. It is safe for concurrent use.
+// Gate decides requests with a decider. It is safe for concurrent use.
 //
 // The zero Gate decides nothing: it denies every request with the zero
 // [check.Decision].
 type Gate struct {
-	d       Decider
+	d       func(check.Request) check.Decision
 	opts    Options
 	header  string // the header read behind trusted proxies, canonical
 	maxElem int    // the most Forwarded elements read
@@ -100,18 +95,21 @@ const defaultMaxHops = 10
 // for more: each line is split whole, so the work must be bounded.
 const maxForwarded = 64
 
-// New returns a gate deciding with d. It refuses a nil d, a trusted
-// prefix that is invalid or IPv4-mapped and shorter than /96, a negative
-// MaxHops, and a ClientIPHeader that is not a header name or is set
-// together with Forwarded.
-func New(d Decider, opts *Options) (*Gate, error) {
+// New returns a gate deciding with d: the Check method of a
+// [*check.Snapshot], a [*check.Checker], a follower (package follow) or an
+// observer (package observe), or any function that keeps their contract
+// (SEMANTICS §4). It refuses a nil d, a trusted prefix that is invalid or
+// IPv4-mapped and shorter than /96, a negative MaxHops, and a
+// ClientIPHeader that is not a header name or is set together with
+// Forwarded.
+func New(d func(check.Request) check.Decision, opts *Options) (*Gate, error) {
 	g := &Gate{d: d}
 	if opts != nil {
 		g.opts = *opts
 	}
 	var errs []error
 	if d == nil {
-		errs = append(errs, errors.New("httpgate.New: nil Decider"))
+		errs = append(errs, errors.New("httpgate.New: nil decider"))
 	}
 	in := g.opts.TrustedProxies
 	g.opts.TrustedProxies = make([]netip.Prefix, 0, len(in))
@@ -183,7 +181,7 @@ func (g *Gate) decide(r *http.Request) (check.Decision, netip.Addr, error) {
 	if g.opts.Subject != nil {
 		admin, mobile = g.opts.Subject(r)
 	}
-	d := g.d.Check(check.Request{Addr: client, Admin: admin, Mobile: mobile})
+	d := g.d(check.Request{Addr: client, Admin: admin, Mobile: mobile})
 	if err != nil && d.Allowed && d.Reason != check.ReasonDisabled && d.Reason != check.ReasonExempt {
 		d = check.Decision{Reason: check.ReasonInvalid}
 	}
@@ -236,7 +234,7 @@ func FromContext(ctx context.Context) (check.Decision, netip.Addr, bool) {
 func (g *Gate) ClientAddr(r *http.Request) (netip.Addr, error) {
 	peer, err := parseHost(r.RemoteAddr)
 	if err != nil {
-		return netip.Addr{}, fmt.Errorf("%w: %s", ErrPeer, rangeset.Quote(r.RemoteAddr))
+		return netip.Addr{}, fmt.Errorf("%w: %s", errPeer, rangeset.Quote(r.RemoteAddr))
 	}
 	if !g.trusted(peer) {
 		return peer, nil
@@ -247,7 +245,7 @@ func (g *Gate) ClientAddr(r *http.Request) (netip.Addr, error) {
 		if g.opts.AllTrustedLeftmost {
 			return peer, nil
 		}
-		return netip.Addr{}, fmt.Errorf("%w %s", ErrNoHeader, header)
+		return netip.Addr{}, fmt.Errorf("%w %s", errNoHeader, header)
 	}
 	w := walk{maxHops: g.opts.MaxHops}
 	switch {
@@ -266,7 +264,7 @@ func (g *Gate) ClientAddr(r *http.Request) (netip.Addr, error) {
 	case g.opts.AllTrustedLeftmost:
 		return w.last, nil
 	}
-	return netip.Addr{}, fmt.Errorf("%w (%s)", ErrAllTrusted, header)
+	return netip.Addr{}, fmt.Errorf("%w (%s)", errAllTrusted, header)
 }
 
 func (g *Gate) trusted(a netip.Addr) bool {
@@ -294,7 +292,7 @@ func (w *walk) step(g *Gate, a netip.Addr) (bool, error) {
 		return true, nil
 	}
 	if w.hops++; w.hops > w.maxHops {
-		return true, fmt.Errorf("%w (more than %d)", ErrHops, w.maxHops)
+		return true, fmt.Errorf("%w (more than %d)", errHops, w.maxHops)
 	}
 	w.last = a
 	return false, nil
@@ -314,7 +312,7 @@ func (g *Gate) forwardedFor(lines []string, w *walk) error {
 			}
 			a, err := parseHost(strings.Trim(elem, " \t"))
 			if err != nil {
-				return fmt.Errorf("%w: X-Forwarded-For element %s", ErrHeader, rangeset.Quote(elem))
+				return fmt.Errorf("%w: X-Forwarded-For element %s", errHeader, rangeset.Quote(elem))
 			}
 			if done, err := w.step(g, a); done {
 				return err
@@ -331,11 +329,11 @@ func (g *Gate) forwardedFor(lines []string, w *walk) error {
 func (g *Gate) single(lines []string, w *walk) error {
 	v := strings.Trim(lines[0], " \t")
 	if len(lines) > 1 || strings.IndexByte(v, ',') >= 0 {
-		return fmt.Errorf("%w: several values of %s", ErrHeader, g.header)
+		return fmt.Errorf("%w: several values of %s", errHeader, g.header)
 	}
 	a, err := parseHost(v)
 	if err != nil {
-		return fmt.Errorf("%w: %s %s", ErrHeader, g.header, rangeset.Quote(v))
+		return fmt.Errorf("%w: %s %s", errHeader, g.header, rangeset.Quote(v))
 	}
 	_, err = w.step(g, a)
 	return err

@@ -49,9 +49,14 @@ func allowing(t testing.TB, enabled bool) *check.Snapshot {
 	return s
 }
 
-func newGate(t testing.TB, d httpgate.Decider, opts *httpgate.Options) *httpgate.Gate {
+// decider is what the tests' gates decide with: a snapshot or lax.
+type decider interface {
+	Check(check.Request) check.Decision
+}
+
+func newGate(t testing.TB, d decider, opts *httpgate.Options) *httpgate.Gate {
 	t.Helper()
-	g, err := httpgate.New(d, opts)
+	g, err := httpgate.New(d.Check, opts)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -218,7 +223,8 @@ func TestClientIPHeader(t *testing.T) {
 
 func TestNew(t *testing.T) {
 	t.Parallel()
-	d := allowing(t, true)
+	s := allowing(t, true)
+	d := s.Check
 	pp := func(ss ...string) []netip.Prefix {
 		var out []netip.Prefix
 		for _, s := range ss {
@@ -228,13 +234,13 @@ func TestNew(t *testing.T) {
 	}
 	tests := []struct {
 		name    string
-		d       httpgate.Decider
+		d       func(check.Request) check.Decision
 		opts    *httpgate.Options
 		wantErr string
 	}{
 		{name: "nil options", d: d},
 		{name: "mapped prefix", d: d, opts: &httpgate.Options{TrustedProxies: pp("::ffff:10.0.0.0/104", "::ffff:0:0/96")}},
-		{name: "nil decider", wantErr: "httpgate.New: nil Decider"},
+		{name: "nil decider", wantErr: "httpgate.New: nil decider"},
 		{name: "short mapped prefix", d: d, opts: &httpgate.Options{TrustedProxies: pp("10.0.0.0/8", "::ffff:0:0/95")},
 			wantErr: `httpgate.New: trusted proxy "::ffff:0.0.0.0/95": IPv4-mapped prefix shorter than /96`},
 		{name: "invalid prefix", d: d, opts: &httpgate.Options{TrustedProxies: []netip.Prefix{{}}},
@@ -242,7 +248,7 @@ func TestNew(t *testing.T) {
 		{name: "invalid bits", d: d, opts: &httpgate.Options{TrustedProxies: []netip.Prefix{netip.PrefixFrom(netip.MustParseAddr("10.0.0.1"), 33)}},
 			wantErr: `httpgate.New: trusted proxy "invalid Prefix": invalid prefix`},
 		{name: "every problem at once", opts: &httpgate.Options{TrustedProxies: pp("::ffff:0:0/1"), MaxHops: -1},
-			wantErr: "httpgate.New: nil Decider\nhttpgate.New: trusted proxy \"::ffff:0.0.0.0/1\": IPv4-mapped prefix shorter than /96\nhttpgate.New: negative MaxHops -1"},
+			wantErr: "httpgate.New: nil decider\nhttpgate.New: trusted proxy \"::ffff:0.0.0.0/1\": IPv4-mapped prefix shorter than /96\nhttpgate.New: negative MaxHops -1"},
 		{name: "bad header name", d: d, opts: &httpgate.Options{TrustedProxies: proxies, ClientIPHeader: "X-Real-IP:\n"},
 			wantErr: `httpgate.New: ClientIPHeader "X-Real-IP:\n" is not a header name`},
 		{name: "two headers", d: d, opts: &httpgate.Options{TrustedProxies: proxies, ClientIPHeader: "X-Real-IP", Forwarded: true},
@@ -262,7 +268,7 @@ func TestNew(t *testing.T) {
 	// New copies and canonicalises the prefixes: the caller's slice stays
 	// as written, and a later change to it changes nothing.
 	in := pp("::ffff:10.0.0.0/104")
-	g := newGate(t, d, &httpgate.Options{TrustedProxies: in})
+	g := newGate(t, s, &httpgate.Options{TrustedProxies: in})
 	in[0] = netip.MustParsePrefix("192.0.2.0/24")
 	if got, err := g.ClientAddr(req("10.1.2.3:1", xff("198.51.100.1"))); err != nil || got != netip.MustParseAddr("198.51.100.1") {
 		t.Errorf("after changing the caller's slice: ClientAddr = %v, %v", got, err)

@@ -25,7 +25,7 @@ func ExampleShadow() {
 	defer c.Close()
 	candidate, _ := check.Compile(next, now)
 
-	sh := observe.NewShadow(c, candidate, &observe.ShadowOptions{Samples: 2})
+	sh := observe.NewShadow(c.Check, candidate, &observe.ShadowOptions{Samples: 2})
 	for _, a := range []string{"10.1.200.7", "10.1.2.3", "10.1.130.1", "10.1.200.7", "10.2.0.1"} {
 		d := sh.Check(check.Request{Addr: netip.MustParseAddr(a)})
 		fmt.Println(a, d)
@@ -51,7 +51,7 @@ func ExampleHits() {
 		policy.Rule{ID: "old-branch", Target: rangeset.MustParseRange("203.0.113.0/24"), Action: policy.Allow},
 	)
 	s, _ := check.Compile(p, now)
-	h := observe.NewHits(s, nil)
+	h := observe.NewHits(s.Check, nil)
 	h.Check(check.Request{Addr: netip.MustParseAddr("192.0.2.10"), At: now})
 	h.Check(check.Request{Addr: netip.MustParseAddr("192.0.2.11"), At: now.Add(time.Minute)})
 	h.Check(check.Request{Addr: netip.MustParseAddr("198.51.100.1"), At: now.Add(time.Hour)})

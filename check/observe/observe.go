@@ -15,24 +15,18 @@ import (
 	"github.com/ipgate/ipgate/rangeset"
 )
 
-// Decider decides requests. [*check.Checker] and [*check.Snapshot]
-// implement it, and so do [*Shadow] and [*Hits], so that observers stack.
-type Decider interface {
-	Check(check.Request) check.Decision
-}
-
-// decide is d.Check(r), and the zero Decision, which denies, for a nil d.
-func decide(d Decider, r check.Request) check.Decision {
+// decide is d(r), and the zero Decision, which denies, for a nil d.
+func decide(d func(check.Request) check.Decision, r check.Request) check.Decision {
 	if d == nil {
 		return check.Decision{}
 	}
-	return d.Check(r)
+	return d(r)
 }
 
-// Shadow decides every request with a live Decider and decides it again
+// Shadow decides every request with a live decider and decides it again
 // with a candidate snapshot, counting the requests on which the two
 // decisions differ (in outcome, rule or reason), per pair of decisions,
-// with a sample of their addresses. Only the live Decider decides.
+// with a sample of their addresses. Only the live decider decides.
 //
 // Its cost per request is one candidate [check.Snapshot.Check] beside the
 // live decision. A request decided differently adds a map lookup and an
@@ -43,10 +37,10 @@ func decide(d Decider, r check.Request) check.Decision {
 //
 // A Shadow is safe for concurrent use. It starts no goroutine and needs no
 // closing: to start counting afresh, make a new one. The zero Shadow has
-// no live Decider and no candidate: it denies every request with the zero
+// no live decider and no candidate: it denies every request with the zero
 // Decision and counts nothing.
 type Shadow struct {
-	live      Decider
+	live      func(check.Request) check.Decision
 	candidate *check.Snapshot
 	samples   int
 	changes   sync.Map // [2]check.Decision{live, candidate} -> *change
@@ -85,7 +79,7 @@ type change struct {
 // candidate's differ. A nil live or candidate decides the zero Decision,
 // which denies. A request with a zero At is decided by each at its own
 // reading of now, as [check.Request] says.
-func NewShadow(live Decider, candidate *check.Snapshot, opts *ShadowOptions) *Shadow {
+func NewShadow(live func(check.Request) check.Decision, candidate *check.Snapshot, opts *ShadowOptions) *Shadow {
 	n := 8
 	if opts != nil && opts.Samples != 0 {
 		n = max(opts.Samples, 0)
@@ -177,7 +171,7 @@ func boolCompare(a, b bool) int {
 	return -1
 }
 
-// Hits serves a Decider's decisions and counts, per rule, the requests
+// Hits serves a decider's decisions and counts, per rule, the requests
 // the rule decided, with the latest instant it decided one, for pruning
 // rules nobody hits. Requests decided by no rule (a default, a disabled
 // policy, an exemption, an invalid address) are not counted.
@@ -197,10 +191,10 @@ func boolCompare(a, b bool) int {
 // needs no closing: while requests come, at most one timer is pending,
 // which expires within Resolution (keeping the Hits reachable until then)
 // and runs a function that returns at once; while none come, nothing runs.
-// The zero Hits has no Decider: it denies every request with the zero
+// The zero Hits has no decider: it denies every request with the zero
 // Decision and counts nothing.
 type Hits struct {
-	d          Decider
+	d          func(check.Request) check.Decision
 	now        func() time.Time
 	afterFunc  func(time.Duration, func()) func() bool
 	resolution time.Duration
@@ -242,7 +236,7 @@ type Hit struct {
 
 // NewHits returns a Hits serving d's decisions and counting the rules
 // that made them. A nil d decides the zero Decision, which denies.
-func NewHits(d Decider, opts *HitsOptions) *Hits {
+func NewHits(d func(check.Request) check.Decision, opts *HitsOptions) *Hits {
 	h := &Hits{d: d, now: time.Now, resolution: time.Second,
 		afterFunc: func(d time.Duration, f func()) func() bool { return time.AfterFunc(d, f).Stop }}
 	if opts != nil {

@@ -46,7 +46,7 @@ var (
 func TestShadowConcurrent(t *testing.T) {
 	t.Parallel()
 	live, cand := compile(t, corp, lab16), compile(t, corp, lab17)
-	sh := observe.NewShadow(live, cand, &observe.ShadowOptions{Samples: 3})
+	sh := observe.NewShadow(live.Check, cand, &observe.ShadowOptions{Samples: 3})
 	var want atomic.Int64
 	var wg sync.WaitGroup
 	for g := range 4 {
@@ -104,7 +104,7 @@ func TestShadowSamples(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			sh := observe.NewShadow(live, cand, tt.opts)
+			sh := observe.NewShadow(live.Check, cand, tt.opts)
 			for _, a := range addrs {
 				sh.Check(check.Request{Addr: a})
 			}
@@ -115,7 +115,7 @@ func TestShadowSamples(t *testing.T) {
 		})
 	}
 	t.Run("default", func(t *testing.T) {
-		sh := observe.NewShadow(live, cand, nil)
+		sh := observe.NewShadow(live.Check, cand, nil)
 		for c := range 20 {
 			sh.Check(check.Request{Addr: addrIn(128 + byte(c))})
 		}
@@ -131,7 +131,7 @@ func TestShadowChangesSorted(t *testing.T) {
 		rule("c", "203.0.113.0/24", policy.Allow))
 	cand := compile(t, rule("a", "192.0.2.0/24", policy.Deny), rule("b", "198.51.100.0/24", policy.Deny),
 		rule("x", "203.0.113.0/24", policy.Allow))
-	sh := observe.NewShadow(live, cand, &observe.ShadowOptions{Samples: -1})
+	sh := observe.NewShadow(live.Check, cand, &observe.ShadowOptions{Samples: -1})
 	for _, a := range []string{"203.0.113.1", "198.51.100.1", "192.0.2.1", "203.0.113.1", "198.51.100.1",
 		"192.0.2.1", "198.51.100.1", "203.0.113.1", "198.51.100.1", "192.0.2.1", "198.51.100.1"} {
 		sh.Check(check.Request{Addr: netip.MustParseAddr(a)})
@@ -152,7 +152,7 @@ func TestShadowChangesSorted(t *testing.T) {
 
 func TestShadowCopies(t *testing.T) {
 	t.Parallel()
-	sh := observe.NewShadow(compile(t, corp, lab16), compile(t, corp, lab17), nil)
+	sh := observe.NewShadow(compile(t, corp, lab16).Check, compile(t, corp, lab17), nil)
 	sh.Check(check.Request{Addr: addrIn(200)})
 	got := sh.Changes()
 	got[0].Sample[0] = netip.IPv6Unspecified()
@@ -170,7 +170,7 @@ func TestShadowNil(t *testing.T) {
 		t.Errorf("zero Shadow: Check = %v, Changes = %v; want the zero Decision and none", d, zero.Changes())
 	}
 	live := compile(t, corp)
-	sh := observe.NewShadow(live, nil, nil) // a nil candidate denies with the zero Decision
+	sh := observe.NewShadow(live.Check, nil, nil) // a nil candidate denies with the zero Decision
 	if d := sh.Check(req); d != allow {
 		t.Errorf("Check = %v, want the live %v", d, allow)
 	}
@@ -183,7 +183,7 @@ func TestShadowNil(t *testing.T) {
 func TestHits(t *testing.T) {
 	t.Parallel()
 	s := compile(t, corp, lab16)
-	h := observe.NewHits(s, &observe.HitsOptions{Now: func() time.Time { return t0 }})
+	h := observe.NewHits(s.Check, &observe.HitsOptions{Now: func() time.Time { return t0 }})
 	for i := range 30 {
 		h.Check(check.Request{Addr: netip.AddrFrom4([4]byte{10, byte(i % 3), 0, 1})})
 	}
@@ -257,7 +257,7 @@ func (c *fakeClock) state() (reads, pending int) {
 func TestHitsClock(t *testing.T) {
 	t.Parallel()
 	clk := &fakeClock{now: t0}
-	h := observe.NewHits(compile(t, corp), &observe.HitsOptions{Now: clk.Now, AfterFunc: clk.AfterFunc,
+	h := observe.NewHits(compile(t, corp).Check, &observe.HitsOptions{Now: clk.Now, AfterFunc: clk.AfterFunc,
 		Resolution: 10 * time.Second})
 	hit := func() time.Time {
 		t.Helper()
@@ -310,7 +310,7 @@ func TestHitsStaleReading(t *testing.T) {
 		}
 		return t0.Add(10 * time.Second)
 	}
-	h := observe.NewHits(compile(t, corp, lab16), &observe.HitsOptions{Now: now, Resolution: time.Minute,
+	h := observe.NewHits(compile(t, corp, lab16).Check, &observe.HitsOptions{Now: now, Resolution: time.Minute,
 		AfterFunc: func(time.Duration, func()) func() bool { return func() bool { return true } }})
 	outsideLab := netip.MustParseAddr("10.2.0.1")
 	done := make(chan struct{})
@@ -338,7 +338,7 @@ func TestHitsConcurrent(t *testing.T) {
 	for i := range nrules {
 		rules = append(rules, rule(fmt.Sprint("r", i), fmt.Sprintf("10.%d.%d.0/24", i/256, i%256), policy.Allow))
 	}
-	h := observe.NewHits(compile(t, rules...), &observe.HitsOptions{Resolution: time.Millisecond})
+	h := observe.NewHits(compile(t, rules...).Check, &observe.HitsOptions{Resolution: time.Millisecond})
 	var wg sync.WaitGroup
 	for g := range workers {
 		wg.Add(1)
@@ -381,8 +381,8 @@ func TestHitsConcurrent(t *testing.T) {
 func TestNoGoroutine(t *testing.T) { // not parallel: it counts goroutines
 	s := compile(t, corp)
 	before := runtime.NumGoroutine()
-	h := observe.NewHits(s, nil)
-	sh := observe.NewShadow(h, s, nil)
+	h := observe.NewHits(s.Check, nil)
+	sh := observe.NewShadow(h.Check, s, nil)
 	for range 100 {
 		sh.Check(check.Request{Addr: addrIn(1)})
 	}
@@ -400,10 +400,6 @@ func TestNoGoroutine(t *testing.T) { // not parallel: it counts goroutines
 		t.Errorf("Hits() = %+v, want corp hit 100 times", got)
 	}
 }
-
-type decider func(check.Request) check.Decision
-
-func (f decider) Check(r check.Request) check.Decision { return f(r) }
 
 // BenchmarkHits states the cost of Hits (and of Shadow, with a candidate
 // that flips 1% of the rules) beside a bare Snapshot.Check on the same
@@ -437,16 +433,16 @@ func BenchmarkHits(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	hits, shadow := observe.NewHits(s, nil), observe.NewShadow(s, cand, nil)
+	hits, shadow := observe.NewHits(s.Check, nil), observe.NewShadow(s.Check, cand, nil)
 	// hits+now reads the clock on every hit besides: what stamping each hit
 	// with its own reading would cost.
-	hitsNow := observe.NewHits(decider(func(r check.Request) check.Decision {
+	hitsNow := observe.NewHits(func(r check.Request) check.Decision {
 		d := s.Check(r)
 		if d.Rule != "" {
 			_ = time.Now()
 		}
 		return d
-	}), nil)
+	}, nil)
 	for range 4 { // the rule ids and changes are seen before timing
 		for _, r := range reqs {
 			hits.Check(r)
@@ -484,9 +480,9 @@ func BenchmarkHits(b *testing.B) {
 // rule or a change has been seen.
 func TestNoAllocs(t *testing.T) {
 	live, cand := compile(t, corp, lab16), compile(t, corp, lab17)
-	sh := observe.NewShadow(live, cand, &observe.ShadowOptions{Samples: 1})
+	sh := observe.NewShadow(live.Check, cand, &observe.ShadowOptions{Samples: 1})
 	clk := &fakeClock{now: t0}
-	h := observe.NewHits(sh, &observe.HitsOptions{Now: clk.Now, AfterFunc: clk.AfterFunc})
+	h := observe.NewHits(sh.Check, &observe.HitsOptions{Now: clk.Now, AfterFunc: clk.AfterFunc})
 	changed, alike := check.Request{Addr: addrIn(200)}, check.Request{Addr: addrIn(2)}
 	h.Check(changed)
 	h.Check(alike)

@@ -180,7 +180,7 @@ func (s *server) login(w http.ResponseWriter, r *http.Request, c who) {
 	if !ok {
 		return
 	}
-	g, err := httpgate.New(f, &httpgate.Options{
+	g, err := httpgate.New(f.Check, &httpgate.Options{
 		Subject: func(r *http.Request) (bool, bool) { return false, r.Header.Get("X-Comm100-Mobile") == "true" },
 		Deny: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			fail(w, http.StatusForbidden, "login from this IP address is not allowed")

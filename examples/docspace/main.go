@@ -82,7 +82,7 @@ func newServer(ctx context.Context, cfg *seed.Config) (http.Handler, func(), err
 		followers.Close()
 		return nil, nil, err
 	}
-	guard, err := httpgate.New(c, &httpgate.Options{
+	guard, err := httpgate.New(c.Check, &httpgate.Options{
 		Subject: func(r *http.Request) (bool, bool) { return principal(r).Admin, false },
 		Deny: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			reply(w, http.StatusForbidden, nil, "Access denied: your IP address is restricted")

@@ -225,7 +225,7 @@ func newServer(ctx context.Context, cfg config, logger *slog.Logger) (http.Handl
 	if err != nil {
 		return nil, nil, err
 	}
-	h, err := handler(f, cfg, logger)
+	h, err := handler(f.Check, cfg, logger)
 	if err != nil {
 		f.Close()
 		return nil, nil, err
@@ -243,7 +243,7 @@ const (
 
 // handler answers every request with d's decision on the client that the
 // trusted proxies name: 200 or 403, and the decision in headers.
-func handler(d httpgate.Decider, cfg config, logger *slog.Logger) (http.Handler, error) {
+func handler(d func(check.Request) check.Decision, cfg config, logger *slog.Logger) (http.Handler, error) {
 	gate, err := httpgate.New(d, &httpgate.Options{
 		TrustedProxies: cfg.trust,
 		ClientIPHeader: cfg.header,

@@ -78,7 +78,7 @@ func TestHandler(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var logs bytes.Buffer
-			h, err := handler(s, tt.cfg, slog.New(slog.NewTextHandler(&logs, nil)))
+			h, err := handler(s.Check, tt.cfg, slog.New(slog.NewTextHandler(&logs, nil)))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -146,7 +146,7 @@ func TestSubjectHeaders(t *testing.T) {
 		{"admin from a trusted peer given mapped", "127.0.0.2:1", map[string][]string{"X-Admin": {"1"}}, 200, "rule"},
 	} {
 		var logs bytes.Buffer
-		h, err := handler(s, cfg, slog.New(slog.NewTextHandler(&logs, nil)))
+		h, err := handler(s.Check, cfg, slog.New(slog.NewTextHandler(&logs, nil)))
 		if err != nil {
 			t.Fatal(err)
 		}

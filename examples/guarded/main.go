@@ -57,7 +57,7 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	h, err := handler(c, proxies, slog.New(slog.NewTextHandler(os.Stderr, nil)))
+	h, err := handler(c.Check, proxies, slog.New(slog.NewTextHandler(os.Stderr, nil)))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -75,7 +75,7 @@ func main() {
 }
 
 // handler serves /private to the clients d allows and / to everyone.
-func handler(d httpgate.Decider, proxies []netip.Prefix, logger *slog.Logger) (http.Handler, error) {
+func handler(d func(check.Request) check.Decision, proxies []netip.Prefix, logger *slog.Logger) (http.Handler, error) {
 	gate, err := httpgate.New(d, &httpgate.Options{
 		TrustedProxies: proxies,
 		OnDecision: func(r *http.Request, d check.Decision, client netip.Addr, err error) {

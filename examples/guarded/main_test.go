@@ -55,7 +55,7 @@ func TestHandler(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := handler(snap, proxies, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	h, err := handler(snap.Check, proxies, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -124,7 +124,7 @@ func newServer(ctx context.Context, cfg *seed.Config, newID func() string) (*ser
 		followers.Close()
 		return nil, err
 	}
-	g, err := httpgate.New(c, nil)
+	g, err := httpgate.New(c.Check, nil)
 	if err != nil {
 		followers.Close()
 		return nil, err

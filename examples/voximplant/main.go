@@ -98,7 +98,7 @@ func newServer(cfg *seed.Config) *server {
 		if !ok {
 			return
 		}
-		g, err := httpgate.New(f, nil)
+		g, err := httpgate.New(f.Check, nil)
 		if err != nil {
 			fail(w, http.StatusInternalServerError, 500, "the authorized IPs cannot be checked")
 			return

@@ -25,7 +25,7 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
-	gate, err := httpgate.New(snap, &httpgate.Options{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.1/32")}})
+	gate, err := httpgate.New(snap.Check, &httpgate.Options{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.1/32")}})
 	if err != nil {
 		panic(err)
 	}

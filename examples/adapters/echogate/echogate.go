@@ -17,7 +17,7 @@
 // The gate's Options.Deny is not used (only Gate.Handler answers with
 // it); its Options.OnDecision sees every decision, as it does for
 // Gate.Check. To log or count decisions, set OnDecision (sloggate's
-// Logger.OnDecision) or wrap the gate's Decider with package sloggate or
+// Logger.OnDecision) or wrap the gate's decider with package sloggate or
 // promgate, not both: each decision would be counted twice.
 package echogate
 

@@ -75,7 +75,7 @@ func TestErrorHandler(t *testing.T) {
 		}
 		d, _ := echogate.Decision(c)
 		mu.Lock()
-		got = append(got, seen{he.Code, he.Internal.Error(), errors.Is(err, httpgate.ErrNoHeader), d})
+		got = append(got, seen{he.Code, he.Internal.Error(), gatetest.Wraps(err, "httpgate: trusted proxy sent no header"), d})
 		mu.Unlock()
 		c.String(he.Code, "go away")
 	}

@@ -1,7 +1,6 @@
 package gingate_test
 
 import (
-	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -62,7 +61,7 @@ func TestEngine(t *testing.T) {
 	// wrap the gate's.
 	var invalid int
 	for _, err := range errs() {
-		if errors.Is(err, httpgate.ErrNoHeader) || errors.Is(err, httpgate.ErrHeader) {
+		if gatetest.Wraps(err, "httpgate: trusted proxy sent no header") || gatetest.Wraps(err, "httpgate: unusable forwarding header") {
 			invalid++
 		}
 	}

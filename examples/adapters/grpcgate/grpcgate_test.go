@@ -161,7 +161,7 @@ func TestDisabled(t *testing.T) {
 // TestForwarded reads the RFC 7239 forwarded metadata from a gate that
 // asks for it.
 func TestForwarded(t *testing.T) {
-	g, err := httpgate.New(gatetest.Snapshot(t), &httpgate.Options{
+	g, err := httpgate.New(gatetest.Snapshot(t).Check, &httpgate.Options{
 		TrustedProxies: []netip.Prefix{netip.MustParsePrefix(gatetest.Proxy + "/32")},
 		Forwarded:      true,
 	})
@@ -187,7 +187,7 @@ func TestRequest(t *testing.T) {
 		mu  sync.Mutex
 		got []*http.Request
 	)
-	g, err := httpgate.New(gatetest.Snapshot(t), &httpgate.Options{
+	g, err := httpgate.New(gatetest.Snapshot(t).Check, &httpgate.Options{
 		TrustedProxies: []netip.Prefix{netip.MustParsePrefix(gatetest.Proxy + "/32")},
 		Subject: func(r *http.Request) (bool, bool) {
 			mu.Lock()

@@ -40,9 +40,9 @@ func Example() {
 	defer f.Close()
 
 	// Decisions flow follower -> hits -> collector -> gate.
-	hits := observe.NewHits(f, nil)
-	metrics := promgate.New(hits, &promgate.Options{Hits: hits, Follower: f})
-	gate, err := httpgate.New(metrics, nil)
+	hits := observe.NewHits(f.Check, nil)
+	metrics := promgate.New(hits.Check, &promgate.Options{Hits: hits, Follower: f})
+	gate, err := httpgate.New(metrics.Check, nil)
 	if err != nil {
 		panic(err)
 	}

@@ -1,9 +1,9 @@
 // Package promgate exports ipgate's decisions and state as Prometheus
 // metrics.
 //
-// A [Collector] is a Decider that wraps another, as the observers of
-// package observe do, and a prometheus.Collector. Its Check counts each
-// decision by outcome and reason in atomic counters, with no labels to
+// A [Collector] wraps a decider (a snapshot's, checker's or follower's
+// Check method), as the observers of package observe do, and is a
+// prometheus.Collector. Its Check counts each decision by outcome and reason in atomic counters, with no labels to
 // build and nothing to allocate; everything else is read when the
 // collector is scraped:
 //
@@ -38,7 +38,6 @@ import (
 
 	"github.com/ipgate/ipgate/check"
 	"github.com/ipgate/ipgate/check/follow"
-	"github.com/ipgate/ipgate/check/httpgate"
 	"github.com/ipgate/ipgate/check/observe"
 	"github.com/ipgate/ipgate/rangeset"
 )
@@ -59,15 +58,15 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Collector counts the decisions of a Decider and collects them, with the
+// Collector counts the decisions of a decider and collects them, with the
 // rule hits and follower state of its [Options], as Prometheus metrics.
 // It is safe for concurrent use. Check adds an atomic increment to the
 // wrapped decision and does not allocate.
 //
-// The zero Collector has no Decider and no metrics: it denies every
+// The zero Collector has no decider and no metrics: it denies every
 // request with the zero Decision and collects nothing. Make one with [New].
 type Collector struct {
-	d        httpgate.Decider
+	d        func(check.Request) check.Decision
 	hits     *observe.Hits
 	follower interface{ Status() follow.Status }
 	now      func() time.Time
@@ -93,7 +92,7 @@ var possible = [...]struct {
 // New returns a Collector serving d's decisions and counting them. A nil d
 // decides the zero Decision, which denies: a collector used only for rule
 // hits or a follower needs none, and its Check is not called.
-func New(d httpgate.Decider, opts *Options) *Collector {
+func New(d func(check.Request) check.Decision, opts *Options) *Collector {
 	var o Options
 	if opts != nil {
 		o = *opts
@@ -128,7 +127,7 @@ func (c *Collector) Check(r check.Request) check.Decision {
 	if c.d == nil {
 		return check.Decision{}
 	}
-	d := c.d.Check(r)
+	d := c.d(r)
 	i := 0
 	if d.Allowed {
 		i = 1

@@ -50,7 +50,7 @@ const decisionsHead = `
 `
 
 func TestDecisions(t *testing.T) {
-	c := promgate.New(compile(t, office()), nil)
+	c := promgate.New(compile(t, office()).Check, nil)
 	want := decisionsHead + `
 ipgate_decisions_total{allowed="false",reason="default"} 0
 ipgate_decisions_total{allowed="false",reason="invalid"} 0
@@ -91,7 +91,7 @@ func (d decider) Check(check.Request) check.Decision { return check.Decision(d) 
 // TestOddReasons counts decisions no policy makes, such as the zero
 // Decision of a zero Checker: they get series of their own.
 func TestOddReasons(t *testing.T) {
-	c := promgate.New(decider{}, nil)
+	c := promgate.New(decider{}.Check, nil)
 	c.Check(check.Request{})
 	c.Check(check.Request{})
 	const want = `ipgate_decisions_total{allowed="false",reason="Reason(0)"} 2`
@@ -112,8 +112,8 @@ ipgate_decisions_total{allowed="true",reason="rule"} 0
 
 func TestHits(t *testing.T) {
 	now := t0.Add(1500 * time.Millisecond)
-	hits := observe.NewHits(compile(t, office()), &observe.HitsOptions{Now: func() time.Time { return now }})
-	c := promgate.New(hits, &promgate.Options{Hits: hits})
+	hits := observe.NewHits(compile(t, office()).Check, &observe.HitsOptions{Now: func() time.Time { return now }})
+	c := promgate.New(hits.Check, &promgate.Options{Hits: hits})
 	for _, a := range []string{"198.51.100.1", "198.51.100.2", "198.51.100.200", "203.0.113.1"} {
 		c.Check(addr(a))
 	}
@@ -148,8 +148,8 @@ func (d fixed) Check(check.Request) check.Decision { return check.Decision(d) }
 // decider of the caller's own may answer with one.
 func TestHitsInvalidUTF8(t *testing.T) {
 	d := fixed{Allowed: true, Rule: "bad\xff", Reason: check.ReasonRule}
-	hits := observe.NewHits(d, &observe.HitsOptions{Now: func() time.Time { return t0 }})
-	c := promgate.New(hits, &promgate.Options{Hits: hits})
+	hits := observe.NewHits(d.Check, &observe.HitsOptions{Now: func() time.Time { return t0 }})
+	c := promgate.New(hits.Check, &promgate.Options{Hits: hits})
 	c.Check(addr("198.51.100.1"))
 	const want = `
 # HELP ipgate_rule_hits_total Requests decided by each rule.
@@ -199,7 +199,7 @@ func TestFollower(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	c := promgate.New(f, &promgate.Options{Follower: f, Now: func() time.Time { return time.Unix(0, cnow.Load()) }})
+	c := promgate.New(f.Check, &promgate.Options{Follower: f, Now: func() time.Time { return time.Unix(0, cnow.Load()) }})
 	want := func(rev store.Revision, failing, stale, age string) string {
 		return `
 # HELP ipgate_follower_error 1 while following the store fails, else 0.
@@ -260,8 +260,8 @@ ipgate_follower_stale_seconds ` + stale + `
 // registry, under another namespace.
 func TestConstLabels(t *testing.T) {
 	reg := prometheus.NewPedanticRegistry()
-	a := promgate.New(compile(t, office()), &promgate.Options{Namespace: "gate", ConstLabels: prometheus.Labels{"policy": "a"}})
-	b := promgate.New(compile(t, office()), &promgate.Options{Namespace: "gate", ConstLabels: prometheus.Labels{"policy": "b"}})
+	a := promgate.New(compile(t, office()).Check, &promgate.Options{Namespace: "gate", ConstLabels: prometheus.Labels{"policy": "a"}})
+	b := promgate.New(compile(t, office()).Check, &promgate.Options{Namespace: "gate", ConstLabels: prometheus.Labels{"policy": "b"}})
 	reg.MustRegister(a, b)
 	a.Check(addr("198.51.100.1"))
 	b.Check(addr("203.0.113.1"))
@@ -287,7 +287,7 @@ func TestConstLabels(t *testing.T) {
 }
 
 func TestNoAllocs(t *testing.T) {
-	c := promgate.New(compile(t, office()), nil)
+	c := promgate.New(compile(t, office()).Check, nil)
 	r := addr("198.51.100.1")
 	if n := testing.AllocsPerRun(1000, func() { c.Check(r) }); n != 0 {
 		t.Errorf("Check allocates %v times, want 0", n)

@@ -30,7 +30,7 @@ func Example() {
 		}
 		return a
 	}}))
-	d := sloggate.New(snap, logger, &sloggate.Options{PerSecond: 1, Burst: 2, Now: func() time.Time { return now }})
+	d := sloggate.New(snap.Check, logger, &sloggate.Options{PerSecond: 1, Burst: 2, Now: func() time.Time { return now }})
 
 	for _, a := range []string{"198.51.100.7", "203.0.113.1", "203.0.113.2", "203.0.113.3", "203.0.113.4"} {
 		d.Check(check.Request{Addr: netip.MustParseAddr(a)})

@@ -1,8 +1,9 @@
 // Package sloggate logs denied requests to a [*slog.Logger], sampled so
 // that a flood of denials cannot flood the log.
 //
-// A [Logger] is a Decider that wraps another, as the observers of package
-// observe do, so it fits under any guard: an HTTP gate, the framework
+// A [Logger] wraps a decider (a snapshot's, checker's or follower's
+// Check method), as the observers of package observe do, and has a Check
+// method itself, so it fits under any guard: an HTTP gate, the framework
 // adapters, the gRPC interceptors. It returns the wrapped decision
 // unchanged and logs the denials, at most Options.PerSecond a second on
 // average with bursts of Options.Burst, by a token bucket kept in one
@@ -29,7 +30,6 @@ import (
 	"time"
 
 	"github.com/ipgate/ipgate/check"
-	"github.com/ipgate/ipgate/check/httpgate"
 )
 
 // Options configure a [Logger]. A nil *Options, and a zero field, mean the
@@ -47,15 +47,15 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Logger logs the denials of a Decider, sampled. It is safe for concurrent
+// Logger logs the denials of a decider, sampled. It is safe for concurrent
 // use. Its cost on an allowed request is nothing beyond the wrapped
 // decision; on a denied one, a check that the logger is enabled, a clock
 // reading and an atomic compare-and-swap, and the record when one is made.
 //
-// The zero Logger has no Decider and no logger: it denies every request
+// The zero Logger has no decider and no logger: it denies every request
 // with the zero Decision and logs nothing.
 type Logger struct {
-	d          httpgate.Decider
+	d          func(check.Request) check.Decision
 	l          *slog.Logger
 	level      slog.Level
 	now        func() time.Time
@@ -69,7 +69,7 @@ type Logger struct {
 // New returns a Logger serving d's decisions and logging its denials to l.
 // A nil d decides the zero Decision, which denies; a Logger used only as
 // an OnDecision hook needs none. A nil l means slog.Default().
-func New(d httpgate.Decider, l *slog.Logger, opts *Options) *Logger {
+func New(d func(check.Request) check.Decision, l *slog.Logger, opts *Options) *Logger {
 	x := &Logger{d: d, l: l, now: time.Now}
 	if x.l == nil {
 		x.l = slog.Default()
@@ -100,7 +100,7 @@ func (x *Logger) Check(r check.Request) check.Decision {
 	if x.d == nil {
 		return check.Decision{}
 	}
-	d := x.d.Check(r)
+	d := x.d(r)
 	if !d.Allowed && x.l != nil {
 		x.log(d, r.Addr, r.Admin, r.Mobile, "", nil)
 	}

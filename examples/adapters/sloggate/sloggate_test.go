@@ -80,7 +80,7 @@ func snapshot(t *testing.T) *check.Snapshot {
 
 func TestCheck(t *testing.T) {
 	l, buf := textLogger(nil)
-	x := sloggate.New(snapshot(t), l, nil)
+	x := sloggate.New(snapshot(t).Check, l, nil)
 	for _, tt := range []struct {
 		req  check.Request
 		want check.Decision
@@ -110,7 +110,7 @@ func TestCheck(t *testing.T) {
 func TestSampling(t *testing.T) {
 	l, buf := textLogger(nil)
 	c := new(clock)
-	x := sloggate.New(decider{Reason: check.ReasonDefault}, l, &sloggate.Options{PerSecond: 2, Burst: 3, Now: c.now})
+	x := sloggate.New(decider{Reason: check.ReasonDefault}.Check, l, &sloggate.Options{PerSecond: 2, Burst: 3, Now: c.now})
 	deny := func(n int) {
 		for range n {
 			x.Check(check.Request{Addr: netip.MustParseAddr("192.0.2.1")})
@@ -141,7 +141,7 @@ func TestSampling(t *testing.T) {
 func TestSlowRate(t *testing.T) {
 	l, buf := textLogger(nil)
 	c := new(clock)
-	x := sloggate.New(decider{Reason: check.ReasonDefault}, l, &sloggate.Options{PerSecond: 0.1, Now: c.now})
+	x := sloggate.New(decider{Reason: check.ReasonDefault}.Check, l, &sloggate.Options{PerSecond: 0.1, Now: c.now})
 	var logged int
 	for range 100 { // 100 s, a denial each second
 		x.Check(check.Request{})
@@ -159,7 +159,7 @@ func TestDisabled(t *testing.T) {
 	var level slog.LevelVar
 	level.Set(slog.LevelWarn)
 	l, buf := textLogger(&level)
-	x := sloggate.New(decider{Reason: check.ReasonDefault}, l, &sloggate.Options{Burst: 1, Now: new(clock).now})
+	x := sloggate.New(decider{Reason: check.ReasonDefault}.Check, l, &sloggate.Options{Burst: 1, Now: new(clock).now})
 	for range 5 {
 		x.Check(check.Request{})
 	}
@@ -178,7 +178,7 @@ func TestDisabled(t *testing.T) {
 func TestConcurrent(t *testing.T) {
 	l, buf := textLogger(nil)
 	c := new(clock)
-	x := sloggate.New(decider{Reason: check.ReasonDefault}, l, &sloggate.Options{PerSecond: 1, Burst: 5, Now: c.now})
+	x := sloggate.New(decider{Reason: check.ReasonDefault}.Check, l, &sloggate.Options{PerSecond: 1, Burst: 5, Now: c.now})
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Add(1)
@@ -205,7 +205,7 @@ func TestConcurrent(t *testing.T) {
 func TestOnDecision(t *testing.T) {
 	l, buf := textLogger(nil)
 	x := sloggate.New(nil, l, nil)
-	g, err := httpgate.New(snapshot(t), &httpgate.Options{
+	g, err := httpgate.New(snapshot(t).Check, &httpgate.Options{
 		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")},
 		OnDecision:     x.OnDecision,
 	})
@@ -226,12 +226,12 @@ func TestOnDecision(t *testing.T) {
 	if got := buf.lines(); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("logged\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	// Its Check has no Decider: it denies, and has no decision to log.
+	// Its Check has no decider: it denies, and has no decision to log.
 	if d := x.Check(check.Request{Addr: netip.MustParseAddr("198.51.100.1")}); d != (check.Decision{}) {
-		t.Errorf("Check without a Decider = %v, want the zero Decision", d)
+		t.Errorf("Check without a decider = %v, want the zero Decision", d)
 	}
 	if got := buf.lines(); got != nil {
-		t.Errorf("Check without a Decider logged %q", got)
+		t.Errorf("Check without a decider logged %q", got)
 	}
 }
 

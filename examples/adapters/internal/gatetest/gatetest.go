@@ -4,6 +4,7 @@
 package gatetest
 
 import (
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -57,9 +58,11 @@ func Disabled(t testing.TB) *check.Snapshot {
 }
 
 // Gate returns a gate deciding with d that trusts [Proxy] alone.
-func Gate(t testing.TB, d httpgate.Decider) *httpgate.Gate {
+func Gate(t testing.TB, d interface {
+	Check(check.Request) check.Decision
+}) *httpgate.Gate {
 	t.Helper()
-	g, err := httpgate.New(d, &httpgate.Options{TrustedProxies: []netip.Prefix{netip.PrefixFrom(netip.MustParseAddr(Proxy), 32)}})
+	g, err := httpgate.New(d.Check, &httpgate.Options{TrustedProxies: []netip.Prefix{netip.PrefixFrom(netip.MustParseAddr(Proxy), 32)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,4 +171,16 @@ func RunDisabled(t *testing.T, url string) {
 			t.Errorf("disabled policy, from %s: got %d %q, want 200 %q", peer, resp.StatusCode, body, want)
 		}
 	}
+}
+
+// Wraps reports whether an error that err wraps, not err itself, has a
+// text that starts with prefix: whether an adapter passed on the gate's
+// error, whose kinds httpgate does not export, rather than only its text.
+func Wraps(err error, prefix string) bool {
+	for e := errors.Unwrap(err); e != nil; e = errors.Unwrap(e) {
+		if strings.HasPrefix(e.Error(), prefix) {
+			return true
+		}
+	}
+	return false
 }
