@@ -15,34 +15,32 @@ import (
 	"github.com/ipgate/ipgate/rangeset"
 )
 
-// Kind names a kind of warning.
-type Kind string
-
-// The warnings. None makes a policy invalid.
+// The kinds of warning, as [Warning.Kind] gives them.
 const (
-	// NeverWins: for no subject, address or instant does the rule win:
-	// narrower or equal rules decide wherever it applies.
-	NeverWins Kind = "never-wins"
-	// Duplicate: another rule has the same target, action, subjects and expiry.
-	Duplicate Kind = "duplicate"
-	// Covered: a broader rule with the same action, for at least the same
-	// subjects and as long, contains the rule's target, and no rule of the
-	// other action lies between them. The warning names the narrowest such
-	// rule (then the smallest id).
-	Covered Kind = "covered"
-	// BroadAllow: an allow rule wider than [Options] allow.
-	BroadAllow Kind = "broad-allow"
-	// Expired: the rule has expired at the instant linted.
-	Expired Kind = "expired"
-	// FragileAllowlist: the default action is auto and the allowlist rests
-	// on few allow rules: deleting them turns it into allow-all.
-	FragileAllowlist Kind = "fragile-allowlist"
+	kindNeverWins        = "never-wins"
+	kindDuplicate        = "duplicate"
+	kindCovered          = "covered"
+	kindBroadAllow       = "broad-allow"
+	kindExpired          = "expired"
+	kindFragileAllowlist = "fragile-allowlist"
 )
 
 // Warning is one finding of [Policy].
 type Warning struct {
-	// Kind is what was found.
-	Kind Kind
+	// Kind is what was found, one of these (none makes a policy invalid):
+	//   - "never-wins": for no subject, address or instant does the rule
+	//     win: narrower or equal rules decide wherever it applies.
+	//   - "duplicate": another rule has the same target, action, subjects
+	//     and expiry.
+	//   - "covered": a broader rule with the same action, for at least the
+	//     same subjects and as long, contains the rule's target, and no
+	//     rule of the other action lies between them. The warning names the
+	//     narrowest such rule (then the smallest id).
+	//   - "broad-allow": an allow rule wider than [Options] allow.
+	//   - "expired": the rule has expired at the instant linted.
+	//   - "fragile-allowlist": the default action is auto and the allowlist
+	//     rests on few allow rules: deleting them turns it into allow-all.
+	Kind string
 	// Rules are the ids of the rules it is about, the rule warned about first.
 	Rules []string
 	// Message says it in a sentence, rule ids quoted with [rangeset.Quote].
@@ -50,7 +48,7 @@ type Warning struct {
 }
 
 // String returns "kind: message".
-func (w Warning) String() string { return string(w.Kind) + ": " + w.Message }
+func (w Warning) String() string { return w.Kind + ": " + w.Message }
 
 // Options configure [Policy]. A nil *Options means the defaults.
 type Options struct {
@@ -85,7 +83,7 @@ func Policy(p policy.Policy, t0 time.Time, opts *Options) ([]Warning, error) {
 	}
 	l := newLinter(s, p.Rules, t0)
 	var ws []Warning
-	warn := func(k Kind, ids []string, msg string) {
+	warn := func(k string, ids []string, msg string) {
 		ws = append(ws, Warning{Kind: k, Rules: ids, Message: msg})
 	}
 	maxSize := [2]rangeset.Size{
@@ -105,7 +103,7 @@ func Policy(p policy.Policy, t0 time.Time, opts *Options) ([]Warning, error) {
 		q := rangeset.Quote(r.ID)
 		exp := expiry(r)
 		if !t0.Before(exp) {
-			warn(Expired, []string{r.ID}, "rule "+q+" expired at "+exp.Format(time.RFC3339))
+			warn(kindExpired, []string{r.ID}, "rule "+q+" expired at "+exp.Format(time.RFC3339))
 		}
 		fam := 0
 		if r.Target.Is6() {
@@ -114,22 +112,22 @@ func Policy(p policy.Policy, t0 time.Time, opts *Options) ([]Warning, error) {
 		if r.Action == policy.Allow {
 			allows = append(allows, r.ID)
 			if r.Target.Size().Compare(maxSize[fam]) > 0 {
-				warn(BroadAllow, []string{r.ID}, "rule "+q+" allows "+r.Target.String()+", wider than /"+strconv.Itoa([]int{o.MaxAllow4, o.MaxAllow6}[fam]))
+				warn(kindBroadAllow, []string{r.ID}, "rule "+q+" allows "+r.Target.String()+", wider than /"+strconv.Itoa([]int{o.MaxAllow4, o.MaxAllow6}[fam]))
 			}
 		}
 		k := key{r.Target, r.Action, r.AdminOnly, exp.UTC()}
 		if first, ok := seen[k]; ok {
-			warn(Duplicate, []string{r.ID, first}, "rule "+q+" duplicates rule "+rangeset.Quote(first))
+			warn(kindDuplicate, []string{r.ID, first}, "rule "+q+" duplicates rule "+rangeset.Quote(first))
 		} else {
 			seen[k] = r.ID
 		}
 		if out := covered[i]; out != "" {
-			warn(Covered, []string{r.ID, out}, "rule "+q+" is covered by the broader rule "+rangeset.Quote(out)+" of the same action, with no rule of the other action between them")
+			warn(kindCovered, []string{r.ID, out}, "rule "+q+" is covered by the broader rule "+rangeset.Quote(out)+" of the same action, with no rule of the other action between them")
 		}
 	}
 	for i, r := range p.Rules {
 		if !r.Expired(t0) && !l.everWins(i) {
-			warn(NeverWins, []string{r.ID}, "rule "+rangeset.Quote(r.ID)+" never wins: narrower or equal rules decide every address it holds, for every subject it binds")
+			warn(kindNeverWins, []string{r.ID}, "rule "+rangeset.Quote(r.ID)+" never wins: narrower or equal rules decide every address it holds, for every subject it binds")
 		}
 	}
 	if p.Settings.DefaultAction == policy.DefaultAuto && len(allows) > 0 && len(allows) <= 2 {
@@ -137,7 +135,7 @@ func Policy(p policy.Policy, t0 time.Time, opts *Options) ([]Warning, error) {
 		for i, id := range allows {
 			quoted[i] = rangeset.Quote(id)
 		}
-		warn(FragileAllowlist, allows, "the allowlist rests on "+strconv.Itoa(len(allows))+" allow rule(s) ["+strings.Join(quoted, " ")+
+		warn(kindFragileAllowlist, allows, "the allowlist rests on "+strconv.Itoa(len(allows))+" allow rule(s) ["+strings.Join(quoted, " ")+
 			"] under defaultAction auto: deleting them allows every address; set defaultAction to deny to pin it")
 	}
 	return ws, nil
