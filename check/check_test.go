@@ -6,6 +6,7 @@ import (
 	"iter"
 	"math/rand/v2"
 	"net/netip"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -25,11 +26,12 @@ func TestCompileErrors(t *testing.T) {
 		t.Errorf("Compile at the zero instant = %v, want the zero-instant error", err)
 	}
 	_, err := check.Compile(policy.New(rule("a", "10.0.0.1", policy.Allow), rule("a", "10.0.0.2", policy.Deny)), fuzzT0)
-	if !errors.Is(err, policy.ErrDuplicateID) || err.Error() != `check.Compile: rule "a": duplicate id` {
+	var re *policy.RuleError
+	if !errors.As(err, &re) || re.ID != "a" || re.Err.Error() != "duplicate id" || err.Error() != `check.Compile: rule "a": duplicate id` {
 		t.Errorf("Compile(duplicate ids) = %v", err)
 	}
-	if _, err := check.Compile(policy.Policy{}, fuzzT0); !errors.Is(err, policy.ErrSettings) {
-		t.Errorf("Compile(zero Policy) = %v, want ErrSettings", err)
+	if _, err := check.Compile(policy.Policy{}, fuzzT0); err == nil || !strings.Contains(err.Error(), "invalid setting: Settings.DefaultAction is unset") {
+		t.Errorf("Compile(zero Policy) = %v, want an invalid setting", err)
 	}
 	// A large policy is validated beside its preparation: the result is
 	// the same, and its bad rules (a zero target among them) are harmless
@@ -108,7 +110,8 @@ func TestCheckerUpdate(t *testing.T) {
 		t.Fatalf("Check = %v", d)
 	}
 	before := c.Snapshot()
-	if err := c.Update(policy.New(rule("", "10.0.0.0/8", policy.Deny))); !errors.Is(err, policy.ErrEmptyID) {
+	var re *policy.RuleError
+	if err := c.Update(policy.New(rule("", "10.0.0.0/8", policy.Deny))); !errors.As(err, &re) || re.Err.Error() != "empty id" {
 		t.Errorf("Update(invalid) = %v", err)
 	}
 	if c.Snapshot() != before || !c.Check(req).Allowed {

@@ -88,18 +88,18 @@ func decodeBoth(t *testing.T, data []byte) {
 	}
 	switch {
 	case werr == nil && gerr != nil:
-		if !errors.Is(gerr, ErrZeroInstant) {
+		if !errors.Is(gerr, errZeroInstant) {
 			t.Fatalf("Decode(%q) = %v, the old decoder accepted it", data, gerr)
 		}
 		return
 	case werr != nil && gerr == nil:
 		t.Fatalf("Decode(%q) accepted what the old decoder refused with %v", data, werr)
 	case werr != nil:
-		if errors.Is(gerr, ErrZeroInstant) {
-			return // where the old decoder said ErrTTLNoBase
+		if errors.Is(gerr, errZeroInstant) {
+			return // where the old decoder said errTTLNoBase
 		}
-		if errors.Is(werr, ErrSyntax) || errors.Is(gerr, ErrSyntax) {
-			if !errors.Is(werr, ErrSyntax) || !errors.Is(gerr, ErrSyntax) || ruleName(werr) != ruleName(gerr) {
+		if errors.Is(werr, errSyntax) || errors.Is(gerr, errSyntax) {
+			if !errors.Is(werr, errSyntax) || !errors.Is(gerr, errSyntax) || ruleName(werr) != ruleName(gerr) {
 				t.Fatalf("Decode(%q):\n got %v\nwant %v", data, gerr, werr)
 			}
 			return
@@ -405,7 +405,7 @@ func TestValidateMatchesOld(t *testing.T) {
 	if testing.Short() {
 		sizes = sizes[:6]
 	}
-	sentinels := []error{ErrEmptyID, ErrDuplicateID, ErrTarget, ErrAction, ErrTTLNoBase, ErrTTLAndExpiry, ErrTTL, ErrExpiryRange, ErrSettings}
+	sentinels := []error{errEmptyID, errDuplicateID, errTarget, errAction, errTTLNoBase, errTTLAndExpiry, errTTL, errExpiryRange, errSettings}
 	project := func(err error) []string {
 		var out []string
 		if err == nil {

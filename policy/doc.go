@@ -16,6 +16,15 @@
 // [Decode] reports the same problems in the document's keys ("ip",
 // "ttl").
 //
+// The package exports no sentinel errors. A caller tells problems apart by
+// where they are, with errors.As: a [*RuleError] names the rule (Index,
+// ID) and a [*DocError] the document's key (Path); a bad target's
+// RuleError wraps the [*rangeset.ParseError], which errors.As finds too,
+// and [rangeset.ErrEmpty] and [rangeset.ErrHostBits] through it. What is
+// wrong is in the message, e.g. "duplicate id", "invalid target: ...",
+// "expiry after 9999-12-31T23:59:59Z: ..." or "unknown key", which this
+// package keeps stable.
+//
 // [Decode] and [DecodeReader] read a document in one pass, without a
 // token-by-token decoder: they allocate little beyond the policy they
 // return, and DecodeReader never holds the whole document. The encoders

@@ -71,7 +71,7 @@ func enumParse(names []string, s, typ string) (uint8, error) {
 			return uint8(i), nil
 		}
 	}
-	return 0, fmt.Errorf("%w %s %s", ErrUnknownValue, typ, rangeset.Quote(s))
+	return 0, fmt.Errorf("%w %s %s", errUnknownValue, typ, rangeset.Quote(s))
 }
 
 // IsValid reports whether a is Allow or Deny.

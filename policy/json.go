@@ -14,24 +14,28 @@ import (
 	"github.com/ipgate/ipgate/rangeset"
 )
 
-// Document errors, wrapped by [*DocError].
+// Document problems, wrapped by [*DocError]. Like the validation problems
+// of policy.go they are unexported; the message says what is wrong.
 var (
-	// ErrSyntax reports malformed JSON or data after the document.
-	ErrSyntax = errors.New("malformed JSON")
-	// ErrUnknownKey reports a key the document form does not have; keys
+	// errSyntax reports malformed JSON or data after the document.
+	errSyntax = errors.New("malformed JSON")
+	// errUnknownKey reports a key the document form does not have; keys
 	// compare exactly, letter case included.
-	ErrUnknownKey = errors.New("unknown key")
-	// ErrDuplicateKey reports a key given twice in one object.
-	ErrDuplicateKey = errors.New("duplicate key")
-	// ErrNull reports null where a value is required.
-	ErrNull = errors.New("null where a value is required")
-	// ErrType reports a value of the wrong JSON type or form.
-	ErrType = errors.New("wrong type")
+	errUnknownKey = errors.New("unknown key")
+	// errDuplicateKey reports a key given twice in one object.
+	errDuplicateKey = errors.New("duplicate key")
+	// errNull reports null where a value is required.
+	errNull = errors.New("null where a value is required")
+	// errType reports a value of the wrong JSON type or form.
+	errType = errors.New("wrong type")
 )
 
 // DocError reports a policy or rule document that is not in the strict
 // form: malformed JSON, an unknown key (keys compare exactly, letter case
 // included), a duplicate key, a misplaced null or a value of the wrong type.
+// errors.As to a *DocError tells where (Path); its message says what, e.g.
+// "malformed JSON: ...", "unknown key", "duplicate key", "null where a
+// value is required" or "wrong type: ...".
 type DocError struct {
 	// Path names the offending key, e.g. "rules[2].adminOnly"; empty for
 	// the document itself. A key that is not a plain identifier is quoted
@@ -127,7 +131,7 @@ func clip(s string) string {
 // problem of a rule or of a setting's value is reported at once (the
 // error unwraps to the first 10,000; its text lists the first 100, then
 // counts the rest). An "expiresAt" at the zero instant
-// 0001-01-01T00:00:00Z (however written) is refused with [ErrZeroInstant],
+// 0001-01-01T00:00:00Z (however written) is refused ("zero instant"),
 // since a [Rule]'s zero ExpiresAt means no expiry; so is a zero-instant
 // "updatedAt" or "createdAt" that a "ttl" counts from. On error the
 // returned Policy is the zero Policy.
@@ -306,7 +310,7 @@ func (d *decoder) policy() (Policy, error) {
 		case k < 0:
 			return Policy{}, &DocError{Path: keyText(string(key)), Err: unknownKey(key, settingKeys)}
 		case seen&(1<<k) != 0:
-			return Policy{}, &DocError{Path: settingKeys[k], Err: ErrDuplicateKey}
+			return Policy{}, &DocError{Path: settingKeys[k], Err: errDuplicateKey}
 		}
 		seen |= 1 << k
 		path := settingKeys[k]
@@ -358,7 +362,7 @@ func (d *decoder) policy() (Policy, error) {
 }
 
 // open reads the start of a value that must be of kind want (an object or
-// an array), or fails as the old token-based decoder did: null is ErrNull,
+// an array), or fails as the old token-based decoder did: null is errNull,
 // a scalar is read and then refused, a container is refused at once.
 func (d *decoder) open(path string, want kind) error {
 	s := &d.s
@@ -377,7 +381,7 @@ func (d *decoder) open(path string, want kind) error {
 		return err
 	}
 	if t.kind == kindNull {
-		return &DocError{Path: path, Err: ErrNull}
+		return &DocError{Path: path, Err: errNull}
 	}
 	return typeError(path, want.describe(), t.kind)
 }
@@ -412,25 +416,25 @@ func (d *decoder) next(path string, close byte, what string) (bool, error) {
 func (d *decoder) end() error {
 	s := &d.s
 	if s.skipSpace() {
-		return &DocError{Err: fmt.Errorf("%w: data after the document", ErrSyntax)}
+		return &DocError{Err: fmt.Errorf("%w: data after the document", errSyntax)}
 	}
 	return nil
 }
 
 func typeError(path, want string, got kind) error {
-	return &DocError{Path: path, Err: fmt.Errorf("%w: want %s, got %s", ErrType, want, got.describe())}
+	return &DocError{Path: path, Err: fmt.Errorf("%w: want %s, got %s", errType, want, got.describe())}
 }
 
 func unknownKey(key []byte, keys []string) error {
 	for _, k := range keys {
 		if bytes.EqualFold([]byte(k), key) {
-			return fmt.Errorf("%w (keys are case-sensitive: did you mean %q?)", ErrUnknownKey, k)
+			return fmt.Errorf("%w (keys are case-sensitive: did you mean %q?)", errUnknownKey, k)
 		}
 	}
-	return ErrUnknownKey
+	return errUnknownKey
 }
 
-// value reads the next value when it is a scalar (null is ErrNull unless
+// value reads the next value when it is a scalar (null is errNull unless
 // nullOK); for an object or array it reads only the kind, and the caller
 // refuses it.
 func (d *decoder) value(path string, nullOK bool) (token, error) {
@@ -446,7 +450,7 @@ func (d *decoder) value(path string, nullOK bool) (token, error) {
 	d.unread = false
 	t, err := s.scalar(path, k)
 	if err == nil && t.kind == kindNull && !nullOK {
-		err = &DocError{Path: path, Err: ErrNull}
+		err = &DocError{Path: path, Err: errNull}
 	}
 	return t, err
 }
@@ -476,7 +480,7 @@ func (d *decoder) enum(path string, v interface{ UnmarshalText([]byte) error }) 
 	if err := v.UnmarshalText(t.b); err != nil {
 		// A value of the right type is a validation problem, reported
 		// with every other one of the policy rather than ending the decode.
-		d.probs.addErr(&DocError{Path: path, Err: fmt.Errorf("%w: %w", ErrSettings, err)})
+		d.probs.addErr(&DocError{Path: path, Err: fmt.Errorf("%w: %w", errSettings, err)})
 	}
 	return nil
 }
@@ -491,7 +495,7 @@ func (d *decoder) integer(path string) (int64, error) {
 	}
 	n, ok := parseInt(t.b)
 	if !ok {
-		return 0, &DocError{Path: path, Err: fmt.Errorf("%w: want a whole number of seconds in int64, got %s", ErrType, clip(string(t.b)))}
+		return 0, &DocError{Path: path, Err: fmt.Errorf("%w: want a whole number of seconds in int64, got %s", errType, clip(string(t.b)))}
 	}
 	return n, nil
 }
@@ -534,7 +538,7 @@ func (d *decoder) instant(path string, nullOK bool) (t time.Time, ok bool, err e
 	// time.Parse keeps no reference to its input when it succeeds.
 	t, perr := time.Parse(time.RFC3339Nano, unsafeString(tok.b))
 	if perr != nil || !rfc3339(tok.b) {
-		return time.Time{}, false, &DocError{Path: path, Err: fmt.Errorf("%w: want an RFC 3339 timestamp, got %s", ErrType, rangeset.Quote(string(tok.b)))}
+		return time.Time{}, false, &DocError{Path: path, Err: fmt.Errorf("%w: want an RFC 3339 timestamp, got %s", errType, rangeset.Quote(string(tok.b)))}
 	}
 	return t, true, nil
 }
@@ -676,7 +680,7 @@ func (d *decoder) rule(i int, r *Rule) error {
 			case k < 0:
 				fail = &DocError{Path: joinPath(rulePath(i), keyText(string(key))), Err: unknownKey(key, ruleKeys)}
 			case seen&(1<<k) != 0:
-				fail = &DocError{Path: joinPath(rulePath(i), ruleKeys[k]), Err: ErrDuplicateKey}
+				fail = &DocError{Path: joinPath(rulePath(i), ruleKeys[k]), Err: errDuplicateKey}
 			}
 			if fail != nil && i < 0 {
 				return fail
@@ -709,7 +713,7 @@ func (d *decoder) rule(i int, r *Rule) error {
 				break
 			}
 			var de *DocError
-			if !errors.As(err, &de) || errors.Is(err, ErrSyntax) || i < 0 {
+			if !errors.As(err, &de) || errors.Is(err, errSyntax) || i < 0 {
 				return broken(err, ruleKeys[k])
 			}
 			fail = d.pathed(i, err, ruleKeys[k])
@@ -778,7 +782,7 @@ func (d *decoder) skipRest() error {
 				break
 			}
 			if c != ',' {
-				return ErrSyntax
+				return errSyntax
 			}
 			s.pos++
 			if close == '}' {
@@ -792,7 +796,7 @@ func (d *decoder) skipRest() error {
 		}
 	}
 	if s.skipSpace() || s.rerr != nil {
-		return ErrSyntax
+		return errSyntax
 	}
 	return nil
 }
@@ -827,7 +831,7 @@ func (d *decoder) field(r *Rule, f *ruleFacts, k int) error {
 			case "deny":
 				r.Action = Deny
 			default:
-				f.actionErr = fmt.Errorf("%w %s (want \"allow\" or \"deny\")", ErrAction, rangeset.Quote(string(t.b)))
+				f.actionErr = fmt.Errorf("%w %s (want \"allow\" or \"deny\")", errAction, rangeset.Quote(string(t.b)))
 			}
 		}
 	case keyAdminOnly:
@@ -879,8 +883,8 @@ func (d *decoder) target(r *Rule, f *ruleFacts) {
 		err = errFromWithoutTo
 	}
 	if err != nil {
-		if !errors.Is(err, ErrTarget) {
-			err = fmt.Errorf("%w: %w", ErrTarget, err)
+		if !errors.Is(err, errTarget) {
+			err = fmt.Errorf("%w: %w", errTarget, err)
 		}
 		f.targetErr = err
 	}
@@ -904,7 +908,7 @@ func (d *decoder) check(i int, r *Rule, f *ruleFacts) {
 		d.ids.add(r.ID)
 	}
 	if r.ID == "" {
-		ps.add(idx, phaseID, r.ID, ErrEmptyID)
+		ps.add(idx, phaseID, r.ID, errEmptyID)
 	}
 	if !r.Target.IsValid() && f.targetErr == nil {
 		ps.add(idx, phaseAfterID, r.ID, errMissingTarget)
@@ -1175,9 +1179,9 @@ const maxTTLSeconds = int64(1<<63-1) / int64(time.Second)
 func ttlSeconds(n int64) (time.Duration, error) {
 	switch {
 	case n > maxTTLSeconds:
-		return time.Duration(maxTTLSeconds) * time.Second, fmt.Errorf("%w %d: over %d seconds (about 292 years), the largest Go time.Duration", ErrTTL, n, maxTTLSeconds)
+		return time.Duration(maxTTLSeconds) * time.Second, fmt.Errorf("%w %d: over %d seconds (about 292 years), the largest Go time.Duration", errTTL, n, maxTTLSeconds)
 	case n < -maxTTLSeconds:
-		return 0, fmt.Errorf("%w %d: negative", ErrTTL, n)
+		return 0, fmt.Errorf("%w %d: negative", errTTL, n)
 	}
 	return time.Duration(n) * time.Second, nil
 }

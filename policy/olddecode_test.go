@@ -22,10 +22,10 @@ import (
 )
 
 var (
-	errOldMissingTarget = fmt.Errorf("%w: no ip, or from and to", ErrTarget)
-	errOldMissingAction = fmt.Errorf("%w: missing", ErrAction)
-	errOldFromToAndIP   = fmt.Errorf("%w: both ip and from/to", ErrTarget)
-	errOldFromWithoutTo = fmt.Errorf("%w: from without to, or to without from", ErrTarget)
+	errOldMissingTarget = fmt.Errorf("%w: no ip, or from and to", errTarget)
+	errOldMissingAction = fmt.Errorf("%w: missing", errAction)
+	errOldFromToAndIP   = fmt.Errorf("%w: both ip and from/to", errTarget)
+	errOldFromWithoutTo = fmt.Errorf("%w: from without to, or to without from", errTarget)
 	oldSettingKeys      = []string{"enabled", "defaultAction", "precedence", "applyToMobile", "rules"}
 	oldRuleKeys         = []string{"id", "ip", "from", "to", "action", "adminOnly", "createdAt", "updatedAt", "ttl", "expiresAt", "comment"}
 )
@@ -176,7 +176,7 @@ func (d *oldDocReader) token(path string) (json.Token, error) {
 		err = io.ErrUnexpectedEOF
 	}
 	if err != nil {
-		return nil, &DocError{Path: path, Err: fmt.Errorf("%w: %v", ErrSyntax, err)}
+		return nil, &DocError{Path: path, Err: fmt.Errorf("%w: %v", errSyntax, err)}
 	}
 	return tok, nil
 }
@@ -185,14 +185,14 @@ func (d *oldDocReader) token(path string) (json.Token, error) {
 func (d *oldDocReader) value(path string, nullOK bool) (json.Token, error) {
 	tok, err := d.token(path)
 	if err == nil && tok == nil && !nullOK {
-		err = &DocError{Path: path, Err: ErrNull}
+		err = &DocError{Path: path, Err: errNull}
 	}
 	return tok, err
 }
 
 func (d *oldDocReader) end() error {
 	if _, err := d.dec.Token(); err != io.EOF {
-		return &DocError{Err: fmt.Errorf("%w: data after the document", ErrSyntax)}
+		return &DocError{Err: fmt.Errorf("%w: data after the document", errSyntax)}
 	}
 	return nil
 }
@@ -209,7 +209,7 @@ func oldTypeError(path, want string, tok json.Token) error {
 	case bool:
 		got = "a boolean"
 	}
-	return &DocError{Path: path, Err: fmt.Errorf("%w: want %s, got %s", ErrType, want, got)}
+	return &DocError{Path: path, Err: fmt.Errorf("%w: want %s, got %s", errType, want, got)}
 }
 
 func (d *oldDocReader) object(path string, keys []string, field func(key, path string) error) error {
@@ -233,7 +233,7 @@ func (d *oldDocReader) object(path string, keys []string, field func(key, path s
 		}
 		switch {
 		case seen[key]:
-			return &DocError{Path: kp, Err: ErrDuplicateKey}
+			return &DocError{Path: kp, Err: errDuplicateKey}
 		case !slices.Contains(keys, key):
 			return &DocError{Path: kp, Err: oldUnknownKey(key, keys)}
 		}
@@ -249,10 +249,10 @@ func (d *oldDocReader) object(path string, keys []string, field func(key, path s
 func oldUnknownKey(key string, keys []string) error {
 	for _, k := range keys {
 		if strings.EqualFold(k, key) {
-			return fmt.Errorf("%w (keys are case-sensitive: did you mean %q?)", ErrUnknownKey, k)
+			return fmt.Errorf("%w (keys are case-sensitive: did you mean %q?)", errUnknownKey, k)
 		}
 	}
-	return ErrUnknownKey
+	return errUnknownKey
 }
 
 func (d *oldDocReader) array(path string, elem func(i int, path string) error) error {
@@ -314,7 +314,7 @@ func (d *oldDocReader) integer(path string) (int64, error) {
 	}
 	v, err := strconv.ParseInt(string(n), 10, 64)
 	if err != nil {
-		return 0, &DocError{Path: path, Err: fmt.Errorf("%w: want a whole number of seconds in int64, got %s", ErrType, clip(string(n)))}
+		return 0, &DocError{Path: path, Err: fmt.Errorf("%w: want a whole number of seconds in int64, got %s", errType, clip(string(n)))}
 	}
 	return v, nil
 }
@@ -327,7 +327,7 @@ func (d *oldDocReader) instant(path string, nullOK bool) (time.Time, error) {
 	}
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil || !rfc3339([]byte(s)) {
-		return time.Time{}, &DocError{Path: path, Err: fmt.Errorf("%w: want an RFC 3339 timestamp, got %s", ErrType, rangeset.Quote(s))}
+		return time.Time{}, &DocError{Path: path, Err: fmt.Errorf("%w: want an RFC 3339 timestamp, got %s", errType, rangeset.Quote(s))}
 	}
 	return t, nil
 }
@@ -345,7 +345,7 @@ func oldText[T any, PT interface {
 	}
 	var t T
 	if err := PT(&t).UnmarshalText([]byte(s)); err != nil {
-		*d.settingErrs = append(*d.settingErrs, &DocError{Path: path, Err: fmt.Errorf("%w: %w", ErrSettings, err)})
+		*d.settingErrs = append(*d.settingErrs, &DocError{Path: path, Err: fmt.Errorf("%w: %w", errSettings, err)})
 		return nil
 	}
 	*v = t
@@ -372,7 +372,7 @@ func (d *oldDocReader) rule(path string) (r Rule, problems []error, err error) {
 		case "action":
 			var s string
 			if s, err = d.str(path, false); err == nil && r.Action.UnmarshalText([]byte(s)) != nil {
-				problems = append(problems, fmt.Errorf("%w %s (want \"allow\" or \"deny\")", ErrAction, rangeset.Quote(s)))
+				problems = append(problems, fmt.Errorf("%w %s (want \"allow\" or \"deny\")", errAction, rangeset.Quote(s)))
 			}
 		case "adminOnly":
 			r.AdminOnly, err = d.boolean(path)
@@ -409,8 +409,8 @@ func (d *oldDocReader) rule(path string) (r Rule, problems []error, err error) {
 		terr = errOldFromWithoutTo
 	}
 	if terr != nil {
-		if !errors.Is(terr, ErrTarget) {
-			terr = fmt.Errorf("%w: %w", ErrTarget, terr)
+		if !errors.Is(terr, errTarget) {
+			terr = fmt.Errorf("%w: %w", errTarget, terr)
 		}
 		problems = append(problems, terr)
 	}
@@ -424,10 +424,10 @@ func oldValidate(p Policy, known map[int][]error, settingErrs []error) error {
 	errs := settingErrs
 	s := p.Settings
 	if !s.DefaultAction.IsValid() {
-		errs = append(errs, fmt.Errorf("%w: defaultAction is %v", ErrSettings, s.DefaultAction))
+		errs = append(errs, fmt.Errorf("%w: defaultAction is %v", errSettings, s.DefaultAction))
 	}
 	if !s.Precedence.IsValid() {
-		errs = append(errs, fmt.Errorf("%w: precedence is %v", ErrSettings, s.Precedence))
+		errs = append(errs, fmt.Errorf("%w: precedence is %v", errSettings, s.Precedence))
 	}
 	seen := make(map[string]bool, len(p.Rules))
 	for i, r := range p.Rules {
@@ -438,19 +438,19 @@ func oldValidate(p Policy, known map[int][]error, settingErrs []error) error {
 		}
 		switch {
 		case r.ID == "":
-			bad(ErrEmptyID)
+			bad(errEmptyID)
 		case seen[r.ID]:
-			bad(ErrDuplicateID)
+			bad(errDuplicateID)
 		}
 		seen[r.ID] = true
-		if !r.Target.IsValid() && !oldHasErr(pre, ErrTarget) {
+		if !r.Target.IsValid() && !oldHasErr(pre, errTarget) {
 			bad(errOldMissingTarget)
 		}
-		if !r.Action.IsValid() && !oldHasErr(pre, ErrAction) {
+		if !r.Action.IsValid() && !oldHasErr(pre, errAction) {
 			if r.Action == 0 {
 				bad(errOldMissingAction)
 			} else {
-				bad(fmt.Errorf("%w %v", ErrAction, r.Action))
+				bad(fmt.Errorf("%w %v", errAction, r.Action))
 			}
 		}
 		for _, err := range oldExpiryErrors(r) {
@@ -468,17 +468,17 @@ func oldExpiryErrors(r Rule) []error {
 	var errs []error
 	if r.TTL != nil {
 		if !r.ExpiresAt.IsZero() {
-			errs = append(errs, ErrTTLAndExpiry)
+			errs = append(errs, errTTLAndExpiry)
 		}
 		if *r.TTL < 0 {
-			errs = append(errs, fmt.Errorf("%w %d: negative", ErrTTL, *r.TTL/time.Second))
+			errs = append(errs, fmt.Errorf("%w %d: negative", errTTL, *r.TTL/time.Second))
 		}
 		if r.CreatedAt.IsZero() && r.UpdatedAt.IsZero() {
-			errs = append(errs, ErrTTLNoBase)
+			errs = append(errs, errTTLNoBase)
 		}
 	}
 	if e, ok := r.Expiry(); ok && e.After(MaxExpiry) {
-		errs = append(errs, fmt.Errorf("%w: %s", ErrExpiryRange, e.Format(time.RFC3339Nano)))
+		errs = append(errs, fmt.Errorf("%w: %s", errExpiryRange, e.Format(time.RFC3339Nano)))
 	}
 	return errs
 }

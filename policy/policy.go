@@ -33,8 +33,7 @@ type Rule struct {
 	// ExpiresAt, when not zero, is the instant from which the rule no longer
 	// matches. The zero time.Time means no expiry, so a rule cannot expire
 	// at the zero instant 0001-01-01T00:00:00Z itself ([Decode] refuses a
-	// document that says so, with [ErrZeroInstant]); any later instant,
-	// however far past, works.
+	// document that says so); any later instant, however far past, works.
 	ExpiresAt time.Time
 	// TTL, when not nil, is the rule's time to live, counted from
 	// UpdatedAt, else from CreatedAt. It is a whole number of seconds, as a
@@ -173,55 +172,57 @@ func (p Policy) Clone() Policy {
 	return q
 }
 
-// Validation errors, wrapped by [*RuleError] and the settings errors of
-// [Policy.Validate]. Test for them with errors.Is.
+// Validation problems, wrapped by [*RuleError] and the settings errors of
+// [Policy.Validate]. They are unexported: a caller tells problems apart by
+// where they are (errors.As to *RuleError or *DocError) and by their
+// message, which these begin; see the package doc.
 var (
-	// ErrEmptyID reports a rule without an id.
-	ErrEmptyID = errors.New("empty id")
-	// ErrDuplicateID reports a rule whose id an earlier rule has.
-	ErrDuplicateID = errors.New("duplicate id")
-	// ErrEncoding reports an id or a comment that is not valid UTF-8: a
+	// errEmptyID reports a rule without an id.
+	errEmptyID = errors.New("empty id")
+	// errDuplicateID reports a rule whose id an earlier rule has.
+	errDuplicateID = errors.New("duplicate id")
+	// errEncoding reports an id or a comment that is not valid UTF-8: a
 	// JSON document cannot hold it, so a store would write, and every
 	// other reader see, another string.
-	ErrEncoding = errors.New("not valid UTF-8")
-	// ErrTarget reports a missing or unparsable target; the parse error, if
+	errEncoding = errors.New("not valid UTF-8")
+	// errTarget reports a missing or unparsable target; the parse error, if
 	// any, is wrapped too.
-	ErrTarget = errors.New("invalid target")
-	// ErrAction reports a missing action or one other than "allow" and "deny".
-	ErrAction = errors.New("invalid action")
-	// ErrTTLNoBase reports a ttl on a rule with neither createdAt nor updatedAt.
-	ErrTTLNoBase = errors.New("ttl without createdAt or updatedAt")
-	// ErrTTLAndExpiry reports a rule with both ttl and expiresAt.
-	ErrTTLAndExpiry = errors.New("both ttl and expiresAt")
-	// ErrTTL reports a ttl below zero, one that is not a whole number of
+	errTarget = errors.New("invalid target")
+	// errAction reports a missing action or one other than "allow" and "deny".
+	errAction = errors.New("invalid action")
+	// errTTLNoBase reports a ttl on a rule with neither createdAt nor updatedAt.
+	errTTLNoBase = errors.New("ttl without createdAt or updatedAt")
+	// errTTLAndExpiry reports a rule with both ttl and expiresAt.
+	errTTLAndExpiry = errors.New("both ttl and expiresAt")
+	// errTTL reports a ttl below zero, one that is not a whole number of
 	// seconds, or one larger than the largest time.Duration.
-	ErrTTL = errors.New("invalid ttl")
-	// ErrExpiryRange reports an expiry after [MaxExpiry].
-	ErrExpiryRange = errors.New("expiry after 9999-12-31T23:59:59Z")
-	// ErrZeroInstant reports a document's expiresAt at the zero instant
+	errTTL = errors.New("invalid ttl")
+	// errExpiryRange reports an expiry after [MaxExpiry].
+	errExpiryRange = errors.New("expiry after 9999-12-31T23:59:59Z")
+	// errZeroInstant reports a document's expiresAt at the zero instant
 	// 0001-01-01T00:00:00Z (SEMANTICS §3 would have the rule expired at
 	// every instant, but a [Rule]'s zero ExpiresAt means no expiry), or a
 	// zero-instant updatedAt or createdAt that a ttl counts from.
-	ErrZeroInstant = errors.New("zero instant 0001-01-01T00:00:00Z")
-	// ErrSettings reports an unset or unknown setting.
-	ErrSettings = errors.New("invalid setting")
-	// ErrUnknownValue reports enum text that names no value, e.g. "Allow".
-	ErrUnknownValue = errors.New("unknown")
+	errZeroInstant = errors.New("zero instant 0001-01-01T00:00:00Z")
+	// errSettings reports an unset or unknown setting.
+	errSettings = errors.New("invalid setting")
+	// errUnknownValue reports enum text that names no value, e.g. "Allow".
+	errUnknownValue = errors.New("unknown")
 
 	// The problems in a document's terms...
-	errMissingTarget = fmt.Errorf("%w: no ip, or from and to", ErrTarget)
-	errMissingAction = fmt.Errorf("%w: missing", ErrAction)
-	errFromToAndIP   = fmt.Errorf("%w: both ip and from/to", ErrTarget)
-	errFromWithoutTo = fmt.Errorf("%w: from without to, or to without from", ErrTarget)
+	errMissingTarget = fmt.Errorf("%w: no ip, or from and to", errTarget)
+	errMissingAction = fmt.Errorf("%w: missing", errAction)
+	errFromToAndIP   = fmt.Errorf("%w: both ip and from/to", errTarget)
+	errFromWithoutTo = fmt.Errorf("%w: from without to, or to without from", errTarget)
 
 	// ... and in Go's, for rules built in Go.
-	errGoTarget       = &problem{"invalid target: Target is the zero rangeset.Range", ErrTarget}
-	errGoAction       = &problem{"invalid action: Action is zero (want policy.Allow or policy.Deny)", ErrAction}
-	errGoTTLNoBase    = &problem{"TTL without CreatedAt or UpdatedAt", ErrTTLNoBase}
-	errGoTTLAndExpiry = &problem{"both TTL and ExpiresAt", ErrTTLAndExpiry}
+	errGoTarget       = &problem{"invalid target: Target is the zero rangeset.Range", errTarget}
+	errGoAction       = &problem{"invalid action: Action is zero (want policy.Allow or policy.Deny)", errAction}
+	errGoTTLNoBase    = &problem{"TTL without CreatedAt or UpdatedAt", errTTLNoBase}
+	errGoTTLAndExpiry = &problem{"both TTL and ExpiresAt", errTTLAndExpiry}
 
-	errIDEncoding      = &problem{"the id is not valid UTF-8", ErrEncoding}
-	errCommentEncoding = &problem{"the comment is not valid UTF-8", ErrEncoding}
+	errIDEncoding      = &problem{"the id is not valid UTF-8", errEncoding}
+	errCommentEncoding = &problem{"the comment is not valid UTF-8", errEncoding}
 )
 
 // problem is an error whose text says more than the sentinel it wraps.
@@ -242,13 +243,19 @@ const (
 	docTerms terms = true
 )
 
-// RuleError reports a problem with one rule of a policy.
+// RuleError reports a problem with one rule of a policy: errors.As to a
+// *RuleError tells which rule, and its message what is wrong (e.g.
+// "duplicate id", "invalid target: ..."). When the problem is a target that
+// does not parse, Err wraps the [*rangeset.ParseError], which errors.As
+// finds too.
 type RuleError struct {
 	// Index is the rule's position in Policy.Rules.
 	Index int
 	// ID is the rule's id, possibly empty.
 	ID string
-	// Err says what is wrong.
+	// Err says what is wrong. When the rule's document is not in the
+	// strict form (a value of the wrong type, say), errors.As finds in it
+	// a [*DocError] naming the key.
 	Err error
 }
 
@@ -267,7 +274,8 @@ func (e *RuleError) Unwrap() error { return e.Err }
 
 // Validate reports every problem of p at once, in an error that unwraps,
 // as an errors.Join does, to [*RuleError] values (one per problem, each
-// naming its rule) and settings errors wrapping [ErrSettings], the first
+// naming its rule) and settings errors (their text begins "invalid
+// setting: Settings."), the first
 // 10,000 of them; its text lists the first 100 problems and then a line
 // that counts the rest. It
 // returns nil for a valid policy. A disabled policy is validated all the
@@ -292,7 +300,7 @@ func (p Policy) Validate() error {
 		r := &p.Rules[i]
 		ids.add(r.ID)
 		if r.ID == "" {
-			ps.add(i, phaseID, r.ID, ErrEmptyID)
+			ps.add(i, phaseID, r.ID, errEmptyID)
 		}
 		if !utf8.ValidString(r.ID) {
 			ps.add(i, phaseID, r.ID, errIDEncoding)
@@ -307,7 +315,7 @@ func (p Policy) Validate() error {
 		case r.Action == 0:
 			ps.add(i, phaseAfterID, r.ID, errGoAction)
 		case !r.Action.IsValid():
-			ps.add(i, phaseAfterID, r.ID, fmt.Errorf("%w %v (want policy.Allow or policy.Deny)", ErrAction, r.Action))
+			ps.add(i, phaseAfterID, r.ID, fmt.Errorf("%w %v (want policy.Allow or policy.Deny)", errAction, r.Action))
 		}
 		for _, err := range expiryProblems(buf[:0], r, 0, goTerms) {
 			ps.add(i, phaseAfterID, r.ID, err)
@@ -319,9 +327,9 @@ func (p Policy) Validate() error {
 
 func settingError(field, value string, unset bool) error {
 	if unset {
-		return fmt.Errorf("%w: Settings.%s is unset (%s): build the policy with policy.New, or start from policy.DefaultSettings()", ErrSettings, field, value)
+		return fmt.Errorf("%w: Settings.%s is unset (%s): build the policy with policy.New, or start from policy.DefaultSettings()", errSettings, field, value)
 	}
-	return fmt.Errorf("%w: Settings.%s is %s", ErrSettings, field, value)
+	return fmt.Errorf("%w: Settings.%s is %s", errSettings, field, value)
 }
 
 // expiryProblems appends the problems of r's expiry. zero says which
@@ -329,28 +337,28 @@ func settingError(field, value string, unset bool) error {
 func expiryProblems(errs []error, r *Rule, zero zeroFields, t terms) []error {
 	if r.TTL != nil {
 		if !r.ExpiresAt.IsZero() || zero&zeroExpiresAt != 0 {
-			errs = append(errs, pick(t, ErrTTLAndExpiry, errGoTTLAndExpiry))
+			errs = append(errs, pick(t, errTTLAndExpiry, errGoTTLAndExpiry))
 		}
 		if err := ttlProblem(*r.TTL, t); err != nil {
 			errs = append(errs, err)
 		}
 		switch {
 		case zero&zeroUpdatedAt != 0:
-			errs = append(errs, &problem{"updatedAt, from which the ttl counts, is the " + ErrZeroInstant.Error() + " (a Rule's zero UpdatedAt means unknown)", ErrZeroInstant})
+			errs = append(errs, &problem{"updatedAt, from which the ttl counts, is the " + errZeroInstant.Error() + " (a Rule's zero UpdatedAt means unknown)", errZeroInstant})
 		case r.UpdatedAt.IsZero() && zero&zeroCreatedAt != 0:
-			errs = append(errs, &problem{"createdAt, from which the ttl counts, is the " + ErrZeroInstant.Error() + " (a Rule's zero CreatedAt means unknown)", ErrZeroInstant})
+			errs = append(errs, &problem{"createdAt, from which the ttl counts, is the " + errZeroInstant.Error() + " (a Rule's zero CreatedAt means unknown)", errZeroInstant})
 		case r.CreatedAt.IsZero() && r.UpdatedAt.IsZero():
-			errs = append(errs, pick(t, ErrTTLNoBase, errGoTTLNoBase))
+			errs = append(errs, pick(t, errTTLNoBase, errGoTTLNoBase))
 		}
 	}
 	if zero&zeroExpiresAt != 0 {
-		errs = append(errs, &problem{"expiresAt is the " + ErrZeroInstant.Error() + " (a Rule's zero ExpiresAt means no expiry)", ErrZeroInstant})
+		errs = append(errs, &problem{"expiresAt is the " + errZeroInstant.Error() + " (a Rule's zero ExpiresAt means no expiry)", errZeroInstant})
 	}
 	if e, ok := r.Expiry(); ok && e.After(MaxExpiry) {
 		if r.ExpiresAt.IsZero() {
 			e = r.ttlBase().Add(*r.TTL) // the instant itself, which Expiry saturates
 		}
-		errs = append(errs, fmt.Errorf("%w: %s", ErrExpiryRange, e.Format(time.RFC3339Nano)))
+		errs = append(errs, fmt.Errorf("%w: %s", errExpiryRange, e.Format(time.RFC3339Nano)))
 	}
 	return errs
 }
@@ -360,11 +368,11 @@ func expiryProblems(errs []error, r *Rule, zero zeroFields, t terms) []error {
 func ttlProblem(ttl time.Duration, t terms) error {
 	switch {
 	case ttl < 0 && t == docTerms:
-		return fmt.Errorf("%w %d: negative", ErrTTL, ttl/time.Second)
+		return fmt.Errorf("%w %d: negative", errTTL, ttl/time.Second)
 	case ttl < 0:
-		return &problem{"invalid TTL " + ttl.String() + ": negative", ErrTTL}
+		return &problem{"invalid TTL " + ttl.String() + ": negative", errTTL}
 	case ttl%time.Second != 0:
-		return &problem{"invalid TTL " + ttl.String() + ": not a whole number of seconds", ErrTTL}
+		return &problem{"invalid TTL " + ttl.String() + ": not a whole number of seconds", errTTL}
 	}
 	return nil
 }

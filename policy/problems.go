@@ -68,7 +68,7 @@ func (ps *problems) keep() {
 	}
 }
 
-// addDuplicates merges in ErrDuplicateID for each rule in dups (indices in
+// addDuplicates merges in errDuplicateID for each rule in dups (indices in
 // increasing order, with their ids).
 func (ps *problems) addDuplicates(dups []int, idOf func(int) string) {
 	if len(dups) == 0 {
@@ -82,7 +82,7 @@ func (ps *problems) addDuplicates(dups []int, idOf func(int) string) {
 		for ; k < len(ps.errs) && ps.keys[k] < key; k++ {
 			errs, keys = append(errs, ps.errs[k]), append(keys, ps.keys[k])
 		}
-		errs, keys = append(errs, &RuleError{Index: i, ID: idOf(i), Err: ErrDuplicateID}), append(keys, key)
+		errs, keys = append(errs, &RuleError{Index: i, ID: idOf(i), Err: errDuplicateID}), append(keys, key)
 	}
 	ps.errs, ps.keys = append(errs, ps.errs[k:]...), append(keys, ps.keys[k:]...)
 	ps.keep()

@@ -75,14 +75,14 @@ func (s *scanner) offset(i int) int64 { return s.base + int64(i) }
 // syntaxError reports malformed JSON at buf[s.pos] (or at the end).
 func (s *scanner) syntaxError(path, what string) error {
 	if s.pos >= len(s.buf) {
-		return &DocError{Path: path, Err: fmt.Errorf("%w: unexpected end of input", ErrSyntax)}
+		return &DocError{Path: path, Err: fmt.Errorf("%w: unexpected end of input", errSyntax)}
 	}
 	c := s.buf[s.pos]
 	char := strconv.QuoteRune(rune(c))
 	if c >= utf8.RuneSelf {
 		char = fmt.Sprintf("byte 0x%02x", c)
 	}
-	return &DocError{Path: path, Err: fmt.Errorf("%w: invalid character %s %s at offset %d", ErrSyntax, char, what, s.offset(s.pos))}
+	return &DocError{Path: path, Err: fmt.Errorf("%w: invalid character %s %s at offset %d", errSyntax, char, what, s.offset(s.pos))}
 }
 
 // skipSpace skips white space and reports whether a byte follows.
@@ -218,7 +218,7 @@ func (s *scanner) readString(path string) ([]byte, error) {
 func (s *scanner) unquote(path string, raw []byte) ([]byte, error) {
 	b := s.str[:0]
 	bad := func(i int) error {
-		return &DocError{Path: path, Err: fmt.Errorf("%w: invalid escape in string literal at offset %d", ErrSyntax, s.offset(s.mark+1+i))}
+		return &DocError{Path: path, Err: fmt.Errorf("%w: invalid escape in string literal at offset %d", errSyntax, s.offset(s.mark+1+i))}
 	}
 	for i := 0; i < len(raw); {
 		c := raw[i]

@@ -262,7 +262,8 @@ func TestFeedErrors(t *testing.T) {
 	bad := rule("", "10.2.0.0/16", policy.Deny)
 	fd.commit(policy.New(office, lab, bad), put(bad))
 	fd.notify(t)
-	if err := nextErr(t, errs); !errors.Is(err, policy.ErrEmptyID) {
+	var re *policy.RuleError
+	if err := nextErr(t, errs); !errors.As(err, &re) || re.Err.Error() != "empty id" {
 		t.Errorf("invalid rule: OnError %v", err)
 	}
 	if s := f.Status(); s.Revision != rev || f.Check(probe).Rule != "lab" {

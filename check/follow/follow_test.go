@@ -267,7 +267,8 @@ func TestFollowKeepsLastGood(t *testing.T) {
 
 	fs.set(policy.New(rule("", "10.0.0.0/8", policy.Deny)), 6, nil)
 	fs.notify(t)
-	if err := nextErr(t, errs); !errors.Is(err, policy.ErrEmptyID) || !strings.Contains(err.Error(), "revision 6") {
+	var re *policy.RuleError
+	if err := nextErr(t, errs); !errors.As(err, &re) || re.Err.Error() != "empty id" || !strings.Contains(err.Error(), "revision 6") {
 		t.Errorf("invalid policy: OnError %v", err)
 	}
 	if d := f.Check(probe); d.Rule != "office" || f.Status().Revision != 5 {
@@ -473,7 +474,8 @@ func TestFollowStartErrors(t *testing.T) {
 		t.Errorf("Follow(unwatchable) = %v", err)
 	}
 	fs = &fakeStore{p: policy.New(rule("a", "10.0.0.1", 0)), rev: 1}
-	if _, err := follow.Follow(t.Context(), fs, "p", nil); !errors.Is(err, policy.ErrAction) {
+	var re *policy.RuleError
+	if _, err := follow.Follow(t.Context(), fs, "p", nil); !errors.As(err, &re) || re.ID != "a" || !strings.HasPrefix(re.Err.Error(), "invalid action: ") {
 		t.Errorf("Follow(invalid policy) = %v", err)
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Millisecond)

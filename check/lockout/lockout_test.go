@@ -128,7 +128,8 @@ func TestGuardInvalid(t *testing.T) {
 	t.Parallel()
 	guard := lockout.Guard(nil, nil)
 	err := guard(policy.New(rule("a", "10.0.0.0/8", policy.Allow)), policy.New(policy.Rule{ID: "q"}))
-	if !errors.Is(err, policy.ErrTarget) || errors.Is(err, lockout.ErrOpensAllowlist) {
+	var re *policy.RuleError
+	if !errors.As(err, &re) || re.ID != "q" || !strings.HasPrefix(re.Err.Error(), "invalid target: ") || errors.Is(err, lockout.ErrOpensAllowlist) {
 		t.Errorf("Guard(allowlist, invalid without allow) = %v, want the compile error", err)
 	}
 }
