@@ -216,24 +216,6 @@ func countRules(r io.Reader, buf []byte) (int, bool) {
 	return estimate(braces, quotes, size), true
 }
 
-// DecodeRule parses one rule document, strictly as [Decode] does, and
-// validates the rule on its own (uniqueness of ids is a policy's concern).
-func DecodeRule(data []byte) (Rule, error) {
-	d := decoder{s: scanner{buf: data}}
-	var r Rule
-	err := d.rule(-1, &r)
-	if err == nil {
-		err = d.end()
-	}
-	if err == nil {
-		err = d.probs.err()
-	}
-	if err != nil {
-		return Rule{}, err
-	}
-	return r, nil
-}
-
 // UnmarshalJSON implements [json.Unmarshaler] with [Decode].
 func (p *Policy) UnmarshalJSON(data []byte) error {
 	q, err := Decode(data)
@@ -244,9 +226,19 @@ func (p *Policy) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
-// UnmarshalJSON implements [json.Unmarshaler] with [DecodeRule].
+// UnmarshalJSON implements [json.Unmarshaler]: it parses one rule
+// document, strictly as [Decode] does, and validates the rule on its own
+// (uniqueness of ids is a policy's concern). On error r is unchanged.
 func (r *Rule) UnmarshalJSON(data []byte) error {
-	q, err := DecodeRule(data)
+	d := decoder{s: scanner{buf: data}}
+	var q Rule
+	err := d.rule(-1, &q)
+	if err == nil {
+		err = d.end()
+	}
+	if err == nil {
+		err = d.probs.err()
+	}
 	if err != nil {
 		return err
 	}

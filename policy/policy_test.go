@@ -338,14 +338,16 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
-func TestDecodeRule(t *testing.T) {
+func TestRuleUnmarshalJSON(t *testing.T) {
 	t.Parallel()
-	r, err := policy.DecodeRule([]byte(`{"id": "v", "from": "192.168.0.1", "to": "192.168.0.100", "action": "allow"}`))
+	var r policy.Rule
+	err := json.Unmarshal([]byte(`{"id": "v", "from": "192.168.0.1", "to": "192.168.0.100", "action": "allow"}`), &r)
 	if err != nil || r.Target.String() != "192.168.0.1-192.168.0.100" {
-		t.Errorf("DecodeRule = %+v, %v", r, err)
+		t.Errorf("json.Unmarshal into a Rule = %+v, %v", r, err)
 	}
-	if _, err := policy.DecodeRule([]byte(`{"id": "v", "ip": "10.0.0.5/24", "action": "allow"}`)); !errors.Is(err, rangeset.ErrHostBits) {
-		t.Errorf("DecodeRule(host bits) = %v, want ErrHostBits", err)
+	var q policy.Rule
+	if err := json.Unmarshal([]byte(`{"id": "v", "ip": "10.0.0.5/24", "action": "allow"}`), &q); !errors.Is(err, rangeset.ErrHostBits) {
+		t.Errorf("json.Unmarshal(host bits) = %v, want ErrHostBits", err)
 	}
 }
 
@@ -395,8 +397,9 @@ func TestDecodeZeroInstant(t *testing.T) {
 		if !errors.As(err, &re) || re.ID != "z" || !strings.Contains(re.Err.Error(), "zero instant 0001-01-01T00:00:00Z") {
 			t.Errorf("Decode(%s) = %v, want a RuleError for \"z\" saying zero instant", doc, err)
 		}
-		if _, err := policy.DecodeRule([]byte(base + `, ` + extra + `}`)); !errors.As(err, &re) || re.ID != "z" || !strings.Contains(re.Err.Error(), "zero instant 0001-01-01T00:00:00Z") {
-			t.Errorf("DecodeRule(%s) = %v, want a RuleError for \"z\" saying zero instant", extra, err)
+		var r policy.Rule
+		if err := json.Unmarshal([]byte(base+`, `+extra+`}`), &r); !errors.As(err, &re) || re.ID != "z" || !strings.Contains(re.Err.Error(), "zero instant 0001-01-01T00:00:00Z") {
+			t.Errorf("json.Unmarshal(%s) = %v, want a RuleError for \"z\" saying zero instant", extra, err)
 		}
 	}
 	// A zero instant that no ttl counts from is only metadata, and an
@@ -671,8 +674,9 @@ func TestMarshalYearInUTC(t *testing.T) {
 	if err != nil || !strings.Contains(string(b), `"createdAt":"0000-01-01T00:30:00Z"`) {
 		t.Fatalf("MarshalJSON of a rule created at %v = %s, %v", at, b, err)
 	}
-	if back, err := policy.DecodeRule(b); err != nil || !back.Equal(r) {
-		t.Errorf("DecodeRule(%s) = %+v, %v", b, back, err)
+	var back policy.Rule
+	if err := json.Unmarshal(b, &back); err != nil || !back.Equal(r) {
+		t.Errorf("json.Unmarshal(%s) = %+v, %v", b, back, err)
 	}
 }
 
