@@ -5,5 +5,10 @@
 // It knows nothing about rules or decisions. Every parser here is strict and
 // linear in the length of its input: nothing is silently repaired, and every
 // rejection is a [*ParseError] that names the function, quotes the input and
-// wraps one of the sentinel errors, so that errors.Is works.
+// says what is wrong. Two problems have exported sentinels, for errors.Is:
+// [ErrEmpty], an empty input, and [ErrHostBits], a prefix with host bits
+// set, whose message names the canonical form; those are the two a caller
+// acts on. The others (a bad address or prefix length, a reversed range,
+// mixed families, a zone, an IPv4-mapped address) are told only by the
+// message.
 package rangeset

@@ -4,28 +4,32 @@ import (
 	"errors"
 )
 
-// Sentinel errors wrapped by [*ParseError]. Test for them with errors.Is.
+// The errors wrapped by [*ParseError]. Two are exported, for errors.Is,
+// as the two problems a caller acts on: [ErrEmpty], an empty input, and
+// [ErrHostBits], a prefix with host bits set, whose message names the
+// canonical form. The rest are unexported; the ParseError's message says
+// which it is (e.g. "invalid IP address", "invalid prefix length").
 var (
 	// ErrEmpty reports an empty input (after trimming, for rule targets).
 	ErrEmpty = errors.New("empty input")
-	// ErrAddr reports text that is not an IP address in the strict form
+	// errAddr reports text that is not an IP address in the strict form
 	// net/netip accepts (no leading zeros, hex or octal forms, wildcards or
 	// short IPv4 forms).
-	ErrAddr = errors.New("invalid IP address")
-	// ErrPrefixLen reports a missing, malformed or out-of-range prefix length.
-	ErrPrefixLen = errors.New("invalid prefix length")
+	errAddr = errors.New("invalid IP address")
+	// errPrefixLen reports a missing, malformed or out-of-range prefix length.
+	errPrefixLen = errors.New("invalid prefix length")
 	// ErrHostBits reports a CIDR whose address has bits set past its prefix
 	// length. The wrapping error names the canonical prefix.
 	ErrHostBits = errors.New("host bits set")
-	// ErrReversed reports a range whose start is above its end.
-	ErrReversed = errors.New("range start is above its end")
-	// ErrFamily reports a range whose ends are of different address families.
-	ErrFamily = errors.New("range ends are of different address families")
-	// ErrZone reports an IPv6 zone in a rule target.
-	ErrZone = errors.New("zone not allowed in a rule target")
-	// ErrMapped reports an IPv4-mapped IPv6 address in a rule target; write
+	// errReversed reports a range whose start is above its end.
+	errReversed = errors.New("range start is above its end")
+	// errFamily reports a range whose ends are of different address families.
+	errFamily = errors.New("range ends are of different address families")
+	// errZone reports an IPv6 zone in a rule target.
+	errZone = errors.New("zone not allowed in a rule target")
+	// errMapped reports an IPv4-mapped IPv6 address in a rule target; write
 	// the IPv4 address instead.
-	ErrMapped = errors.New("IPv4-mapped IPv6 address not allowed in a rule target (write the IPv4 address)")
+	errMapped = errors.New("IPv4-mapped IPv6 address not allowed in a rule target (write the IPv4 address)")
 )
 
 // ParseError reports text that a parser of this package rejected.
@@ -34,7 +38,9 @@ type ParseError struct {
 	Func string
 	// Input is the text as given.
 	Input string
-	// Err says what is wrong; it wraps one of the sentinel errors.
+	// Err says what is wrong. It is or wraps [ErrEmpty] for an empty
+	// input and [ErrHostBits] for a prefix with host bits set; any other
+	// problem only its text tells.
 	Err error
 }
 

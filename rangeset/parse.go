@@ -69,7 +69,8 @@ func MustParseRange(s string) Range {
 // request comes from. Unlike a rule target it may carry a zone, which is
 // dropped, and it may be IPv4-mapped IPv6, which is returned as the IPv4
 // address. Nothing is trimmed. Every input that net/netip.ParseAddr rejects
-// is an error of type [*ParseError] wrapping [ErrAddr] (or [ErrEmpty]).
+// is an error of type [*ParseError] saying "invalid IP address" (or
+// wrapping [ErrEmpty]).
 func ParseAddr(s string) (netip.Addr, error) {
 	const fn = "rangeset.ParseAddr"
 	if s == "" {
@@ -96,9 +97,9 @@ func parseEnds(from, to string) (Range, error) {
 	}
 	switch {
 	case f.BitLen() != t.BitLen():
-		return Range{}, ErrFamily
+		return Range{}, errFamily
 	case f.Compare(t) > 0:
-		return Range{}, ErrReversed
+		return Range{}, errReversed
 	}
 	return Range{from: f, to: t}, nil
 }
@@ -110,7 +111,7 @@ func parsePrefix(addr, bits string) (Range, error) {
 	}
 	n, ok := atoi(bits)
 	if !ok || n > a.BitLen() {
-		return Range{}, fmt.Errorf("%w %s (want 0 to %d)", ErrPrefixLen, Quote(bits), a.BitLen())
+		return Range{}, fmt.Errorf("%w %s (want 0 to %d)", errPrefixLen, Quote(bits), a.BitLen())
 	}
 	p := netip.PrefixFrom(a, n)
 	if m := p.Masked(); m != p {
@@ -137,14 +138,14 @@ func atoi(s string) (int, bool) {
 
 func parseTargetAddr(s string) (netip.Addr, error) {
 	if strings.IndexByte(s, '%') >= 0 {
-		return netip.Addr{}, fmt.Errorf("%w: %s", ErrZone, Quote(s))
+		return netip.Addr{}, fmt.Errorf("%w: %s", errZone, Quote(s))
 	}
 	a, err := netip.ParseAddr(s)
 	if err != nil {
 		return netip.Addr{}, addrError(s, err)
 	}
 	if a.Is4In6() {
-		return netip.Addr{}, fmt.Errorf("%w: %s", ErrMapped, Quote(s))
+		return netip.Addr{}, fmt.Errorf("%w: %s", errMapped, Quote(s))
 	}
 	return a, nil
 }
@@ -154,14 +155,14 @@ func parseTargetAddr(s string) (netip.Addr, error) {
 // error quotes its input whole, twice; a longer input is refused without it.
 const maxAddrText = 128
 
-// addrError wraps ErrAddr with net/netip's reason for rejecting s, every
+// addrError wraps errAddr with net/netip's reason for rejecting s, every
 // input in it cut as Quote cuts.
 func addrError(s string, err error) error {
 	switch {
 	case s == "":
-		return fmt.Errorf("%w: missing address", ErrAddr)
+		return fmt.Errorf("%w: missing address", errAddr)
 	case len(s) > maxAddrText:
-		return fmt.Errorf("%w %s: longer than any address", ErrAddr, Quote(s))
+		return fmt.Errorf("%w %s: longer than any address", errAddr, Quote(s))
 	}
 	reason := strings.TrimPrefix(err.Error(), "ParseAddr("+strconv.Quote(s)+"): ")
 	if msg, at, ok := strings.Cut(reason, " (at "); ok {
@@ -169,5 +170,5 @@ func addrError(s string, err error) error {
 			reason = msg + " (at " + Quote(u) + ")"
 		}
 	}
-	return fmt.Errorf("%w %s: %s", ErrAddr, Quote(s), reason)
+	return fmt.Errorf("%w %s: %s", errAddr, Quote(s), reason)
 }

@@ -94,7 +94,8 @@ func newReader(fn, format string, dflt policy.Action, opts *Options, filters str
 }
 
 // fail records a bad entry at where ("line 3", "prefixes[2].ip_prefix"),
-// wrapping err so that errors.Is finds the rangeset sentinels.
+// wrapping err so that errors.As finds its *rangeset.ParseError and
+// errors.Is the exported rangeset sentinels.
 func (rd *reader) fail(where string, err error) {
 	if len(rd.errs) == maxErrors {
 		rd.more++
