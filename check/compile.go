@@ -17,8 +17,12 @@ import (
 	"github.com/ipgate/ipgate/rangeset"
 )
 
-// never stands for "no next change": later than every valid expiry.
-var never = policy.MaxExpiry.Add(time.Second)
+// never stands for "no next change": later than every valid expiry. It is
+// 10000-01-01T00:00:00Z, one second past 9999-12-31T23:59:59Z, the latest
+// expiry package policy lets a rule have (SEMANTICS §3) and the instant
+// at which [policy.Rule.Expiry] saturates; TestNeverPastMaxExpiry holds
+// the two together.
+var never = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // Snapshot is a compiled policy: an immutable lookup table that decides
 // requests. It is safe for concurrent use by any number of goroutines.

@@ -124,20 +124,42 @@ func TestZeroValues(t *testing.T) {
 	}
 }
 
+// maxExpiry is the latest expiry package policy lets a rule have.
+var maxExpiry = time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
+
+// never, the compiler's "no next change", is a second past the latest
+// expiry policy accepts, where Rule.Expiry saturates.
+func TestNeverPastMaxExpiry(t *testing.T) {
+	t.Parallel()
+	at := rule("at", "10.0.0.1", policy.Allow)
+	at.ExpiresAt = maxExpiry
+	past := rule("past", "10.0.0.2", policy.Allow)
+	past.ExpiresAt = maxExpiry.Add(time.Second)
+	err := policy.New(at, past).Validate()
+	if want := `rule "past": expiry after 9999-12-31T23:59:59Z: 10000-01-01T00:00:00Z`; err == nil || err.Error() != want {
+		t.Errorf("Validate() = %v, want %s", err, want)
+	}
+	long := time.Duration(1<<63 - 1)
+	sat := policy.Rule{ID: "long", TTL: &long, UpdatedAt: maxExpiry}
+	if e, ok := sat.Expiry(); !ok || !e.Equal(check.Never) {
+		t.Errorf("Expiry() of a ttl past the limit = %v, %v, want %v", e, ok, check.Never)
+	}
+}
+
 // A rule that does not expire is live at every instant, after the last
-// instant any rule may expire at (policy.MaxExpiry) too.
+// instant any rule may expire at (9999-12-31T23:59:59Z) too.
 func TestFarFuture(t *testing.T) {
 	t.Parallel()
 	p := policy.New(rule("deny-all", "0.0.0.0/0", policy.Deny), rule("office", "10.0.0.0/8", policy.Allow))
 	p.Settings.DefaultAction = policy.DefaultAllow
 	soon := rule("soon", "192.0.2.0/24", policy.Allow)
-	soon.ExpiresAt = policy.MaxExpiry
+	soon.ExpiresAt = maxExpiry
 	p.Rules = append(p.Rules, soon)
 	s, err := check.Compile(p, fuzzT0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, at := range []time.Time{policy.MaxExpiry, policy.MaxExpiry.Add(time.Second), time.Date(1<<20, 1, 1, 0, 0, 0, 0, time.UTC)} {
+	for _, at := range []time.Time{maxExpiry, maxExpiry.Add(time.Second), time.Date(1<<20, 1, 1, 0, 0, 0, 0, time.UTC)} {
 		for addr, want := range map[string]string{"1.2.3.4": "deny-all", "10.1.2.3": "office", "192.0.2.1": "deny-all"} {
 			req := check.Request{Addr: netip.MustParseAddr(addr), At: at}
 			if d := s.Check(req); d.Rule != want {

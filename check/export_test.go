@@ -54,3 +54,6 @@ func (s *Snapshot) Nodes() int { return s.nodes.n }
 // NextChange returns the snapshot's next change, as the checker's timer
 // sees it.
 func (s *Snapshot) NextChange() (time.Time, bool) { return s.nextChange() }
+
+// Never is the compiler's "no next change", for TestNeverPastMaxExpiry.
+var Never = never

@@ -12,7 +12,8 @@
 // its rule by id) or a settings error for each of the first 10,000
 // problems; its text lists the first 100 and then a line counting the
 // rest. A disabled policy is
-// validated all the same. Validate speaks of the Go fields (Target, TTL);
+// validated all the same. A rule's expiry is at most 9999-12-31T23:59:59Z
+// (SEMANTICS §3). Validate speaks of the Go fields (Target, TTL);
 // [Decode] reports the same problems in the document's keys ("ip",
 // "ttl").
 //

@@ -477,7 +477,7 @@ func oldExpiryErrors(r Rule) []error {
 			errs = append(errs, errTTLNoBase)
 		}
 	}
-	if e, ok := r.Expiry(); ok && e.After(MaxExpiry) {
+	if e, ok := r.Expiry(); ok && e.After(maxExpiry) {
 		errs = append(errs, fmt.Errorf("%w: %s", errExpiryRange, e.Format(time.RFC3339Nano)))
 	}
 	return errs

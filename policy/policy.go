@@ -11,9 +11,17 @@ import (
 	"github.com/ipgate/ipgate/rangeset"
 )
 
-// MaxExpiry is the latest expiry a rule may have (SEMANTICS §3), so that no
-// arithmetic on instants can wrap.
-var MaxExpiry = time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
+// maxExpiry is the latest expiry a rule may have (SEMANTICS §3),
+// 9999-12-31T23:59:59Z, so that no arithmetic on instants can wrap. It is
+// unexported so that no caller can move the limit; package check writes
+// out the instant a second past it, and tests there hold it to this one.
+var maxExpiry = time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
+
+// MaxExpiry is a copy of the latest expiry a rule may have,
+// 9999-12-31T23:59:59Z (SEMANTICS §3). Changing it changes nothing: the
+// package reads its own. It remains only while package check/lint reads
+// it, and goes once lint writes the instant out as package check does.
+var MaxExpiry = maxExpiry
 
 // Rule is one entry of a policy: a target range, an action, whom it binds
 // and until when. Metadata (CreatedAt, UpdatedAt, Comment) never changes a
@@ -31,14 +39,17 @@ type Rule struct {
 	// AdminOnly restricts the rule to admin subjects.
 	AdminOnly bool
 	// ExpiresAt, when not zero, is the instant from which the rule no longer
-	// matches. The zero time.Time means no expiry, so a rule cannot expire
-	// at the zero instant 0001-01-01T00:00:00Z itself ([Decode] refuses a
-	// document that says so); any later instant, however far past, works.
+	// matches, at most 9999-12-31T23:59:59Z (SEMANTICS §3), so that no
+	// arithmetic on instants can wrap. The zero time.Time means no expiry,
+	// so a rule cannot expire at the zero instant 0001-01-01T00:00:00Z
+	// itself ([Decode] refuses a document that says so); any later instant,
+	// however far past, works.
 	ExpiresAt time.Time
 	// TTL, when not nil, is the rule's time to live, counted from
 	// UpdatedAt, else from CreatedAt. It is a whole number of seconds, as a
 	// document writes it, and at most the largest time.Duration (about 292
-	// years). A rule has at most one of TTL and ExpiresAt.
+	// years), and the expiry it gives at most 9999-12-31T23:59:59Z. A rule
+	// has at most one of TTL and ExpiresAt.
 	TTL *time.Duration
 	// CreatedAt and UpdatedAt are set by stores; zero means unknown. A
 	// TTL counts from UpdatedAt when it is not zero, else from CreatedAt.
@@ -51,7 +62,8 @@ type Rule struct {
 // whether r expires at all. It is ExpiresAt when set, else the TTL added to
 // UpdatedAt (or CreatedAt). For a rule that [Policy.Validate] would
 // refuse, the result is only a best effort: a TTL with no timestamp never
-// expires, and one too large saturates at [MaxExpiry] plus one second.
+// expires, and one too large saturates at 10000-01-01T00:00:00Z, one
+// second past the latest expiry a rule may have.
 func (r Rule) Expiry() (time.Time, bool) {
 	if !r.ExpiresAt.IsZero() {
 		return r.ExpiresAt, true
@@ -60,7 +72,7 @@ func (r Rule) Expiry() (time.Time, bool) {
 	if r.TTL == nil || base.IsZero() {
 		return time.Time{}, false
 	}
-	limit := MaxExpiry.Add(time.Second)
+	limit := maxExpiry.Add(time.Second)
 	if e := base.Add(*r.TTL); !e.After(limit) {
 		return e, true
 	}
@@ -197,7 +209,7 @@ var (
 	// errTTL reports a ttl below zero, one that is not a whole number of
 	// seconds, or one larger than the largest time.Duration.
 	errTTL = errors.New("invalid ttl")
-	// errExpiryRange reports an expiry after [MaxExpiry].
+	// errExpiryRange reports an expiry after maxExpiry.
 	errExpiryRange = errors.New("expiry after 9999-12-31T23:59:59Z")
 	// errZeroInstant reports a document's expiresAt at the zero instant
 	// 0001-01-01T00:00:00Z (SEMANTICS §3 would have the rule expired at
@@ -354,7 +366,7 @@ func expiryProblems(errs []error, r *Rule, zero zeroFields, t terms) []error {
 	if zero&zeroExpiresAt != 0 {
 		errs = append(errs, &problem{"expiresAt is the " + errZeroInstant.Error() + " (a Rule's zero ExpiresAt means no expiry)", errZeroInstant})
 	}
-	if e, ok := r.Expiry(); ok && e.After(MaxExpiry) {
+	if e, ok := r.Expiry(); ok && e.After(maxExpiry) {
 		if r.ExpiresAt.IsZero() {
 			e = r.ttlBase().Add(*r.TTL) // the instant itself, which Expiry saturates
 		}

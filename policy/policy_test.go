@@ -21,6 +21,9 @@ import (
 
 var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
+// maxExpiry is the latest expiry a rule may have (SEMANTICS §3).
+var maxExpiry = time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
+
 func ptr[T any](v T) *T { return &v }
 
 func rule(id, target string, a policy.Action) policy.Rule {
@@ -114,17 +117,17 @@ func TestValidate(t *testing.T) {
 		}()}, want: []string{"invalid TTL "}, ids: []string{"a"}},
 		{name: "expiry too late", rules: []policy.Rule{func() policy.Rule {
 			r := rule("a", "10.0.0.1", policy.Deny)
-			r.ExpiresAt = policy.MaxExpiry.Add(time.Second)
+			r.ExpiresAt = maxExpiry.Add(time.Second)
 			return r
 		}()}, want: []string{"expiry after 9999-12-31T23:59:59Z: "}, ids: []string{"a"}},
 		{name: "ttl past the limit", rules: []policy.Rule{func() policy.Rule {
 			r := withTTL(rule("a", "10.0.0.1", policy.Deny), 2*time.Second)
-			r.UpdatedAt = policy.MaxExpiry.Add(-time.Second)
+			r.UpdatedAt = maxExpiry.Add(-time.Second)
 			return r
 		}()}, want: []string{"expiry after 9999-12-31T23:59:59Z: "}, ids: []string{"a"}},
 		{name: "expiry at the limit", rules: []policy.Rule{func() policy.Rule {
 			r := rule("a", "10.0.0.1", policy.Deny)
-			r.ExpiresAt = policy.MaxExpiry
+			r.ExpiresAt = maxExpiry
 			return r
 		}()}},
 		{name: "id not UTF-8", rules: []policy.Rule{rule("x\xff", "10.0.0.1", policy.Allow)}, want: []string{"the id is not valid UTF-8"}, ids: []string{"x\xff"}},
@@ -188,7 +191,7 @@ func TestRuleErrorText(t *testing.T) {
 func TestExpiry(t *testing.T) {
 	t.Parallel()
 	r := rule("a", "10.0.0.1", policy.Deny)
-	if _, ok := r.Expiry(); ok || r.Expired(policy.MaxExpiry) {
+	if _, ok := r.Expiry(); ok || r.Expired(maxExpiry) {
 		t.Error("a rule without expiry expires")
 	}
 	r.CreatedAt = t0

@@ -247,7 +247,7 @@ func coveredSlow(p policy.Policy, in policy.Rule) string {
 		if e, ok := r.Expiry(); ok {
 			return e
 		}
-		return policy.MaxExpiry.Add(time.Second)
+		return time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC) // a second past the latest expiry, 9999-12-31T23:59:59Z
 	}
 	size := in.Target.Size()
 	var best *policy.Rule

@@ -88,6 +88,10 @@ const name = "ip-address-policies"
 // writes times.
 const timeLayout = "2006-01-02T15:04:05-07:00"
 
+// maxExpiry is the latest expiry package policy lets a rule have
+// (SEMANTICS §3): 9999-12-31T23:59:59Z.
+var maxExpiry = time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
+
 // maxTTL is the largest ttl in seconds: the most a time.Duration holds.
 const maxTTL = math.MaxInt64 / int64(time.Second)
 
@@ -284,8 +288,8 @@ func (b body) patch() (store.Patch, error) {
 			return p, &badField{"expireTime", q + ": the zero instant; send \"ttl\": 0 for no expiry"}
 		case t.UTC().Year() < 1:
 			return p, &badField{"expireTime", q + ": before 0001-01-01T00:00:00+00:00"}
-		case t.After(policy.MaxExpiry):
-			return p, &badField{"expireTime", q + ": after " + policy.MaxExpiry.Format(timeLayout) + ", the latest expiry"}
+		case t.After(maxExpiry):
+			return p, &badField{"expireTime", q + ": after " + maxExpiry.Format(timeLayout) + ", the latest expiry"}
 		}
 		p.ExpiresAt = &t
 	}
