@@ -13,15 +13,10 @@ import (
 
 // maxExpiry is the latest expiry a rule may have (SEMANTICS §3),
 // 9999-12-31T23:59:59Z, so that no arithmetic on instants can wrap. It is
-// unexported so that no caller can move the limit; package check writes
-// out the instant a second past it, and tests there hold it to this one.
+// unexported so that no caller can move the limit; packages check and
+// check/lint write out the instant a second past it, and a test in check
+// holds it to this one.
 var maxExpiry = time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
-
-// MaxExpiry is a copy of the latest expiry a rule may have,
-// 9999-12-31T23:59:59Z (SEMANTICS §3). Changing it changes nothing: the
-// package reads its own. It remains only while package check/lint reads
-// it, and goes once lint writes the instant out as package check does.
-var MaxExpiry = maxExpiry
 
 // Rule is one entry of a policy: a target range, an action, whom it binds
 // and until when. Metadata (CreatedAt, UpdatedAt, Comment) never changes a

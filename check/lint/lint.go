@@ -141,8 +141,9 @@ func Policy(p policy.Policy, t0 time.Time, opts *Options) ([]Warning, error) {
 	return ws, nil
 }
 
-// never stands for no expiry: later than every valid one.
-var never = policy.MaxExpiry.Add(time.Second)
+// never stands for no expiry: 10000-01-01T00:00:00Z, later than every
+// valid one and where [policy.Rule.Expiry] saturates.
+var never = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)
 
 func expiry(r policy.Rule) time.Time {
 	if e, ok := r.Expiry(); ok {
