@@ -23,10 +23,10 @@ type Keep struct {
 	Admin, Mobile bool
 }
 
-// ErrOpensAllowlist reports a change that removes the last allow rule of an
+// errOpensAllowlist reports a change that removes the last allow rule of an
 // auto allowlist (for some subject), which would silently allow every
 // address. Say so explicitly instead: set the default action to allow.
-var ErrOpensAllowlist = errors.New("lockout.Guard: the change removes the last allow rule of an auto allowlist, which would allow every address; set defaultAction to allow to mean that")
+var errOpensAllowlist = errors.New("lockout.Guard: the change removes the last allow rule of an auto allowlist, which would allow every address; set defaultAction to allow to mean that")
 
 // Error reports a change that would deny something a guard keeps.
 type Error struct {
@@ -72,10 +72,10 @@ func Denies(s *check.Snapshot, k Keep, t time.Time) (netip.Addr, check.Decision,
 // Guard returns a write guard for stores (their Options.Guard). It
 // refuses, with an [*Error], a new policy that would deny anything keep
 // lists at the instant now returns or at any later instant, as its rules
-// expire; and, with [ErrOpensAllowlist], one that removes the last allow
-// rule of an auto allowlist, even while it disables the policy, which
-// could then be enabled as allow-all. An invalid new policy is refused
-// with its compile error. A Keep whose Range is invalid would keep
+// expire; and, with an error that says so (no *Error, since no kept range
+// is denied), one that removes the last allow rule of an auto allowlist,
+// even while it disables the policy, which could then be enabled as
+// allow-all. An invalid new policy is refused with its compile error. A Keep whose Range is invalid would keep
 // nothing: with one, every write is refused. A nil now means time.Now. The
 // guard is safe for concurrent use when now is.
 func Guard(keep []Keep, now func() time.Time) func(old, new policy.Policy) error {
@@ -99,7 +99,7 @@ func Guard(keep []Keep, now func() time.Time) func(old, new policy.Policy) error
 		if new.Settings.DefaultAction == policy.DefaultAuto {
 			for _, admin := range []bool{false, true} {
 				if hasAllow(old, admin) && !hasAllow(new, admin) {
-					return ErrOpensAllowlist
+					return errOpensAllowlist
 				}
 			}
 		}
