@@ -13,7 +13,7 @@ import (
 	"github.com/ipgate/ipgate/policy"
 	"github.com/ipgate/ipgate/store"
 	"github.com/ipgate/ipgate/store/filestore"
-	"github.com/ipgate/ipgate/store/storetest"
+	"github.com/ipgate/ipgate/store/internal/storebench"
 )
 
 // TestOwnWriteNotReadBack: a writer and a follower sharing one Store read
@@ -24,7 +24,7 @@ func TestOwnWriteNotReadBack(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	s := open(t, t.TempDir())
-	if _, err := s.Put(ctx, "p", storetest.Large(100), store.Any); err != nil {
+	if _, err := s.Put(ctx, "p", storebench.Large(100), store.Any); err != nil {
 		t.Fatal(err)
 	}
 	p, rev, err := s.Load(ctx, "p")

@@ -18,6 +18,7 @@ import (
 	"github.com/ipgate/ipgate/rangeset"
 	"github.com/ipgate/ipgate/store"
 	"github.com/ipgate/ipgate/store/filestore"
+	"github.com/ipgate/ipgate/store/internal/storebench"
 	"github.com/ipgate/ipgate/store/storetest"
 )
 
@@ -324,5 +325,5 @@ func TestTwoProcesses(t *testing.T) {
 }
 
 func BenchmarkStore(b *testing.B) {
-	storetest.Bench(b, 100_000, func(b *testing.B) store.Editor { return open(b, b.TempDir()) })
+	storebench.Bench(b, 100_000, func(b *testing.B) store.Editor { return open(b, b.TempDir()) })
 }

@@ -11,8 +11,8 @@ import (
 	"github.com/ipgate/ipgate/policy"
 	"github.com/ipgate/ipgate/rangeset"
 	"github.com/ipgate/ipgate/store"
+	"github.com/ipgate/ipgate/store/internal/storebench"
 	"github.com/ipgate/ipgate/store/memstore"
-	"github.com/ipgate/ipgate/store/storetest"
 )
 
 func allow(id, target string) policy.Rule {
@@ -45,7 +45,7 @@ func TestChangesRetention(t *testing.T) {
 			t.Errorf("Changes(%d) = %v, want ErrGap (not a revision it had)", after, err)
 		}
 	}
-	rev, err := st.Put(ctx, "p", storetest.Large(10), store.Any)
+	rev, err := st.Put(ctx, "p", storebench.Large(10), store.Any)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +64,7 @@ func TestSingleRuleWriteValidatesTheRuleOnly(t *testing.T) {
 	ctx := t.Context()
 	st := memstore.New(nil)
 	const n = 1000
-	if _, err := st.Put(ctx, "p", storetest.Large(n), store.Any); err != nil {
+	if _, err := st.Put(ctx, "p", storebench.Large(n), store.Any); err != nil {
 		t.Fatal(err)
 	}
 	if got := memstore.Validated(st); got != n+1 {
@@ -170,7 +170,7 @@ func TestCompaction(t *testing.T) {
 	ctx := t.Context()
 	st := memstore.New(&memstore.Options{Now: func() time.Time { return time.Unix(0, 0) }})
 	const n = 2000
-	if _, err := st.Put(ctx, "p", storetest.Large(n), store.Any); err != nil {
+	if _, err := st.Put(ctx, "p", storebench.Large(n), store.Any); err != nil {
 		t.Fatal(err)
 	}
 	for i := 0; i < n; i++ {
@@ -214,7 +214,7 @@ func BenchmarkSingleRuleWrite(b *testing.B) {
 			}
 			ctx := b.Context()
 			st := memstore.New(nil)
-			if _, err := st.Put(ctx, "p", storetest.Large(n), store.Any); err != nil {
+			if _, err := st.Put(ctx, "p", storebench.Large(n), store.Any); err != nil {
 				b.Fatal(err)
 			}
 			comment := "patched"

@@ -12,6 +12,7 @@ import (
 	"github.com/ipgate/ipgate/rangeset"
 
 	"github.com/ipgate/ipgate/store"
+	"github.com/ipgate/ipgate/store/internal/storebench"
 	"github.com/ipgate/ipgate/store/memstore"
 	"github.com/ipgate/ipgate/store/storetest"
 )
@@ -23,7 +24,7 @@ func TestConformance(t *testing.T) {
 }
 
 func BenchmarkStore(b *testing.B) {
-	storetest.Bench(b, 100_000, func(*testing.B) store.Editor { return memstore.New(nil) })
+	storebench.Bench(b, 100_000, func(*testing.B) store.Editor { return memstore.New(nil) })
 }
 
 // TestRevisionsNeverRepeat writes, deletes and creates a policy again from

@@ -8,7 +8,7 @@ import (
 
 	"github.com/ipgate/ipgate/policy"
 	"github.com/ipgate/ipgate/store"
-	"github.com/ipgate/ipgate/store/storetest"
+	"github.com/ipgate/ipgate/store/internal/storebench"
 )
 
 var benchSizes = []int{1_000, 100_000, 1_000_000}
@@ -64,7 +64,7 @@ func report(b *testing.B, d []time.Duration) {
 func BenchmarkLoad(b *testing.B) {
 	sizes(b, func(b *testing.B, n int) {
 		s := openStore(b, nil)
-		if _, err := s.Put(b.Context(), "large", storetest.Large(n), store.Any); err != nil {
+		if _, err := s.Put(b.Context(), "large", storebench.Large(n), store.Any); err != nil {
 			b.Fatal(err)
 		}
 		var t timer
@@ -84,7 +84,7 @@ func BenchmarkLoad(b *testing.B) {
 func BenchmarkReplaceAll(b *testing.B) {
 	sizes(b, func(b *testing.B, n int) {
 		s := openStore(b, nil)
-		ps := [2]policy.Policy{storetest.Large(n), storetest.Large(n)}
+		ps := [2]policy.Policy{storebench.Large(n), storebench.Large(n)}
 		for i := range ps[1].Rules {
 			ps[1].Rules[i].Action = 3 - ps[1].Rules[i].Action
 		}
@@ -109,7 +109,7 @@ func BenchmarkReplaceAll(b *testing.B) {
 func BenchmarkSingleRuleWrite(b *testing.B) {
 	sizes(b, func(b *testing.B, n int) {
 		s := openStore(b, nil)
-		if _, err := s.Put(b.Context(), "large", storetest.Large(n), store.Any); err != nil {
+		if _, err := s.Put(b.Context(), "large", storebench.Large(n), store.Any); err != nil {
 			b.Fatal(err)
 		}
 		var t timer

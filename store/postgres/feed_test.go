@@ -20,8 +20,8 @@ import (
 	"github.com/ipgate/ipgate/policy"
 	"github.com/ipgate/ipgate/rangeset"
 	"github.com/ipgate/ipgate/store"
+	"github.com/ipgate/ipgate/store/internal/storebench"
 	"github.com/ipgate/ipgate/store/postgres"
-	"github.com/ipgate/ipgate/store/storetest"
 )
 
 // lastSchema is the schema of the store openStore made last.
@@ -325,7 +325,7 @@ func TestFeedGaps(t *testing.T) {
 		t.Errorf("change rows kept = %d, %v; want 3 (retention)", n, err)
 	}
 	// A revision changing more rules than recorded.
-	if _, err := s.Put(ctx, "p", storetest.Large(10_001), store.Any); err != nil {
+	if _, err := s.Put(ctx, "p", storebench.Large(10_001), store.Any); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := s.Changes(ctx, "p", 6); !errors.Is(err, store.ErrGap) {

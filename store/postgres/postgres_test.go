@@ -16,6 +16,7 @@ import (
 	"github.com/ipgate/ipgate/policy"
 	"github.com/ipgate/ipgate/rangeset"
 	"github.com/ipgate/ipgate/store"
+	"github.com/ipgate/ipgate/store/internal/storebench"
 	"github.com/ipgate/ipgate/store/postgres"
 	"github.com/ipgate/ipgate/store/storetest"
 )
@@ -246,7 +247,7 @@ func TestFollowersSurviveLostConnections(t *testing.T) {
 }
 
 func BenchmarkStore(b *testing.B) {
-	storetest.Bench(b, 100_000, func(b *testing.B) store.Editor { return openStore(b, nil) })
+	storebench.Bench(b, 100_000, func(b *testing.B) store.Editor { return openStore(b, nil) })
 }
 
 // BenchmarkPropagation measures, over the fleet of two checkers following

@@ -18,8 +18,8 @@ import (
 	"github.com/ipgate/ipgate/policy"
 	"github.com/ipgate/ipgate/rangeset"
 	"github.com/ipgate/ipgate/store"
+	"github.com/ipgate/ipgate/store/internal/storebench"
 	"github.com/ipgate/ipgate/store/postgres"
-	"github.com/ipgate/ipgate/store/storetest"
 )
 
 // randomPolicy returns n rules over a small address space of both
@@ -127,7 +127,7 @@ func TestContainsUsesIndex(t *testing.T) {
 	if testing.Short() {
 		n = 20_000
 	}
-	large := storetest.Large(n)
+	large := storebench.Large(n)
 	for _, name := range []string{"big", "other"} {
 		if _, err := s.Put(ctx, name, large, store.Any); err != nil {
 			t.Fatal(err)
@@ -165,7 +165,7 @@ func TestSingleRuleWritesReadOneRow(t *testing.T) {
 	ctx := t.Context()
 	s := openStore(t, nil)
 	const n = 5000
-	if _, err := s.Put(ctx, "p", storetest.Large(n), store.Any); err != nil {
+	if _, err := s.Put(ctx, "p", storebench.Large(n), store.Any); err != nil {
 		t.Fatal(err)
 	}
 	checkRuleWrites(t, s, "p", n, "10.0.5.5", map[string]func() error{
@@ -318,7 +318,7 @@ func withUser(dsn, user string) string {
 }
 
 // checkRuleWrites makes one of each single-rule write, and the writes of
-// more, on policy name (storetest.Large of n rules; contains is an address
+// more, on policy name (storebench.Large of n rules; contains is an address
 // one of them holds), and fails t when one reads more than two rows: a
 // write pays for what it changes, not for the policy's size.
 func checkRuleWrites(t *testing.T, s *postgres.Store, name string, n int, contains string, more map[string]func() error) {

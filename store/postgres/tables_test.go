@@ -16,8 +16,8 @@ import (
 
 	"github.com/ipgate/ipgate/policy"
 	"github.com/ipgate/ipgate/store"
+	"github.com/ipgate/ipgate/store/internal/storebench"
 	"github.com/ipgate/ipgate/store/postgres"
-	"github.com/ipgate/ipgate/store/storetest"
 )
 
 // bigRules is more rules than a revision records: a Put of that many new
@@ -56,7 +56,7 @@ func TestOwnTable(t *testing.T) {
 	clock := time.Date(2030, 1, 1, 0, 0, 0, 123456789, time.UTC)
 	now := func() time.Time { return clock }
 	s := openStore(t, now)
-	large := storetest.Large(bigRules)
+	large := storebench.Large(bigRules)
 	rev, err := s.Put(ctx, "big", large, store.Any)
 	if err != nil {
 		t.Fatal(err)
@@ -191,7 +191,7 @@ func TestOwnTable(t *testing.T) {
 func TestReadsDuringMoves(t *testing.T) {
 	ctx := t.Context()
 	s := openStore(t, nil)
-	ps := [2]policy.Policy{storetest.Large(bigRules), storetest.Large(bigRules)}
+	ps := [2]policy.Policy{storebench.Large(bigRules), storebench.Large(bigRules)}
 	for i := range ps[1].Rules {
 		ps[1].Rules[i].Action = 3 - ps[1].Rules[i].Action
 	}
@@ -299,7 +299,7 @@ func TestMigrateKeepsSharedRules(t *testing.T) {
 	if err != nil || got != rev || !cmp.Equal(after, before) {
 		t.Fatalf("Load after the upgrade = %+v at %d, %v; want %+v at %d", after, got, err, before, rev)
 	}
-	if _, err := up.Put(ctx, "p", storetest.Large(bigRules), store.Any); err != nil {
+	if _, err := up.Put(ctx, "p", storebench.Large(bigRules), store.Any); err != nil {
 		t.Fatal(err)
 	}
 	if tables, shared := ownTables(t, "p"); len(tables) != 1 || shared != 0 {

@@ -1,14 +1,12 @@
 // Package storetest is the conformance kit for [store.Editor]
-// implementations. It owns what every store must pass and what every
-// store is measured by:
+// implementations. It owns what every store must pass: [Run] checks a
+// store, made by a [NewStore], against the contract of the store package:
+// revisions and conflicts, rule and settings edits, queries, concurrent
+// writers, watches and change feeds, and that nothing a read returns or a
+// write is given shares memory with what the store keeps. Every store in
+// this module calls it from its tests, and a store written elsewhere can
+// too.
 //
-//   - [Run] checks a store against the contract of the store package:
-//     revisions and conflicts, rule and settings edits, queries,
-//     concurrent writers, watches and change feeds, and that nothing a
-//     read returns or a write is given shares memory with what the store
-//     keeps. Every store in this module calls it from its tests, and a
-//     store written elsewhere can too.
-//   - [Bench] measures replacing, loading, listing, reading and patching
-//     rules of a large policy, built by [Large], so that stores can be
-//     compared on one workload.
+// The benchmarks that compare this module's stores on one workload are
+// not part of the contract; they live in an internal package of store.
 package storetest
