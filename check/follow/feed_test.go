@@ -314,9 +314,17 @@ func TestReload(t *testing.T) {
 	}
 }
 
+// memStore is what memstore.New returns: an Editor that is also a
+// Watcher and a Feed.
+type memStore interface {
+	store.Editor
+	store.Watcher
+	store.Feed
+}
+
 // loadCounter counts the loads of a memstore, whose feed it keeps.
 type loadCounter struct {
-	*memstore.Store
+	memStore
 	mu    sync.Mutex
 	loads int
 }
@@ -325,7 +333,7 @@ func (s *loadCounter) Load(ctx context.Context, name string) (policy.Policy, sto
 	s.mu.Lock()
 	s.loads++
 	s.mu.Unlock()
-	return s.Store.Load(ctx, name)
+	return s.memStore.Load(ctx, name)
 }
 
 // TestFeedMemstore: following a memstore applies its feed: rule writes of
@@ -333,7 +341,7 @@ func (s *loadCounter) Load(ctx context.Context, name string) (policy.Policy, sto
 func TestFeedMemstore(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	st := &loadCounter{Store: memstore.New(nil)}
+	st := &loadCounter{memStore: memstore.New(nil).(memStore)}
 	var _ store.Feed = st
 	if _, err := st.Put(ctx, "p", policy.New(rule("office", "10.0.0.0/8", policy.Allow)), store.Any); err != nil {
 		t.Fatal(err)

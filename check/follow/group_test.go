@@ -19,7 +19,7 @@ import (
 
 // countingStore counts the watches of each policy.
 type countingStore struct {
-	*memstore.Store
+	memStore
 	mu      sync.Mutex
 	watches map[string]int
 }
@@ -28,7 +28,7 @@ func (c *countingStore) Watch(ctx context.Context, name string) (<-chan struct{}
 	c.mu.Lock()
 	c.watches[name]++
 	c.mu.Unlock()
-	return c.Store.Watch(ctx, name)
+	return c.memStore.Watch(ctx, name)
 }
 
 func newTenants(t *testing.T, n int) *countingStore {
@@ -39,7 +39,7 @@ func newTenants(t *testing.T, n int) *countingStore {
 			t.Fatal(err)
 		}
 	}
-	return &countingStore{Store: st, watches: map[string]int{}}
+	return &countingStore{memStore: st.(memStore), watches: map[string]int{}}
 }
 
 func TestGroupOneFollowerPerName(t *testing.T) {

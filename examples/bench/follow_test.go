@@ -15,7 +15,7 @@ import (
 
 // noFeed hides a store's change feed: its follower loads the whole policy
 // on each change, as every follower did before issue 15.
-type noFeed struct{ ms *memstore.Store }
+type noFeed struct{ ms store.Watcher }
 
 func (s noFeed) Watch(ctx context.Context, name string) (<-chan struct{}, error) {
 	return s.ms.Watch(ctx, name)
@@ -46,7 +46,7 @@ func BenchmarkFollowChange(b *testing.B) {
 				}
 				var st store.Store = ms
 				if mode == "reload" {
-					st = noFeed{ms}
+					st = noFeed{ms.(store.Watcher)}
 				}
 				if _, ok := st.(store.Feed); ok != (mode == "feed") {
 					b.Fatalf("the store is a Feed: %v", ok)

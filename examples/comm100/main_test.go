@@ -249,7 +249,7 @@ func TestLimits(t *testing.T) {
 func TestConfigConcurrent(t *testing.T) {
 	var creds seed.Credentials
 	creds.Add(adminToken, seed.Principal{Account: "10000", Admin: true})
-	st := seedtest.Intruder{EditWatcher: memstore.New(nil)}
+	st := seedtest.Intruder{EditWatcher: memstore.New(nil).(seedtest.EditWatcher)}
 	s, err := newServer(&seed.Config{Store: st, Credentials: &creds}, guid)
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ipgate/ipgate/examples/internal/seed"
 	"github.com/ipgate/ipgate/examples/internal/seed/seedtest"
+	"github.com/ipgate/ipgate/store"
 	"github.com/ipgate/ipgate/store/memstore"
 )
 
@@ -20,7 +21,7 @@ const (
 	userToken  = "a-reader"
 )
 
-func setup(t *testing.T, st *memstore.Store, newID func() string) *server {
+func setup(t *testing.T, st store.Editor, newID func() string) *server {
 	t.Helper()
 	var creds seed.Credentials
 	creds.Add(adminToken, seed.Principal{Account: "policies", Admin: true})

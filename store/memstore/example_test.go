@@ -31,9 +31,10 @@ func Example() {
 	// 1 1 bad-host
 }
 
-// A follower applies the changes after the revision it holds instead of
-// loading the whole policy; when they are no longer kept it loads.
-func ExampleStore_Changes() {
+// The store is also a [store.Feed]: a follower applies the changes after
+// the revision it holds instead of loading the whole policy; when they are
+// no longer kept it loads.
+func ExampleNew_changes() {
 	ctx := context.Background()
 	st := memstore.New(nil)
 	_, rev, _ := st.CreateRule(ctx, "site-1", policy.Rule{ID: "office", Target: rangeset.MustParseRange("10.0.0.0/8"), Action: policy.Allow}, store.Any)
@@ -42,7 +43,7 @@ func ExampleStore_Changes() {
 	st.CreateRule(ctx, "site-1", policy.Rule{ID: "bad-net", Target: rangeset.MustParseRange("92.255.220.0/24"), Action: policy.Deny}, store.Any)
 	st.DeleteRule(ctx, "site-1", "office", store.Any)
 
-	changes, now, err := st.Changes(ctx, "site-1", held)
+	changes, now, err := st.(store.Feed).Changes(ctx, "site-1", held)
 	if err != nil { // store.ErrGap: load the whole policy instead
 		fmt.Println(err)
 		return

@@ -34,14 +34,14 @@ func TestChangesRetention(t *testing.T) {
 		revs = append(revs, rev)
 	}
 	for i, rev := range revs {
-		ch, cur, err := st.Changes(ctx, "p", rev)
+		ch, cur, err := st.(store.Feed).Changes(ctx, "p", rev)
 		wantGap := i < len(revs)-4 // the last 3 changes follow revs[2]
 		if gap := errors.Is(err, store.ErrGap); gap != wantGap || !gap && (err != nil || cur != revs[5] || len(ch) != len(revs)-1-i) {
 			t.Errorf("Changes(%d) = %d changes, %d, %v; want gap %v", rev, len(ch), cur, err, wantGap)
 		}
 	}
 	for _, after := range []store.Revision{0, revs[5] + 1} {
-		if _, _, err := st.Changes(ctx, "p", after); !errors.Is(err, store.ErrGap) {
+		if _, _, err := st.(store.Feed).Changes(ctx, "p", after); !errors.Is(err, store.ErrGap) {
 			t.Errorf("Changes(%d) = %v, want ErrGap (not a revision it had)", after, err)
 		}
 	}
@@ -49,10 +49,10 @@ func TestChangesRetention(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := st.Changes(ctx, "p", revs[5]); !errors.Is(err, store.ErrGap) {
+	if _, _, err := st.(store.Feed).Changes(ctx, "p", revs[5]); !errors.Is(err, store.ErrGap) {
 		t.Errorf("Changes across a Put of 16 changes, retention 3 = %v, want ErrGap", err)
 	}
-	if ch, cur, err := st.Changes(ctx, "p", rev); err != nil || cur != rev || len(ch) != 0 {
+	if ch, cur, err := st.(store.Feed).Changes(ctx, "p", rev); err != nil || cur != rev || len(ch) != 0 {
 		t.Errorf("Changes(current) after the Put = %d, %d, %v", len(ch), cur, err)
 	}
 }
@@ -285,7 +285,7 @@ func TestSlowGuardBlocksNoReader(t *testing.T) {
 			_, _, err = st.ListRules(ctx, "p", store.Query{})
 		}
 		if err == nil {
-			_, _, err = st.Changes(ctx, "p", rev)
+			_, _, err = st.(store.Feed).Changes(ctx, "p", rev)
 		}
 		read <- err
 	}()

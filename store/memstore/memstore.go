@@ -15,7 +15,8 @@ import (
 	"github.com/ipgate/ipgate/store/internal/fanout"
 )
 
-// Options configure a [Store]. A nil *Options means the defaults.
+// Options configure a store made by [New]. A nil *Options means the
+// defaults.
 type Options struct {
 	// Now sets CreatedAt and UpdatedAt; nil means time.Now.
 	Now func() time.Time
@@ -34,11 +35,9 @@ type Options struct {
 // reloads.
 const defaultRetention = 1000
 
-// Store keeps policies in memory. It implements [store.Editor],
-// [store.Watcher] and [store.Feed]. It is safe for concurrent use; every
-// value it returns or takes is a copy. Make one with [New]; the zero Store
-// is not usable.
-type Store struct {
+// memStore keeps policies in memory; [New] makes one, the zero memStore is
+// not usable.
+type memStore struct {
 	now       func() time.Time
 	guard     func(old, new policy.Policy) error
 	retention int
@@ -62,13 +61,13 @@ type Store struct {
 }
 
 var (
-	_ store.Editor  = (*Store)(nil)
-	_ store.Watcher = (*Store)(nil)
-	_ store.Feed    = (*Store)(nil)
+	_ store.Editor  = (*memStore)(nil)
+	_ store.Watcher = (*memStore)(nil)
+	_ store.Feed    = (*memStore)(nil)
 )
 
 // entry is one policy. Its state is replaced, never modified, so that
-// Load copies it out under Store.mu and reads it without.
+// Load copies it out under memStore.mu and reads it without.
 type entry struct {
 	state
 	index map[string]int // rule id -> slot in rules
@@ -95,9 +94,24 @@ func (s state) policy() policy.Policy {
 	return p
 }
 
-// New returns an empty store.
-func New(opts *Options) *Store {
-	s := &Store{now: time.Now, retention: defaultRetention, policies: map[string]*entry{}}
+// New returns an empty store in memory. The [store.Editor] it returns also
+// implements [store.Watcher] and [store.Feed]: callers may type-assert it
+// to either. It is safe for concurrent use; every value it returns or
+// takes is a copy. The package doc gives the costs of each call.
+//
+// Put stamps the rules: a rule whose id the old policy has keeps its
+// CreatedAt, and its UpdatedAt too when nothing else changed; a changed
+// rule gets UpdatedAt now; a new rule gets both now. CreateRule sets
+// CreatedAt and UpdatedAt to now; UpdateRule keeps CreatedAt and sets
+// UpdatedAt to now, as PatchRule does. A DeleteRules whose query matches
+// nothing commits nothing.
+//
+// Each call to Watch starts a goroutine that ends, closing the channel,
+// when ctx is done. Changes gives, of each policy, its latest
+// Options.Retention changes; a policy deleted and created again keeps none
+// from before.
+func New(opts *Options) store.Editor {
+	s := &memStore{now: time.Now, retention: defaultRetention, policies: map[string]*entry{}}
 	if opts != nil {
 		s.guard = opts.Guard
 		if opts.Now != nil {
@@ -113,13 +127,13 @@ func New(opts *Options) *Store {
 // Watch returns a channel that receives a value after every committed
 // change of the named policy; see [store.Watcher]. It starts a goroutine
 // that ends, closing the channel, when ctx is done.
-func (s *Store) Watch(ctx context.Context, name string) (<-chan struct{}, error) {
+func (s *memStore) Watch(ctx context.Context, name string) (<-chan struct{}, error) {
 	return s.hub.Watch(ctx, name)
 }
 
 // Load returns a copy of the named policy and its revision. It costs
 // O(rules), spent outside the store's lock: writers do not wait for it.
-func (s *Store) Load(ctx context.Context, name string) (policy.Policy, store.Revision, error) {
+func (s *memStore) Load(ctx context.Context, name string) (policy.Policy, store.Revision, error) {
 	if err := ctx.Err(); err != nil {
 		return policy.Policy{}, 0, err
 	}
@@ -139,7 +153,7 @@ func (s *Store) Load(ctx context.Context, name string) (policy.Policy, store.Rev
 // Changes returns the changes committed after revision after; see
 // [store.Feed]. Each policy keeps its latest Options.Retention changes;
 // a policy deleted and created again keeps none from before.
-func (s *Store) Changes(ctx context.Context, name string, after store.Revision) ([]store.Change, store.Revision, error) {
+func (s *memStore) Changes(ctx context.Context, name string, after store.Revision) ([]store.Change, store.Revision, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, 0, err
 	}
@@ -156,7 +170,7 @@ func (s *Store) Changes(ctx context.Context, name string, after store.Revision) 
 // begin returns the named policy for a write under s.wmu, after checking
 // the expected revision; create says an absent policy starts empty, with
 // default settings (not yet in s.policies).
-func (s *Store) begin(ctx context.Context, name string, expected store.Revision, create bool) (*entry, error) {
+func (s *memStore) begin(ctx context.Context, name string, expected store.Revision, create bool) (*entry, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -177,7 +191,7 @@ func (s *Store) begin(ctx context.Context, name string, expected store.Revision,
 // recorded, guarded by s.guard; it returns the revision. Called under
 // s.wmu; index, when not nil, updates e.index in the same critical section,
 // so that no reader sees a revision without its index.
-func (s *Store) commit(name string, e *entry, next state, index func(), changes []store.Change, recorded bool) (store.Revision, error) {
+func (s *memStore) commit(name string, e *entry, next state, index func(), changes []store.Change, recorded bool) (store.Revision, error) {
 	if s.guard != nil {
 		if err := s.guard(e.policy(), next.policy()); err != nil {
 			return e.rev, fmt.Errorf("%w %s: %w", store.ErrRefused, rangeset.Quote(name), err)
@@ -208,7 +222,7 @@ func (s *Store) commit(name string, e *entry, next state, index func(), changes 
 }
 
 // lock takes s.wmu for a write; the write holds it to its end.
-func (s *Store) lock() func() {
+func (s *memStore) lock() func() {
 	s.wmu.Lock()
 	return s.wmu.Unlock
 }
@@ -221,7 +235,7 @@ func invalid(name string, err error) error {
 // settings valid and its ids unique (checked on the index), that is what a
 // whole-policy validation would find wrong with r. A rule error is given
 // position index.
-func (s *Store) validateRule(r policy.Rule, index int) error {
+func (s *memStore) validateRule(r policy.Rule, index int) error {
 	s.validated.Add(1)
 	err := policy.New(r).Validate()
 	if err != nil {
@@ -243,7 +257,7 @@ func reindex(err error, index int) {
 	}
 }
 
-func (s *Store) validatePolicy(p policy.Policy) error {
+func (s *memStore) validatePolicy(p policy.Policy) error {
 	s.validated.Add(int64(len(p.Rules)) + 1)
 	return p.Validate()
 }
@@ -252,7 +266,7 @@ func (s *Store) validatePolicy(p policy.Policy) error {
 // old policy has keeps its CreatedAt, and its UpdatedAt too when nothing
 // else changed; a changed rule gets UpdatedAt now; a new rule gets both
 // now. The changes recorded are the difference from the old policy.
-func (s *Store) Put(ctx context.Context, name string, np policy.Policy, expected store.Revision) (store.Revision, error) {
+func (s *memStore) Put(ctx context.Context, name string, np policy.Policy, expected store.Revision) (store.Revision, error) {
 	defer s.lock()()
 	e, err := s.begin(ctx, name, expected, true)
 	if err != nil {
@@ -311,7 +325,7 @@ func conflictRev(err error) store.Revision {
 }
 
 // Delete removes the named policy.
-func (s *Store) Delete(ctx context.Context, name string, expected store.Revision) error {
+func (s *memStore) Delete(ctx context.Context, name string, expected store.Revision) error {
 	defer s.lock()()
 	e, err := s.begin(ctx, name, expected, false)
 	if err != nil {
@@ -326,7 +340,7 @@ func (s *Store) Delete(ctx context.Context, name string, expected store.Revision
 }
 
 // SetSettings replaces the policy's settings, in O(1).
-func (s *Store) SetSettings(ctx context.Context, name string, st policy.Settings, expected store.Revision) (store.Revision, error) {
+func (s *memStore) SetSettings(ctx context.Context, name string, st policy.Settings, expected store.Revision) (store.Revision, error) {
 	defer s.lock()()
 	e, err := s.begin(ctx, name, expected, true)
 	if err != nil {
@@ -342,7 +356,7 @@ func (s *Store) SetSettings(ctx context.Context, name string, st policy.Settings
 
 // CreateRule adds r with CreatedAt and UpdatedAt set to now, in
 // O(log rules).
-func (s *Store) CreateRule(ctx context.Context, name string, r policy.Rule, expected store.Revision) (policy.Rule, store.Revision, error) {
+func (s *memStore) CreateRule(ctx context.Context, name string, r policy.Rule, expected store.Revision) (policy.Rule, store.Revision, error) {
 	defer s.lock()()
 	e, err := s.begin(ctx, name, expected, true)
 	if err != nil {
@@ -367,7 +381,7 @@ func (s *Store) CreateRule(ctx context.Context, name string, r policy.Rule, expe
 }
 
 // GetRule returns the rule with the given id, in O(log rules).
-func (s *Store) GetRule(ctx context.Context, name, id string) (policy.Rule, store.Revision, error) {
+func (s *memStore) GetRule(ctx context.Context, name, id string) (policy.Rule, store.Revision, error) {
 	if err := ctx.Err(); err != nil {
 		return policy.Rule{}, 0, err
 	}
@@ -386,18 +400,18 @@ func (s *Store) GetRule(ctx context.Context, name, id string) (policy.Rule, stor
 
 // UpdateRule replaces the rule with r's id, in O(log rules); CreatedAt is
 // kept and UpdatedAt set to now.
-func (s *Store) UpdateRule(ctx context.Context, name string, r policy.Rule, expected store.Revision) (policy.Rule, store.Revision, error) {
+func (s *memStore) UpdateRule(ctx context.Context, name string, r policy.Rule, expected store.Revision) (policy.Rule, store.Revision, error) {
 	r = r.Clone()
 	return s.modify(ctx, name, r.ID, expected, func(policy.Rule) policy.Rule { return r })
 }
 
 // PatchRule sets the fields of patch on the rule, in O(log rules);
 // UpdatedAt is set to now.
-func (s *Store) PatchRule(ctx context.Context, name, id string, patch store.Patch, expected store.Revision) (policy.Rule, store.Revision, error) {
+func (s *memStore) PatchRule(ctx context.Context, name, id string, patch store.Patch, expected store.Revision) (policy.Rule, store.Revision, error) {
 	return s.modify(ctx, name, id, expected, patch.Apply)
 }
 
-func (s *Store) modify(ctx context.Context, name, id string, expected store.Revision, change func(policy.Rule) policy.Rule) (policy.Rule, store.Revision, error) {
+func (s *memStore) modify(ctx context.Context, name, id string, expected store.Revision, change func(policy.Rule) policy.Rule) (policy.Rule, store.Revision, error) {
 	defer s.lock()()
 	e, err := s.begin(ctx, name, expected, false)
 	if err != nil {
@@ -425,7 +439,7 @@ func (s *Store) modify(ctx context.Context, name, id string, expected store.Revi
 // DeleteRule removes the rule with the given id, in O(log rules)
 // amortised: a deleted rule leaves an empty slot, and the slots are
 // compacted, in O(rules), once more than half are empty.
-func (s *Store) DeleteRule(ctx context.Context, name, id string, expected store.Revision) (store.Revision, error) {
+func (s *memStore) DeleteRule(ctx context.Context, name, id string, expected store.Revision) (store.Revision, error) {
 	defer s.lock()()
 	e, err := s.begin(ctx, name, expected, false)
 	if err != nil {
@@ -469,7 +483,7 @@ func indexOf(rules []policy.Rule) map[string]int {
 // DeleteRules removes every rule that q matches and returns the count, in
 // O(rules): the filters must see every rule. A query that matches
 // nothing commits nothing.
-func (s *Store) DeleteRules(ctx context.Context, name string, q store.Query, expected store.Revision) (int, store.Revision, error) {
+func (s *memStore) DeleteRules(ctx context.Context, name string, q store.Query, expected store.Revision) (int, store.Revision, error) {
 	defer s.lock()()
 	e, err := s.begin(ctx, name, expected, false)
 	if err != nil {
@@ -504,7 +518,7 @@ func (s *Store) DeleteRules(ctx context.Context, name string, q store.Query, exp
 
 // ListRules returns the page of rules that q selects and the total before
 // paging, in O(rules) (and the sort of the matching ones).
-func (s *Store) ListRules(ctx context.Context, name string, q store.Query) ([]policy.Rule, int, error) {
+func (s *memStore) ListRules(ctx context.Context, name string, q store.Query) ([]policy.Rule, int, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, 0, err
 	}

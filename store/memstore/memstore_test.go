@@ -34,7 +34,7 @@ func TestRevisionsNeverRepeat(t *testing.T) {
 	ctx := t.Context()
 	st := memstore.New(nil)
 	wctx, cancel := context.WithCancel(ctx)
-	ch, err := st.Watch(wctx, "p")
+	ch, err := st.(store.Watcher).Watch(wctx, "p")
 	if err != nil {
 		t.Fatal(err)
 	}

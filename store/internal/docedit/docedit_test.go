@@ -72,7 +72,7 @@ func TestDocEditorOptions(t *testing.T) {
 func TestNoExportedFields(t *testing.T) {
 	for _, typ := range []reflect.Type{
 		reflect.TypeFor[docedit.Editor](),
-		reflect.TypeFor[memstore.Store](),
+		reflect.TypeOf(memstore.New(nil)).Elem(),
 		reflect.TypeFor[filestore.Store](),
 		reflect.TypeFor[postgres.Store](),
 	} {
