@@ -1,6 +1,8 @@
 // Package filestore keeps each policy as one JSON document in a directory,
 // in the strict document form of package policy, so that people and deploy
-// tools can read and edit it.
+// tools can read and edit it. [Open] returns the store as a [store.Editor]
+// that also implements [store.Watcher] and [store.Feed], so that callers
+// may type-assert it to either.
 //
 // Writes are atomic and durable: a temporary file in the same directory
 // (mode 0600) is written, synced and renamed over the document, and the
@@ -17,7 +19,7 @@
 // policy, validates all of it, and the store encodes, writes and syncs
 // the whole document and compares it with the previous one, rule by rule,
 // for the change feed. A write does not read its own document back: the
-// Store keeps the last policy it read or wrote for each name (so it holds
+// store keeps the last policy it read or wrote for each name (so it holds
 // a copy of every policy it has served, O(n) memory each), and Load copies
 // it instead of reading and decoding the file when the files' identity,
 // size and modification time, and the revision record's content, are
@@ -27,14 +29,15 @@
 //
 // # Change feed
 //
-// The Store derives the changes of each revision it sees, its own writes
+// The store derives the changes of each revision it sees, its own writes
 // and outside changes alike (an edit by another process, a deploy tool
 // renaming a file over the document), by comparing the new document with
-// the one it served before, rule by rule by id. The changes are kept per
-// Store, the latest Options.Retention of each policy; a revision the Store
-// did not see (another process committed twice between two of its looks)
-// is not one it can give the changes after, and a Store just opened knows
-// none: [store.ErrGap] then tells the reader to load the whole policy.
+// the one it served before, rule by rule by id. Each store that Open
+// returns keeps them, the latest Options.Retention of each policy; a
+// revision the store did not see (another process committed twice
+// between two of its looks) is not one it can give the changes after,
+// and a store just opened knows none: [store.ErrGap] then tells the
+// reader to load the whole policy.
 //
 // Reading and watching take no lock, so that a read-only directory (a
 // mounted Kubernetes ConfigMap, its symlink swaps included) can be
@@ -54,14 +57,14 @@
 // record (an editor saved it, a deploy tool renamed a file over it, a
 // symlink was swapped, the record was lost or restored from a backup) is
 // an outside change. It gets a new revision, above the record's and above
-// every revision this Store served, and at least the current time in
+// every revision this store served, and at least the current time in
 // microseconds since 1970, which is above every revision any process gave
 // before, as long as the clock does not go back. A record that takes back
-// a revision this Store served (a restored backup of both files) is
+// a revision this store served (a restored backup of both files) is
 // treated the same way. So a revision is never given twice to different
 // content, and a reader never sees a policy go back to an older revision.
 // The new revision is recorded under the lock; in a read-only directory it
-// cannot be, and each Store numbers the documents for itself, as it does
+// cannot be, and each store numbers the documents for itself, as it does
 // when another process has held the lock for a second (a write waits for
 // the lock as long as its context allows; a read never waits longer).
 //

@@ -30,9 +30,10 @@ func Example() {
 	_, rev, err := st.CreateRule(ctx, "site-1", office, store.Any)
 	fmt.Println("revision", rev, err)
 
-	// A deploy tool renames a new document over it: watchers are told, and
-	// Load serves it under a new revision.
-	ch, err := st.Watch(ctx, "site-1")
+	// The store is also a store.Watcher. A deploy tool renames a new
+	// document over it: watchers are told, and Load serves it under a new
+	// revision.
+	ch, err := st.(store.Watcher).Watch(ctx, "site-1")
 	if err != nil {
 		fmt.Println(err)
 		return

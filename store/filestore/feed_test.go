@@ -137,14 +137,14 @@ func TestChangesRetention(t *testing.T) {
 		revs = append(revs, rev)
 	}
 	for i, rev := range revs {
-		_, _, err := s.Changes(ctx, "p", rev)
+		_, _, err := s.(store.Feed).Changes(ctx, "p", rev)
 		if gap := errors.Is(err, store.ErrGap); gap != (i == 0) {
 			t.Errorf("Changes(revs[%d]) = %v, want a gap only for revs[0]", i, err)
 		}
 	}
 	// A fresh Store knows no history: it derives from what it has seen.
 	fresh, _ := filestore.Open(dir, nil)
-	if _, _, err := fresh.Changes(ctx, "p", revs[2]); !errors.Is(err, store.ErrGap) {
+	if _, _, err := fresh.(store.Feed).Changes(ctx, "p", revs[2]); !errors.Is(err, store.ErrGap) {
 		t.Errorf("Changes on a fresh Store = %v, want ErrGap", err)
 	}
 }

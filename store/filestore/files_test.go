@@ -116,7 +116,7 @@ func TestReadOnlyDirectory(t *testing.T) {
 }
 
 // loadWithin fails the test when Load blocks.
-func loadWithin(t *testing.T, s *filestore.Store, name string) error {
+func loadWithin(t *testing.T, s store.Store, name string) error {
 	t.Helper()
 	done := make(chan error, 1)
 	go func() {
@@ -312,7 +312,7 @@ func TestMendDamaged(t *testing.T) {
 	if err != nil {
 		t.Fatalf("an unconditional Put on a broken document: %v", err)
 	}
-	for _, st := range []*filestore.Store{fresh, open(t, dir)} {
+	for _, st := range []fileStore{fresh, open(t, dir)} {
 		if p, got, err := st.Load(t.Context(), "acme"); err != nil || got != rev || len(p.Rules) != 1 || p.Rules[0].ID != "c" {
 			t.Errorf("Load after mending = %v at %d, %v; want rule c at %d", p.Rules, got, err, rev)
 		}

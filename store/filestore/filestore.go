@@ -24,7 +24,8 @@ import (
 	"github.com/ipgate/ipgate/store/internal/fanout"
 )
 
-// Options configure a [Store]. A nil *Options means the defaults.
+// Options configure a store made by [Open]. A nil *Options means the
+// defaults.
 type Options struct {
 	// Now sets CreatedAt and UpdatedAt; nil means time.Now.
 	Now func() time.Time
@@ -38,7 +39,7 @@ type Options struct {
 	// write may make; a larger one is refused. Zero means 256 MiB.
 	MaxBytes int64
 	// Retention is how many of its latest changes each policy keeps for
-	// Changes, as this Store derived them; older ones are reported as
+	// Changes, as this store derived them; older ones are reported as
 	// [store.ErrGap]. Zero means 1000.
 	Retention int
 }
@@ -55,32 +56,63 @@ const defaultMaxBytes = 256 << 20
 // maxMetaBytes bounds a revision record, which holds two short fields.
 const maxMetaBytes = 4 << 10
 
-// ErrName reports a policy name that cannot be a file name here.
-var ErrName = errors.New("filestore: policy names are 1 to 200 letters, digits, '.', '_' or '-', not starting with '.'")
+// errName reports a policy name that cannot be a file name here. It is a
+// [store.ErrInvalid].
+var errName error = nameError{}
+
+type nameError struct{}
+
+func (nameError) Error() string {
+	return "filestore: policy names are 1 to 200 letters, digits, '.', '_' or '-', not starting with '.'"
+}
+
+// Is reports whether target is [store.ErrInvalid].
+func (nameError) Is(target error) bool { return target == store.ErrInvalid }
 
 var validName = regexp.MustCompile(`^[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}$`)
 
-// Store is a directory of policy documents. It implements [store.Editor],
-// [store.Watcher] and [store.Feed].
-// It is safe for concurrent use, by goroutines and by processes sharing
-// the directory. Make one with [Open].
-type Store struct {
+// fileStore is a directory of policy documents; [Open] makes one.
+type fileStore struct {
 	ed    *docedit.Editor
 	files *files
 }
 
 var (
-	_ store.Editor  = (*Store)(nil)
-	_ store.Watcher = (*Store)(nil)
-	_ store.Feed    = (*Store)(nil)
+	_ store.Editor  = (*fileStore)(nil)
+	_ store.Watcher = (*fileStore)(nil)
+	_ store.Feed    = (*fileStore)(nil)
 
 	_ docedit.SharedLoader = (*files)(nil)
 )
 
 // Open returns a store over dir, creating the directory (mode 0700) when it
 // does not exist. A directory that exists may be read-only: it can then be
-// loaded and watched, but not written.
-func Open(dir string, opts *Options) (*Store, error) {
+// loaded and watched, but not written. The [store.Editor] it returns also
+// implements [store.Watcher] and [store.Feed]: callers may type-assert it
+// to either. It is safe for concurrent use, by goroutines and by processes
+// sharing the directory.
+//
+// A policy name is 1 to 200 letters, digits, '.', '_' or '-', not
+// starting with '.'; any other is refused by every call with an error
+// wrapping [store.ErrInvalid].
+//
+// Load returns a copy of what the store last read or wrote when the files
+// are unchanged, else the document read and decoded afresh. An
+// unconditional Put or Delete (expected [store.Any]) replaces or removes a
+// document that cannot be read, too. Every write, a single-rule edit
+// included, rewrites the whole document (see Costs in the package doc).
+//
+// Watch sees every change of the named policy's document, made by this
+// process or any other: while a policy has watchers, one goroutine polls
+// its files' metadata every Options.PollInterval; it ends, and the
+// channel is closed, when ctx is done.
+//
+// Changes derives the changes from the documents, as the package doc's
+// Change feed says: a revision this store did not see is [store.ErrGap].
+// It first looks at the document as Load does, so that outside changes
+// are seen; when the files did not change, that costs two stats and the
+// read of the revision record.
+func Open(dir string, opts *Options) (store.Editor, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("filestore.Open: %w", err)
 	}
@@ -100,7 +132,7 @@ func Open(dir string, opts *Options) (*Store, error) {
 			f.retention = opts.Retention
 		}
 	}
-	return &Store{ed: docedit.New(f, &do), files: f}, nil
+	return &fileStore{ed: docedit.New(f, &do), files: f}, nil
 }
 
 // Watch returns a channel that receives a value after every change of the
@@ -108,9 +140,9 @@ func Open(dir string, opts *Options) (*Store, error) {
 // [store.Watcher]. While a policy has watchers, one goroutine polls its
 // files' metadata every PollInterval; it ends, and the channel is
 // closed, when ctx is done.
-func (s *Store) Watch(ctx context.Context, name string) (<-chan struct{}, error) {
+func (s *fileStore) Watch(ctx context.Context, name string) (<-chan struct{}, error) {
 	if !validName.MatchString(name) {
-		return nil, fmt.Errorf("%w: %s", ErrName, rangeset.Quote(name))
+		return nil, fmt.Errorf("%w: %s", errName, rangeset.Quote(name))
 	}
 	return s.files.hub.Watch(ctx, name)
 }
@@ -122,7 +154,7 @@ type files struct {
 	retention int
 	hub       *fanout.Hub
 	// decoded counts the documents read and decoded, so that tests can
-	// tell a Load served from what the Store knew.
+	// tell a Load served from what the store knew.
 	decoded atomic.Int64
 
 	mu      sync.Mutex
@@ -131,14 +163,14 @@ type files struct {
 	pollers map[string]*poller
 }
 
-// known is the last policy this Store read or wrote, kept so that it
+// known is the last policy this store read or wrote, kept so that it
 // need not read its own writes back, and so that the changes of the next
 // revision can be derived from it.
 type known struct {
 	rev store.Revision
 	sig string // the signature of the files p was read from or written to
 	// rec is the revision record as it was then: every write through a
-	// Store records a new revision, so a write by another process is seen
+	// store records a new revision, so a write by another process is seen
 	// even should the files' identities, sizes and times repeat.
 	rec  []byte
 	p    policy.Policy // shared by every reader: never modified
@@ -147,15 +179,15 @@ type known struct {
 
 // Changes returns the changes committed after revision after; see
 // [store.Feed]. The document is whole, so the changes are derived: each
-// revision this Store sees (its own writes, and outside changes when it
+// revision this store sees (its own writes, and outside changes when it
 // loads) is compared, rule by rule, with the one it saw before, and each
-// policy keeps the latest Options.Retention changes. A revision this Store
+// policy keeps the latest Options.Retention changes. A revision this store
 // did not see (another process wrote twice between two of its loads) is
 // not one it can give the changes after: that is [store.ErrGap]. Changes
 // first looks at the document as Load does, so that outside changes are
 // seen; when the files did not change, that costs two stats and the read
 // of the revision record.
-func (s *Store) Changes(ctx context.Context, name string, after store.Revision) ([]store.Change, store.Revision, error) {
+func (s *fileStore) Changes(ctx context.Context, name string, after store.Revision) ([]store.Change, store.Revision, error) {
 	f := s.files
 	if _, _, err := f.LoadShared(ctx, name); err != nil {
 		return nil, 0, err
@@ -190,7 +222,7 @@ func (f *files) observe(name string, rev store.Revision, sig string, rec []byte,
 	k.rev, k.sig, k.rec, k.p = rev, sig, rec, p
 }
 
-// forget drops what the Store knew of a policy that is gone, its changes
+// forget drops what the store knew of a policy that is gone, its changes
 // with it: a policy created again starts a new history.
 func (f *files) forget(name string) {
 	f.mu.Lock()
@@ -215,7 +247,7 @@ func (f *files) cached(name string) (*known, bool) {
 	return &known{rev: k.rev, sig: k.sig, p: k.p}, true
 }
 
-// served is the last state of a policy that this Store served or wrote.
+// served is the last state of a policy that this store served or wrote.
 type served struct {
 	rev store.Revision
 	sum string // "" when the policy was absent
@@ -313,7 +345,7 @@ func parseMeta(m []byte) (store.Revision, string) {
 
 // revision returns the revision of st's document (0 when absent) and
 // whether it must be recorded. The record's revision holds when it
-// belongs to the document and does not take back what this Store served.
+// belongs to the document and does not take back what this store served.
 // Otherwise (an outside change, a record lost or restored from a backup)
 // the document gets a new revision: above the record's and above the
 // last served, and at least the current time in microseconds since 1970,
@@ -350,7 +382,7 @@ func (f *files) revision(name string, st state, assign bool) (store.Revision, bo
 // for how a document changed outside the store is numbered. The new
 // revision is recorded under the lock; when the lock cannot be taken (a
 // read-only directory, such as a mounted ConfigMap) it is served without
-// a record. When the files are as this Store last read or wrote them,
+// a record. When the files are as this store last read or wrote them,
 // Load copies the policy it kept instead of reading and decoding the
 // document again.
 func (f *files) Load(ctx context.Context, name string) (policy.Policy, store.Revision, error) {
@@ -368,7 +400,7 @@ func (f *files) LoadShared(ctx context.Context, name string) (policy.Policy, sto
 		return policy.Policy{}, 0, err
 	}
 	if !validName.MatchString(name) {
-		return policy.Policy{}, 0, fmt.Errorf("%w: %s", ErrName, rangeset.Quote(name))
+		return policy.Policy{}, 0, fmt.Errorf("%w: %s", errName, rangeset.Quote(name))
 	}
 	if k, ok := f.cached(name); ok {
 		return k.p, k.rev, nil
@@ -474,7 +506,7 @@ func (f *files) lockFor(ctx context.Context, name string) (unlock func(), err er
 		return nil, err
 	}
 	if !validName.MatchString(name) {
-		return nil, fmt.Errorf("%w: %s", ErrName, rangeset.Quote(name))
+		return nil, fmt.Errorf("%w: %s", errName, rangeset.Quote(name))
 	}
 	return lockFile(ctx, filepath.Join(f.dir, ".lock"))
 }
@@ -508,7 +540,7 @@ func (f *files) Swap(ctx context.Context, name string, cur store.Revision, p *po
 	}
 	defer unlock()
 	f.sweep()
-	// The files as this Store last read or wrote them need not be read
+	// The files as this store last read or wrote them need not be read
 	// again: the document is not read back after a write.
 	var rev, recRev store.Revision
 	exists := true
@@ -737,60 +769,60 @@ func (f *files) startPoller(_ context.Context, name string) (stop func(), err er
 }
 
 // Load returns the named policy and its revision ([store.Store]): a copy
-// of what the Store last read or wrote when the files are unchanged, else
+// of what the store last read or wrote when the files are unchanged, else
 // the document read and decoded afresh.
-func (s *Store) Load(ctx context.Context, name string) (policy.Policy, store.Revision, error) {
+func (s *fileStore) Load(ctx context.Context, name string) (policy.Policy, store.Revision, error) {
 	return s.ed.Load(ctx, name)
 }
 
 // Put replaces the whole policy ([store.Editor]). An unconditional Put
 // (expected [store.Any]) replaces a document that cannot be read, too.
-func (s *Store) Put(ctx context.Context, name string, p policy.Policy, expected store.Revision) (store.Revision, error) {
+func (s *fileStore) Put(ctx context.Context, name string, p policy.Policy, expected store.Revision) (store.Revision, error) {
 	return s.ed.Put(ctx, name, p, expected)
 }
 
 // Delete removes the named policy's document ([store.Editor]). An
 // unconditional Delete removes a document that cannot be read, too.
-func (s *Store) Delete(ctx context.Context, name string, expected store.Revision) error {
+func (s *fileStore) Delete(ctx context.Context, name string, expected store.Revision) error {
 	return s.ed.Delete(ctx, name, expected)
 }
 
 // SetSettings replaces the policy's settings ([store.Editor]).
-func (s *Store) SetSettings(ctx context.Context, name string, st policy.Settings, expected store.Revision) (store.Revision, error) {
+func (s *fileStore) SetSettings(ctx context.Context, name string, st policy.Settings, expected store.Revision) (store.Revision, error) {
 	return s.ed.SetSettings(ctx, name, st, expected)
 }
 
 // CreateRule adds a rule with a new id ([store.Editor]).
-func (s *Store) CreateRule(ctx context.Context, name string, r policy.Rule, expected store.Revision) (policy.Rule, store.Revision, error) {
+func (s *fileStore) CreateRule(ctx context.Context, name string, r policy.Rule, expected store.Revision) (policy.Rule, store.Revision, error) {
 	return s.ed.CreateRule(ctx, name, r, expected)
 }
 
 // GetRule returns the rule with the given id ([store.Editor]).
-func (s *Store) GetRule(ctx context.Context, name, id string) (policy.Rule, store.Revision, error) {
+func (s *fileStore) GetRule(ctx context.Context, name, id string) (policy.Rule, store.Revision, error) {
 	return s.ed.GetRule(ctx, name, id)
 }
 
 // UpdateRule replaces the rule with r's id ([store.Editor]).
-func (s *Store) UpdateRule(ctx context.Context, name string, r policy.Rule, expected store.Revision) (policy.Rule, store.Revision, error) {
+func (s *fileStore) UpdateRule(ctx context.Context, name string, r policy.Rule, expected store.Revision) (policy.Rule, store.Revision, error) {
 	return s.ed.UpdateRule(ctx, name, r, expected)
 }
 
 // PatchRule changes the fields of a rule that patch sets ([store.Editor]).
-func (s *Store) PatchRule(ctx context.Context, name, id string, patch store.Patch, expected store.Revision) (policy.Rule, store.Revision, error) {
+func (s *fileStore) PatchRule(ctx context.Context, name, id string, patch store.Patch, expected store.Revision) (policy.Rule, store.Revision, error) {
 	return s.ed.PatchRule(ctx, name, id, patch, expected)
 }
 
 // DeleteRule removes the rule with the given id ([store.Editor]).
-func (s *Store) DeleteRule(ctx context.Context, name, id string, expected store.Revision) (store.Revision, error) {
+func (s *fileStore) DeleteRule(ctx context.Context, name, id string, expected store.Revision) (store.Revision, error) {
 	return s.ed.DeleteRule(ctx, name, id, expected)
 }
 
 // DeleteRules removes every rule that q's filters match ([store.Editor]).
-func (s *Store) DeleteRules(ctx context.Context, name string, q store.Query, expected store.Revision) (int, store.Revision, error) {
+func (s *fileStore) DeleteRules(ctx context.Context, name string, q store.Query, expected store.Revision) (int, store.Revision, error) {
 	return s.ed.DeleteRules(ctx, name, q, expected)
 }
 
 // ListRules returns one page of the rules that q matches ([store.Editor]).
-func (s *Store) ListRules(ctx context.Context, name string, q store.Query) ([]policy.Rule, int, error) {
+func (s *fileStore) ListRules(ctx context.Context, name string, q store.Query) ([]policy.Rule, int, error) {
 	return s.ed.ListRules(ctx, name, q)
 }

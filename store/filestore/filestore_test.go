@@ -22,13 +22,21 @@ import (
 	"github.com/ipgate/ipgate/store/storetest"
 )
 
-func open(t testing.TB, dir string) *filestore.Store {
+// fileStore is what filestore.Open returns: an Editor that is also a
+// Watcher and a Feed.
+type fileStore interface {
+	store.Editor
+	store.Watcher
+	store.Feed
+}
+
+func open(t testing.TB, dir string) fileStore {
 	t.Helper()
 	s, err := filestore.Open(dir, &filestore.Options{PollInterval: 5 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s
+	return s.(fileStore)
 }
 
 func TestConformance(t *testing.T) {
@@ -72,8 +80,10 @@ func TestFileFormAndMode(t *testing.T) {
 		t.Errorf("temporary files left: %v", l)
 	}
 	for _, bad := range []string{"", ".hidden", "a/b", "../x", strings.Repeat("x", 201)} {
-		if _, _, err := s.Load(t.Context(), bad); !errors.Is(err, filestore.ErrName) {
-			t.Errorf("Load(%q) = %v, want ErrName", bad, err)
+		_, _, err := s.Load(t.Context(), bad)
+		want := "filestore: policy names are 1 to 200 letters, digits, '.', '_' or '-', not starting with '.': " + rangeset.Quote(bad)
+		if !errors.Is(err, filestore.ErrName) || !errors.Is(err, store.ErrInvalid) || err.Error() != want {
+			t.Errorf("Load(%q) = %v, want ErrName, an ErrInvalid: %s", bad, err, want)
 		}
 	}
 }

@@ -7,7 +7,6 @@ import (
 
 	"github.com/ipgate/ipgate/policy"
 	"github.com/ipgate/ipgate/store"
-	"github.com/ipgate/ipgate/store/filestore"
 )
 
 func copyFile(t *testing.T, from, to string) {
@@ -24,7 +23,7 @@ func copyFile(t *testing.T, from, to string) {
 // history writes three revisions of acme through a writer and returns a
 // follower's store that has served the third. backup, when not nil, is
 // called after the first.
-func history(t *testing.T, dir string, backup func()) (follower *filestore.Store, served store.Revision) {
+func history(t *testing.T, dir string, backup func()) (follower fileStore, served store.Revision) {
 	t.Helper()
 	ctx := t.Context()
 	w := open(t, dir)
@@ -47,7 +46,7 @@ func history(t *testing.T, dir string, backup func()) (follower *filestore.Store
 // ban commits a deny rule through a store opened afresh, as another
 // process would, and checks that the follower then serves it under a
 // revision above the one it served.
-func ban(t *testing.T, dir string, follower *filestore.Store, served store.Revision) {
+func ban(t *testing.T, dir string, follower fileStore, served store.Revision) {
 	t.Helper()
 	ctx := t.Context()
 	_, rev, err := open(t, dir).CreateRule(ctx, "acme", rule("ban", "192.0.2.66", policy.Deny), store.Any)

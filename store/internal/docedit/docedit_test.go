@@ -70,10 +70,14 @@ func TestDocEditorOptions(t *testing.T) {
 // TestNoExportedFields pins that the stores expose no field a caller could
 // change under a live store: neither their own nor the editor's.
 func TestNoExportedFields(t *testing.T) {
+	fs, err := filestore.Open(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, typ := range []reflect.Type{
 		reflect.TypeFor[docedit.Editor](),
 		reflect.TypeOf(memstore.New(nil)).Elem(),
-		reflect.TypeFor[filestore.Store](),
+		reflect.TypeOf(fs).Elem(),
 		reflect.TypeFor[postgres.Store](),
 	} {
 		for i := range typ.NumField() {
