@@ -66,11 +66,11 @@ func ExampleFollow_postgres() {
 		dsn = "postgres://postgres@127.0.0.1:5432/test"
 	}
 	ctx := context.Background()
-	st, err := postgres.Open(ctx, &postgres.Options{DSN: dsn})
+	st, closePool, err := postgres.Open(ctx, &postgres.Options{DSN: dsn})
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer st.Close()
+	defer closePool()
 	f, err := follow.Follow(ctx, st, "acme", &follow.Options{
 		// An outage is reported at once, while the last good snapshot
 		// keeps serving.

@@ -50,16 +50,16 @@ func dsn() string {
 }
 
 // openPostgres opens the store in schema, skipping the test when no server
-// answers.
-func openPostgres(t testing.TB, schema string) *postgres.Store {
+// answers, and returns it with the function that closes its pool.
+func openPostgres(t testing.TB, schema string) (store.Editor, func()) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	st, err := postgres.Open(ctx, &postgres.Options{DSN: dsn(), Schema: schema})
+	st, closePool, err := postgres.Open(ctx, &postgres.Options{DSN: dsn(), Schema: schema})
 	if err != nil {
 		t.Skipf("PostgreSQL unreachable: %v", err)
 	}
-	return st
+	return st, closePool
 }
 
 // procStatus returns a field of /proc/self/status in KiB (VmRSS, VmHWM).
@@ -229,8 +229,8 @@ func TestFleet(t *testing.T) {
 		edits = v
 	}
 	ctx := t.Context()
-	st := openPostgres(t, fleetSchema)
-	defer st.Close()
+	st, closePool := openPostgres(t, fleetSchema)
+	defer closePool()
 
 	// The policy: the workload, and the rule the edits toggle.
 	probe := policy.Rule{ID: "fleet-probe", Target: rangeset.AddrRange(fleetProbe), Action: policy.Deny}
@@ -325,11 +325,11 @@ func TestFleetChild(t *testing.T) {
 	}
 	ctx := untilStdinEnds()
 	start := time.Now()
-	st, err := postgres.Open(ctx, &postgres.Options{DSN: dsn(), Schema: fleetSchema})
+	st, closePool, err := postgres.Open(ctx, &postgres.Options{DSN: dsn(), Schema: fleetSchema})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
+	defer closePool()
 	f, err := follow.Follow(ctx, st, fleetPolicy, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -382,8 +382,8 @@ func TestTenants(t *testing.T) {
 		t.Log(c.finish(t))
 	})
 	t.Run("store=postgres", func(t *testing.T) {
-		st := openPostgres(t, tenantSchema)
-		defer st.Close()
+		st, closePool := openPostgres(t, tenantSchema)
+		defer closePool()
 		seedTenants(t, st, tenants)
 		c := startChild(t, "TestTenantsChild", "postgres")
 		t.Log(c.finish(t))
@@ -447,11 +447,11 @@ func TestTenantsChild(t *testing.T) {
 		seedTenants(t, m, tenants)
 		st = m
 	case "postgres":
-		p, err := postgres.Open(ctx, &postgres.Options{DSN: withApp(dsn(), tenantApp), Schema: tenantSchema})
+		p, closePool, err := postgres.Open(ctx, &postgres.Options{DSN: withApp(dsn(), tenantApp), Schema: tenantSchema})
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer p.Close()
+		defer closePool()
 		st = p
 	}
 	names := make([]string, tenants)

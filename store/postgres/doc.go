@@ -1,6 +1,9 @@
 // Package postgres is the store for a fleet of instances: policies live in
 // PostgreSQL, rules as rows, and every commit bumps the policy's revision,
-// records its changes and sends a NOTIFY in the same transaction.
+// records its changes and sends a NOTIFY in the same transaction. [Open]
+// returns the store as a [store.Editor] that also implements
+// [store.Watcher] and [store.Feed], so that callers may type-assert it to
+// either, and a function that closes its connection pool.
 //
 // # Schema
 //
@@ -62,7 +65,7 @@
 //
 // # Change feed
 //
-// [Store.Changes] returns the changes after a revision, within
+// The store's Changes returns the changes after a revision, within
 // Options.Retention (the last 1000 revisions by default), else
 // [store.ErrGap]: also after a deletion, and across a revision that changed
 // more than 10,000 rules, which is not recorded (its followers load the
@@ -71,7 +74,7 @@
 // # Watching
 //
 // A NOTIFY on the channel named as the schema carries the revision and the
-// policy name ("42 tenant-7"). All the watchers of a [Store], whatever the
+// policy name ("42 tenant-7"). All the watchers of a store, whatever the
 // policy, share one LISTEN connection, opened by the first Watch. When it
 // is lost, every watch channel is closed at once, so that each follower
 // reports it and watches again: the next Watch reconnects, or fails while

@@ -15,15 +15,16 @@ import (
 // same calls against $IPGATE_POSTGRES_DSN.
 func Example() {
 	ctx := context.Background()
-	st, err := postgres.Open(ctx, &postgres.Options{DSN: os.Getenv("IPGATE_POSTGRES_DSN")})
+	st, closePool, err := postgres.Open(ctx, &postgres.Options{DSN: os.Getenv("IPGATE_POSTGRES_DSN")})
 	if err != nil {
 		fmt.Println(err) // with no DSN: postgres.Open: Options.DSN is empty; ...
 		return
 	}
-	defer st.Close()
+	defer closePool()
 
-	// Every instance of the fleet watches; any of them writes.
-	ch, err := st.Watch(ctx, "tenant-42")
+	// Every instance of the fleet watches (the store is also a
+	// store.Watcher); any of them writes.
+	ch, err := st.(store.Watcher).Watch(ctx, "tenant-42")
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -13,8 +13,9 @@ import (
 func RowsRead() int64 { return rowsRead.Load() }
 
 // ExplainList returns the plan of the query that ListRules and DeleteRules
-// run to choose the candidates of q.
-func ExplainList(ctx context.Context, s *Store, name string, q store.Query) (string, error) {
+// run to choose the candidates of q, on e, made by Open.
+func ExplainList(ctx context.Context, e store.Editor, name string, q store.Query) (string, error) {
+	s := e.(*pgStore)
 	var lines []string
 	err := s.db.read(ctx, func(tx pgx.Tx) error {
 		h, err := s.db.head(ctx, tx, name)

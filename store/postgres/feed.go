@@ -39,7 +39,7 @@ func changeRow(name string, rev store.Revision, seq int, c store.Change) []any {
 // Options.Retention says, except a revision that changed too many rules
 // (see Options.Retention), a deletion and what came before it: asked for
 // those, it returns [store.ErrGap].
-func (s *Store) Changes(ctx context.Context, name string, after store.Revision) ([]store.Change, store.Revision, error) {
+func (s *pgStore) Changes(ctx context.Context, name string, after store.Revision) ([]store.Change, store.Revision, error) {
 	d := s.db
 	if !storable(name) {
 		return nil, 0, store.ErrNotFound // no row can have it

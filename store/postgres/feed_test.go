@@ -28,18 +28,18 @@ import (
 func lastSchema() string { return fmt.Sprintf("ipgate_test_%d_%d", os.Getpid(), schemas.Load()) }
 
 // reopen opens another store over the schema of the last openStore.
-func reopen(t testing.TB, opts postgres.Options) *postgres.Store {
+func reopen(t testing.TB, opts postgres.Options) pgStore {
 	t.Helper()
 	if opts.DSN == "" {
 		opts.DSN = dsn()
 	}
 	opts.Schema = lastSchema()
-	s, err := postgres.Open(t.Context(), &opts)
+	s, closeS, err := postgres.Open(t.Context(), &opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(s.Close)
-	return s
+	t.Cleanup(closeS)
+	return s.(pgStore)
 }
 
 func exec(t testing.TB, sql string, args ...any) {
@@ -151,7 +151,7 @@ func TestMigrateFromFirstSchema(t *testing.T) {
 		t.Errorf("Load after reopening = %d rules, rev %d, %v", len(p2.Rules), rev, err)
 	}
 	exec(t, fmt.Sprintf("INSERT INTO %s.schema_migrations (version, name) VALUES (99, 'future')", schema))
-	if _, err := postgres.Open(t.Context(), &postgres.Options{DSN: dsn(), Schema: schema}); err == nil || !strings.Contains(err.Error(), "version 99") {
+	if _, _, err := postgres.Open(t.Context(), &postgres.Options{DSN: dsn(), Schema: schema}); err == nil || !strings.Contains(err.Error(), "version 99") {
 		t.Errorf("Open of a newer schema = %v, want an error naming version 99", err)
 	}
 }

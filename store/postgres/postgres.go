@@ -21,7 +21,7 @@ import (
 	"github.com/ipgate/ipgate/store/internal/docedit"
 )
 
-// Options configure a [Store]. Open needs at least a DSN.
+// Options configure a store made by [Open], which needs at least a DSN.
 type Options struct {
 	// DSN is the connection string, a URL or key=value pairs, as pgx
 	// reads it (for example "postgres://ipgate@db.internal:5432/policies").
@@ -51,7 +51,7 @@ type Options struct {
 	// seconds.
 	KeepAlive time.Duration
 	// Retention is how many of each policy's latest revisions keep their
-	// changes for [Store.Changes]; zero means 1000, a negative number none
+	// changes for Changes; zero means 1000, a negative number none
 	// (every follower then loads whole policies). A revision that changes
 	// more than 10,000 rules is not recorded either: loading the policy
 	// costs its followers no more than applying it.
@@ -63,12 +63,8 @@ const maxRecorded = 10_000
 
 var validSchema = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
 
-// Store is a PostgreSQL-backed [store.Editor], [store.Watcher] and
-// [store.Feed]. Without a guard every write runs in SQL on the rows it
-// changes; listing and deleting by query filter in SQL, on an index for
-// the target and the address contained. It is safe for concurrent use.
-// Close releases its connections. Make one with [Open].
-type Store struct {
+// pgStore is the PostgreSQL-backed store; [Open] makes one.
+type pgStore struct {
 	ed      *docedit.Editor // Load, and the writes made through a guard
 	db      *db
 	now     func() time.Time
@@ -76,27 +72,61 @@ type Store struct {
 }
 
 var (
-	_ store.Editor  = (*Store)(nil)
-	_ store.Watcher = (*Store)(nil)
-	_ store.Feed    = (*Store)(nil)
+	_ store.Editor  = (*pgStore)(nil)
+	_ store.Watcher = (*pgStore)(nil)
+	_ store.Feed    = (*pgStore)(nil)
 )
 
 // Open connects to the server named by opts.DSN, creates the schema when
 // it is missing or migrates it to this release's version, and returns the
-// store.
-func Open(ctx context.Context, opts *Options) (*Store, error) {
+// store and a function that closes the store's connection pool. Watchers
+// keep their connection until their context is done. When Open fails it
+// returns no store and no function: there is nothing to close.
+//
+// The [store.Editor] it returns also implements [store.Watcher] and
+// [store.Feed]: callers may type-assert it to either. It is safe for
+// concurrent use. Without a guard every write runs in SQL on the rows it
+// changes: CreateRule inserts one row, GetRule reads one, UpdateRule
+// replaces one (keeping its CreatedAt), PatchRule changes the fields
+// patch sets in one, DeleteRule deletes one, and SetSettings leaves the
+// rows alone. Put reads the old rows (to keep the timestamps of unchanged
+// rules, and to find the changes) and writes only those that differ, or,
+// when they are many, all of them with COPY into a table of the policy's
+// own. Delete keeps the policy's revision, so that one created again
+// continues from it. ListRules and DeleteRules choose their candidates in
+// SQL by target, address, action and admin flag, on an index for the
+// target and the address contained, so that a query by address reads the
+// few rules that hold it; DeleteRules chooses them under the policy's row
+// lock, so that no rule written meanwhile is touched unseen.
+//
+// Load reads the policy in one repeatable-read transaction; stored rows
+// that do not make a valid policy are refused with an error wrapping
+// [store.ErrInvalid].
+//
+// All the watchers of the store share one LISTEN connection, opened by the
+// first Watch (whose error it returns) and closed when the last watcher's
+// ctx is done. When that connection is lost, every watch channel is
+// closed at once: a change may then go unannounced, so the watcher must
+// watch again (which reconnects, or fails while the server cannot be
+// reached) and reload.
+//
+// Changes gives the changes of the last revisions that Options.Retention
+// says, except a revision that changed too many rules (see
+// Options.Retention), a deletion and what came before it: asked for
+// those, it returns [store.ErrGap].
+func Open(ctx context.Context, opts *Options) (store.Editor, func(), error) {
 	var o Options
 	if opts != nil {
 		o = *opts
 	}
 	if o.DSN == "" {
-		return nil, errors.New("postgres.Open: Options.DSN is empty; name the server, as in \"postgres://user@host:5432/db\"")
+		return nil, nil, errors.New("postgres.Open: Options.DSN is empty; name the server, as in \"postgres://user@host:5432/db\"")
 	}
 	if o.Schema == "" {
 		o.Schema = "ipgate"
 	}
 	if !validSchema.MatchString(o.Schema) {
-		return nil, fmt.Errorf("postgres.Open: invalid schema name %s", rangeset.Quote(o.Schema))
+		return nil, nil, fmt.Errorf("postgres.Open: invalid schema name %s", rangeset.Quote(o.Schema))
 	}
 	if o.Retry <= 0 {
 		o.Retry = time.Second
@@ -115,37 +145,33 @@ func Open(ctx context.Context, opts *Options) (*Store, error) {
 	}
 	pool, err := pgxpool.New(ctx, o.DSN)
 	if err != nil {
-		return nil, fmt.Errorf("postgres.Open: %w", err)
+		return nil, nil, fmt.Errorf("postgres.Open: %w", err)
 	}
 	d := &db{pool: pool, dsn: o.DSN, schema: pgx.Identifier{o.Schema}.Sanitize(), name: o.Schema, retry: o.Retry, retention: o.Retention, keepAlive: o.KeepAlive}
 	d.hub.d = d
 	if err := d.migrate(ctx); err != nil {
 		pool.Close()
-		return nil, err
+		return nil, nil, err
 	}
 	ed := docedit.New(d, &docedit.Options{Now: o.Now, Guard: o.Guard})
-	return &Store{ed: ed, db: d, now: o.Now, guarded: o.Guard != nil}, nil
+	return &pgStore{ed: ed, db: d, now: o.Now, guarded: o.Guard != nil}, pool.Close, nil
 }
 
 // Load returns the named policy and its revision ([store.Store]), read in
 // one repeatable-read transaction. Stored rows that do not make a valid
 // policy are refused with an error wrapping [store.ErrInvalid].
-func (s *Store) Load(ctx context.Context, name string) (policy.Policy, store.Revision, error) {
+func (s *pgStore) Load(ctx context.Context, name string) (policy.Policy, store.Revision, error) {
 	return s.ed.Load(ctx, name)
 }
 
-// Close closes the store's connection pool. Watchers keep their
-// connection until their context is done.
-func (s *Store) Close() { s.db.pool.Close() }
-
 // Watch returns a channel that receives a value after every commit of the
-// named policy; see [store.Watcher]. All the watchers of a Store share
+// named policy; see [store.Watcher]. All the watchers of a store share
 // one LISTEN connection, opened by the first Watch (whose error it
 // returns) and closed when the last watcher's ctx is done. When that
 // connection is lost, every watch channel is closed at once: a change
 // may then go unannounced, so the watcher must watch again (which
 // reconnects, or fails while the server cannot be reached) and reload.
-func (s *Store) Watch(ctx context.Context, name string) (<-chan struct{}, error) {
+func (s *pgStore) Watch(ctx context.Context, name string) (<-chan struct{}, error) {
 	return s.db.hub.watch(ctx, name)
 }
 
@@ -760,7 +786,7 @@ func ruleProblem(i int, r policy.Rule) error {
 // keep the timestamps of unchanged rules, and to find the changes) and
 // writes only those that differ, or, when they are many, all of them with
 // COPY into a table of the policy's own.
-func (s *Store) Put(ctx context.Context, name string, p policy.Policy, expected store.Revision) (store.Revision, error) {
+func (s *pgStore) Put(ctx context.Context, name string, p policy.Policy, expected store.Revision) (store.Revision, error) {
 	if s.guarded {
 		return s.ed.Put(ctx, name, p, expected)
 	}
@@ -794,7 +820,7 @@ func (s *Store) Put(ctx context.Context, name string, p policy.Policy, expected 
 
 // Delete removes the named policy; its revision is kept, so that one
 // created again continues from it.
-func (s *Store) Delete(ctx context.Context, name string, expected store.Revision) error {
+func (s *pgStore) Delete(ctx context.Context, name string, expected store.Revision) error {
 	_, err := s.db.write(ctx, name, false, func(tx pgx.Tx, w *wstate) error {
 		if err := conflict(name, expected, w.cur); err != nil {
 			return err
@@ -805,7 +831,7 @@ func (s *Store) Delete(ctx context.Context, name string, expected store.Revision
 }
 
 // SetSettings replaces the policy's settings, leaving its rows alone.
-func (s *Store) SetSettings(ctx context.Context, name string, st policy.Settings, expected store.Revision) (store.Revision, error) {
+func (s *pgStore) SetSettings(ctx context.Context, name string, st policy.Settings, expected store.Revision) (store.Revision, error) {
 	if s.guarded {
 		return s.ed.SetSettings(ctx, name, st, expected)
 	}
@@ -822,7 +848,7 @@ func (s *Store) SetSettings(ctx context.Context, name string, st policy.Settings
 }
 
 // CreateRule inserts one row.
-func (s *Store) CreateRule(ctx context.Context, name string, r policy.Rule, expected store.Revision) (policy.Rule, store.Revision, error) {
+func (s *pgStore) CreateRule(ctx context.Context, name string, r policy.Rule, expected store.Revision) (policy.Rule, store.Revision, error) {
 	if s.guarded {
 		return s.ed.CreateRule(ctx, name, r, expected)
 	}
@@ -858,7 +884,7 @@ func (s *Store) CreateRule(ctx context.Context, name string, r policy.Rule, expe
 }
 
 // GetRule reads one row.
-func (s *Store) GetRule(ctx context.Context, name, id string) (policy.Rule, store.Revision, error) {
+func (s *pgStore) GetRule(ctx context.Context, name, id string) (policy.Rule, store.Revision, error) {
 	var r policy.Rule
 	var rev store.Revision
 	err := s.db.read(ctx, func(tx pgx.Tx) error {
@@ -901,7 +927,7 @@ func (d *db) rule(ctx context.Context, tx pgx.Tx, name string, table int64, id s
 }
 
 // UpdateRule replaces one row, keeping its CreatedAt.
-func (s *Store) UpdateRule(ctx context.Context, name string, r policy.Rule, expected store.Revision) (policy.Rule, store.Revision, error) {
+func (s *pgStore) UpdateRule(ctx context.Context, name string, r policy.Rule, expected store.Revision) (policy.Rule, store.Revision, error) {
 	if s.guarded {
 		return s.ed.UpdateRule(ctx, name, r, expected)
 	}
@@ -910,14 +936,14 @@ func (s *Store) UpdateRule(ctx context.Context, name string, r policy.Rule, expe
 }
 
 // PatchRule changes the fields patch sets in one row.
-func (s *Store) PatchRule(ctx context.Context, name, id string, patch store.Patch, expected store.Revision) (policy.Rule, store.Revision, error) {
+func (s *pgStore) PatchRule(ctx context.Context, name, id string, patch store.Patch, expected store.Revision) (policy.Rule, store.Revision, error) {
 	if s.guarded {
 		return s.ed.PatchRule(ctx, name, id, patch, expected)
 	}
 	return s.modify(ctx, name, id, expected, patch.Apply)
 }
 
-func (s *Store) modify(ctx context.Context, name, id string, expected store.Revision, change func(policy.Rule) policy.Rule) (policy.Rule, store.Revision, error) {
+func (s *pgStore) modify(ctx context.Context, name, id string, expected store.Revision, change func(policy.Rule) policy.Rule) (policy.Rule, store.Revision, error) {
 	var out policy.Rule
 	now := s.now()
 	rev, err := s.db.write(ctx, name, false, func(tx pgx.Tx, w *wstate) error {
@@ -948,7 +974,7 @@ func (s *Store) modify(ctx context.Context, name, id string, expected store.Revi
 }
 
 // DeleteRule deletes one row.
-func (s *Store) DeleteRule(ctx context.Context, name, id string, expected store.Revision) (store.Revision, error) {
+func (s *pgStore) DeleteRule(ctx context.Context, name, id string, expected store.Revision) (store.Revision, error) {
 	if s.guarded {
 		return s.ed.DeleteRule(ctx, name, id, expected)
 	}
@@ -1003,7 +1029,7 @@ func filter(q store.Query) (string, []any) {
 // ListRules returns one page of the rules that q matches. The candidates
 // are chosen in SQL by target, address, action and admin flag, so that a
 // query by address reads the few rules that hold it.
-func (s *Store) ListRules(ctx context.Context, name string, q store.Query) ([]policy.Rule, int, error) {
+func (s *pgStore) ListRules(ctx context.Context, name string, q store.Query) ([]policy.Rule, int, error) {
 	var rules []policy.Rule
 	err := s.db.read(ctx, func(tx pgx.Tx) error {
 		h, err := s.db.head(ctx, tx, name)
@@ -1023,7 +1049,7 @@ func (s *Store) ListRules(ctx context.Context, name string, q store.Query) ([]po
 
 // DeleteRules deletes the rows of the rules that q matches, chosen under
 // the policy's row lock, so no rule written meanwhile is touched unseen.
-func (s *Store) DeleteRules(ctx context.Context, name string, q store.Query, expected store.Revision) (int, store.Revision, error) {
+func (s *pgStore) DeleteRules(ctx context.Context, name string, q store.Query, expected store.Revision) (int, store.Revision, error) {
 	if s.guarded {
 		return s.ed.DeleteRules(ctx, name, q, expected)
 	}

@@ -23,12 +23,20 @@ import (
 
 var schemas atomic.Int64
 
+// pgStore is what postgres.Open returns: an Editor that is also a Watcher
+// and a Feed.
+type pgStore interface {
+	store.Editor
+	store.Watcher
+	store.Feed
+}
+
 // openStore opens a store in a fresh schema, dropped at the end of the
 // test. Outside CI an unreachable server skips the test; in CI it fails.
-func openStore(t testing.TB, now func() time.Time) *postgres.Store {
+func openStore(t testing.TB, now func() time.Time) pgStore {
 	t.Helper()
 	schema := fmt.Sprintf("ipgate_test_%d_%d", os.Getpid(), schemas.Add(1))
-	s, err := postgres.Open(context.Background(), &postgres.Options{DSN: dsn(), Schema: schema, Now: now, Retry: 20 * time.Millisecond})
+	s, closeS, err := postgres.Open(context.Background(), &postgres.Options{DSN: dsn(), Schema: schema, Now: now, Retry: 20 * time.Millisecond})
 	if err != nil {
 		if os.Getenv("CI") == "" {
 			t.Skipf("PostgreSQL unreachable (%v); set IPGATE_POSTGRES_DSN or start the local server. In CI this fails.", err)
@@ -36,13 +44,13 @@ func openStore(t testing.TB, now func() time.Time) *postgres.Store {
 		t.Fatalf("PostgreSQL unreachable in CI: %v", err)
 	}
 	t.Cleanup(func() {
-		s.Close()
+		closeS()
 		if conn, err := pgx.Connect(context.Background(), dsn()); err == nil {
 			conn.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
 			conn.Close(context.Background())
 		}
 	})
-	return s
+	return s.(pgStore)
 }
 
 // dsn is the test server: $IPGATE_POSTGRES_DSN, or the local one.
@@ -62,7 +70,7 @@ type follower struct {
 	deny atomic.Bool // the first rule denies
 }
 
-func follow(t testing.TB, st *postgres.Store, name string) *follower {
+func follow(t testing.TB, st store.Watcher, name string) *follower {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -106,7 +114,7 @@ func follow(t testing.TB, st *postgres.Store, name string) *follower {
 func TestOpenNeedsDSN(t *testing.T) {
 	t.Setenv("IPGATE_POSTGRES_DSN", dsn()) // the environment is not read
 	for _, opts := range []*postgres.Options{nil, {Schema: "x"}} {
-		_, err := postgres.Open(t.Context(), opts)
+		_, _, err := postgres.Open(t.Context(), opts)
 		if err == nil || !strings.Contains(err.Error(), "Options.DSN") {
 			t.Errorf("Open(%+v) = %v, want an error naming Options.DSN", opts, err)
 		}
@@ -128,15 +136,15 @@ func TestSchemaIdempotent(t *testing.T) {
 	}
 	// Opening again over the same schema keeps the data.
 	schema := fmt.Sprintf("ipgate_test_%d_%d", os.Getpid(), schemas.Load())
-	again, err := postgres.Open(t.Context(), &postgres.Options{DSN: dsn(), Schema: schema})
+	again, closeAgain, err := postgres.Open(t.Context(), &postgres.Options{DSN: dsn(), Schema: schema})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer again.Close()
+	defer closeAgain()
 	if p, rev, err := again.Load(t.Context(), "p"); err != nil || rev != 1 || len(p.Rules) != 1 {
 		t.Errorf("Load after reopening = %+v rev %d, %v", p, rev, err)
 	}
-	if _, err := postgres.Open(t.Context(), &postgres.Options{DSN: dsn(), Schema: "Robert'); DROP TABLE x;--"}); err == nil {
+	if _, _, err := postgres.Open(t.Context(), &postgres.Options{DSN: dsn(), Schema: "Robert'); DROP TABLE x;--"}); err == nil {
 		t.Error("an invalid schema name was accepted")
 	}
 }
@@ -196,22 +204,22 @@ func TestFollowersSurviveLostConnections(t *testing.T) {
 	ctx := t.Context()
 	openStore(t, nil) // a fresh schema, dropped at the end
 	schema := fmt.Sprintf("ipgate_test_%d_%d", os.Getpid(), schemas.Load())
-	writer, err := postgres.Open(ctx, &postgres.Options{DSN: withAppName(dsn()), Schema: schema})
+	writer, closeWriter, err := postgres.Open(ctx, &postgres.Options{DSN: withAppName(dsn()), Schema: schema})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer writer.Close()
+	defer closeWriter()
 	if _, err := writer.Put(ctx, "fleet", policy.New(rule("r", "10.0.0.0/8", policy.Allow)), store.Any); err != nil {
 		t.Fatal(err)
 	}
 	var followers []*follower
 	for range 2 {
-		st, err := postgres.Open(ctx, &postgres.Options{DSN: withAppName(dsn()), Schema: schema, Retry: 20 * time.Millisecond})
+		st, closeSt, err := postgres.Open(ctx, &postgres.Options{DSN: withAppName(dsn()), Schema: schema, Retry: 20 * time.Millisecond})
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer st.Close()
-		followers = append(followers, follow(t, st, "fleet"))
+		defer closeSt()
+		followers = append(followers, follow(t, st.(store.Watcher), "fleet"))
 	}
 	var last store.Revision
 	for i := range 60 {
@@ -263,12 +271,12 @@ func BenchmarkPropagation(b *testing.B) {
 	schema := fmt.Sprintf("ipgate_test_%d_%d", os.Getpid(), schemas.Load())
 	var followers []*follower
 	for range 2 {
-		st, err := postgres.Open(ctx, &postgres.Options{DSN: dsn(), Schema: schema})
+		st, closeSt, err := postgres.Open(ctx, &postgres.Options{DSN: dsn(), Schema: schema})
 		if err != nil {
 			b.Fatal(err)
 		}
-		defer st.Close()
-		followers = append(followers, follow(b, st, "fleet"))
+		defer closeSt()
+		followers = append(followers, follow(b, st.(store.Watcher), "fleet"))
 	}
 	var delays []time.Duration
 	i := 0
@@ -442,7 +450,7 @@ func TestGuard(t *testing.T) {
 	openStore(t, nil) // a fresh schema, dropped at the end
 	schema := fmt.Sprintf("ipgate_test_%d_%d", os.Getpid(), schemas.Load())
 	refuse := errors.New("no denies here")
-	s, err := postgres.Open(ctx, &postgres.Options{DSN: dsn(), Schema: schema, Guard: func(old, new policy.Policy) error {
+	s, closeS, err := postgres.Open(ctx, &postgres.Options{DSN: dsn(), Schema: schema, Guard: func(old, new policy.Policy) error {
 		for _, r := range new.Rules {
 			if r.Action == policy.Deny {
 				return refuse
@@ -453,7 +461,7 @@ func TestGuard(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	defer closeS()
 	_, rev, err := s.CreateRule(ctx, "p", rule("ok", "10.0.0.0/8", policy.Allow), store.Any)
 	if err != nil {
 		t.Fatal(err)
@@ -488,11 +496,12 @@ func TestOneListenConnection(t *testing.T) {
 	openStore(t, nil) // a fresh schema, dropped at the end
 	schema := fmt.Sprintf("ipgate_test_%d_%d", os.Getpid(), schemas.Load())
 	app := fmt.Sprintf("ipgate_listen_%d", os.Getpid())
-	st, err := postgres.Open(t.Context(), &postgres.Options{DSN: withApp(dsn(), app), Schema: schema})
+	e, closeSt, err := postgres.Open(t.Context(), &postgres.Options{DSN: withApp(dsn(), app), Schema: schema})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
+	defer closeSt()
+	st := e.(pgStore)
 	listening := func() int {
 		conn, err := pgx.Connect(context.Background(), dsn())
 		if err != nil {

@@ -251,14 +251,14 @@ func TestWatchBacksOff(t *testing.T) {
 		exec(t, fmt.Sprintf("DROP ROLE %s", role))
 	})
 	exec(t, fmt.Sprintf("GRANT CREATE ON DATABASE %s TO %s", dbName(t), role))
-	s, err := postgres.Open(ctx, &postgres.Options{DSN: withUser(dsn(), role), Schema: role, Retry: 400 * time.Millisecond})
+	s, closeS, err := postgres.Open(ctx, &postgres.Options{DSN: withUser(dsn(), role), Schema: role, Retry: 400 * time.Millisecond})
 	if err != nil {
 		t.Skipf("cannot log in as a new role (the server may want a password): %v", err)
 	}
-	defer s.Close()
+	defer closeS()
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	ch, err := s.Watch(wctx, "p")
+	ch, err := s.(store.Watcher).Watch(wctx, "p")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -266,18 +266,18 @@ func TestWatchBacksOff(t *testing.T) {
 	exec(t, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1`, role)
 	for range ch {
 	}
-	if _, err := s.Watch(wctx, "p"); err == nil {
+	if _, err := s.(store.Watcher).Watch(wctx, "p"); err == nil {
 		t.Fatal("Watch succeeded while logins are refused")
 	}
 	start := time.Now()
-	_, err = s.Watch(wctx, "p")
+	_, err = s.(store.Watcher).Watch(wctx, "p")
 	if err == nil || !strings.Contains(err.Error(), "next attempt in") || time.Since(start) > 100*time.Millisecond {
 		t.Errorf("second Watch = %v after %v; want the last error at once, naming the next attempt", err, time.Since(start))
 	}
 	exec(t, fmt.Sprintf("ALTER ROLE %s LOGIN", role))
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		if _, err = s.Watch(wctx, "p"); err == nil {
+		if _, err = s.(store.Watcher).Watch(wctx, "p"); err == nil {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -321,7 +321,7 @@ func withUser(dsn, user string) string {
 // more, on policy name (storebench.Large of n rules; contains is an address
 // one of them holds), and fails t when one reads more than two rows: a
 // write pays for what it changes, not for the policy's size.
-func checkRuleWrites(t *testing.T, s *postgres.Store, name string, n int, contains string, more map[string]func() error) {
+func checkRuleWrites(t *testing.T, s pgStore, name string, n int, contains string, more map[string]func() error) {
 	t.Helper()
 	ctx := t.Context()
 	deny := policy.Deny

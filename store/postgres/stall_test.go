@@ -97,11 +97,12 @@ func TestStalledServer(t *testing.T) {
 	proxy := newStallProxy(t, net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port))))
 	viaProxy := fmt.Sprintf("postgres://%s@%s/%s?sslmode=disable", cfg.User, proxy.ln.Addr(), cfg.Database)
 	const keepAlive = 200 * time.Millisecond
-	st, err := postgres.Open(t.Context(), &postgres.Options{DSN: viaProxy, Schema: schema, KeepAlive: keepAlive, Retry: 20 * time.Millisecond})
+	e, closeSt, err := postgres.Open(t.Context(), &postgres.Options{DSN: viaProxy, Schema: schema, KeepAlive: keepAlive, Retry: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
+	defer closeSt()
+	st := e.(pgStore)
 	ch, err := st.Watch(t.Context(), "p")
 	if err != nil {
 		t.Fatal(err)

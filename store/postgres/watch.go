@@ -15,7 +15,7 @@ import (
 	"github.com/ipgate/ipgate/store"
 )
 
-// hub multiplexes every watcher of a Store, whatever the policy, over one
+// hub multiplexes every watcher of a store, whatever the policy, over one
 // LISTEN connection: a session, open while there are watchers. When the
 // session's connection is lost, or stops answering (a connection that
 // stays quiet for Options.KeepAlive is pinged, and must answer within as

@@ -117,11 +117,7 @@ func openStore(ctx context.Context, dir, dsn string) (st store.Editor, close fun
 		if dsn == "" {
 			dsn = localDSN
 		}
-		s, err := postgres.Open(ctx, &postgres.Options{DSN: dsn})
-		if err != nil {
-			return nil, nil, err
-		}
-		return s, func() { s.Close() }, nil
+		return postgres.Open(ctx, &postgres.Options{DSN: dsn})
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, nil, err
