@@ -16,7 +16,7 @@ import (
 	"github.com/ipgate/ipgate/store/internal/storebench"
 )
 
-// TestOwnWriteNotReadBack: a writer and a follower sharing one Store read
+// TestOwnWriteNotReadBack: a writer and a follower sharing one store read
 // and decode the document once, when it is first loaded; their own writes
 // are never read back, by the writer's next edit, the follower's Load or
 // its Changes.
@@ -71,7 +71,7 @@ func TestChangesOutsideEdit(t *testing.T) {
 	if _, _, err := s.Load(ctx, "p"); err != nil {
 		t.Fatal(err)
 	}
-	// Another process (here: another Store) drops b and changes c.
+	// Another process (here: another store) drops b and changes c.
 	other := open(t, dir)
 	q, _, _ := other.Load(ctx, "p")
 	q.Rules = slices.Delete(q.Rules, 1, 2)
@@ -119,7 +119,7 @@ func TestChangesOutsideEdit(t *testing.T) {
 	}
 }
 
-// TestChangesRetention: each Store keeps its Retention latest changes.
+// TestChangesRetention: each store keeps its Retention latest changes.
 func TestChangesRetention(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
@@ -142,7 +142,7 @@ func TestChangesRetention(t *testing.T) {
 			t.Errorf("Changes(revs[%d]) = %v, want a gap only for revs[0]", i, err)
 		}
 	}
-	// A fresh Store knows no history: it derives from what it has seen.
+	// A fresh store knows no history: it derives from what it has seen.
 	fresh, _ := filestore.Open(dir, nil)
 	if _, _, err := fresh.(store.Feed).Changes(ctx, "p", revs[2]); !errors.Is(err, store.ErrGap) {
 		t.Errorf("Changes on a fresh Store = %v, want ErrGap", err)
@@ -174,7 +174,7 @@ func TestOutsideWriteSameSignature(t *testing.T) {
 	if _, _, err := s.Load(ctx, "p"); err != nil {
 		t.Fatal(err)
 	}
-	// Another Store writes the same-sized document elsewhere; its files are
+	// Another store writes the same-sized document elsewhere; its files are
 	// copied in place over ours and their times set back.
 	r.Comment = "bbbb"
 	if _, err := other.Put(ctx, "p", policy.New(r), store.Any); err != nil {

@@ -77,7 +77,7 @@ func TestLockHeld(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Put with the lock held did not give up when its context ended")
 	}
-	// An outside change, seen by a Store that has not read it yet.
+	// An outside change, seen by a store that has not read it yet.
 	data, err := os.ReadFile(filepath.Join(dir, "acme.json"))
 	if err != nil {
 		t.Fatal(err)

@@ -62,6 +62,7 @@ var errName error = nameError{}
 
 type nameError struct{}
 
+// Error says what a policy name may be.
 func (nameError) Error() string {
 	return "filestore: policy names are 1 to 200 letters, digits, '.', '_' or '-', not starting with '.'"
 }

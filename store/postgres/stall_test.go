@@ -82,7 +82,7 @@ func (p *stallProxy) pipe(dst, src net.Conn) {
 	}
 }
 
-// TestStalledServer stalls every connection of a watching Store: the
+// TestStalledServer stalls every connection of a watching store: the
 // watch must end within the keep-alive, a Watch must fail rather than wait
 // for a dial that never answers (and a second Watch must not wait behind
 // it past its own context), and watching works again once the server
