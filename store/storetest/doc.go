@@ -1,6 +1,6 @@
 // Package storetest is the conformance kit for [store.Editor]
-// implementations. It owns what every store must pass: [Run] checks a
-// store, made by a [NewStore], against the contract of the store package:
+// implementations. It owns what every store must pass: [Run] checks the
+// stores a function makes against the contract of the store package:
 // revisions and conflicts, rule and settings edits, queries, concurrent
 // writers, watches and change feeds, and that nothing a read returns or a
 // write is given shares memory with what the store keeps. Every store in

@@ -35,10 +35,6 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
-// NewStore returns an empty store whose timestamps come from now. Each call
-// must return a store that shares nothing with earlier ones.
-type NewStore func(t *testing.T, now func() time.Time) store.Editor
-
 // Run checks that the stores newStore makes behave as [store.Editor] (and
 // [store.Watcher] and [store.Feed], when they are one) says. Of a Feed it
 // checks that the changes after every revision replay, in order, to the
@@ -50,7 +46,10 @@ type NewStore func(t *testing.T, now func() time.Time) store.Editor
 // Of every read and write it checks that changing what the read returned
 // or the write was given, through a TTL pointer too, never reaches the
 // store.
-func Run(t *testing.T, newStore NewStore) {
+//
+// newStore returns an empty store whose timestamps come from now. Each call
+// must return a store that shares nothing with earlier ones.
+func Run(t *testing.T, newStore func(t *testing.T, now func() time.Time) store.Editor) {
 	tests := []struct {
 		name string
 		f    func(*testing.T, store.Editor, *fakeClock)
