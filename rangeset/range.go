@@ -238,8 +238,8 @@ func (s Size) Compare(o Size) int {
 	return 0
 }
 
-// Big returns s as a new big.Int.
-func (s Size) Big() *big.Int {
+// big returns s as a new big.Int.
+func (s Size) big() *big.Int {
 	if !s.valid {
 		return new(big.Int)
 	}
@@ -250,4 +250,4 @@ func (s Size) Big() *big.Int {
 }
 
 // String returns s in decimal.
-func (s Size) String() string { return s.Big().String() }
+func (s Size) String() string { return s.big().String() }
