@@ -25,7 +25,7 @@ func ExampleShadow() {
 	defer c.Close()
 	candidate, _ := check.Compile(next, now)
 
-	sh := observe.NewShadow(c.Check, candidate, &observe.ShadowOptions{Samples: 2})
+	sh := observe.NewShadow(c.Check, candidate, 2)
 	for _, a := range []string{"10.1.200.7", "10.1.2.3", "10.1.130.1", "10.1.200.7", "10.2.0.1"} {
 		d := sh.Check(check.Request{Addr: netip.MustParseAddr(a)})
 		fmt.Println(a, d)

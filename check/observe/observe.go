@@ -46,14 +46,6 @@ type Shadow struct {
 	changes   sync.Map // [2]check.Decision{live, candidate} -> *change
 }
 
-// ShadowOptions configure a [Shadow]. A nil *ShadowOptions, and a zero
-// field, mean the defaults.
-type ShadowOptions struct {
-	// Samples is the number of distinct addresses each change keeps, the
-	// first seen: zero means 8, and a negative number keeps none.
-	Samples int
-}
-
 // ShadowChange is one pair of decisions that differ, and the requests they
 // were made on.
 type ShadowChange struct {
@@ -63,7 +55,7 @@ type ShadowChange struct {
 	// Count is the number of requests decided so.
 	Count int64
 	// Sample holds the first distinct addresses of those requests, in
-	// canonical form (see [rangeset.Canonical]), up to ShadowOptions.Samples;
+	// canonical form (see [rangeset.Canonical]), up to the samples [NewShadow] was given;
 	// under concurrent traffic a few may be passed over.
 	Sample []netip.Addr
 }
@@ -76,15 +68,13 @@ type change struct {
 }
 
 // NewShadow returns a Shadow serving live's decisions and counting where
-// candidate's differ. A nil live or candidate decides the zero Decision,
-// which denies. A request with a zero At is decided by each at its own
-// reading of now, as [check.Request] says.
-func NewShadow(live func(check.Request) check.Decision, candidate *check.Snapshot, opts *ShadowOptions) *Shadow {
-	n := 8
-	if opts != nil && opts.Samples != 0 {
-		n = max(opts.Samples, 0)
-	}
-	return &Shadow{live: live, candidate: candidate, samples: n}
+// candidate's differ, each change with a sample of up to samples distinct
+// addresses, the first seen (none when samples is zero or less). A nil
+// live or candidate decides the zero Decision, which denies. A request
+// with a zero At is decided by each at its own reading of now, as
+// [check.Request] says.
+func NewShadow(live func(check.Request) check.Decision, candidate *check.Snapshot, samples int) *Shadow {
+	return &Shadow{live: live, candidate: candidate, samples: max(samples, 0)}
 }
 
 // Check returns the live decision on r, and counts r when the candidate

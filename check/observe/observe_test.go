@@ -46,7 +46,7 @@ var (
 func TestShadowConcurrent(t *testing.T) {
 	t.Parallel()
 	live, cand := compile(t, corp, lab16), compile(t, corp, lab17)
-	sh := observe.NewShadow(live.Check, cand, &observe.ShadowOptions{Samples: 3})
+	sh := observe.NewShadow(live.Check, cand, 3)
 	var want atomic.Int64
 	var wg sync.WaitGroup
 	for g := range 4 {
@@ -94,17 +94,18 @@ func TestShadowSamples(t *testing.T) {
 	addrs := []netip.Addr{addrIn(200), addrIn(200), netip.MustParseAddr("::ffff:10.1.200.1"), addrIn(201),
 		addrIn(7) /* decided alike */, addrIn(202), addrIn(203), addrIn(204)}
 	tests := []struct {
-		name string
-		opts *observe.ShadowOptions
-		want []netip.Addr
+		name    string
+		samples int
+		want    []netip.Addr
 	}{
-		{"nil", nil, []netip.Addr{addrIn(200), addrIn(201), addrIn(202), addrIn(203), addrIn(204)}},
-		{"two", &observe.ShadowOptions{Samples: 2}, []netip.Addr{addrIn(200), addrIn(201)}},
-		{"none", &observe.ShadowOptions{Samples: -1}, nil},
+		{"eight", 8, []netip.Addr{addrIn(200), addrIn(201), addrIn(202), addrIn(203), addrIn(204)}},
+		{"two", 2, []netip.Addr{addrIn(200), addrIn(201)}},
+		{"zero", 0, nil},
+		{"negative", -1, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			sh := observe.NewShadow(live.Check, cand, tt.opts)
+			sh := observe.NewShadow(live.Check, cand, tt.samples)
 			for _, a := range addrs {
 				sh.Check(check.Request{Addr: a})
 			}
@@ -114,13 +115,13 @@ func TestShadowSamples(t *testing.T) {
 			}
 		})
 	}
-	t.Run("default", func(t *testing.T) {
-		sh := observe.NewShadow(live.Check, cand, nil)
+	t.Run("bounded", func(t *testing.T) {
+		sh := observe.NewShadow(live.Check, cand, 8)
 		for c := range 20 {
 			sh.Check(check.Request{Addr: addrIn(128 + byte(c))})
 		}
 		if got := sh.Changes()[0]; got.Count != 20 || len(got.Sample) != 8 {
-			t.Errorf("after 20 distinct addresses: Count %d, %d samples; want 20 and the default 8", got.Count, len(got.Sample))
+			t.Errorf("after 20 distinct addresses: Count %d, %d samples; want 20 and 8", got.Count, len(got.Sample))
 		}
 	})
 }
@@ -131,7 +132,7 @@ func TestShadowChangesSorted(t *testing.T) {
 		rule("c", "203.0.113.0/24", policy.Allow))
 	cand := compile(t, rule("a", "192.0.2.0/24", policy.Deny), rule("b", "198.51.100.0/24", policy.Deny),
 		rule("x", "203.0.113.0/24", policy.Allow))
-	sh := observe.NewShadow(live.Check, cand, &observe.ShadowOptions{Samples: -1})
+	sh := observe.NewShadow(live.Check, cand, 0)
 	for _, a := range []string{"203.0.113.1", "198.51.100.1", "192.0.2.1", "203.0.113.1", "198.51.100.1",
 		"192.0.2.1", "198.51.100.1", "203.0.113.1", "198.51.100.1", "192.0.2.1", "198.51.100.1"} {
 		sh.Check(check.Request{Addr: netip.MustParseAddr(a)})
@@ -152,7 +153,7 @@ func TestShadowChangesSorted(t *testing.T) {
 
 func TestShadowCopies(t *testing.T) {
 	t.Parallel()
-	sh := observe.NewShadow(compile(t, corp, lab16).Check, compile(t, corp, lab17), nil)
+	sh := observe.NewShadow(compile(t, corp, lab16).Check, compile(t, corp, lab17), 8)
 	sh.Check(check.Request{Addr: addrIn(200)})
 	got := sh.Changes()
 	got[0].Sample[0] = netip.IPv6Unspecified()
@@ -170,7 +171,7 @@ func TestShadowNil(t *testing.T) {
 		t.Errorf("zero Shadow: Check = %v, Changes = %v; want the zero Decision and none", d, zero.Changes())
 	}
 	live := compile(t, corp)
-	sh := observe.NewShadow(live.Check, nil, nil) // a nil candidate denies with the zero Decision
+	sh := observe.NewShadow(live.Check, nil, 8) // a nil candidate denies with the zero Decision
 	if d := sh.Check(req); d != allow {
 		t.Errorf("Check = %v, want the live %v", d, allow)
 	}
@@ -382,7 +383,7 @@ func TestNoGoroutine(t *testing.T) { // not parallel: it counts goroutines
 	s := compile(t, corp)
 	before := runtime.NumGoroutine()
 	h := observe.NewHits(s.Check, nil)
-	sh := observe.NewShadow(h.Check, s, nil)
+	sh := observe.NewShadow(h.Check, s, 8)
 	for range 100 {
 		sh.Check(check.Request{Addr: addrIn(1)})
 	}
@@ -433,7 +434,7 @@ func BenchmarkHits(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	hits, shadow := observe.NewHits(s.Check, nil), observe.NewShadow(s.Check, cand, nil)
+	hits, shadow := observe.NewHits(s.Check, nil), observe.NewShadow(s.Check, cand, 8)
 	// hits+now reads the clock on every hit besides: what stamping each hit
 	// with its own reading would cost.
 	hitsNow := observe.NewHits(func(r check.Request) check.Decision {
@@ -480,7 +481,7 @@ func BenchmarkHits(b *testing.B) {
 // rule or a change has been seen.
 func TestNoAllocs(t *testing.T) {
 	live, cand := compile(t, corp, lab16), compile(t, corp, lab17)
-	sh := observe.NewShadow(live.Check, cand, &observe.ShadowOptions{Samples: 1})
+	sh := observe.NewShadow(live.Check, cand, 1)
 	clk := &fakeClock{now: t0}
 	h := observe.NewHits(sh.Check, &observe.HitsOptions{Now: clk.Now, AfterFunc: clk.AfterFunc})
 	changed, alike := check.Request{Addr: addrIn(200)}, check.Request{Addr: addrIn(2)}
