@@ -228,9 +228,9 @@ func FromContext(ctx context.Context) (check.Decision, netip.Addr, bool) {
 
 // ClientAddr returns the address r is decided on: the peer, or, behind
 // trusted proxies, the address the header names (see the package doc).
-// The address is canonical ([rangeset.Canonical]). An error, wrapping one
-// of the Err values of this package, means no address can be read with
-// certainty; the address is then invalid.
+// The address is canonical ([rangeset.Canonical]). An error, whose text
+// says what was wrong and quotes the offending value, means no address can
+// be read with certainty; the address is then invalid.
 func (g *Gate) ClientAddr(r *http.Request) (netip.Addr, error) {
 	peer, err := parseHost(r.RemoteAddr)
 	if err != nil {
