@@ -14,8 +14,8 @@ func ExampleQuery_Apply() {
 		{ID: "a", Target: rangeset.MustParseRange("192.0.2.0/24"), Action: policy.Deny},
 		{ID: "c", Target: rangeset.MustParseRange("2001:db8::/32"), Action: policy.Allow},
 	}
-	page, total := store.Query{Action: policy.Allow, SortBy: store.SortTarget, Descending: true, Limit: 1}.Apply(rules)
-	fmt.Println(page[0].ID, page[0].Target, total)
+	page, total, err := store.Query{Action: policy.Allow, SortBy: "ip", Descending: true, Limit: 1}.Apply(rules)
+	fmt.Println(page[0].ID, page[0].Target, total, err)
 	// Output:
-	// c 2001:db8::/32 2
+	// c 2001:db8::/32 2 <nil>
 }

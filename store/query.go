@@ -11,19 +11,6 @@ import (
 	"github.com/ipgate/ipgate/rangeset"
 )
 
-// SortKey is what [Query] sorts rules by. The zero SortKey is SortCreatedAt.
-type SortKey uint8
-
-// The sort keys. Ties are broken by rule id, so every order is total.
-const (
-	SortCreatedAt SortKey = iota // createdAt (the default)
-	SortTarget                   // target, in address order
-	SortUpdatedAt                // updatedAt
-	SortExpiresAt                // the rule's expiry; rules that never expire last
-	SortTTL                      // ttl; rules without one last
-	SortAction                   // allow before deny
-)
-
 // TimeRange bounds an instant: From <= t < To, each bound ignored when zero.
 type TimeRange struct{ From, To time.Time }
 
@@ -56,8 +43,20 @@ type Query struct {
 	// NoTTL, when true, matches only rules without a TTL.
 	NoTTL bool
 
-	// SortBy orders the result; Descending reverses it.
-	SortBy     SortKey
+	// SortBy orders the result by one of the rule document's keys (see
+	// policy.Decode): "createdAt" (the default, also written ""),
+	// "updatedAt", "expiresAt" (the rule's expiry as policy.Rule.Expiry
+	// gives it, a TTL's included; rules that never expire last), "ttl"
+	// (rules without one last), "action" (allow before deny) or "ip" (the
+	// target, in address order: a document may write a range as "from"
+	// and "to", but every rule has a target and "ip" is the key
+	// policy.Rule.MarshalJSON writes it under). Ties are broken by rule
+	// id, so every order is total. Any other value, "target" or "from"
+	// included, makes Apply and ListRules fail with an error wrapping
+	// [ErrInvalid]; DeleteRules, which does not sort, ignores it.
+	// Descending reverses the whole order, ties and missing values too:
+	// rules without a TTL come first by "ttl".
+	SortBy     string
 	Descending bool
 	// Offset skips that many matching rules; Limit, when positive, caps the
 	// page.
@@ -96,8 +95,13 @@ func (q Query) Match(r policy.Rule) bool {
 // Apply returns the page of rules that q selects, in q's order, and the
 // number of matching rules before paging. It does not modify rules, and
 // copies only the page: a page of a large policy costs its matching
-// rules' indices, not copies of them.
-func (q Query) Apply(rules []policy.Rule) (page []policy.Rule, total int) {
+// rules' indices, not copies of them. An unknown q.SortBy is an error
+// wrapping [ErrInvalid] that quotes it, and no rules, however many match.
+func (q Query) Apply(rules []policy.Rule) (page []policy.Rule, total int, err error) {
+	compare, err := q.order()
+	if err != nil {
+		return nil, 0, err
+	}
 	var match []int
 	for i := range rules {
 		if q.Match(rules[i]) {
@@ -106,7 +110,7 @@ func (q Query) Apply(rules []policy.Rule) (page []policy.Rule, total int) {
 	}
 	slices.SortStableFunc(match, func(i, j int) int {
 		a, b := &rules[i], &rules[j]
-		c := q.compare(a, b)
+		c := compare(a, b)
 		if c == 0 {
 			c = strings.Compare(a.ID, b.ID)
 		}
@@ -124,26 +128,47 @@ func (q Query) Apply(rules []policy.Rule) (page []policy.Rule, total int) {
 	for k, i := range match {
 		page[k] = rules[i].Clone()
 	}
-	return page, total
+	return page, total, nil
 }
 
-func (q Query) compare(a, b *policy.Rule) int {
+// order returns the comparison of q.SortBy, ties not yet broken, or an
+// error wrapping ErrInvalid when it is not a key that SortBy documents.
+func (q Query) order() (func(a, b *policy.Rule) int, error) {
 	switch q.SortBy {
-	case SortTarget:
-		return a.Target.Compare(b.Target)
-	case SortUpdatedAt:
-		return a.UpdatedAt.Compare(b.UpdatedAt)
-	case SortExpiresAt:
-		ea, oka := a.Expiry()
-		eb, okb := b.Expiry()
-		return lastIfMissing(oka, okb, func() int { return ea.Compare(eb) })
-	case SortTTL:
-		return lastIfMissing(a.TTL != nil, b.TTL != nil, func() int { return cmp.Compare(*a.TTL, *b.TTL) })
-	case SortAction:
-		return cmp.Compare(a.Action, b.Action)
+	case "", "createdAt":
+		return func(a, b *policy.Rule) int { return a.CreatedAt.Compare(b.CreatedAt) }, nil
+	case "updatedAt":
+		return func(a, b *policy.Rule) int { return a.UpdatedAt.Compare(b.UpdatedAt) }, nil
+	case "expiresAt":
+		return func(a, b *policy.Rule) int {
+			ea, oka := a.Expiry()
+			eb, okb := b.Expiry()
+			return lastIfMissing(oka, okb, func() int { return ea.Compare(eb) })
+		}, nil
+	case "ttl":
+		return func(a, b *policy.Rule) int {
+			return lastIfMissing(a.TTL != nil, b.TTL != nil, func() int { return cmp.Compare(*a.TTL, *b.TTL) })
+		}, nil
+	case "action":
+		return func(a, b *policy.Rule) int { return cmp.Compare(a.Action, b.Action) }, nil
+	case "ip":
+		return func(a, b *policy.Rule) int { return a.Target.Compare(b.Target) }, nil
 	}
-	return a.CreatedAt.Compare(b.CreatedAt)
+	return nil, sortError(q.SortBy)
 }
+
+// sortError reports a [Query.SortBy] that is not a sort key. It is an
+// [ErrInvalid], whose own text, "invalid policy", would say the policy
+// is at fault.
+type sortError string
+
+// Error quotes the key and lists the ones there are.
+func (e sortError) Error() string {
+	return "store: cannot sort rules by " + rangeset.Quote(string(e)) + ": want createdAt, updatedAt, expiresAt, ttl, action or ip"
+}
+
+// Is reports whether target is [ErrInvalid].
+func (sortError) Is(target error) bool { return target == ErrInvalid }
 
 func lastIfMissing(a, b bool, both func() int) int {
 	switch {

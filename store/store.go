@@ -27,8 +27,9 @@ var (
 	// ErrConflict reports a conditional write refused because the policy
 	// moved on; see [ConflictError].
 	ErrConflict = errors.New("store: revision conflict")
-	// ErrInvalid reports a write that would make the policy invalid; the
-	// policy's validation errors are wrapped too.
+	// ErrInvalid reports a write that would make the policy invalid (the
+	// policy's validation errors are wrapped too), or a query that cannot
+	// be run: a [Query.SortBy] that is not a sort key.
 	ErrInvalid = errors.New("store: invalid policy")
 	// ErrRefused reports a write that the store's guard refused (the Guard
 	// option of each store, such as package check/lockout's); the guard's
@@ -103,7 +104,9 @@ type Editor interface {
 	// paging are ignored) and returns how many it removed.
 	DeleteRules(ctx context.Context, name string, q Query, expected Revision) (int, Revision, error)
 	// ListRules returns one page of the rules that q matches, in q's order,
-	// and the number of matching rules before paging.
+	// and the number of matching rules before paging. An unknown q.SortBy
+	// is an error wrapping [ErrInvalid], with no rules, as [Query.Apply]
+	// gives it.
 	ListRules(ctx context.Context, name string, q Query) (rules []policy.Rule, total int, err error)
 }
 

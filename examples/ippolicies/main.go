@@ -365,9 +365,11 @@ func (s *server) delete(w http.ResponseWriter, r *http.Request) {
 	reply(w, http.StatusNoContent, nil)
 }
 
-var sortKeys = map[string]store.SortKey{
-	"ip": store.SortTarget, "createTime": store.SortCreatedAt, "updateTime": store.SortUpdatedAt,
-	"expireTime": store.SortExpiresAt, "ttl": store.SortTTL, "policy": store.SortAction,
+// sortKeys maps the API's sort_by names to the rule document's keys that
+// store.Query.SortBy takes.
+var sortKeys = map[string]string{
+	"ip": "ip", "createTime": "createdAt", "updateTime": "updatedAt",
+	"expireTime": "expiresAt", "ttl": "ttl", "policy": "action",
 }
 
 // timeFilter reads a time filter: a date is that UTC day, an instant

@@ -547,6 +547,5 @@ func (s *memStore) ListRules(ctx context.Context, name string, q store.Query) ([
 	for i, r := range match {
 		matched[i] = *r
 	}
-	page, total := q.Apply(matched) // Apply copies what it returns
-	return page, total, nil
+	return q.Apply(matched) // Apply copies what it returns
 }

@@ -1043,8 +1043,7 @@ func (s *pgStore) ListRules(ctx context.Context, name string, q store.Query) ([]
 	if err != nil {
 		return nil, 0, s.db.readErr("listing", name, err)
 	}
-	page, total := q.Apply(rules)
-	return page, total, nil
+	return q.Apply(rules)
 }
 
 // DeleteRules deletes the rows of the rules that q matches, chosen under

@@ -84,7 +84,7 @@ func TestContainsInSQL(t *testing.T) {
 		if i%7 == 0 {
 			a = netip.AddrFrom16(a.As16()) // mapped: matched as IPv4
 		}
-		q := store.Query{Contains: a, SortBy: store.SortTarget}
+		q := store.Query{Contains: a, SortBy: "ip"}
 		if i%5 == 0 {
 			yes := true
 			q.AdminOnly, q.Action = &yes, policy.Deny
@@ -93,7 +93,10 @@ func TestContainsInSQL(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want, wantTotal := q.Apply(loaded.Rules)
+		want, wantTotal, err := q.Apply(loaded.Rules)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if total != wantTotal || !cmp.Equal(got, want, cmpopts.EquateEmpty()) {
 			t.Fatalf("ListRules(contains %v) = %d rules, want %d: %s", a, total, wantTotal, cmp.Diff(want, got, cmpopts.EquateEmpty()))
 		}
@@ -148,7 +151,10 @@ func TestContainsUsesIndex(t *testing.T) {
 		}
 	}
 	q := store.Query{Contains: netip.MustParseAddr("10.1.2.5")}
-	_, want := q.Apply(large.Rules)
+	_, want, err := q.Apply(large.Rules)
+	if err != nil {
+		t.Fatal(err)
+	}
 	before := postgres.RowsRead()
 	got, total, err := s.ListRules(ctx, "big", q)
 	if err != nil || total != want || got[0].Target.String() != "10.1.2.1-10.1.2.77" {

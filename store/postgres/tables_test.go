@@ -81,7 +81,10 @@ func TestOwnTable(t *testing.T) {
 		t.Errorf("GetRule = %+v, %v", r, err)
 	}
 	q := store.Query{Contains: netip.MustParseAddr("10.1.2.5")}
-	want, wantTotal := q.Apply(loaded.Rules)
+	want, wantTotal, err := q.Apply(loaded.Rules)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if page, total, err := s.ListRules(ctx, "big", q); err != nil || total != wantTotal || !cmp.Equal(page, want, cmpopts.EquateEmpty()) {
 		t.Errorf("ListRules(contains) = %d of %d, %v; want %d", len(page), total, err, wantTotal)
 	}

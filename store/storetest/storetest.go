@@ -391,10 +391,10 @@ func testListRules(t *testing.T, s store.Editor, clock *fakeClock) {
 	}{
 		{store.Query{}, []string{"net", "host", "office", "admin", "v6"}, 5},
 		{store.Query{Descending: true}, []string{"v6", "admin", "office", "host", "net"}, 5},
-		{store.Query{SortBy: store.SortTarget}, []string{"office", "admin", "net", "host", "v6"}, 5},
-		{store.Query{SortBy: store.SortAction}, []string{"admin", "office", "v6", "host", "net"}, 5},
-		{store.Query{SortBy: store.SortExpiresAt}, []string{"admin", "v6", "host", "net", "office"}, 5},
-		{store.Query{SortBy: store.SortTTL}, []string{"admin", "host", "net", "office", "v6"}, 5},
+		{store.Query{SortBy: "ip"}, []string{"office", "admin", "net", "host", "v6"}, 5},
+		{store.Query{SortBy: "action"}, []string{"admin", "office", "v6", "host", "net"}, 5},
+		{store.Query{SortBy: "expiresAt"}, []string{"admin", "v6", "host", "net", "office"}, 5},
+		{store.Query{SortBy: "ttl"}, []string{"admin", "host", "net", "office", "v6"}, 5},
 		{store.Query{Limit: 2, Offset: 1}, []string{"host", "office"}, 5},
 		{store.Query{Offset: 9}, nil, 5},
 		{store.Query{Action: policy.Deny}, []string{"net", "host"}, 2},
@@ -407,7 +407,7 @@ func testListRules(t *testing.T, s store.Editor, clock *fakeClock) {
 		{store.Query{MaxTTL: &ttlMin}, nil, 0},
 		{store.Query{NoTTL: true}, []string{"net", "host", "office", "v6"}, 4},
 		{store.Query{NoTTL: true, MinTTL: &ttlMin}, nil, 0},
-		{store.Query{SortBy: store.SortUpdatedAt, Descending: true, Limit: 2}, []string{"admin", "v6"}, 5},
+		{store.Query{SortBy: "updatedAt", Descending: true, Limit: 2}, []string{"admin", "v6"}, 5},
 		{store.Query{UpdatedAt: store.TimeRange{From: base.Add(6 * time.Second)}}, []string{"office", "admin", "v6"}, 3},
 	}
 	for i, tt := range tests {

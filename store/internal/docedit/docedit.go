@@ -304,6 +304,5 @@ func (e *Editor) ListRules(ctx context.Context, name string, q store.Query) ([]p
 	if err != nil {
 		return nil, 0, err
 	}
-	page, total := q.Apply(p.Rules)
-	return page, total, nil
+	return q.Apply(p.Rules)
 }
