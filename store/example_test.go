@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/ipgate/ipgate/policy"
@@ -16,6 +17,9 @@ func ExampleQuery_Apply() {
 	}
 	page, total, err := store.Query{Action: policy.Allow, SortBy: "ip", Descending: true, Limit: 1}.Apply(rules)
 	fmt.Println(page[0].ID, page[0].Target, total, err)
+	_, _, err = store.Query{SortBy: "target"}.Apply(rules)
+	fmt.Println(err, errors.Is(err, store.ErrInvalid))
 	// Output:
 	// c 2001:db8::/32 2 <nil>
+	// store: cannot sort rules by "target": want createdAt, updatedAt, expiresAt, ttl, action or ip true
 }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"errors"
 	"math/rand/v2"
 	"net/netip"
 	"slices"
@@ -97,4 +98,20 @@ func applySlow(q Query, rules []policy.Rule) ([]policy.Rule, int) {
 		out = out[:q.Limit]
 	}
 	return out, total
+}
+
+// TestApplyUnknownSort checks that a SortBy that is not a sort key fails
+// closed: an error that is an ErrInvalid quoting it, and no rules, even
+// when no rule matches or the key differs from one only in case.
+func TestApplyUnknownSort(t *testing.T) {
+	t.Parallel()
+	rules := []policy.Rule{{ID: "a", Target: rangeset.MustParseRange("10.0.0.0/8"), Action: policy.Allow}}
+	for _, key := range []string{"target", "from", "CreatedAt", "createdat", " ip", "id", "comment", "\x00", "ttl\n"} {
+		for _, q := range []Query{{SortBy: key}, {SortBy: key, Descending: true, Action: policy.Deny}} {
+			page, total, err := q.Apply(rules)
+			if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), rangeset.Quote(key)) || page != nil || total != 0 {
+				t.Errorf("%+v: Apply = %v, %d, %v; want no rules and an ErrInvalid quoting the key", q, page, total, err)
+			}
+		}
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -362,9 +363,10 @@ func testDeleteRules(t *testing.T, s store.Editor, clock *fakeClock) {
 	if err != nil || n != 2 {
 		t.Errorf("DeleteRules(contains 10.1.2.3, allow) = %d, %v; want 2", n, err)
 	}
-	n, _, err = s.DeleteRules(ctx, "p", store.Query{Target: rangeset.MustParseRange("92.255.220.0/24")}, store.Any)
+	// DeleteRules ignores the sort, so a key that ListRules refuses is no error.
+	n, _, err = s.DeleteRules(ctx, "p", store.Query{Target: rangeset.MustParseRange("92.255.220.0/24"), SortBy: "no such key", Descending: true}, store.Any)
 	if err != nil || n != 1 {
-		t.Errorf("DeleteRules(by network) = %d, %v; want 1", n, err)
+		t.Errorf("DeleteRules(by network, unknown sort) = %d, %v; want 1", n, err)
 	}
 	n, _, err = s.DeleteRules(ctx, "p", store.Query{}, store.Any)
 	if p, _, _ := s.Load(ctx, "p"); err != nil || n != 2 || len(p.Rules) != 0 {
@@ -414,6 +416,19 @@ func testListRules(t *testing.T, s store.Editor, clock *fakeClock) {
 		got, total, err := s.ListRules(ctx, "p", tt.q)
 		if err != nil || total != tt.total || !slices.Equal(ids(got), tt.want) {
 			t.Errorf("ListRules #%d (%+v) = %v, total %d, %v; want %v, total %d", i, tt.q, ids(got), total, err, tt.want, tt.total)
+		}
+	}
+	// A sort key that Query.SortBy does not document fails closed, however
+	// many rules match, and the key is quoted.
+	for _, q := range []store.Query{
+		{SortBy: "target"},
+		{SortBy: "CreatedAt", Descending: true, Limit: 1},
+		{SortBy: "ttl\n", Action: policy.Deny},
+		{SortBy: "id", Target: rangeset.MustParseRange("192.0.2.0/24")}, // matching nothing
+	} {
+		got, total, err := s.ListRules(ctx, "p", q)
+		if !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), rangeset.Quote(q.SortBy)) || len(got) != 0 || total != 0 {
+			t.Errorf("ListRules(SortBy %s) = %v, total %d, %v; want no rules and an ErrInvalid quoting the key", rangeset.Quote(q.SortBy), ids(got), total, err)
 		}
 	}
 }
