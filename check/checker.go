@@ -94,8 +94,9 @@ func (c *Checker) Snapshot() *Snapshot { return c.cur.Load() }
 // Update swaps in p, compiled at the clock's current instant. An invalid
 // policy is refused with its error, and the last good snapshot keeps
 // serving. When p differs from the served policy in a few rules and not in
-// precedence, only those rules are changed, with bart's copy-on-write
-// operations on the prefixes they touch; otherwise p is compiled afresh.
+// precedence (Settings.DenyOverrides), only those rules are changed, with
+// bart's copy-on-write operations on the prefixes they touch; otherwise p
+// is compiled afresh.
 // Either way the result decides as [Compile] of p would.
 func (c *Checker) Update(p policy.Policy) error {
 	c.mu.Lock()
@@ -105,7 +106,7 @@ func (c *Checker) Update(p policy.Policy) error {
 	}
 	now := c.now()
 	old := c.cur.Load()
-	if old == nil || p.Settings.Precedence != old.settings.Precedence {
+	if old == nil || p.Settings.DenyOverrides != old.settings.DenyOverrides {
 		return c.recompile(p, now)
 	}
 	now = c.notBefore(old)

@@ -170,7 +170,7 @@ func better(denyFirst bool, a, b *ruleInfo) bool {
 	return a.id < b.id
 }
 
-func (s *Snapshot) denyFirst() bool { return s.settings.Precedence == policy.DenyOverrides }
+func (s *Snapshot) denyFirst() bool { return s.settings.DenyOverrides }
 
 // errZeroInstant reports a compile instant that is the zero time.Time,
 // which is almost always a forgotten time.Now().

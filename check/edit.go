@@ -73,7 +73,7 @@ func (st *rulesState) edit(old *Snapshot, t0 time.Time, settings policy.Settings
 			dirty = append(dirty, pfx)
 		}
 	}
-	deny := settings.Precedence == policy.DenyOverrides
+	deny := settings.DenyOverrides
 	for i := range add {
 		nr := &add[i]
 		r := newRuleInfo(nr, st.seq)

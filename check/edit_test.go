@@ -139,7 +139,11 @@ func FuzzEdits(f *testing.F) {
 }
 
 func rulesText(p policy.Policy) string {
-	s := fmt.Sprintf("%v %v default %v\n", p.Settings.Precedence, p.Settings.Enabled, p.Settings.DefaultAction)
+	precedence := "mostSpecific"
+	if p.Settings.DenyOverrides {
+		precedence = "denyOverrides"
+	}
+	s := fmt.Sprintf("%v %v default %v\n", precedence, p.Settings.Enabled, p.Settings.DefaultAction)
 	for _, r := range p.Rules {
 		e, _ := r.Expiry()
 		s += fmt.Sprintf("  %s %s %s admin=%v exp=%s\n", r.ID, r.Target, r.Action, r.AdminOnly, e.Format(time.TimeOnly))

@@ -47,7 +47,7 @@ func TestExplainStatuses(t *testing.T) {
 	if m := e.Matches[2]; !m.Since.Equal(gone.ExpiresAt) {
 		t.Errorf("expired since %v, want %v", m.Since, gone.ExpiresAt)
 	}
-	p.Settings.Precedence = policy.DenyOverrides
+	p.Settings.DenyOverrides = true
 	s, _ = check.Compile(p, fuzzT0)
 	e = s.Explain(check.Request{Addr: netip.MustParseAddr("10.1.2.3"), Admin: true, At: fuzzT0})
 	for _, m := range e.Matches {

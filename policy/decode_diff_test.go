@@ -353,10 +353,7 @@ func TestMarshalMatchesOld(t *testing.T) {
 			}
 		}
 		p := Policy{Settings: Settings{Enabled: rng.IntN(2) == 0, DefaultAction: DefaultAction(rng.IntN(4)),
-			Precedence: Precedence(1 + rng.IntN(2)), ApplyToMobile: rng.IntN(2) == 0}, Rules: rules}
-		if rng.IntN(10) == 0 {
-			p.Settings.Precedence = 0
-		}
+			DenyOverrides: rng.IntN(2) == 0, ApplyToMobile: rng.IntN(2) == 0}, Rules: rules}
 		got, gerr := p.MarshalJSON()
 		want, werr := json.Marshal(oldPolicy(p))
 		if (gerr == nil) != (werr == nil) || !bytes.Equal(got, want) {
@@ -447,7 +444,7 @@ func TestValidateMatchesOld(t *testing.T) {
 			}
 			p := Policy{Settings: DefaultSettings(), Rules: rules}
 			if rng.IntN(10) == 0 {
-				p.Settings.Precedence = 0
+				p.Settings.DefaultAction = 0
 			}
 			// The first maxKept problems are in the error, however many
 			// are listed in its text.

@@ -30,24 +30,10 @@ const (
 	DefaultDeny                           // "deny"
 )
 
-// Precedence says which of several matching rules wins. The zero Precedence
-// is invalid.
-type Precedence uint8
-
-// The precedences (SEMANTICS §4 step 6).
-const (
-	// MostSpecific: the rule whose target holds the fewest addresses wins; at
-	// equal size deny beats allow, then the smallest id wins.
-	MostSpecific Precedence = iota + 1 // "mostSpecific"
-	// DenyOverrides: the narrowest matching deny wins if there is one, else the
-	// narrowest allow; ties as for MostSpecific.
-	DenyOverrides // "denyOverrides"
-)
-
 var (
 	actionNames     = []string{Allow: "allow", Deny: "deny"}
 	defaultNames    = []string{DefaultAuto: "auto", DefaultAllow: "allow", DefaultDeny: "deny"}
-	precedenceNames = []string{MostSpecific: "mostSpecific", DenyOverrides: "denyOverrides"}
+	precedenceNames = []string{1: "mostSpecific", 2: "denyOverrides"} // by precedenceOf
 )
 
 func enumString(names []string, v uint8, typ string) string {
@@ -109,20 +95,23 @@ func (d *DefaultAction) UnmarshalText(b []byte) error {
 	return err
 }
 
-// IsValid reports whether p is MostSpecific or DenyOverrides.
-func (p Precedence) IsValid() bool { return p == MostSpecific || p == DenyOverrides }
+// precedence is [Settings.DenyOverrides] as the document's "precedence"
+// setting reads it: "mostSpecific" is false, "denyOverrides" true.
+type precedence bool
 
-// String returns "mostSpecific" or "denyOverrides", or "Precedence(N)".
-func (p Precedence) String() string { return enumString(precedenceNames, uint8(p), "Precedence") }
-
-// MarshalText implements [encoding.TextMarshaler]; an invalid value is an error.
-func (p Precedence) MarshalText() ([]byte, error) {
-	return enumMarshal(precedenceNames, uint8(p), "Precedence")
+// precedenceOf is the index in precedenceNames of the precedence that
+// denyOverrides chooses.
+func precedenceOf(denyOverrides bool) int {
+	if denyOverrides {
+		return 2
+	}
+	return 1
 }
 
-// UnmarshalText implements [encoding.TextUnmarshaler], matching letter case exactly.
-func (p *Precedence) UnmarshalText(b []byte) error {
+// UnmarshalText accepts exactly "mostSpecific" and "denyOverrides", letter
+// case included, as the other settings' UnmarshalText methods do.
+func (p *precedence) UnmarshalText(b []byte) error {
 	v, err := enumParse(precedenceNames, string(b), "precedence")
-	*p = Precedence(v)
+	*p = v == 2
 	return err
 }

@@ -139,7 +139,6 @@ func ExamplePolicy_Validate_settings() {
 	fmt.Println(p.Validate())
 	// Output:
 	// invalid setting: Settings.DefaultAction is unset (DefaultAction(0)): build the policy with policy.New, or start from policy.DefaultSettings()
-	// invalid setting: Settings.Precedence is unset (Precedence(0)): build the policy with policy.New, or start from policy.DefaultSettings()
 }
 
 func ExampleRule_Expiry() {

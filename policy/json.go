@@ -317,7 +317,7 @@ func (d *decoder) policy() (Policy, error) {
 		case keyDefaultAction:
 			err = d.enum(path, &d.p.Settings.DefaultAction)
 		case keyPrecedence:
-			err = d.enum(path, &d.p.Settings.Precedence)
+			err = d.enum(path, (*precedence)(&d.p.Settings.DenyOverrides))
 		case keyRules:
 			err = d.rules()
 		}
@@ -1137,15 +1137,12 @@ func (s Settings) appendJSON(b []byte) ([]byte, error) {
 	if !s.DefaultAction.IsValid() {
 		return nil, fmt.Errorf("policy: cannot marshal invalid %v", s.DefaultAction)
 	}
-	if !s.Precedence.IsValid() {
-		return nil, fmt.Errorf("policy: cannot marshal invalid %v", s.Precedence)
-	}
 	b = append(b, `{"enabled":`...)
 	b = strconv.AppendBool(b, s.Enabled)
 	b = append(b, `,"defaultAction":"`...)
 	b = append(b, defaultNames[s.DefaultAction]...)
 	b = append(b, `","precedence":"`...)
-	b = append(b, precedenceNames[s.Precedence]...)
+	b = append(b, precedenceNames[precedenceOf(s.DenyOverrides)]...)
 	b = append(b, `","applyToMobile":`...)
 	return strconv.AppendBool(b, s.ApplyToMobile), nil
 }

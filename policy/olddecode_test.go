@@ -51,7 +51,7 @@ func oldDecode(data []byte) (Policy, error) {
 		case "defaultAction":
 			err = oldText(d, path, &p.Settings.DefaultAction)
 		case "precedence":
-			err = oldText(d, path, &p.Settings.Precedence)
+			err = oldText(d, path, (*precedence)(&p.Settings.DenyOverrides))
 		case "rules":
 			err = d.array(path, func(i int, path string) error {
 				r, problems, err := d.rule(path)
@@ -151,10 +151,10 @@ func (p oldPolicy) MarshalJSON() ([]byte, error) {
 	return json.Marshal(struct {
 		Enabled       bool          `json:"enabled"`
 		DefaultAction DefaultAction `json:"defaultAction"`
-		Precedence    Precedence    `json:"precedence"`
+		Precedence    string        `json:"precedence"`
 		ApplyToMobile bool          `json:"applyToMobile"`
 		Rules         []oldRule     `json:"rules"`
-	}{p.Settings.Enabled, p.Settings.DefaultAction, p.Settings.Precedence, p.Settings.ApplyToMobile, rules})
+	}{p.Settings.Enabled, p.Settings.DefaultAction, precedenceNames[precedenceOf(p.Settings.DenyOverrides)], p.Settings.ApplyToMobile, rules})
 }
 
 // oldDocReader walks a JSON document token by token, so that keys compare
@@ -425,9 +425,6 @@ func oldValidate(p Policy, known map[int][]error, settingErrs []error) error {
 	s := p.Settings
 	if !s.DefaultAction.IsValid() {
 		errs = append(errs, fmt.Errorf("%w: defaultAction is %v", errSettings, s.DefaultAction))
-	}
-	if !s.Precedence.IsValid() {
-		errs = append(errs, fmt.Errorf("%w: precedence is %v", errSettings, s.Precedence))
 	}
 	seen := make(map[string]bool, len(p.Rules))
 	for i, r := range p.Rules {

@@ -107,24 +107,31 @@ func (r Rule) Clone() Rule {
 }
 
 // Settings are a policy's switches (SEMANTICS §3). The zero Settings is
-// invalid (its DefaultAction and Precedence are unset), so that a policy
-// built without thought fails to compile instead of allowing everything:
-// start from [DefaultSettings], or build the policy with [New].
+// invalid (its DefaultAction is unset), so that a policy built without
+// thought fails to compile instead of allowing everything: start from
+// [DefaultSettings], or build the policy with [New].
 type Settings struct {
 	// Enabled false allows every request, reason "disabled".
 	Enabled bool
 	// DefaultAction decides requests that no live rule matches.
 	DefaultAction DefaultAction
-	// Precedence chooses among matching rules.
-	Precedence Precedence
+	// DenyOverrides chooses the winner among the live rules that match
+	// (SEMANTICS §4 step 6), and is the document's "precedence" setting.
+	// False is "mostSpecific", the default: the rule whose target holds the
+	// fewest addresses wins; at equal size deny beats allow, then the
+	// smallest id wins. True is "denyOverrides": the narrowest matching deny
+	// wins if there is one, else the narrowest allow; ties as for
+	// mostSpecific.
+	DenyOverrides bool
 	// ApplyToMobile false allows every mobile request, reason "exempt".
 	ApplyToMobile bool
 }
 
 // DefaultSettings returns the settings SEMANTICS §3 gives as defaults:
-// enabled, default action auto, precedence mostSpecific, applied to mobile.
+// enabled, default action auto, precedence mostSpecific (DenyOverrides
+// false), applied to mobile.
 func DefaultSettings() Settings {
-	return Settings{Enabled: true, DefaultAction: DefaultAuto, Precedence: MostSpecific, ApplyToMobile: true}
+	return Settings{Enabled: true, DefaultAction: DefaultAuto, ApplyToMobile: true}
 }
 
 // Policy is a set of rules under one set of settings. Rule order carries no
@@ -297,9 +304,6 @@ func (p Policy) Validate() error {
 	s := p.Settings
 	if !s.DefaultAction.IsValid() {
 		ps.addErr(settingError("DefaultAction", s.DefaultAction.String(), s.DefaultAction == 0))
-	}
-	if !s.Precedence.IsValid() {
-		ps.addErr(settingError("Precedence", s.Precedence.String(), s.Precedence == 0))
 	}
 	ids := newIDHashes(len(p.Rules))
 	var buf [4]error

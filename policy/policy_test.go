@@ -164,9 +164,20 @@ func TestValidate(t *testing.T) {
 func TestValidateSettings(t *testing.T) {
 	t.Parallel()
 	err := policy.Policy{}.Validate()
-	for _, want := range []string{"Settings.DefaultAction is unset", "Settings.Precedence is unset", "policy.New", "policy.DefaultSettings"} {
+	for _, want := range []string{"Settings.DefaultAction is unset", "policy.New", "policy.DefaultSettings"} {
 		if !settingProblem(err) || !strings.Contains(err.Error(), want) {
 			t.Errorf("zero Policy.Validate() = %v, want it to say %q", err, want)
+		}
+	}
+	// The zero DenyOverrides is precedence mostSpecific, the default: only
+	// the unset DefaultAction is a problem of the zero Settings.
+	if err != nil && strings.Count(err.Error(), "invalid setting") != 1 {
+		t.Errorf("zero Policy.Validate() = %v, want one settings problem", err)
+	}
+	for _, deny := range []bool{false, true} {
+		p := policy.Policy{Settings: policy.Settings{DefaultAction: policy.DefaultAuto, DenyOverrides: deny}}
+		if err := p.Validate(); err != nil {
+			t.Errorf("Validate() with DenyOverrides %v = %v, want nil", deny, err)
 		}
 	}
 	disabled := policy.New(rule("a", "10.0.0.1", 0))
@@ -221,7 +232,7 @@ func TestDecode(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := policy.Policy{
-		Settings: policy.Settings{Enabled: true, DefaultAction: policy.DefaultDeny, Precedence: policy.DenyOverrides},
+		Settings: policy.Settings{Enabled: true, DefaultAction: policy.DefaultDeny, DenyOverrides: true},
 		Rules: []policy.Rule{
 			rule("office", "10.0.0.0/8", policy.Allow),
 			{ID: "lab", Target: rangeset.MustParseRange("10.1.0.1-10.1.0.9"), Action: policy.Deny, AdminOnly: true,

@@ -379,7 +379,7 @@ func TestHandWritten(t *testing.T) {
 		"empty":             policy.New(),
 		"all v6":            policy.New(rule("v6", "::/0", policy.Allow)),
 		"span mapped":       policy.New(rule("span", "::fffe:0:0-::1:0:0:ff", policy.Deny), rule("v4", "0.0.0.0/1", policy.Allow)),
-		"broadcast denied":  {Settings: policy.Settings{Enabled: true, DefaultAction: policy.DefaultAllow, Precedence: policy.MostSpecific, ApplyToMobile: true}, Rules: []policy.Rule{rule("bcast", "255.255.255.255", policy.Deny)}},
+		"broadcast denied":  {Settings: policy.Settings{Enabled: true, DefaultAction: policy.DefaultAllow, ApplyToMobile: true}, Rules: []policy.Rule{rule("bcast", "255.255.255.255", policy.Deny)}},
 		"broadcast allowed": policy.New(rule("bcast", "255.255.255.255", policy.Allow), rule("top", "255.255.255.0/31", policy.Allow)),
 		"top /31 denied":    policy.New(rule("top", "255.255.255.254/31", policy.Deny), rule("v4", "0.0.0.0/0", policy.Allow)),
 		"6to4 and compat": policy.New(rule("6to4", "2002:a00::/24", policy.Deny), rule("compat", "::a00:0/104", policy.Deny),

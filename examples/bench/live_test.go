@@ -90,7 +90,7 @@ func BenchmarkLiveBroad(b *testing.B) {
 		b.Run("rules="+size.name, func(b *testing.B) {
 			skipLarge(b, size.n)
 			p := work(size.n, Options{}).Policy.Clone()
-			p.Settings.Precedence = policy.DenyOverrides
+			p.Settings.DenyOverrides = true
 			c, err := check.NewChecker(p, nil)
 			if err != nil {
 				b.Fatal(err)

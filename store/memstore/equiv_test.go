@@ -124,7 +124,7 @@ func TestSameAsWholePolicyEditor(t *testing.T) {
 			s := policy.DefaultSettings()
 			s.Enabled = rng.IntN(2) == 0
 			if rng.IntN(4) == 0 {
-				s.Precedence = 0
+				s.DefaultAction = 0
 			}
 			grev, gerr := got.SetSettings(ctx, "p", s, store.Any)
 			wrev, werr := want.SetSettings(ctx, "p", s, store.Any)

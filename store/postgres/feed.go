@@ -27,7 +27,7 @@ func changeRow(name string, rev store.Revision, seq int, c store.Change) []any {
 	case c.Settings != nil:
 		row[3] = "settings"
 		s := c.Settings
-		copy(row[len(row)-4:], []any{s.Enabled, s.DefaultAction.String(), s.Precedence.String(), s.ApplyToMobile})
+		copy(row[len(row)-4:], []any{s.Enabled, s.DefaultAction.String(), precedenceText(s.DenyOverrides), s.ApplyToMobile})
 	default:
 		row[3], row[4] = "delete", c.Deleted
 	}

@@ -105,7 +105,7 @@ func TestMigrateFromFirstSchema(t *testing.T) {
 	}
 	ttl := time.Hour
 	want := policy.Policy{
-		Settings: policy.Settings{Enabled: true, DefaultAction: policy.DefaultDeny, Precedence: policy.DenyOverrides},
+		Settings: policy.Settings{Enabled: true, DefaultAction: policy.DefaultDeny, DenyOverrides: true},
 		Rules: []policy.Rule{
 			{ID: "net", Target: rangeset.MustParseRange("10.0.0.0/8"), Action: policy.Allow, TTL: &ttl,
 				CreatedAt: time.Date(2026, 1, 1, 0, 0, 0, 1, time.UTC)},

@@ -290,8 +290,30 @@ func (d *db) table(n int64) string {
 	return fmt.Sprintf("%s.rules_%d", d.schema, n)
 }
 
+// parseSettings reads the stored text of the default action and the
+// precedence into s.
 func parseSettings(s *policy.Settings, def, prec string) error {
-	return errors.Join(s.DefaultAction.UnmarshalText([]byte(def)), s.Precedence.UnmarshalText([]byte(prec)))
+	var perr error
+	switch prec {
+	case precedenceText(false):
+		s.DenyOverrides = false
+	case precedenceText(true):
+		s.DenyOverrides = true
+	default:
+		perr = fmt.Errorf("unknown precedence %s", rangeset.Quote(prec))
+	}
+	return errors.Join(s.DefaultAction.UnmarshalText([]byte(def)), perr)
+}
+
+// precedenceText is how the precedence column stores
+// policy.Settings.DenyOverrides: as the document's "precedence" value,
+// 'denyOverrides' for true and 'mostSpecific' for false, the two values
+// its CHECK constraint allows.
+func precedenceText(denyOverrides bool) string {
+	if denyOverrides {
+		return "denyOverrides"
+	}
+	return "mostSpecific"
 }
 
 // rules reads the policy's rules, in table, that the SQL condition where
@@ -538,7 +560,7 @@ func (d *db) insertRules(ctx context.Context, tx pgx.Tx, name string, table int6
 func (d *db) setSettings(ctx context.Context, tx pgx.Tx, name string, s policy.Settings) error {
 	_, err := tx.Exec(ctx, fmt.Sprintf(`UPDATE %s.policies SET enabled = $2, default_action = $3, precedence = $4,
 		apply_to_mobile = $5 WHERE name = $1`, d.schema),
-		name, s.Enabled, s.DefaultAction.String(), s.Precedence.String(), s.ApplyToMobile)
+		name, s.Enabled, s.DefaultAction.String(), precedenceText(s.DenyOverrides), s.ApplyToMobile)
 	return err
 }
 

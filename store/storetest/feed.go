@@ -159,7 +159,7 @@ func testFeed(t *testing.T, s store.Editor, clock *fakeClock) {
 			return err
 		}},
 		{"SetSettings", 1, func() error {
-			_, err := s.SetSettings(ctx, "p", policy.Settings{Enabled: true, DefaultAction: policy.DefaultDeny, Precedence: policy.DenyOverrides, ApplyToMobile: false}, store.Any)
+			_, err := s.SetSettings(ctx, "p", policy.Settings{Enabled: true, DefaultAction: policy.DefaultDeny, DenyOverrides: true, ApplyToMobile: false}, store.Any)
 			return err
 		}},
 		{"DeleteRule", 1, func() error { _, err := s.DeleteRule(ctx, "p", "a", store.Any); return err }},

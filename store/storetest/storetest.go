@@ -268,7 +268,7 @@ func testConflict(t *testing.T, s store.Editor, _ *fakeClock) {
 
 func testSettings(t *testing.T, s store.Editor, _ *fakeClock) {
 	ctx := t.Context()
-	st := policy.Settings{Enabled: false, DefaultAction: policy.DefaultAllow, Precedence: policy.DenyOverrides, ApplyToMobile: false}
+	st := policy.Settings{Enabled: false, DefaultAction: policy.DefaultAllow, DenyOverrides: true, ApplyToMobile: false}
 	rev, err := s.SetSettings(ctx, "p", st, store.Any)
 	if err != nil {
 		t.Fatal(err)
@@ -493,7 +493,7 @@ func testWatch(t *testing.T, s store.Editor, _ *fakeClock) {
 	}
 	var last store.Revision
 	for i := range 20 {
-		rev, err := s.SetSettings(t.Context(), "p", policy.Settings{Enabled: i%2 == 0, DefaultAction: policy.DefaultAuto, Precedence: policy.MostSpecific}, store.Any)
+		rev, err := s.SetSettings(t.Context(), "p", policy.Settings{Enabled: i%2 == 0, DefaultAction: policy.DefaultAuto}, store.Any)
 		if err != nil {
 			t.Fatal(err)
 		}

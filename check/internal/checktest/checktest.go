@@ -82,7 +82,7 @@ func RandomPolicyAt(rng *rand.Rand, n int, t0 time.Time) policy.Policy {
 	p := policy.Policy{Settings: policy.Settings{
 		Enabled:       rng.IntN(10) != 0,
 		DefaultAction: policy.DefaultAction(1 + rng.IntN(3)),
-		Precedence:    policy.Precedence(1 + rng.IntN(2)),
+		DenyOverrides: rng.IntN(2) == 1,
 		ApplyToMobile: rng.IntN(4) != 0,
 	}}
 	for i := range n {
@@ -164,7 +164,7 @@ func DecideSlow(p policy.Policy, r check.Request) check.Decision {
 			matching = append(matching, rule)
 		}
 	}
-	if s.Precedence == policy.DenyOverrides {
+	if s.DenyOverrides {
 		if slices.ContainsFunc(matching, func(r policy.Rule) bool { return r.Action == policy.Deny }) {
 			matching = slices.DeleteFunc(matching, func(r policy.Rule) bool { return r.Action != policy.Deny })
 		}
