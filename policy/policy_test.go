@@ -302,6 +302,74 @@ func TestDecodeStrict(t *testing.T) {
 	}
 }
 
+// TestPrecedenceJSON checks the document form of Settings.DenyOverrides,
+// the "precedence" setting: exactly "mostSpecific" (false, and the value of
+// an absent key) and "denyOverrides" (true), letter case included, both ways.
+func TestPrecedenceJSON(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		doc  string
+		deny bool
+	}{
+		{`{}`, false},
+		{`{"precedence": "mostSpecific"}`, false},
+		{`{"precedence": "denyOverrides"}`, true},
+		{`{"precedence": "denyOverrides", "defaultAction": "deny"}`, true},
+	} {
+		p, err := policy.Decode([]byte(tt.doc))
+		if err != nil || p.Settings.DenyOverrides != tt.deny {
+			t.Errorf("Decode(%s) = DenyOverrides %v, %v, want %v", tt.doc, p.Settings.DenyOverrides, err, tt.deny)
+		}
+	}
+	for deny, name := range map[bool]string{false: "mostSpecific", true: "denyOverrides"} {
+		s := policy.DefaultSettings()
+		s.DenyOverrides = deny
+		b, err := json.Marshal(policy.Policy{Settings: s})
+		want := `{"enabled":true,"defaultAction":"auto","precedence":"` + name + `","applyToMobile":true,"rules":[]}`
+		if err != nil || string(b) != want {
+			t.Errorf("json.Marshal(DenyOverrides %v) = %s, %v, want %s", deny, b, err, want)
+		}
+		var back policy.Policy
+		if err := json.Unmarshal(b, &back); err != nil || back.Settings != s {
+			t.Errorf("json.Unmarshal(%s) = %+v, %v, want %+v", b, back.Settings, err, s)
+		}
+	}
+	for _, tt := range []struct{ value, msg string }{
+		{`"MostSpecific"`, `policy document: precedence: invalid setting: unknown precedence "MostSpecific"`},
+		{`"mostspecific"`, `policy document: precedence: invalid setting: unknown precedence "mostspecific"`},
+		{`"DenyOverrides"`, `policy document: precedence: invalid setting: unknown precedence "DenyOverrides"`},
+		{`"denyoverrides"`, `policy document: precedence: invalid setting: unknown precedence "denyoverrides"`},
+		{`"most_specific"`, `policy document: precedence: invalid setting: unknown precedence "most_specific"`},
+		{`" mostSpecific"`, `policy document: precedence: invalid setting: unknown precedence " mostSpecific"`},
+		{`"bogus"`, `policy document: precedence: invalid setting: unknown precedence "bogus"`},
+		{`""`, `policy document: precedence: invalid setting: unknown precedence ""`},
+		{`null`, `policy document: precedence: null where a value is required`},
+		{`true`, `policy document: precedence: wrong type: want a string, got a boolean`},
+		{`false`, `policy document: precedence: wrong type: want a string, got a boolean`},
+		{`1`, `policy document: precedence: wrong type: want a string, got a number`},
+		{`[]`, `policy document: precedence: wrong type: want a string, got an array`},
+		{`{}`, `policy document: precedence: wrong type: want a string, got an object`},
+		{`"mostSpecific", "precedence": "mostSpecific"`, `policy document: precedence: duplicate key`},
+		{`"denyOverrides", "precedence": "bogus"`, `policy document: precedence: duplicate key`},
+	} {
+		doc := `{"precedence": ` + tt.value + `}`
+		p, err := policy.Decode([]byte(doc))
+		if err == nil || err.Error() != tt.msg {
+			t.Errorf("Decode(%s) error = %v, want %q", doc, err, tt.msg)
+		}
+		if p.Rules != nil || p.Settings != (policy.Settings{}) {
+			t.Errorf("Decode(%s) returned a policy with its error", doc)
+		}
+	}
+	const wrongCase = `policy document: Precedence: unknown key (keys are case-sensitive: did you mean "precedence"?)`
+	if _, err := policy.Decode([]byte(`{"Precedence": "mostSpecific"}`)); err == nil || err.Error() != wrongCase {
+		t.Errorf(`Decode({"Precedence": "mostSpecific"}) error = %v, want %q`, err, wrongCase)
+	}
+	if _, err := policy.Decode([]byte(`{"precedence": "bogus"}`)); !docProblem("invalid setting: ")(err) {
+		t.Errorf(`Decode({"precedence": "bogus"}) = %v, want a settings DocError`, err)
+	}
+}
+
 func TestDecodeNamesEveryBadRule(t *testing.T) {
 	t.Parallel()
 	doc := `{"rules": [
