@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/ipgate/ipgate/check"
@@ -74,17 +75,16 @@ func split(s string) []string {
 	return out
 }
 
-var listFormats = map[string]func(io.Reader, *lists.Options) ([]policy.Rule, error){
-	"plain": lists.Plain, "spamhaus": lists.Spamhaus, "aws": lists.AWS,
-	"github": lists.GitHub, "cloudflare": lists.Cloudflare, "google": lists.Google,
-}
+// listFormats are the formats lists.Read reads, checked before the list
+// is opened, so that a mistyped format is a usage error.
+var listFormats = []string{"plain", "spamhaus", "aws", "github", "cloudflare", "google"}
 
 func (c *cli) importList(pos []string) int {
 	if len(pos) != 2 {
 		return c.usageError()
 	}
-	parse, ok := listFormats[pos[0]]
-	if !ok {
+	format := pos[0]
+	if !slices.Contains(listFormats, format) {
 		c.fail("import-list: unknown format " + rangeset.Quote(pos[0]) + " (want plain, spamhaus, aws, github, cloudflare or google)")
 		return exitBad
 	}
@@ -106,7 +106,7 @@ func (c *cli) importList(pos []string) int {
 		}
 		in = bytes.NewReader(data)
 	}
-	rules, err := parse(in, opts)
+	rules, err := lists.Read(in, format, opts)
 	if err != nil {
 		for _, l := range errorLines(err) {
 			c.fail(name(file) + ": " + l)

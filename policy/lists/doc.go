@@ -1,17 +1,18 @@
 // Package lists reads the address lists that allowlists and denylists are
-// fed from, as published, into policy rules tagged with their source:
+// fed from, as published, into policy rules tagged with their source. [Read]
+// takes the format by name:
 //
-//   - [Plain]: one address, CIDR or range per line, "#" comments and blank
+//   - "plain": one address, CIDR or range per line, "#" comments and blank
 //     lines (FireHOL netsets and most hand-kept lists);
-//   - [Spamhaus]: the DROP and EDROP lists, "1.10.16.0/20 ; SBL256894",
+//   - "spamhaus": the DROP and EDROP lists, "1.10.16.0/20 ; SBL256894",
 //     with ";" comments, or their JSON form (drop_v4.json, drop_v6.json);
-//   - [AWS]: ip-ranges.json (prefixes[].ip_prefix and
+//   - "aws": ip-ranges.json (prefixes[].ip_prefix and
 //     ipv6_prefixes[].ipv6_prefix), filtered by service and region;
-//   - [GitHub]: the meta API document (api.github.com/meta), the arrays of
+//   - "github": the meta API document (api.github.com/meta), the arrays of
 //     the keys chosen ("hooks", "web", "git", ...);
-//   - [Cloudflare]: the ips-v4 and ips-v6 text files, or the JSON of the
+//   - "cloudflare": the ips-v4 and ips-v6 text files, or the JSON of the
 //     API (result.ipv4_cidrs and result.ipv6_cidrs);
-//   - [Google]: goog.json and cloud.json (prefixes[].ipv4Prefix and
+//   - "google": goog.json and cloud.json (prefixes[].ipv4Prefix and
 //     ipv6Prefix), cloud.json filtered by service and scope.
 //
 // # Source tags

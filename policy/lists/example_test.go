@@ -12,13 +12,13 @@ import (
 	"github.com/ipgate/ipgate/rangeset"
 )
 
-func ExampleSpamhaus() {
+func ExampleRead() {
 	drop := `; Spamhaus DROP List 2026/01/01 - (c) 2026 The Spamhaus Project SLU
 ; Last-Modified: Thu, 01 Jan 2026 00:00:00 GMT
 1.10.16.0/20 ; SBL256894
 2.56.192.0/22 ; SBL459831
 `
-	rules, err := lists.Spamhaus(strings.NewReader(drop), nil)
+	rules, err := lists.Read(strings.NewReader(drop), "spamhaus", nil)
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -35,7 +35,7 @@ func ExampleMerge() {
 	// An office allowlist, plus GitHub's webhook senders.
 	office := policy.New(policy.Rule{ID: "office", Target: rangeset.MustParseRange("192.0.2.0/24"), Action: policy.Allow})
 	meta := `{"hooks": ["192.30.252.0/22", "2a0a:a440::/29"], "web": ["140.82.112.0/20"]}`
-	hooks, err := lists.GitHub(strings.NewReader(meta), &lists.Options{Keys: []string{"hooks"}})
+	hooks, err := lists.Read(strings.NewReader(meta), "github", &lists.Options{Keys: []string{"hooks"}})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -62,13 +62,13 @@ func ExampleMerge() {
 	// lists.Merge: rule id "github:192.30.252.0/22" is taken
 }
 
-func ExampleAWS() {
+func ExampleRead_aws() {
 	doc := `{"syncToken": "1767225600", "prefixes": [
   {"ip_prefix": "3.5.140.0/22", "region": "ap-northeast-2", "service": "AMAZON", "network_border_group": "ap-northeast-2"},
   {"ip_prefix": "52.94.76.0/22", "region": "us-east-1", "service": "EC2", "network_border_group": "us-east-1"}],
  "ipv6_prefixes": [
   {"ipv6_prefix": "2600:1f18::/33", "region": "us-east-1", "service": "EC2", "network_border_group": "us-east-1"}]}`
-	rules, err := lists.AWS(strings.NewReader(doc), &lists.Options{Regions: []string{"us-east-1"}})
+	rules, err := lists.Read(strings.NewReader(doc), "aws", &lists.Options{Regions: []string{"us-east-1"}})
 	if err != nil {
 		fmt.Println(err)
 		return

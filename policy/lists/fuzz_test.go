@@ -27,14 +27,16 @@ func FuzzParse(f *testing.F) {
 		source string
 		parse  func(r *bytes.Reader) ([]policy.Rule, error)
 	}{
-		{"plain", func(r *bytes.Reader) ([]policy.Rule, error) { return Plain(r, &Options{Source: "plain"}) }},
-		{"spamhaus", func(r *bytes.Reader) ([]policy.Rule, error) { return Spamhaus(r, &Options{Source: "spamhaus"}) }},
-		{"aws", func(r *bytes.Reader) ([]policy.Rule, error) { return AWS(r, &Options{Source: "aws"}) }},
+		{"plain", func(r *bytes.Reader) ([]policy.Rule, error) { return Read(r, "plain", &Options{Source: "plain"}) }},
+		{"spamhaus", func(r *bytes.Reader) ([]policy.Rule, error) { return Read(r, "spamhaus", &Options{Source: "spamhaus"}) }},
+		{"aws", func(r *bytes.Reader) ([]policy.Rule, error) { return Read(r, "aws", &Options{Source: "aws"}) }},
 		{"github", func(r *bytes.Reader) ([]policy.Rule, error) {
-			return GitHub(r, &Options{Source: "github", Keys: []string{"hooks", "web"}})
+			return Read(r, "github", &Options{Source: "github", Keys: []string{"hooks", "web"}})
 		}},
-		{"cloudflare", func(r *bytes.Reader) ([]policy.Rule, error) { return Cloudflare(r, &Options{Source: "cloudflare"}) }},
-		{"google", func(r *bytes.Reader) ([]policy.Rule, error) { return Google(r, &Options{Source: "google"}) }},
+		{"cloudflare", func(r *bytes.Reader) ([]policy.Rule, error) {
+			return Read(r, "cloudflare", &Options{Source: "cloudflare"})
+		}},
+		{"google", func(r *bytes.Reader) ([]policy.Rule, error) { return Read(r, "google", &Options{Source: "google"}) }},
 	}
 	f.Fuzz(func(t *testing.T, data string) {
 		for _, fm := range formats {

@@ -24,7 +24,7 @@ type Options struct {
 	// "cloudflare" or "google".
 	Source string
 	// Action is what the rules do; zero means policy.Allow, except for
-	// [Spamhaus], whose lists are of networks to drop: there it means
+	// the spamhaus format, whose lists are of networks to drop: there it means
 	// policy.Deny.
 	Action policy.Action
 	// Services, when not nil, keeps only the entries of one of these
@@ -36,8 +36,8 @@ type Options struct {
 	// of Google's cloud.json (such as "us-east1").
 	Regions []string
 	// Keys are the keys of GitHub's meta document whose arrays are read,
-	// such as "hooks", "web", "api", "git" or "actions". [GitHub] needs
-	// them: every key would allow whatever runs on GitHub's hosted
+	// such as "hooks", "web", "api", "git" or "actions". The github format
+	// needs them: every key would allow whatever runs on GitHub's hosted
 	// Actions runners and Codespaces.
 	Keys []string
 }
@@ -51,7 +51,7 @@ const maxComment = 200
 
 // reader collects the rules of one list.
 type reader struct {
-	fn     string // "lists.Plain"
+	fn     string // "lists.Read(plain)"
 	source string
 	action policy.Action
 	opts   Options
@@ -223,28 +223,75 @@ func lineDetail(n int, comment string) string {
 	return d
 }
 
-// Plain reads a plain list: one address, CIDR prefix or range per line, as
-// FireHOL's netsets are written. "#" starts a comment, at the start of a
-// line or after an entry; blank lines are skipped. A rule's comment names
-// its line and carries the comment after the entry, if any.
-func Plain(r io.Reader, opts *Options) ([]policy.Rule, error) {
-	rd, data, err := newReader("lists.Plain", "plain", policy.Allow, opts, "", r)
+// Read reads a list published in the named format into rules, one per
+// entry, as the package doc says. The formats:
+//
+//   - "plain": one address, CIDR prefix or range per line, as FireHOL's
+//     netsets are written. "#" starts a comment, at the start of a line or
+//     after an entry; blank lines are skipped. A rule's comment names its
+//     line and carries the comment after the entry, if any.
+//   - "spamhaus": a Spamhaus DROP or EDROP list, in the text form
+//     "1.10.16.0/20 ; SBL256894": ";" starts a comment, at the start of a
+//     line (the header) or after an entry (its SBL record, which becomes
+//     the rule's comment). The JSON form is read too (drop_v4.json,
+//     drop_v6.json), one object per line, {"cidr": "1.10.16.0/20",
+//     "sblid": "SBL256894", ...}, the metadata line {"type": "metadata",
+//     ...} skipped: input whose first character other than white space is
+//     "{" is read so. The rules deny unless Options.Action says otherwise.
+//   - "aws": Amazon's ip-ranges.json, the ip_prefix of each element of
+//     "prefixes" and the ipv6_prefix of each element of "ipv6_prefixes",
+//     filtered by Options.Services and Options.Regions. A rule's comment
+//     gives the service and region, "aws: EC2 us-east-1". A document with
+//     neither array is an error, and so is a filter value that no entry
+//     has.
+//   - "github": GitHub's meta API document (https://api.github.com/meta),
+//     the CIDR prefixes of the keys in Options.Keys. A rule's comment names
+//     the key it came from first, "github: hooks". No Options.Keys is an
+//     error naming the document's arrays, as is a key asked for that the
+//     document lacks or whose value is not an array of strings.
+//   - "cloudflare": Cloudflare's published ranges, the text files ips-v4
+//     and ips-v6 (https://www.cloudflare.com/ips-v4), one CIDR per line,
+//     read as "plain" is, or the JSON of the API
+//     (https://api.cloudflare.com/client/v4/ips), the arrays
+//     result.ipv4_cidrs and result.ipv6_cidrs. Input whose first character
+//     other than white space is "{" is read as JSON. A JSON answer with
+//     "success" false is an error.
+//   - "google": Google's goog.json (the ranges of Google's services) or
+//     cloud.json (those of Google Cloud's customers), the ipv4Prefix or
+//     ipv6Prefix of each element of "prefixes", the second filtered by
+//     Options.Services ("service") and Options.Regions ("scope"). A rule's
+//     comment gives the service and scope when there are any, "google:
+//     Google Cloud us-east1". An element with neither prefix, or both, is
+//     an error.
+//
+// Any other format is an error naming it. An option the format does not
+// use (Regions for "plain") is an error too.
+func Read(r io.Reader, format string, opts *Options) ([]policy.Rule, error) {
+	read, ok := formats[format]
+	if !ok {
+		return nil, errors.New("lists.Read: unknown format " + rangeset.Quote(format) + " (want plain, spamhaus, aws, github, cloudflare or google)")
+	}
+	return read(r, opts)
+}
+
+// formats are Read's parsers, by format name.
+var formats = map[string]func(io.Reader, *Options) ([]policy.Rule, error){
+	"plain": plain, "spamhaus": spamhaus, "aws": aws,
+	"github": github, "cloudflare": cloudflare, "google": google,
+}
+
+// plain reads the "plain" format (see [Read]).
+func plain(r io.Reader, opts *Options) ([]policy.Rule, error) {
+	rd, data, err := newReader("lists.Read(plain)", "plain", policy.Allow, opts, "", r)
 	if err != nil {
 		return nil, err
 	}
 	return text(rd, data, "#", lineDetail)
 }
 
-// Spamhaus reads a Spamhaus DROP or EDROP list, in the text form
-// "1.10.16.0/20 ; SBL256894": ";" starts a comment, at the start of a line
-// (the header) or after an entry (its SBL record, which becomes the rule's
-// comment). It reads the JSON form too (drop_v4.json, drop_v6.json), one
-// object per line, {"cidr": "1.10.16.0/20", "sblid": "SBL256894", ...},
-// the metadata line {"type": "metadata", ...} skipped: input whose first
-// character other than white space is "{" is read so. The rules deny
-// unless Options.Action says otherwise.
-func Spamhaus(r io.Reader, opts *Options) ([]policy.Rule, error) {
-	rd, data, err := newReader("lists.Spamhaus", "spamhaus", policy.Deny, opts, "", r)
+// spamhaus reads the "spamhaus" format (see [Read]).
+func spamhaus(r io.Reader, opts *Options) ([]policy.Rule, error) {
+	rd, data, err := newReader("lists.Read(spamhaus)", "spamhaus", policy.Deny, opts, "", r)
 	if err != nil {
 		return nil, err
 	}
@@ -367,13 +414,9 @@ func keep(rd *reader, service, region string, usedS, usedR map[string]bool) bool
 	return true
 }
 
-// AWS reads Amazon's ip-ranges.json: the ip_prefix of each element of
-// "prefixes" and the ipv6_prefix of each element of "ipv6_prefixes",
-// filtered by Options.Services and Options.Regions. A rule's comment gives
-// the service and region, "aws: EC2 us-east-1". A document with neither
-// array is an error, and so is a filter value that no entry has.
-func AWS(r io.Reader, opts *Options) ([]policy.Rule, error) {
-	rd, data, err := newReader("lists.AWS", "aws", policy.Allow, opts, "Services Regions", r)
+// aws reads the "aws" format (see [Read]).
+func aws(r io.Reader, opts *Options) ([]policy.Rule, error) {
+	rd, data, err := newReader("lists.Read(aws)", "aws", policy.Allow, opts, "Services Regions", r)
 	if err != nil {
 		return nil, err
 	}
@@ -422,13 +465,9 @@ func AWS(r io.Reader, opts *Options) ([]policy.Rule, error) {
 	return rd.result()
 }
 
-// GitHub reads GitHub's meta API document (https://api.github.com/meta):
-// the CIDR prefixes of the keys in Options.Keys. A rule's comment names the
-// key it came from first, "github: hooks". No Options.Keys is an error
-// naming the document's arrays, as is a key asked for that the document
-// lacks or whose value is not an array of strings.
-func GitHub(r io.Reader, opts *Options) ([]policy.Rule, error) {
-	rd, data, err := newReader("lists.GitHub", "github", policy.Allow, opts, "Keys", r)
+// github reads the "github" format (see [Read]).
+func github(r io.Reader, opts *Options) ([]policy.Rule, error) {
+	rd, data, err := newReader("lists.Read(github)", "github", policy.Allow, opts, "Keys", r)
 	if err != nil {
 		return nil, err
 	}
@@ -467,14 +506,9 @@ func GitHub(r io.Reader, opts *Options) ([]policy.Rule, error) {
 	return rd.result()
 }
 
-// Cloudflare reads Cloudflare's published ranges: the text files ips-v4
-// and ips-v6 (https://www.cloudflare.com/ips-v4), one CIDR per line, read
-// as [Plain] reads, or the JSON of the API (https://api.cloudflare.com/
-// client/v4/ips), the arrays result.ipv4_cidrs and result.ipv6_cidrs.
-// Input whose first character other than white space is "{" is read as
-// JSON. A JSON answer with "success" false is an error.
-func Cloudflare(r io.Reader, opts *Options) ([]policy.Rule, error) {
-	rd, data, err := newReader("lists.Cloudflare", "cloudflare", policy.Allow, opts, "", r)
+// cloudflare reads the "cloudflare" format (see [Read]).
+func cloudflare(r io.Reader, opts *Options) ([]policy.Rule, error) {
+	rd, data, err := newReader("lists.Read(cloudflare)", "cloudflare", policy.Allow, opts, "", r)
 	if err != nil {
 		return nil, err
 	}
@@ -509,14 +543,9 @@ func Cloudflare(r io.Reader, opts *Options) ([]policy.Rule, error) {
 	return rd.result()
 }
 
-// Google reads Google's goog.json (the ranges of Google's services) or
-// cloud.json (those of Google Cloud's customers): the ipv4Prefix or
-// ipv6Prefix of each element of "prefixes", the second filtered by
-// Options.Services ("service") and Options.Regions ("scope"). A rule's
-// comment gives the service and scope when there are any, "google: Google
-// Cloud us-east1". An element with neither prefix, or both, is an error.
-func Google(r io.Reader, opts *Options) ([]policy.Rule, error) {
-	rd, data, err := newReader("lists.Google", "google", policy.Allow, opts, "Services Regions", r)
+// google reads the "google" format (see [Read]).
+func google(r io.Reader, opts *Options) ([]policy.Rule, error) {
+	rd, data, err := newReader("lists.Read(google)", "google", policy.Allow, opts, "Services Regions", r)
 	if err != nil {
 		return nil, err
 	}

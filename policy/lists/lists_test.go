@@ -16,6 +16,21 @@ import (
 
 type parser func(io.Reader, *Options) ([]policy.Rule, error)
 
+// reading returns the parser Read is for the format.
+func reading(format string) parser {
+	return func(r io.Reader, opts *Options) ([]policy.Rule, error) { return Read(r, format, opts) }
+}
+
+// The formats, as Read reads them.
+var (
+	readPlain      = reading("plain")
+	readSpamhaus   = reading("spamhaus")
+	readAWS        = reading("aws")
+	readGitHub     = reading("github")
+	readCloudflare = reading("cloudflare")
+	readGoogle     = reading("google")
+)
+
 // brief renders rules as "id action comment" lines.
 func brief(rules []policy.Rule) string {
 	var b strings.Builder
@@ -33,67 +48,67 @@ func TestFormats(t *testing.T) {
 		opts       *Options
 		want       string
 	}{
-		{"plain", "firehol.netset", Plain, &Options{Source: "firehol", Action: policy.Deny}, `firehol:0.0.0.0/8 deny firehol: line 12
+		{"plain", "firehol.netset", readPlain, &Options{Source: "firehol", Action: policy.Deny}, `firehol:0.0.0.0/8 deny firehol: line 12
 firehol:1.10.16.0/20 deny firehol: line 13
 firehol:10.0.0.0/8 deny firehol: line 14 RFC 1918
 firehol:192.0.2.7 deny firehol: line 15
 firehol:2001:db8::/32 deny firehol: line 16
 `},
-		{"plain default action", "firehol.netset", Plain, nil, `plain:0.0.0.0/8 allow plain: line 12
+		{"plain default action", "firehol.netset", readPlain, nil, `plain:0.0.0.0/8 allow plain: line 12
 plain:1.10.16.0/20 allow plain: line 13
 plain:10.0.0.0/8 allow plain: line 14 RFC 1918
 plain:192.0.2.7 allow plain: line 15
 plain:2001:db8::/32 allow plain: line 16
 `},
-		{"spamhaus", "drop.txt", Spamhaus, nil, `spamhaus:1.10.16.0/20 deny spamhaus: SBL256894
+		{"spamhaus", "drop.txt", readSpamhaus, nil, `spamhaus:1.10.16.0/20 deny spamhaus: SBL256894
 spamhaus:1.19.0.0/16 deny spamhaus: SBL434604
 spamhaus:2.56.192.0/22 deny spamhaus: SBL459831
 `},
-		{"spamhaus json", "drop_v4.json", Spamhaus, nil, `spamhaus:1.10.16.0/20 deny spamhaus: SBL256894
+		{"spamhaus json", "drop_v4.json", readSpamhaus, nil, `spamhaus:1.10.16.0/20 deny spamhaus: SBL256894
 spamhaus:1.19.0.0/16 deny spamhaus: SBL434604
 spamhaus:2.56.192.0/22 deny spamhaus: SBL459831
 `},
-		{"spamhaus v6", "dropv6.txt", Spamhaus, &Options{Source: "drop6"}, `drop6:2001:678:738::/48 deny drop6: SBL635837
+		{"spamhaus v6", "dropv6.txt", readSpamhaus, &Options{Source: "drop6"}, `drop6:2001:678:738::/48 deny drop6: SBL635837
 drop6:2a06:e480::/29 deny drop6: SBL301771
 `},
-		{"aws", "ip-ranges.json", AWS, nil, `aws:3.2.34.0/26 allow aws: AMAZON af-south-1
+		{"aws", "ip-ranges.json", readAWS, nil, `aws:3.2.34.0/26 allow aws: AMAZON af-south-1
 aws:3.5.140.0/22 allow aws: AMAZON ap-northeast-2
 aws:52.94.76.0/22 allow aws: EC2 us-east-1
 aws:2600:1f14::/35 allow aws: AMAZON us-west-2
 aws:2600:1f18::/33 allow aws: EC2 us-east-1
 `},
-		{"aws service", "ip-ranges.json", AWS, &Options{Services: []string{"S3", "EC2"}}, `aws:3.5.140.0/22 allow aws: S3 ap-northeast-2
+		{"aws service", "ip-ranges.json", readAWS, &Options{Services: []string{"S3", "EC2"}}, `aws:3.5.140.0/22 allow aws: S3 ap-northeast-2
 aws:52.94.76.0/22 allow aws: EC2 us-east-1
 aws:2600:1f18::/33 allow aws: EC2 us-east-1
 `},
-		{"aws service and region", "ip-ranges.json", AWS, &Options{Services: []string{"EC2"}, Regions: []string{"us-east-1"}}, `aws:52.94.76.0/22 allow aws: EC2 us-east-1
+		{"aws service and region", "ip-ranges.json", readAWS, &Options{Services: []string{"EC2"}, Regions: []string{"us-east-1"}}, `aws:52.94.76.0/22 allow aws: EC2 us-east-1
 aws:2600:1f18::/33 allow aws: EC2 us-east-1
 `},
-		{"github", "meta.json", GitHub, &Options{Keys: []string{"hooks"}}, `github:192.30.252.0/22 allow github: hooks
+		{"github", "meta.json", readGitHub, &Options{Keys: []string{"hooks"}}, `github:192.30.252.0/22 allow github: hooks
 github:185.199.108.0/22 allow github: hooks
 github:2a0a:a440::/29 allow github: hooks
 `},
-		{"github keys", "meta.json", GitHub, &Options{Keys: []string{"web", "api"}}, `github:192.30.252.0/22 allow github: web
+		{"github keys", "meta.json", readGitHub, &Options{Keys: []string{"web", "api"}}, `github:192.30.252.0/22 allow github: web
 github:140.82.112.0/20 allow github: web
 github:2606:50c0::/32 allow github: web
 github:20.201.28.148 allow github: api
 `},
-		{"cloudflare v4", "ips-v4", Cloudflare, nil, `cloudflare:173.245.48.0/20 allow cloudflare: line 1
+		{"cloudflare v4", "ips-v4", readCloudflare, nil, `cloudflare:173.245.48.0/20 allow cloudflare: line 1
 cloudflare:103.21.244.0/22 allow cloudflare: line 2
 cloudflare:104.16.0.0/13 allow cloudflare: line 3
 `},
-		{"cloudflare v6", "ips-v6", Cloudflare, nil, `cloudflare:2400:cb00::/32 allow cloudflare: line 1
+		{"cloudflare v6", "ips-v6", readCloudflare, nil, `cloudflare:2400:cb00::/32 allow cloudflare: line 1
 cloudflare:2606:4700::/32 allow cloudflare: line 2
 `},
-		{"cloudflare api", "cloudflare-api.json", Cloudflare, &Options{Source: "cf"}, `cf:173.245.48.0/20 allow cf: ipv4_cidrs
+		{"cloudflare api", "cloudflare-api.json", readCloudflare, &Options{Source: "cf"}, `cf:173.245.48.0/20 allow cf: ipv4_cidrs
 cf:103.21.244.0/22 allow cf: ipv4_cidrs
 cf:2400:cb00::/32 allow cf: ipv6_cidrs
 `},
-		{"google", "goog.json", Google, nil, `google:8.8.4.0/24 allow google
+		{"google", "goog.json", readGoogle, nil, `google:8.8.4.0/24 allow google
 google:8.8.8.0/24 allow google
 google:2001:4860::/32 allow google
 `},
-		{"google cloud", "cloud.json", Google, &Options{Source: "gcp", Regions: []string{"asia-east1", "us-east1"}}, `gcp:34.80.0.0/15 allow gcp: Google Cloud asia-east1
+		{"google cloud", "cloud.json", readGoogle, &Options{Source: "gcp", Regions: []string{"asia-east1", "us-east1"}}, `gcp:34.80.0.0/15 allow gcp: Google Cloud asia-east1
 gcp:2600:1900:4010::/44 allow gcp: Google Cloud us-east1
 `},
 	}
@@ -134,75 +149,75 @@ func TestErrors(t *testing.T) {
 		in    string
 		want  string
 	}{
-		{"host bits", Plain, nil, "# x\n10.0.0.0/8\n10.0.0.5/24 # typo\n",
-			`lists.Plain: line 3: rangeset.ParseRange("10.0.0.5/24"): host bits set (canonical form 10.0.0.0/24)`},
-		{"garbage quoted", Plain, nil, "10.0.0.0/8\n\x1b[2Jevil\n",
-			`lists.Plain: line 2: rangeset.ParseRange("\x1b[2Jevil"): invalid IP address "\x1b[2Jevil": unable to parse IP`},
-		{"mapped", Plain, nil, "::ffff:10.0.0.0/104\n",
-			`lists.Plain: line 1: rangeset.ParseRange("::ffff:10.0.0.0/104"): IPv4-mapped IPv6 address not allowed in a rule target (write the IPv4 address): "::ffff:10.0.0.0"`},
-		{"spamhaus hash is no comment", Spamhaus, nil, "1.10.16.0/20 # SBL1\n",
-			`lists.Spamhaus: line 1: rangeset.ParseRange("1.10.16.0/20 # SBL1"): invalid prefix length "20 # SBL1" (want 0 to 32)`},
-		{"plain semicolon is no comment", Plain, nil, "1.10.16.0/20 ; SBL1\n",
-			`lists.Plain: line 1: rangeset.ParseRange("1.10.16.0/20 ; SBL1"): invalid prefix length "20 ; SBL1" (want 0 to 32)`},
-		{"spamhaus json bad", Spamhaus, nil, "{\"cidr\": \"1.10.16.0/20\"}\n{\"sblid\": \"SBL1\"}\n{\"cidr\": \"1.10.16.1/20\"}\nnot json\n",
-			"lists.Spamhaus: line 2: no \"cidr\"\n" +
-				"lists.Spamhaus: line 3: rangeset.ParseRange(\"1.10.16.1/20\"): host bits set (canonical form 1.10.16.0/20)\n" +
-				"lists.Spamhaus: line 4: not a JSON object: invalid character 'o' in literal null (expecting 'u')\n" +
-				"lists.Spamhaus: metadata: no metadata line, and the list holds 4: it is cut short or damaged"},
-		{"aws not json", AWS, nil, "3.2.34.0/26\n",
-			`lists.AWS: not a JSON document of this format: invalid character '.' after top-level value`},
-		{"aws wrong document", AWS, nil, `{"prefixes4": []}`,
-			`lists.AWS: no "prefixes" or "ipv6_prefixes": not an ip-ranges.json document`},
-		{"aws bad prefix", AWS, nil, `{"prefixes": [{"ip_prefix": "3.2.34.0/26"}, {"ip_prefix": "3.2.34.1/26"}, {"ipv6_prefix": "::/0"}]}`,
-			"lists.AWS: prefixes[1].ip_prefix: rangeset.ParseRange(\"3.2.34.1/26\"): host bits set (canonical form 3.2.34.0/26)\n" +
-				"lists.AWS: prefixes[2].ip_prefix: missing"},
-		{"aws unknown region", AWS, &Options{Regions: []string{"us-east-1", "us-est-1"}}, `{"prefixes": [{"ip_prefix": "3.2.34.0/26", "region": "us-east-1"}]}`,
-			`lists.AWS: Options.Regions: no entry has "us-est-1"`},
-		{"github missing key", GitHub, &Options{Keys: []string{"hooks", "hoks"}}, `{"hooks": ["192.30.252.0/22"]}`,
-			`lists.GitHub: Options.Keys: the document has no key "hoks"`},
-		{"github not array of strings", GitHub, &Options{Keys: []string{"domains"}}, `{"domains": {"website": []}}`,
-			`lists.GitHub: "domains": not an array of strings`},
-		{"github no arrays", GitHub, nil, `{"message": "Not Found"}`,
-			`lists.GitHub: no arrays of prefixes: not a meta API document`},
-		{"github keys needed", GitHub, nil, `{"hooks": ["192.30.252.0/22"], "actions": [], "ssh_keys": [], "verifiable_password_authentication": true}`,
-			`lists.GitHub: no Options.Keys: choose among "actions", "hooks"`},
-		{"github null", GitHub, &Options{Keys: []string{"hooks"}}, `{"hooks": null}`,
-			`lists.GitHub: "hooks": not an array of strings`},
-		{"github bad cidr", GitHub, &Options{Keys: []string{"hooks"}}, `{"hooks": ["192.30.252.0/22", "192.30.252.0/33"]}`,
-			`lists.GitHub: "hooks"[1]: rangeset.ParseRange("192.30.252.0/33"): invalid prefix length "33" (want 0 to 32)`},
-		{"aws key twice", AWS, nil, `{"prefixes": [{"ip_prefix": "3.0.0.0/8"}], "prefixes": []}`,
-			`lists.AWS: the key "prefixes" appears twice in an object`},
-		{"aws key in other letters", AWS, nil, `{"prefixes": [{"ip_prefix": "3.0.0.0/8"}], "Prefixes": []}`,
-			`lists.AWS: the key "Prefixes" is "prefixes" in other letters`},
-		{"aws family", AWS, nil, `{"prefixes": [{"ip_prefix": "::/0"}], "ipv6_prefixes": [{"ipv6_prefix": "3.0.0.0/8"}]}`,
-			"lists.AWS: prefixes[0].ip_prefix: \"::/0\" is not of the field's address family\n" +
-				"lists.AWS: ipv6_prefixes[0].ipv6_prefix: \"3.0.0.0/8\" is not of the field's address family"},
-		{"spamhaus json key in other letters", Spamhaus, nil, `{"cidr": "1.2.3.0/24", "CIDR": "0.0.0.0/0"}` + "\n" + `{"type": "metadata", "records": 1}`,
-			`lists.Spamhaus: line 1: the key "CIDR" is "cidr" in other letters`},
-		{"spamhaus json cut", Spamhaus, nil, `{"cidr": "1.10.16.0/20", "sblid": "SBL256894"}` + "\n",
-			`lists.Spamhaus: metadata: no metadata line, and the list holds 1: it is cut short or damaged`},
-		{"spamhaus json two metadata lines", Spamhaus, nil, `{"cidr": "1.10.16.0/20"}` + "\n" + `{"type": "metadata"}` + "\n" + `{"type": "metadata"}`,
-			`lists.Spamhaus: line 3: a second metadata line`},
-		{"spamhaus json count", Spamhaus, nil, `{"cidr": "1.10.16.0/20"}` + "\n" + `{"type": "metadata", "records": 3}`,
-			`lists.Spamhaus: metadata: the metadata line counts 3 records, and the list holds 1: it is cut short or damaged`},
-		{"github key twice", GitHub, &Options{Keys: []string{"hooks"}}, `{"hooks": ["192.30.252.0/22"], "hooks": []}`,
-			`lists.GitHub: the key "hooks" appears twice in an object`},
-		{"google family", Google, nil, `{"prefixes": [{"ipv4Prefix": "::/0"}]}`,
-			`lists.Google: prefixes[0].ipv4Prefix: "::/0" is not of the field's address family`},
-		{"cloudflare family", Cloudflare, nil, `{"result": {"ipv4_cidrs": ["::/0"]}}`,
-			`lists.Cloudflare: result.ipv4_cidrs[0]: "::/0" is not of the field's address family`},
-		{"cloudflare failure", Cloudflare, nil, `{"success": false, "errors": [{"code": 1000}]}`,
-			`lists.Cloudflare: the API answered "success": false`},
-		{"cloudflare bad", Cloudflare, nil, `{"result": {"ipv6_cidrs": ["2400:cb00::/32", "2400:cb00::1/32"]}, "success": true}`,
-			`lists.Cloudflare: result.ipv6_cidrs[1]: rangeset.ParseRange("2400:cb00::1/32"): host bits set (canonical form 2400:cb00::/32)`},
-		{"google both", Google, nil, `{"prefixes": [{"ipv4Prefix": "8.8.8.0/24", "ipv6Prefix": "2001:4860::/32"}, {}]}`,
-			"lists.Google: prefixes[0]: want one of ipv4Prefix and ipv6Prefix\nlists.Google: prefixes[1]: want one of ipv4Prefix and ipv6Prefix"},
-		{"filter not of the format", Plain, &Options{Services: []string{"EC2"}}, "",
-			`lists.Plain: Options.Services does not apply to this format`},
-		{"keys not of aws", AWS, &Options{Keys: []string{"hooks"}}, "{}",
-			`lists.AWS: Options.Keys does not apply to this format`},
-		{"bad action", Plain, &Options{Action: 7}, "",
-			`lists.Plain: invalid action Action(7)`},
+		{"host bits", readPlain, nil, "# x\n10.0.0.0/8\n10.0.0.5/24 # typo\n",
+			`lists.Read(plain): line 3: rangeset.ParseRange("10.0.0.5/24"): host bits set (canonical form 10.0.0.0/24)`},
+		{"garbage quoted", readPlain, nil, "10.0.0.0/8\n\x1b[2Jevil\n",
+			`lists.Read(plain): line 2: rangeset.ParseRange("\x1b[2Jevil"): invalid IP address "\x1b[2Jevil": unable to parse IP`},
+		{"mapped", readPlain, nil, "::ffff:10.0.0.0/104\n",
+			`lists.Read(plain): line 1: rangeset.ParseRange("::ffff:10.0.0.0/104"): IPv4-mapped IPv6 address not allowed in a rule target (write the IPv4 address): "::ffff:10.0.0.0"`},
+		{"spamhaus hash is no comment", readSpamhaus, nil, "1.10.16.0/20 # SBL1\n",
+			`lists.Read(spamhaus): line 1: rangeset.ParseRange("1.10.16.0/20 # SBL1"): invalid prefix length "20 # SBL1" (want 0 to 32)`},
+		{"plain semicolon is no comment", readPlain, nil, "1.10.16.0/20 ; SBL1\n",
+			`lists.Read(plain): line 1: rangeset.ParseRange("1.10.16.0/20 ; SBL1"): invalid prefix length "20 ; SBL1" (want 0 to 32)`},
+		{"spamhaus json bad", readSpamhaus, nil, "{\"cidr\": \"1.10.16.0/20\"}\n{\"sblid\": \"SBL1\"}\n{\"cidr\": \"1.10.16.1/20\"}\nnot json\n",
+			"lists.Read(spamhaus): line 2: no \"cidr\"\n" +
+				"lists.Read(spamhaus): line 3: rangeset.ParseRange(\"1.10.16.1/20\"): host bits set (canonical form 1.10.16.0/20)\n" +
+				"lists.Read(spamhaus): line 4: not a JSON object: invalid character 'o' in literal null (expecting 'u')\n" +
+				"lists.Read(spamhaus): metadata: no metadata line, and the list holds 4: it is cut short or damaged"},
+		{"aws not json", readAWS, nil, "3.2.34.0/26\n",
+			`lists.Read(aws): not a JSON document of this format: invalid character '.' after top-level value`},
+		{"aws wrong document", readAWS, nil, `{"prefixes4": []}`,
+			`lists.Read(aws): no "prefixes" or "ipv6_prefixes": not an ip-ranges.json document`},
+		{"aws bad prefix", readAWS, nil, `{"prefixes": [{"ip_prefix": "3.2.34.0/26"}, {"ip_prefix": "3.2.34.1/26"}, {"ipv6_prefix": "::/0"}]}`,
+			"lists.Read(aws): prefixes[1].ip_prefix: rangeset.ParseRange(\"3.2.34.1/26\"): host bits set (canonical form 3.2.34.0/26)\n" +
+				"lists.Read(aws): prefixes[2].ip_prefix: missing"},
+		{"aws unknown region", readAWS, &Options{Regions: []string{"us-east-1", "us-est-1"}}, `{"prefixes": [{"ip_prefix": "3.2.34.0/26", "region": "us-east-1"}]}`,
+			`lists.Read(aws): Options.Regions: no entry has "us-est-1"`},
+		{"github missing key", readGitHub, &Options{Keys: []string{"hooks", "hoks"}}, `{"hooks": ["192.30.252.0/22"]}`,
+			`lists.Read(github): Options.Keys: the document has no key "hoks"`},
+		{"github not array of strings", readGitHub, &Options{Keys: []string{"domains"}}, `{"domains": {"website": []}}`,
+			`lists.Read(github): "domains": not an array of strings`},
+		{"github no arrays", readGitHub, nil, `{"message": "Not Found"}`,
+			`lists.Read(github): no arrays of prefixes: not a meta API document`},
+		{"github keys needed", readGitHub, nil, `{"hooks": ["192.30.252.0/22"], "actions": [], "ssh_keys": [], "verifiable_password_authentication": true}`,
+			`lists.Read(github): no Options.Keys: choose among "actions", "hooks"`},
+		{"github null", readGitHub, &Options{Keys: []string{"hooks"}}, `{"hooks": null}`,
+			`lists.Read(github): "hooks": not an array of strings`},
+		{"github bad cidr", readGitHub, &Options{Keys: []string{"hooks"}}, `{"hooks": ["192.30.252.0/22", "192.30.252.0/33"]}`,
+			`lists.Read(github): "hooks"[1]: rangeset.ParseRange("192.30.252.0/33"): invalid prefix length "33" (want 0 to 32)`},
+		{"aws key twice", readAWS, nil, `{"prefixes": [{"ip_prefix": "3.0.0.0/8"}], "prefixes": []}`,
+			`lists.Read(aws): the key "prefixes" appears twice in an object`},
+		{"aws key in other letters", readAWS, nil, `{"prefixes": [{"ip_prefix": "3.0.0.0/8"}], "Prefixes": []}`,
+			`lists.Read(aws): the key "Prefixes" is "prefixes" in other letters`},
+		{"aws family", readAWS, nil, `{"prefixes": [{"ip_prefix": "::/0"}], "ipv6_prefixes": [{"ipv6_prefix": "3.0.0.0/8"}]}`,
+			"lists.Read(aws): prefixes[0].ip_prefix: \"::/0\" is not of the field's address family\n" +
+				"lists.Read(aws): ipv6_prefixes[0].ipv6_prefix: \"3.0.0.0/8\" is not of the field's address family"},
+		{"spamhaus json key in other letters", readSpamhaus, nil, `{"cidr": "1.2.3.0/24", "CIDR": "0.0.0.0/0"}` + "\n" + `{"type": "metadata", "records": 1}`,
+			`lists.Read(spamhaus): line 1: the key "CIDR" is "cidr" in other letters`},
+		{"spamhaus json cut", readSpamhaus, nil, `{"cidr": "1.10.16.0/20", "sblid": "SBL256894"}` + "\n",
+			`lists.Read(spamhaus): metadata: no metadata line, and the list holds 1: it is cut short or damaged`},
+		{"spamhaus json two metadata lines", readSpamhaus, nil, `{"cidr": "1.10.16.0/20"}` + "\n" + `{"type": "metadata"}` + "\n" + `{"type": "metadata"}`,
+			`lists.Read(spamhaus): line 3: a second metadata line`},
+		{"spamhaus json count", readSpamhaus, nil, `{"cidr": "1.10.16.0/20"}` + "\n" + `{"type": "metadata", "records": 3}`,
+			`lists.Read(spamhaus): metadata: the metadata line counts 3 records, and the list holds 1: it is cut short or damaged`},
+		{"github key twice", readGitHub, &Options{Keys: []string{"hooks"}}, `{"hooks": ["192.30.252.0/22"], "hooks": []}`,
+			`lists.Read(github): the key "hooks" appears twice in an object`},
+		{"google family", readGoogle, nil, `{"prefixes": [{"ipv4Prefix": "::/0"}]}`,
+			`lists.Read(google): prefixes[0].ipv4Prefix: "::/0" is not of the field's address family`},
+		{"cloudflare family", readCloudflare, nil, `{"result": {"ipv4_cidrs": ["::/0"]}}`,
+			`lists.Read(cloudflare): result.ipv4_cidrs[0]: "::/0" is not of the field's address family`},
+		{"cloudflare failure", readCloudflare, nil, `{"success": false, "errors": [{"code": 1000}]}`,
+			`lists.Read(cloudflare): the API answered "success": false`},
+		{"cloudflare bad", readCloudflare, nil, `{"result": {"ipv6_cidrs": ["2400:cb00::/32", "2400:cb00::1/32"]}, "success": true}`,
+			`lists.Read(cloudflare): result.ipv6_cidrs[1]: rangeset.ParseRange("2400:cb00::1/32"): host bits set (canonical form 2400:cb00::/32)`},
+		{"google both", readGoogle, nil, `{"prefixes": [{"ipv4Prefix": "8.8.8.0/24", "ipv6Prefix": "2001:4860::/32"}, {}]}`,
+			"lists.Read(google): prefixes[0]: want one of ipv4Prefix and ipv6Prefix\nlists.Read(google): prefixes[1]: want one of ipv4Prefix and ipv6Prefix"},
+		{"filter not of the format", readPlain, &Options{Services: []string{"EC2"}}, "",
+			`lists.Read(plain): Options.Services does not apply to this format`},
+		{"keys not of aws", readAWS, &Options{Keys: []string{"hooks"}}, "{}",
+			`lists.Read(aws): Options.Keys does not apply to this format`},
+		{"bad action", readPlain, &Options{Action: 7}, "",
+			`lists.Read(plain): invalid action Action(7)`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -225,7 +240,7 @@ func TestErrors(t *testing.T) {
 func TestTypeErrorOffset(t *testing.T) {
 	t.Parallel()
 	doc := `{"prefixes": [{"ip_prefix": "3.0.0.0/8"}, {"ip_prefix": 3}]}`
-	_, err := AWS(strings.NewReader(doc), nil)
+	_, err := Read(strings.NewReader(doc), "aws", nil)
 	at := strings.Index(doc, ": 3}") + 2 // the bad value
 	if err == nil || !strings.Contains(err.Error(), "prefixes.ip_prefix") || !strings.Contains(err.Error(), "(at byte "+strconv.Itoa(at+1)+")") {
 		t.Errorf("error %v, want the field and the offset after the value at byte %d (encoding/json reports how many bytes it read)", err, at)
@@ -244,19 +259,19 @@ func TestEmpty(t *testing.T) {
 		opts  *Options
 		in    string
 	}{
-		{"plain nothing", Plain, nil, ""},
-		{"plain comments", Plain, nil, "# FireHOL header\n\n"},
-		{"spamhaus header", Spamhaus, nil, "; Spamhaus EDROP List 2026/01/01\n; Last-Modified: x\n"},
-		{"spamhaus json metadata alone", Spamhaus, nil, `{"type": "metadata", "records": 0}`},
-		{"spamhaus json metadata without count", Spamhaus, nil, `{"type": "metadata", "timestamp": 1767225600}`},
-		{"cloudflare no arrays", Cloudflare, nil, `{"result": {}, "success": true}`},
-		{"cloudflare null", Cloudflare, nil, `{"result": {"ipv4_cidrs": null}}`},
-		{"cloudflare text", Cloudflare, nil, "\n"},
-		{"aws empty", AWS, nil, `{"prefixes": []}`},
-		{"aws no services", AWS, &Options{Services: []string{}}, aws},
-		{"google empty", Google, nil, `{"prefixes": []}`},
-		{"github no keys", GitHub, &Options{Keys: []string{}}, `{"hooks": ["192.30.252.0/22"]}`},
-		{"github empty array", GitHub, &Options{Keys: []string{"hooks"}}, `{"hooks": []}`},
+		{"plain nothing", readPlain, nil, ""},
+		{"plain comments", readPlain, nil, "# FireHOL header\n\n"},
+		{"spamhaus header", readSpamhaus, nil, "; Spamhaus EDROP List 2026/01/01\n; Last-Modified: x\n"},
+		{"spamhaus json metadata alone", readSpamhaus, nil, `{"type": "metadata", "records": 0}`},
+		{"spamhaus json metadata without count", readSpamhaus, nil, `{"type": "metadata", "timestamp": 1767225600}`},
+		{"cloudflare no arrays", readCloudflare, nil, `{"result": {}, "success": true}`},
+		{"cloudflare null", readCloudflare, nil, `{"result": {"ipv4_cidrs": null}}`},
+		{"cloudflare text", readCloudflare, nil, "\n"},
+		{"aws empty", readAWS, nil, `{"prefixes": []}`},
+		{"aws no services", readAWS, &Options{Services: []string{}}, aws},
+		{"google empty", readGoogle, nil, `{"prefixes": []}`},
+		{"github no keys", readGitHub, &Options{Keys: []string{}}, `{"hooks": ["192.30.252.0/22"]}`},
+		{"github empty array", readGitHub, &Options{Keys: []string{"hooks"}}, `{"hooks": []}`},
 	} {
 		rules, err := c.parse(strings.NewReader(c.in), c.opts)
 		if !errors.Is(err, rangeset.ErrEmpty) || rules != nil {
@@ -269,7 +284,7 @@ func TestEmpty(t *testing.T) {
 // that a body over http.MaxBytesReader's bound can be told apart.
 func TestReadError(t *testing.T) {
 	t.Parallel()
-	for name, parse := range map[string]parser{"plain": Plain, "spamhaus": Spamhaus, "aws": AWS, "cloudflare": Cloudflare} {
+	for name, parse := range map[string]parser{"plain": readPlain, "spamhaus": readSpamhaus, "aws": readAWS, "cloudflare": readCloudflare} {
 		body := http.MaxBytesReader(nil, io.NopCloser(strings.NewReader("10.0.0.1\n192.168.1.10\n")), 20)
 		_, err := parse(body, nil)
 		var tooBig *http.MaxBytesError
@@ -285,16 +300,16 @@ func TestErrorsBounded(t *testing.T) {
 	for i := range 50 {
 		in.WriteString("10.0.0." + strconv.Itoa(i) + "/8\n")
 	}
-	_, err := Plain(strings.NewReader(in.String()), nil)
+	_, err := Read(strings.NewReader(in.String()), "plain", nil)
 	lines := strings.Split(err.Error(), "\n")
 	if len(lines) != maxErrors+1 {
 		t.Fatalf("%d lines, want %d:\n%v", len(lines), maxErrors+1, err)
 	}
 	// 10.0.0.0/8 is fine: 49 bad lines, 20 reported.
-	if got, want := lines[maxErrors], "lists.Plain: ... and 29 more bad entries"; got != want {
+	if got, want := lines[maxErrors], "lists.Read(plain): ... and 29 more bad entries"; got != want {
 		t.Errorf("last line %q, want %q", got, want)
 	}
-	if !strings.HasPrefix(lines[0], "lists.Plain: line 2: ") {
+	if !strings.HasPrefix(lines[0], "lists.Read(plain): line 2: ") {
 		t.Errorf("first line %q", lines[0])
 	}
 	if !errors.Is(err, rangeset.ErrHostBits) {
@@ -304,7 +319,7 @@ func TestErrorsBounded(t *testing.T) {
 
 func TestCRLFAndDuplicates(t *testing.T) {
 	t.Parallel()
-	rules, err := Plain(strings.NewReader("10.0.0.0/8\r\n\r\n  10.0.0.0-10.255.255.255\t\r\n192.0.2.1-192.0.2.9\r\n"), nil)
+	rules, err := Read(strings.NewReader("10.0.0.0/8\r\n\r\n  10.0.0.0-10.255.255.255\t\r\n192.0.2.1-192.0.2.9\r\n"), "plain", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -317,7 +332,7 @@ func TestCRLFAndDuplicates(t *testing.T) {
 func TestMerge(t *testing.T) {
 	t.Parallel()
 	base := policy.New(policy.Rule{ID: "office", Target: rangeset.MustParseRange("192.0.2.0/24"), Action: policy.Allow})
-	hooks, err := GitHub(strings.NewReader(`{"hooks": ["192.30.252.0/22"]}`), &Options{Keys: []string{"hooks"}})
+	hooks, err := Read(strings.NewReader(`{"hooks": ["192.30.252.0/22"]}`), "github", &Options{Keys: []string{"hooks"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -334,7 +349,7 @@ func TestMerge(t *testing.T) {
 		t.Error("Merge kept the caller's slice")
 	}
 	// Importing the same source twice clashes, naming each id.
-	again, _ := GitHub(strings.NewReader(`{"hooks": ["192.30.252.0/22"], "web": ["140.82.112.0/20"]}`), &Options{Keys: []string{"hooks", "web"}})
+	again, _ := Read(strings.NewReader(`{"hooks": ["192.30.252.0/22"], "web": ["140.82.112.0/20"]}`), "github", &Options{Keys: []string{"hooks", "web"}})
 	_, err = Merge(p, append(again, policy.Rule{ID: "office"}, policy.Rule{}))
 	want := "lists.Merge: rule id \"github:192.30.252.0/22\" is taken\nlists.Merge: rule id \"office\" is taken\nlists.Merge: rule 3: empty id"
 	if err == nil || err.Error() != want {
@@ -353,8 +368,8 @@ func TestMerge(t *testing.T) {
 func TestCommentText(t *testing.T) {
 	t.Parallel()
 	long := strings.Repeat("a", maxComment-1) + "é and more"
-	rules, err := Spamhaus(strings.NewReader("10.0.0.0/8 ; "+long+"\n192.0.2.0/24 ; \x1b[31mred\a\xff\n"+
-		"198.51.100.0/24 ; SBL1\u2028FAKE\u202eevil\u200bx\u00a0y\n"), nil)
+	rules, err := Read(strings.NewReader("10.0.0.0/8 ; "+long+"\n192.0.2.0/24 ; \x1b[31mred\a\xff\n"+
+		"198.51.100.0/24 ; SBL1\u2028FAKE\u202eevil\u200bx\u00a0y\n"), "spamhaus", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -387,10 +402,21 @@ func BenchmarkPlain(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := Plain(strings.NewReader(c.in), nil); err != nil {
+				if _, err := Read(strings.NewReader(c.in), "plain", nil); err != nil {
 					b.Fatal(err)
 				}
 			}
 		})
+	}
+}
+
+func TestReadUnknownFormat(t *testing.T) {
+	t.Parallel()
+	for _, format := range []string{"", "Plain", "AWS", "firehol", "plain\n"} {
+		rules, err := Read(strings.NewReader("10.0.0.0/8\n"), format, nil)
+		want := "lists.Read: unknown format " + rangeset.Quote(format) + " (want plain, spamhaus, aws, github, cloudflare or google)"
+		if rules != nil || err == nil || err.Error() != want {
+			t.Errorf("Read(%q) = %v, %v; want %s", format, rules, err, want)
+		}
 	}
 }
