@@ -1,7 +1,7 @@
 // Package export writes the decisions of a policy, for one subject at one
 // instant, in the access-list forms of other software: nginx allow and
-// deny directives ([Nginx]), an HAProxy ACL file ([HAProxy]) and nftables
-// sets ([Nftables]).
+// deny directives, an HAProxy ACL file and nftables sets, each a format of
+// [Write].
 //
 // Every export is exact, not an approximation: it decides one address per
 // piece of the address space ([check.Snapshot.Pieces]) with
@@ -31,7 +31,7 @@
 // matches, and an IPv6 client of ::/96, ::ffff:0:0/96 or 2002::/16 against
 // IPv4 entries as the IPv4 address embedded, when no IPv6 entry matches;
 // so the HAProxy file writes IPv4 entries in IPv4-mapped form, which makes
-// every lookup exact (see [HAProxy]). nftables sees packets, which carry
+// every lookup exact (see [Write]). nftables sees packets, which carry
 // no mapped source addresses (RFC 4291 §2.5.5.2), and its IPv6 set holds
 // no address of the block.
 package export

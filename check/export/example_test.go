@@ -11,7 +11,7 @@ import (
 	"github.com/ipgate/ipgate/rangeset"
 )
 
-func ExampleNginx() {
+func ExampleWrite() {
 	p := policy.New(
 		policy.Rule{ID: "office", Target: rangeset.MustParseRange("192.0.2.0/24"), Action: policy.Allow},
 		policy.Rule{ID: "printer", Target: rangeset.MustParseRange("192.0.2.128/25"), Action: policy.Deny},
@@ -22,7 +22,7 @@ func ExampleNginx() {
 		fmt.Println(err)
 		return
 	}
-	if err := export.Nginx(os.Stdout, s, &export.Options{Admin: true, At: s.At()}); err != nil {
+	if err := export.Write(os.Stdout, s, "nginx", &export.Options{Admin: true, At: s.At()}); err != nil {
 		fmt.Println(err)
 	}
 	// Output:
@@ -32,7 +32,7 @@ func ExampleNginx() {
 	// deny all;
 }
 
-func ExampleHAProxy() {
+func ExampleWrite_haproxy() {
 	p := policy.New(policy.Rule{ID: "drop", Target: rangeset.MustParseRange("1.10.16.0/20"), Action: policy.Deny},
 		policy.Rule{ID: "drop6", Target: rangeset.MustParseRange("2001:678:738::/48"), Action: policy.Deny})
 	s, err := check.Compile(p, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
@@ -43,7 +43,7 @@ func ExampleHAProxy() {
 	// The denied addresses, for
 	//   acl ipgate_deny src -n -f /etc/haproxy/ipgate-deny.acl
 	//   http-request deny if ipgate_deny
-	if err := export.HAProxy(os.Stdout, s, &export.Options{Denied: true, At: s.At()}); err != nil {
+	if err := export.Write(os.Stdout, s, "haproxy", &export.Options{Denied: true, At: s.At()}); err != nil {
 		fmt.Println(err)
 	}
 	// Output:
@@ -52,7 +52,7 @@ func ExampleHAProxy() {
 	// 2001:678:738::/48
 }
 
-func ExampleNftables() {
+func ExampleWrite_nftables() {
 	expires := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 	p := policy.New(
 		policy.Rule{ID: "office", Target: rangeset.MustParseRange("192.0.2.0/24"), Action: policy.Allow},
@@ -63,7 +63,7 @@ func ExampleNftables() {
 		fmt.Println(err)
 		return
 	}
-	if err := export.Nftables(os.Stdout, s, &export.Options{At: s.At()}); err != nil {
+	if err := export.Write(os.Stdout, s, "nftables", &export.Options{At: s.At()}); err != nil {
 		fmt.Println(err)
 	}
 	// Output:

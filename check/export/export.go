@@ -21,9 +21,9 @@ type Options struct {
 	// At is the instant decided at; zero means now, as for a request, so
 	// that no rule expired by now is exported.
 	At time.Time
-	// Denied makes [HAProxy] and [Nftables] list the addresses denied
-	// rather than those allowed: a denylist is then short. [Nginx] writes
-	// both actions whatever it says.
+	// Denied makes the "haproxy" and "nftables" formats list the
+	// addresses denied rather than those allowed: a denylist is then
+	// short. The "nginx" format writes both actions whatever it says.
 	Denied bool
 }
 
@@ -156,16 +156,17 @@ func nextExpiry(s *check.Snapshot, sub subject) (time.Time, bool) {
 	return next, !next.IsZero()
 }
 
-func errNil(fn string) error { return errors.New(fn + ": nil snapshot") }
-
-// Nginx writes nginx access directives with the decisions of s for the
-// subject at the instant: "allow PREFIX;" and "deny PREFIX;" lines, which
-// never overlap, so their order does not matter, then "allow all;" or
-// "deny all;" for the rest, whichever takes fewer lines. IPv6 lines may
-// cover ::ffff:0:0/96, which nginx, like SEMANTICS §1, decides as IPv4.
-// 255.255.255.255, which nginx cannot name and no client comes from, is
-// decided as 255.255.255.254 is. The
-// output is a file to include in a server or location block:
+// Write writes the decisions of s for the subject at the instant of opts
+// in the named format, one of these, and returns w's error. Any other
+// format, or a nil s, is an error naming it, and nothing is written.
+//
+// "nginx" is nginx access directives: "allow PREFIX;" and "deny PREFIX;"
+// lines, which never overlap, so their order does not matter, then "allow
+// all;" or "deny all;" for the rest, whichever takes fewer lines. IPv6
+// lines may cover ::ffff:0:0/96, which nginx, like SEMANTICS §1, decides
+// as IPv4. 255.255.255.255, which nginx cannot name and no client comes
+// from, is decided as 255.255.255.254 is. The output is a file to include
+// in a server or location block:
 //
 //	location / {
 //	    include /etc/nginx/ipgate-allow.conf;
@@ -174,13 +175,64 @@ func errNil(fn string) error { return errors.New(fn + ": nil snapshot") }
 // behind a proxy, with the real_ip module's set_real_ip_from and
 // real_ip_header, so that nginx decides on the client's address. Reading
 // it back with [github.com/ipgate/ipgate/check/ordered.ParseNginx] and
-// ordered.Policy gives a policy
-// with the same decisions. The error is w's.
-func Nginx(w io.Writer, s *check.Snapshot, opts *Options) error {
-	if s == nil {
-		return errNil("export.Nginx")
+// ordered.Policy gives a policy with the same decisions.
+//
+// "haproxy" is an HAProxy ACL file listing the addresses s allows (with
+// Options.Denied, those it denies), one prefix per line, each with its
+// length (so that HAProxy never takes one for a host name). Use it with
+// the -n flag (no DNS) on the client address:
+//
+//	acl ipgate_allow src -n -f /etc/haproxy/ipgate-allow.acl
+//	http-request deny unless ipgate_allow
+//
+// or, for the denied addresses,
+//
+//	acl ipgate_deny src -n -f /etc/haproxy/ipgate-deny.acl
+//	http-request deny if ipgate_deny
+//
+// IPv4 prefixes are written in IPv4-mapped form, 10.0.0.0/8 as
+// ::ffff:10.0.0.0/104, and no IPv6 prefix touches ::ffff:0:0/96. HAProxy
+// matches an IPv4 client against the IPv6 entries as ::ffff:a.b.c.d when
+// no IPv4 entry matches, and an IPv6 client of ::/96 or 2002::/16 against
+// the IPv4 entries when no IPv6 entry matches: with no IPv4 entries, the
+// first finds exactly the mapped entries and the second finds nothing, so
+// that an IPv6 client is decided as IPv6 and an IPv4 one (mapped or not)
+// as IPv4, as SEMANTICS §1 says. An empty file matches nothing.
+//
+// "nftables" is two nftables sets holding the addresses s allows (with
+// Options.Denied, those it denies): ipgate_allow of type ipv4_addr and
+// ipgate_allow6 of type ipv6_addr, both with flags interval (ipgate_deny
+// and ipgate_deny6 with Options.Denied). An empty set has no elements
+// line. The IPv6 set holds no address of ::ffff:0:0/96: no packet comes
+// from such an address (RFC 4291 §2.5.5.2). Include the file in a table
+// and match the source address:
+//
+//	table inet ipgate {
+//	    include "/etc/nftables.d/ipgate.nft"
+//	    chain input {
+//	        type filter hook input priority 0; policy accept;
+//	        tcp dport 443 ip saddr != @ipgate_allow drop
+//	        tcp dport 443 ip6 saddr != @ipgate_allow6 drop
+//	    }
+//	}
+func Write(w io.Writer, s *check.Snapshot, format string, opts *Options) error {
+	write, ok := formats[format]
+	switch {
+	case !ok:
+		return errors.New("export.Write: unknown format " + rangeset.Quote(format) + " (want nginx, haproxy or nftables)")
+	case s == nil:
+		return errors.New("export.Write: nil snapshot")
 	}
-	sub := newSubject(s, opts)
+	return write(w, s, newSubject(s, opts))
+}
+
+// formats are Write's writers, by format name.
+var formats = map[string]func(io.Writer, *check.Snapshot, subject) error{
+	"nginx": nginx, "haproxy": haproxy, "nftables": nftables,
+}
+
+// nginx writes the "nginx" format (see [Write]).
+func nginx(w io.Writer, s *check.Snapshot, sub subject) error {
 	v4, v6 := nameable(segments(s, sub, true)), joinMapped(segments(s, sub, false))
 	allow := append(prefixes(v4, true), prefixes(v6, true)...)
 	deny := append(prefixes(v4, false), prefixes(v6, false)...)
@@ -205,33 +257,8 @@ func which(o Options) (allowed bool, name string) {
 	return true, "allow"
 }
 
-// HAProxy writes an HAProxy ACL file listing the addresses s allows for
-// the subject at the instant (with Options.Denied, those it denies), one
-// prefix per line, each with its length (so that HAProxy never takes one
-// for a host name). Use it with the -n flag (no DNS) on the client address:
-//
-//	acl ipgate_allow src -n -f /etc/haproxy/ipgate-allow.acl
-//	http-request deny unless ipgate_allow
-//
-// or, for the denied addresses,
-//
-//	acl ipgate_deny src -n -f /etc/haproxy/ipgate-deny.acl
-//	http-request deny if ipgate_deny
-//
-// IPv4 prefixes are written in IPv4-mapped form, 10.0.0.0/8 as
-// ::ffff:10.0.0.0/104, and no IPv6 prefix touches ::ffff:0:0/96. HAProxy
-// matches an IPv4 client against the IPv6 entries as ::ffff:a.b.c.d when
-// no IPv4 entry matches, and an IPv6 client of ::/96 or 2002::/16 against
-// the IPv4 entries when no IPv6 entry matches: with no IPv4 entries, the
-// first finds exactly the mapped entries and the second finds nothing, so
-// that an IPv6 client is decided as IPv6 and an IPv4 one (mapped or not)
-// as IPv4, as SEMANTICS §1 says. An empty file matches nothing. The error
-// is w's.
-func HAProxy(w io.Writer, s *check.Snapshot, opts *Options) error {
-	if s == nil {
-		return errNil("export.HAProxy")
-	}
-	sub := newSubject(s, opts)
+// haproxy writes the "haproxy" format (see [Write]).
+func haproxy(w io.Writer, s *check.Snapshot, sub subject) error {
 	allowed, name := which(sub.opts)
 	bw := bufio.NewWriter(w)
 	header(bw, s, sub, "HAProxy ACL of the addresses with the action "+name)
@@ -244,29 +271,8 @@ func HAProxy(w io.Writer, s *check.Snapshot, opts *Options) error {
 	return bw.Flush()
 }
 
-// Nftables writes two nftables sets holding the addresses s allows for
-// the subject at the instant (with Options.Denied, those it denies):
-// ipgate_allow of type ipv4_addr and ipgate_allow6 of type ipv6_addr, both
-// with flags interval (ipgate_deny and ipgate_deny6 with Options.Denied).
-// An empty set has no elements line. The IPv6 set holds no address of
-// ::ffff:0:0/96: no packet comes from such an address (RFC 4291
-// §2.5.5.2). Include the file in a table and match the source address:
-//
-//	table inet ipgate {
-//	    include "/etc/nftables.d/ipgate.nft"
-//	    chain input {
-//	        type filter hook input priority 0; policy accept;
-//	        tcp dport 443 ip saddr != @ipgate_allow drop
-//	        tcp dport 443 ip6 saddr != @ipgate_allow6 drop
-//	    }
-//	}
-//
-// The error is w's.
-func Nftables(w io.Writer, s *check.Snapshot, opts *Options) error {
-	if s == nil {
-		return errNil("export.Nftables")
-	}
-	sub := newSubject(s, opts)
+// nftables writes the "nftables" format (see [Write]).
+func nftables(w io.Writer, s *check.Snapshot, sub subject) error {
 	allowed, name := which(sub.opts)
 	bw := bufio.NewWriter(w)
 	header(bw, s, sub, "nftables sets of the addresses with the action "+name)

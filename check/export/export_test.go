@@ -234,7 +234,7 @@ func checkExports(t *testing.T, what string, s *check.Snapshot, o export.Options
 	starts := pieceStarts(s)
 
 	var buf bytes.Buffer
-	if err := export.Nginx(&buf, s, &o); err != nil {
+	if err := export.Write(&buf, s, "nginx", &o); err != nil {
 		t.Fatal(err)
 	}
 	entries, warns, err := ordered.ParseNginx(buf.String())
@@ -278,7 +278,7 @@ func checkExports(t *testing.T, what string, s *check.Snapshot, o export.Options
 			return func(a netip.Addr) bool { return in(a) != denied }
 		}
 		buf.Reset()
-		if err := export.HAProxy(&buf, s, &o); err != nil {
+		if err := export.Write(&buf, s, "haproxy", &o); err != nil {
 			t.Fatal(err)
 		}
 		m := parseHAProxy(t, buf.String())
@@ -299,7 +299,7 @@ func checkExports(t *testing.T, what string, s *check.Snapshot, o export.Options
 		agree(t, what+": haproxy "+name, hs, false, want, member(m.match))
 
 		buf.Reset()
-		if err := export.Nftables(&buf, s, &o); err != nil {
+		if err := export.Write(&buf, s, "nftables", &o); err != nil {
 			t.Fatal(err)
 		}
 		v4, v6 := parseNft(t, buf.String(), name)
@@ -416,7 +416,7 @@ func TestOutput(t *testing.T) {
 		opts  *export.Options
 		want  string
 	}{
-		{"nginx", wr(export.Nginx), &export.Options{At: t0}, `# ipgate export: nginx access directives, for a subject neither admin nor mobile, at 2026-01-01T00:00:00Z.
+		{"nginx", wr(writer("nginx")), &export.Options{At: t0}, `# ipgate export: nginx access directives, for a subject neither admin nor mobile, at 2026-01-01T00:00:00Z.
 # A rule expires at 2026-01-01T01:00:00Z: export again by then.
 allow 10.0.0.0/16;
 allow 10.2.0.0/15;
@@ -429,7 +429,7 @@ allow 10.128.0.0/9;
 allow 198.51.100.7;
 deny all;
 `},
-		{"nginx admin later", wr(export.Nginx), &export.Options{Admin: true, At: t0.Add(time.Hour)}, `# ipgate export: nginx access directives, for a subject admin, not mobile, at 2026-01-01T01:00:00Z.
+		{"nginx admin later", wr(writer("nginx")), &export.Options{Admin: true, At: t0.Add(time.Hour)}, `# ipgate export: nginx access directives, for a subject admin, not mobile, at 2026-01-01T01:00:00Z.
 allow 10.0.0.0/16;
 allow 10.2.0.0/15;
 allow 10.4.0.0/14;
@@ -441,7 +441,7 @@ allow 10.128.0.0/9;
 allow 2001:db8::/32;
 deny all;
 `},
-		{"haproxy", wr(export.HAProxy), &export.Options{At: t0}, `# ipgate export: HAProxy ACL of the addresses with the action allow, for a subject neither admin nor mobile, at 2026-01-01T00:00:00Z.
+		{"haproxy", wr(writer("haproxy")), &export.Options{At: t0}, `# ipgate export: HAProxy ACL of the addresses with the action allow, for a subject neither admin nor mobile, at 2026-01-01T00:00:00Z.
 # A rule expires at 2026-01-01T01:00:00Z: export again by then.
 ::ffff:10.0.0.0/112
 ::ffff:10.2.0.0/111
@@ -453,7 +453,7 @@ deny all;
 ::ffff:10.128.0.0/105
 ::ffff:198.51.100.7/128
 `},
-		{"nftables denied admin", wr(export.Nftables), &export.Options{Admin: true, Denied: true, At: t0.Add(time.Hour)}, `# ipgate export: nftables sets of the addresses with the action deny, for a subject admin, not mobile, at 2026-01-01T01:00:00Z.
+		{"nftables denied admin", wr(writer("nftables")), &export.Options{Admin: true, Denied: true, At: t0.Add(time.Hour)}, `# ipgate export: nftables sets of the addresses with the action deny, for a subject admin, not mobile, at 2026-01-01T01:00:00Z.
 set ipgate_deny {
 	type ipv4_addr
 	flags interval
@@ -475,7 +475,7 @@ set ipgate_deny6 {
 	elements = {
 		::/81,
 `},
-		{"nftables", wr(export.Nftables), &export.Options{Mobile: true, At: t0}, `# ipgate export: nftables sets of the addresses with the action allow, for a subject mobile, not admin, at 2026-01-01T00:00:00Z.
+		{"nftables", wr(writer("nftables")), &export.Options{Mobile: true, At: t0}, `# ipgate export: nftables sets of the addresses with the action allow, for a subject mobile, not admin, at 2026-01-01T00:00:00Z.
 # A rule expires at 2026-01-01T01:00:00Z: export again by then.
 set ipgate_allow {
 	type ipv4_addr
@@ -526,14 +526,27 @@ func (failWriter) Write([]byte) (int, error) { return 0, errors.New("disk full")
 func TestErrors(t *testing.T) {
 	t.Parallel()
 	s, _ := check.Compile(policy.New(rule("a", "10.0.0.0/8", policy.Allow)), t0)
-	for name, f := range map[string]func(io.Writer, *check.Snapshot, *export.Options) error{
-		"Nginx": export.Nginx, "HAProxy": export.HAProxy, "Nftables": export.Nftables,
-	} {
-		if err := f(io.Discard, nil, nil); err == nil || err.Error() != "export."+name+": nil snapshot" {
-			t.Errorf("%s(nil snapshot) = %v", name, err)
+	for _, format := range []string{"nginx", "haproxy", "nftables"} {
+		if err := export.Write(io.Discard, nil, format, nil); err == nil || err.Error() != "export.Write: nil snapshot" {
+			t.Errorf("Write(nil snapshot, %q) = %v", format, err)
 		}
-		if err := f(failWriter{}, s, nil); err == nil || err.Error() != "disk full" {
-			t.Errorf("%s(failing writer) = %v", name, err)
+		if err := export.Write(failWriter{}, s, format, nil); err == nil || err.Error() != "disk full" {
+			t.Errorf("Write(failing writer, %q) = %v", format, err)
 		}
 	}
+	for _, format := range []string{"", "Nginx", "iptables", "nginx\n"} {
+		var buf bytes.Buffer
+		want := "export.Write: unknown format " + rangeset.Quote(format) + " (want nginx, haproxy or nftables)"
+		if err := export.Write(&buf, s, format, nil); err == nil || err.Error() != want || buf.Len() != 0 {
+			t.Errorf("Write(%q) = %v, wrote %d bytes; want %s and nothing", format, err, buf.Len(), want)
+		}
+		if err := export.Write(&buf, nil, format, nil); err == nil || err.Error() != want {
+			t.Errorf("Write(nil snapshot, %q) = %v; want %s", format, err, want)
+		}
+	}
+}
+
+// writer is Write for one format, as the tables call it.
+func writer(format string) func(io.Writer, *check.Snapshot, *export.Options) error {
+	return func(w io.Writer, s *check.Snapshot, o *export.Options) error { return export.Write(w, s, format, o) }
 }

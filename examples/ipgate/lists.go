@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/ipgate/ipgate/check"
 	"github.com/ipgate/ipgate/check/export"
 	"github.com/ipgate/ipgate/policy"
 	"github.com/ipgate/ipgate/policy/lists"
@@ -119,16 +118,16 @@ func (c *cli) importList(pos []string) int {
 	return c.emitPolicy(file, policy.New(rules...))
 }
 
-var exportFormats = map[string]func(io.Writer, *check.Snapshot, *export.Options) error{
-	"nginx": export.Nginx, "haproxy": export.HAProxy, "nftables": export.Nftables,
-}
+// exportFormats are the formats export.Write writes, checked before the
+// policy is loaded, so that a mistyped format is a usage error.
+var exportFormats = []string{"nginx", "haproxy", "nftables"}
 
 func (c *cli) export(pos []string) int {
 	if len(pos) != 2 {
 		return c.usageError()
 	}
-	write, ok := exportFormats[pos[0]]
-	if !ok {
+	format := pos[0]
+	if !slices.Contains(exportFormats, format) {
 		c.fail("export: unknown format " + rangeset.Quote(pos[0]) + " (want nginx, haproxy or nftables)")
 		return exitBad
 	}
@@ -136,7 +135,7 @@ func (c *cli) export(pos []string) int {
 	if !ok {
 		return exitBad
 	}
-	if err := write(c.stdout, s, &export.Options{Admin: c.admin, Mobile: c.mobile, At: c.now, Denied: c.ext.denied}); err != nil {
+	if err := export.Write(c.stdout, s, format, &export.Options{Admin: c.admin, Mobile: c.mobile, At: c.now, Denied: c.ext.denied}); err != nil {
 		c.fail(err.Error())
 		return exitBad
 	}
