@@ -30,8 +30,9 @@
 // listed twice (AWS lists a prefix under AMAZON and under EC2; GitHub's
 // keys share prefixes) makes one rule, from its first occurrence.
 //
-// [Merge] adds the rules to a policy and refuses an id the policy already
-// has, so that two imports tagged alike cannot silently shadow each other.
+// Add the rules to a policy's with append: validating or compiling the
+// policy refuses an id given twice, naming it, so that two imports tagged
+// alike cannot silently shadow each other.
 //
 // # Errors
 //

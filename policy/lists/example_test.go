@@ -31,20 +31,16 @@ func ExampleRead() {
 	// spamhaus:2.56.192.0/22 deny spamhaus: SBL459831
 }
 
-func ExampleMerge() {
-	// An office allowlist, plus GitHub's webhook senders.
-	office := policy.New(policy.Rule{ID: "office", Target: rangeset.MustParseRange("192.0.2.0/24"), Action: policy.Allow})
+// An office allowlist, plus GitHub's webhook senders.
+func ExampleRead_github() {
+	p := policy.New(policy.Rule{ID: "office", Target: rangeset.MustParseRange("192.0.2.0/24"), Action: policy.Allow})
 	meta := `{"hooks": ["192.30.252.0/22", "2a0a:a440::/29"], "web": ["140.82.112.0/20"]}`
 	hooks, err := lists.Read(strings.NewReader(meta), "github", &lists.Options{Keys: []string{"hooks"}})
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	p, err := lists.Merge(office, hooks)
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
+	p.Rules = append(p.Rules, hooks...)
 	s, err := check.Compile(p, time.Now())
 	if err != nil {
 		fmt.Println(err)
@@ -54,12 +50,13 @@ func ExampleMerge() {
 		fmt.Println(a, s.Check(check.Request{Addr: netip.MustParseAddr(a)}))
 	}
 	// A second import under the same tag clashes.
-	_, err = lists.Merge(p, hooks[:1])
+	p.Rules = append(p.Rules, hooks[:1]...)
+	_, err = check.Compile(p, time.Now())
 	fmt.Println(err)
 	// Output:
 	// 192.30.253.1 allow (rule "github:192.30.252.0/22")
 	// 140.82.112.1 deny (default)
-	// lists.Merge: rule id "github:192.30.252.0/22" is taken
+	// check.Compile: rule "github:192.30.252.0/22": duplicate id
 }
 
 func ExampleRead_aws() {
