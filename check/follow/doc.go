@@ -22,7 +22,7 @@
 //
 // A [Group] follows many named policies of one store, one follower per
 // name started on first use or by [Group.Start], up to a bound, and
-// closes those left idle if asked (GroupOptions.IdleAfter): the shape of
+// closes those left idle if asked (Options.IdleAfter): the shape of
 // a multi-tenant server, with a policy per tenant. Each follower holds a
 // goroutine, a watch of the store, and its compiled snapshot, whose size
 // grows with its rules from a floor set by the checker's node store;

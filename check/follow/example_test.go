@@ -97,7 +97,7 @@ func ExampleGroup() {
 			log.Fatal(err)
 		}
 	}
-	g := follow.NewGroup(st, &follow.GroupOptions{MaxPolicies: 2})
+	g := follow.NewGroup(st, &follow.Options{MaxPolicies: 2})
 	defer g.Close()
 
 	req := check.Request{Addr: netip.MustParseAddr("10.1.2.3")}

@@ -15,8 +15,8 @@ import (
 	"github.com/ipgate/ipgate/store"
 )
 
-// Options configure a [Follower]. A nil *Options, and a zero field, mean
-// the defaults.
+// Options configure a [Follower] or a [Group]. A nil *Options, and a zero
+// field, mean the defaults.
 type Options struct {
 	// Now reads the clock; nil means time.Now. Policies are compiled at
 	// Now (see [check.Options]), and Status.ErrSince is read from it.
@@ -39,6 +39,27 @@ type Options struct {
 	// (a stalled connection) is reported and retried rather than waited
 	// for without end; zero means 1 minute.
 	StoreTimeout time.Duration
+
+	// The fields below configure a [Group] alone; [Follow] ignores them.
+	// In a group, the fields above configure each follower, and OnError is
+	// called by each, with errors that name the policy, so calls for
+	// different policies may come at once.
+
+	// MaxPolicies bounds the number of policies a group follows, so that
+	// names taken from requests cannot make a process follow without end;
+	// zero means 1000.
+	MaxPolicies int
+	// IdleAfter, when positive, closes and forgets the follower of a
+	// policy that no Get or Start has asked for in that long, so that a
+	// process serving many tenants holds only those in use; the next Get
+	// starts it again. Idle followers are looked for every IdleAfter/2 by
+	// a timer that the first Get or Start arms and that stops while the
+	// group follows nothing, or on Close. Zero means never.
+	//
+	// A follower closed this way keeps answering with its last snapshot,
+	// which no longer follows the store: ask the group for each request
+	// rather than keeping a follower.
+	IdleAfter time.Duration
 }
 
 // Status is what a [Follower] reports about itself.

@@ -13,32 +13,8 @@ import (
 	"github.com/ipgate/ipgate/store"
 )
 
-// defaultMaxPolicies is documented at GroupOptions.MaxPolicies.
+// defaultMaxPolicies is documented at Options.MaxPolicies.
 const defaultMaxPolicies = 1000
-
-// GroupOptions configure a [Group]. A nil *GroupOptions, and a zero field,
-// mean the defaults.
-type GroupOptions struct {
-	// Options configure each follower. OnError is called by each, with
-	// errors that name the policy, so calls for different policies may
-	// come at once.
-	Options
-	// MaxPolicies bounds the number of policies followed, so that names
-	// taken from requests cannot make a process follow without end; zero
-	// means 1000.
-	MaxPolicies int
-	// IdleAfter, when positive, closes and forgets the follower of a
-	// policy that no Get or Start has asked for in that long, so that a
-	// process serving many tenants holds only those in use; the next Get
-	// starts it again. Idle followers are looked for every IdleAfter/2 by
-	// a timer that the first Get or Start arms and that stops while the
-	// group follows nothing, or on Close. Zero means never.
-	//
-	// A follower closed this way keeps answering with its last snapshot,
-	// which no longer follows the store: ask the group for each request
-	// rather than keeping a follower.
-	IdleAfter time.Duration
-}
 
 // Group follows many named policies of one store, one [Follower] each,
 // for a process that serves many tenants. It is safe for concurrent use.
@@ -48,7 +24,7 @@ type GroupOptions struct {
 // Make one with [NewGroup]; the zero Group follows nothing.
 type Group struct {
 	st   store.Store
-	opts GroupOptions
+	opts Options
 
 	ctx    context.Context // ended by Close, to abort the starts under way
 	cancel context.CancelFunc
@@ -77,7 +53,7 @@ type entry struct {
 // NewGroup returns a group following policies of st on demand. It starts
 // no goroutine: each follower starts its own, on the first [Group.Get] of
 // its name, and [Group.Close] stops them all.
-func NewGroup(st store.Store, opts *GroupOptions) *Group {
+func NewGroup(st store.Store, opts *Options) *Group {
 	g := &Group{st: st, m: map[string]*entry{}, epoch: time.Now()}
 	if opts != nil {
 		g.opts = *opts
@@ -93,7 +69,7 @@ func NewGroup(st store.Store, opts *GroupOptions) *Group {
 // on the first call for that name; concurrent calls for one name share one
 // start and one follower. ctx bounds the start, or the wait for another
 // call's start. A failed start is not remembered: the next Get tries
-// again. Past GroupOptions.MaxPolicies names, Get fails with an error
+// again. Past Options.MaxPolicies names, Get fails with an error
 // naming the limit; after [Group.Close], with an error wrapping
 // [check.ErrClosed].
 func (g *Group) Get(ctx context.Context, name string) (*Follower, error) {
@@ -194,7 +170,7 @@ func (g *Group) armSweep() {
 }
 
 // sweepIdle closes and forgets the followers not asked for in
-// GroupOptions.IdleAfter, and arms the next sweep while some remain.
+// Options.IdleAfter, and arms the next sweep while some remain.
 func (g *Group) sweepIdle() {
 	g.sweeping.Lock()
 	defer g.sweeping.Unlock()
@@ -233,7 +209,7 @@ func (g *Group) start(ctx context.Context, name string, e *entry) (*Follower, er
 	defer cancel()
 	stop := context.AfterFunc(g.ctx, cancel)
 	defer stop()
-	f, err := Follow(ctx, g.st, name, &g.opts.Options)
+	f, err := Follow(ctx, g.st, name, &g.opts)
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.closed {

@@ -91,7 +91,7 @@ func TestGroupLimit(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	st := newTenants(t, 3)
-	g := follow.NewGroup(st, &follow.GroupOptions{MaxPolicies: 2})
+	g := follow.NewGroup(st, &follow.Options{MaxPolicies: 2})
 	defer g.Close()
 	if _, err := g.Get(ctx, "absent"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("Get(absent) = %v, want ErrNotFound", err)
@@ -241,7 +241,7 @@ func TestGroupStart(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	st := newTenants(t, 52)
-	g := follow.NewGroup(st, &follow.GroupOptions{MaxPolicies: 51})
+	g := follow.NewGroup(st, &follow.Options{MaxPolicies: 51})
 	defer g.Close()
 	var names []string
 	for i := range 50 {
@@ -289,7 +289,7 @@ func TestGroupIdle(t *testing.T) {
 	st := newTenants(t, 3)
 	// Long enough that a loaded machine still asks for t0 in time.
 	const idle = 250 * time.Millisecond
-	g := follow.NewGroup(st, &follow.GroupOptions{IdleAfter: idle, MaxPolicies: 2})
+	g := follow.NewGroup(st, &follow.Options{IdleAfter: idle, MaxPolicies: 2})
 	defer g.Close()
 	if err := g.Start(ctx, []string{"t0", "t1"}); err != nil {
 		t.Fatal(err)
@@ -332,7 +332,7 @@ func TestGroupIdle(t *testing.T) {
 func TestGroupIdleClose(t *testing.T) {
 	t.Parallel()
 	st := newTenants(t, 1)
-	g := follow.NewGroup(st, &follow.GroupOptions{IdleAfter: time.Millisecond})
+	g := follow.NewGroup(st, &follow.Options{IdleAfter: time.Millisecond})
 	for range 20 {
 		if _, err := g.Get(t.Context(), "t0"); err != nil {
 			t.Fatal(err)

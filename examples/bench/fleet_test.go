@@ -464,7 +464,7 @@ func TestTenantsChild(t *testing.T) {
 	rssBefore, g0 := procStatus("VmRSS"), runtime.NumGoroutine()
 
 	start := time.Now()
-	g := follow.NewGroup(st, &follow.GroupOptions{MaxPolicies: tenants})
+	g := follow.NewGroup(st, &follow.Options{MaxPolicies: tenants})
 	defer g.Close()
 	if err := g.Start(ctx, names); err != nil {
 		t.Fatal(err)

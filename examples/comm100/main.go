@@ -120,7 +120,7 @@ func newServer(cfg *seed.Config, newID func() string) (*server, error) {
 			p := policy.New()
 			p.Settings.Enabled, p.Settings.ApplyToMobile = false, false
 			return p
-		}, &follow.GroupOptions{MaxPolicies: max})}
+		}, &follow.Options{MaxPolicies: max})}
 	s.Handle("GET /v4/global/loginIpAllowlistConfig", s.admin(s.getConfig))
 	s.Handle("PUT /v4/global/loginIpAllowlistConfig", s.admin(s.putConfig))
 	s.Handle("POST /v4/global/loginIpAllowlistConfig:enable", s.admin(s.switchConfig(true)))

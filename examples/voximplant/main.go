@@ -84,7 +84,7 @@ func newServer(cfg *seed.Config) *server {
 		max = len(cfg.Credentials.Accounts())
 	}
 	s := &server{ServeMux: http.NewServeMux(), st: cfg.Store, creds: cfg.Credentials, maxTenants: max,
-		followers: seed.NewTenants(cfg.Store, func() policy.Policy { return policy.New() }, &follow.GroupOptions{MaxPolicies: max})}
+		followers: seed.NewTenants(cfg.Store, func() policy.Policy { return policy.New() }, &follow.Options{MaxPolicies: max})}
 	for method, h := range map[string]func(http.ResponseWriter, *http.Request, string){
 		"AddAuthorizedAccountIP": s.write(s.add), "CheckAuthorizedAccountIP": s.check,
 		"DelAuthorizedAccountIP": s.write(s.del), "GetAuthorizedAccountIPs": s.get,

@@ -33,7 +33,7 @@ type Tenants struct {
 // content; opts configure the group (nil means its defaults), and its
 // MaxPolicies bounds the tenants: past it, Get fails with ErrTenantLimit
 // before touching the store.
-func NewTenants(st store.Editor, initial func() policy.Policy, opts *follow.GroupOptions) *Tenants {
+func NewTenants(st store.Editor, initial func() policy.Policy, opts *follow.Options) *Tenants {
 	max := 1000
 	if opts != nil && opts.MaxPolicies > 0 {
 		max = opts.MaxPolicies

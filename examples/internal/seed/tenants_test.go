@@ -21,7 +21,7 @@ func TestTenants(t *testing.T) {
 		p.Settings.Enabled = false
 		return p
 	}
-	ts := NewTenants(st, initial, &follow.GroupOptions{MaxPolicies: 1})
+	ts := NewTenants(st, initial, &follow.Options{MaxPolicies: 1})
 	defer ts.Close()
 	probe := check.Request{Addr: netip.MustParseAddr("10.1.2.3")}
 
