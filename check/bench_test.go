@@ -23,7 +23,8 @@ func benchPolicy(n int, rng *rand.Rand) policy.Policy {
 			bits := []int{24, 24, 24, 22, 23, 21, 20, 16, 19, 18}[rng.IntN(10)]
 			t = rangeset.PrefixRange(netip.PrefixFrom(netip.AddrFrom4(randBytes4(rng)), bits).Masked())
 		case k < 16:
-			t = rangeset.AddrRange(netip.AddrFrom4(randBytes4(rng)))
+			a := netip.AddrFrom4(randBytes4(rng))
+			t = rangeset.RangeFrom(a, a)
 		case k < 19:
 			var b [16]byte
 			b[0], b[1], b[2], b[3], b[4], b[5] = 0x20, 0x01, byte(rng.IntN(256)), byte(rng.IntN(256)), byte(rng.IntN(256)), byte(rng.IntN(256))
@@ -37,7 +38,8 @@ func benchPolicy(n int, rng *rand.Rand) policy.Policy {
 			t = rangeset.RangeFrom(a, b)
 		}
 		if !t.IsValid() {
-			t = rangeset.AddrRange(netip.AddrFrom4(randBytes4(rng)))
+			a := netip.AddrFrom4(randBytes4(rng))
+			t = rangeset.RangeFrom(a, a)
 		}
 		p.Rules = append(p.Rules, policy.Rule{ID: fmt.Sprint("r", i), Target: t,
 			Action: policy.Action(1 + rng.IntN(2)), AdminOnly: rng.IntN(20) == 0})

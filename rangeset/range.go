@@ -53,10 +53,6 @@ func PrefixRange(p netip.Prefix) Range {
 	return Range{from: p.Addr(), to: netipx.PrefixLastIP(p)}
 }
 
-// AddrRange returns the range holding a alone, or the zero Range when a is
-// invalid, zoned or IPv4-mapped.
-func AddrRange(a netip.Addr) Range { return RangeFrom(a, a) }
-
 // Family returns the range of every address of one family: 0.0.0.0/0
 // when is4, else ::/0.
 func Family(is4 bool) Range {

@@ -26,7 +26,7 @@ func TestApply(t *testing.T) {
 	for i := range rules {
 		r := policy.Rule{
 			ID:        "r" + strconv.Itoa(rng.IntN(1_000_000)) + "-" + strconv.Itoa(i),
-			Target:    rangeset.AddrRange(netip.AddrFrom4([4]byte{10, 0, byte(rng.IntN(4)), byte(rng.IntN(4))})),
+			Target:    rangeset.PrefixRange(netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 0, byte(rng.IntN(4)), byte(rng.IntN(4))}), 32)),
 			Action:    policy.Action(1 + rng.IntN(2)),
 			CreatedAt: t0.Add(time.Duration(rng.IntN(5)) * time.Hour),
 			UpdatedAt: t0.Add(time.Duration(rng.IntN(5)) * time.Hour),

@@ -92,7 +92,7 @@ var broadcast = netip.AddrFrom4([4]byte{255, 255, 255, 255})
 // 255.255.255.254/31 or wider.
 func nameable(v4 []seg) []seg {
 	n := len(v4)
-	if n < 2 || v4[n-1].r != rangeset.AddrRange(broadcast) {
+	if n < 2 || v4[n-1].r != rangeset.RangeFrom(broadcast, broadcast) {
 		return v4
 	}
 	v4[n-2].r = rangeset.RangeFrom(v4[n-2].r.From(), broadcast)

@@ -239,7 +239,8 @@ func BenchmarkGuardManyExpiries(b *testing.B) {
 // protect nothing.
 func TestGuardInvalidKeep(t *testing.T) {
 	t.Parallel()
-	mapped := rangeset.AddrRange(netip.MustParseAddr("::ffff:203.0.113.5"))
+	a := netip.MustParseAddr("::ffff:203.0.113.5")
+	mapped := rangeset.RangeFrom(a, a)
 	guard := lockout.Guard([]lockout.Keep{{Range: rangeset.MustParseRange("10.0.0.1")}, {Range: mapped}}, nil)
 	err := guard(policy.New(), policy.New(rule("all", "0.0.0.0/0", policy.Deny)))
 	if err == nil || !strings.Contains(err.Error(), "keep[1] has an invalid Range") {

@@ -233,7 +233,7 @@ func TestFleet(t *testing.T) {
 	defer closePool()
 
 	// The policy: the workload, and the rule the edits toggle.
-	probe := policy.Rule{ID: "fleet-probe", Target: rangeset.AddrRange(fleetProbe), Action: policy.Deny}
+	probe := policy.Rule{ID: "fleet-probe", Target: rangeset.RangeFrom(fleetProbe, fleetProbe), Action: policy.Deny}
 	var rev store.Revision
 	if p, r, err := st.Load(ctx, fleetPolicy); err == nil && len(p.Rules) == n+1 {
 		rev = r

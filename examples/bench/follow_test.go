@@ -56,7 +56,7 @@ func BenchmarkFollowChange(b *testing.B) {
 					b.Fatal(err)
 				}
 				defer f.Close()
-				probe := policy.Rule{ID: "bench-probe", Target: rangeset.AddrRange(fleetProbe), Action: policy.Deny}
+				probe := policy.Rule{ID: "bench-probe", Target: rangeset.RangeFrom(fleetProbe, fleetProbe), Action: policy.Deny}
 				runtime.LockOSThread()
 				defer runtime.UnlockOSThread()
 				atRest()

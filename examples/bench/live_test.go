@@ -50,7 +50,8 @@ func BenchmarkLiveUpdate(b *testing.B) {
 					r := policy.Rule{ID: fmt.Sprint("live", added), Action: policy.Deny,
 						Target: rangeset.PrefixRange(netip.PrefixFrom(randV4(rng), 24).Masked())}
 					if rng.IntN(2) == 0 {
-						r.Target = rangeset.AddrRange(randV4(rng))
+						a := randV4(rng)
+						r.Target = rangeset.RangeFrom(a, a)
 					}
 					added++
 					op = func() error { return c.Put(r) }

@@ -76,7 +76,8 @@ func Generate(n int, seed uint64, o Options) Workload {
 		case k < 50 && !o.PrefixOnly:
 			r.Target = v4Range(rng)
 		case k < 75:
-			r.Target = rangeset.AddrRange(randV4(rng))
+			a := randV4(rng)
+			r.Target = rangeset.RangeFrom(a, a)
 		default:
 			r.Target = v4Prefix(rng)
 		}
@@ -185,7 +186,7 @@ func nestedIn(rng *rand.Rand, r rangeset.Range) rangeset.Range {
 	}
 	n := rangeset.PrefixRange(netip.PrefixFrom(a, bits).Masked())
 	if !r.ContainsRange(n) {
-		return rangeset.AddrRange(a)
+		return rangeset.RangeFrom(a, a)
 	}
 	return n
 }

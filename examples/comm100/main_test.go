@@ -301,7 +301,7 @@ func TestMaxRanges(t *testing.T) {
 	s := setup(t, 0)
 	p := policy.New()
 	for i := range maxRanges - 1 {
-		p.Rules = append(p.Rules, policy.Rule{ID: fmt.Sprint("r", i), Target: rangeset.AddrRange(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})), Action: policy.Allow})
+		p.Rules = append(p.Rules, policy.Rule{ID: fmt.Sprint("r", i), Target: rangeset.PrefixRange(netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), 32)), Action: policy.Allow})
 	}
 	rev, err := s.st.Put(t.Context(), who{siteID: 10000}.policy(), p, store.Any)
 	if err != nil {

@@ -264,7 +264,7 @@ func (s *server) check(w http.ResponseWriter, r *http.Request, account string) {
 	target, err := network(r, "authorized_ip")
 	if err != nil {
 		if a, aerr := rangeset.ParseAddr(r.FormValue("authorized_ip")); aerr == nil {
-			target, err = rangeset.AddrRange(a), nil
+			target, err = rangeset.RangeFrom(a, a), nil
 		}
 	}
 	if err != nil {

@@ -193,7 +193,7 @@ func TestFeedReplaysLoad(t *testing.T) {
 		a := netip.AddrFrom4([4]byte{10, byte(rng.IntN(4)), byte(rng.IntN(256)), 0})
 		switch rng.IntN(3) {
 		case 0:
-			return rangeset.AddrRange(a)
+			return rangeset.RangeFrom(a, a)
 		case 1:
 			return rangeset.PrefixRange(netip.PrefixFrom(a, 16+rng.IntN(9)))
 		}

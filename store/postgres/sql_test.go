@@ -44,7 +44,7 @@ func randomPolicy(rng *rand.Rand, n int) policy.Policy {
 		var t rangeset.Range
 		switch rng.IntN(3) {
 		case 0:
-			t = rangeset.AddrRange(a)
+			t = rangeset.RangeFrom(a, a)
 		case 1:
 			t = rangeset.PrefixRange(netip.PrefixFrom(a, a.BitLen()-rng.IntN(12)))
 		default:
