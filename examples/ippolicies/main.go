@@ -50,7 +50,8 @@
 //     instant that second. sort_order is asc unless desc; sort_by=ttl and
 //     sort_by=expireTime put the entries without one (ttl 0, expireTime
 //     "") after the others, and desc reverses the whole order. limit is
-//     100 unless given, at most 1000.
+//     100 unless given, at most 1000. The policies hold at most 10,000
+//     entries: a POST past that is a 400.
 //   - An unknown query parameter (filter[bogus] among them) is refused
 //     with 400 naming it, as is an unknown body field (names match
 //     exactly, letter case included) and a field given twice; a body is
@@ -311,10 +312,25 @@ func read(w http.ResponseWriter, r *http.Request, whole bool) (store.Patch, erro
 	return b.patch()
 }
 
+// maxAddresses bounds the entries, so that clients cannot grow the policy,
+// and every compile of it, without end. Counted on the policy served, it
+// is a bound, not an exact limit: creates racing each other may pass it by
+// a few.
+const maxAddresses = 10_000
+
 func (s *server) create(w http.ResponseWriter, r *http.Request) {
 	p, err := read(w, r, true)
 	if err != nil {
 		fail(w, err, "")
+		return
+	}
+	f, err := s.followers.Get(r.Context(), name)
+	if err != nil {
+		fail(w, err, "")
+		return
+	}
+	if f.Snapshot().Len() >= maxAddresses {
+		reply(w, http.StatusBadRequest, errorBody("", fmt.Sprintf("the IP address policies hold at most %d entries", maxAddresses)))
 		return
 	}
 	id := s.newID()

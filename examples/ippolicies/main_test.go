@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http/httptest"
 	"net/netip"
 	"strings"
@@ -10,6 +11,8 @@ import (
 
 	"github.com/ipgate/ipgate/examples/internal/seed"
 	"github.com/ipgate/ipgate/examples/internal/seed/seedtest"
+	"github.com/ipgate/ipgate/policy"
+	"github.com/ipgate/ipgate/rangeset"
 	"github.com/ipgate/ipgate/store"
 	"github.com/ipgate/ipgate/store/memstore"
 )
@@ -231,6 +234,29 @@ func TestCredentials(t *testing.T) {
 	}
 	if code, got := do(t, s, "GET", "/addresses", "", userToken); code != 200 || len(got.([]any)) != 0 {
 		t.Errorf("GET as a reader = %d %v (a refused write changed the list?)", code, got)
+	}
+}
+
+// The policies hold at most maxAddresses entries.
+func TestMaxAddresses(t *testing.T) {
+	st := memstore.New(nil)
+	s := setup(t, st, newID)
+	p := policy.New()
+	for i := range maxAddresses - 1 {
+		a := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
+		p.Rules = append(p.Rules, policy.Rule{ID: fmt.Sprint("r", i), Target: rangeset.RangeFrom(a, a), Action: policy.Allow})
+	}
+	rev, err := st.Put(t.Context(), name, p, store.Any)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.followers.Settle(t.Context(), name, rev)
+	if code, out := do(t, s, "POST", "/addresses", `{"ipAddress": "192.0.2.1", "policy": "deny"}`, adminToken); code != 201 {
+		t.Fatalf("entry %d = %d %v", maxAddresses, code, out)
+	}
+	code, out := do(t, s, "POST", "/addresses", `{"ipAddress": "192.0.2.2", "policy": "deny"}`, adminToken)
+	if _, msg := errorOf(out); code != 400 || msg != "the IP address policies hold at most 10000 entries" {
+		t.Errorf("an entry past the bound = %d %v", code, out)
 	}
 }
 

@@ -31,7 +31,9 @@
 //
 // Where the documentation is silent, this server chose: errors answer
 // {"error": {"code", "msg"}}, with HTTP 400 and code 100 for an invalid
-// parameter (named, with its value), 101 for a network already listed,
+// parameter (named, with its value) and for an add past the 10,000
+// networks an account's two lists hold together, 101 for a network
+// already listed,
 // 401 (HTTP 401) for failed authorization, 403 for a user's write, 413
 // (HTTP 413) for a request past 64 KiB, 503 for an account past the
 // server's limit; "created" is in UTC; a network may be IPv4 or IPv6 and
@@ -240,7 +242,12 @@ func (s *server) add(w http.ResponseWriter, r *http.Request, account string) {
 	if !set {
 		allowed = true
 	}
-	if _, ok := s.follower(w, r, account); !ok {
+	f, ok := s.follower(w, r, account)
+	if !ok {
+		return
+	}
+	if f.Snapshot().Len() >= maxNetworks {
+		fail(w, http.StatusBadRequest, 100, fmt.Sprintf("account_id %s: the lists hold at most %d networks", rangeset.Quote(r.FormValue("account_id")), maxNetworks))
 		return
 	}
 	rule := policy.Rule{ID: list(allowed) + ":" + target.String(), Target: target, Action: policy.Deny}
@@ -344,6 +351,12 @@ func (s *server) del(w http.ResponseWriter, r *http.Request, account string) {
 	}
 	reply(w, map[string]any{"result": n})
 }
+
+// maxNetworks bounds an account's two lists together, so that one account
+// cannot grow its policy, and every compile of it, without end. Counted on
+// the policy served, it is a bound, not an exact limit: adds racing each
+// other may pass it by a few.
+const maxNetworks = 10_000
 
 // maxCount is the most networks GetAuthorizedAccountIPs returns at once.
 const maxCount = 1000

@@ -13,6 +13,9 @@ import (
 
 	"github.com/ipgate/ipgate/examples/internal/seed"
 	"github.com/ipgate/ipgate/examples/internal/seed/seedtest"
+	"github.com/ipgate/ipgate/policy"
+	"github.com/ipgate/ipgate/rangeset"
+	"github.com/ipgate/ipgate/store"
 	"github.com/ipgate/ipgate/store/memstore"
 )
 
@@ -208,6 +211,28 @@ func TestTenantLimit(t *testing.T) {
 	}
 	if _, _, err := s.st.Load(t.Context(), "voximplant-account-2"); err == nil {
 		t.Error("an account past the limit was created")
+	}
+}
+
+// An account's lists hold at most maxNetworks networks together.
+func TestMaxNetworks(t *testing.T) {
+	s := setup(t, 0)
+	p := policy.New()
+	for i := range maxNetworks - 1 {
+		a := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
+		p.Rules = append(p.Rules, policy.Rule{ID: "white:" + a.String(), Target: rangeset.RangeFrom(a, a), Action: policy.Allow})
+	}
+	rev, err := s.st.Put(t.Context(), "voximplant-account-1", p, store.Any)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.followers.Settle(t.Context(), "voximplant-account-1", rev)
+	if code, got := call(t, s, "AddAuthorizedAccountIP", v("authorized_ip", "192.0.2.0/24", "allowed", "false"), ""); code != 200 {
+		t.Fatalf("network %d = %d %v", maxNetworks, code, got)
+	}
+	code, got := call(t, s, "AddAuthorizedAccountIP", v("authorized_ip", "198.51.100.0/24"), "")
+	if ec, msg := errMsg(got); code != 400 || ec != 100 || msg != `account_id "1": the lists hold at most 10000 networks` {
+		t.Errorf("a network past the bound = %d %v", code, got)
 	}
 }
 
