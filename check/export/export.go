@@ -216,19 +216,21 @@ func nextExpiry(s *check.Snapshot, sub subject) (time.Time, bool) {
 //	    }
 //	}
 func Write(w io.Writer, s *check.Snapshot, format string, opts *Options) error {
-	write, ok := formats[format]
-	switch {
-	case !ok:
+	var write func(io.Writer, *check.Snapshot, subject) error
+	switch format {
+	case "nginx":
+		write = nginx
+	case "haproxy":
+		write = haproxy
+	case "nftables":
+		write = nftables
+	default:
 		return errors.New("export.Write: unknown format " + rangeset.Quote(format) + " (want nginx, haproxy or nftables)")
-	case s == nil:
+	}
+	if s == nil {
 		return errors.New("export.Write: nil snapshot")
 	}
 	return write(w, s, newSubject(s, opts))
-}
-
-// formats are Write's writers, by format name.
-var formats = map[string]func(io.Writer, *check.Snapshot, subject) error{
-	"nginx": nginx, "haproxy": haproxy, "nftables": nftables,
 }
 
 // nginx writes the "nginx" format (see [Write]).

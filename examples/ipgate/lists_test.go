@@ -1,14 +1,17 @@
 package main
 
 import (
+	"io"
 	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ipgate/ipgate/check"
+	"github.com/ipgate/ipgate/check/export"
 	"github.com/ipgate/ipgate/check/ordered"
 	"github.com/ipgate/ipgate/policy"
+	"github.com/ipgate/ipgate/policy/lists"
 )
 
 func TestImportList(t *testing.T) {
@@ -28,11 +31,11 @@ func TestImportList(t *testing.T) {
 			"gh:192.30.252.0/22 allow gh: hooks\n", ""},
 		{[]string{"import-list", "cloudflare", "-", "-action", "deny"}, "173.245.48.0/20\n2400:cb00::/32\n", 0,
 			"cloudflare:173.245.48.0/20 deny cloudflare: line 1\ncloudflare:2400:cb00::/32 deny cloudflare: line 2\n", ""},
-		{[]string{"import-list", "plain", bad}, "", 1, "", "ipgate: " + name(bad) + ": lists.Read(plain): line 3: rangeset.ParseRange(\"10.0.0.5/24\"): host bits set (canonical form 10.0.0.0/24)\n" +
-			"ipgate: " + name(bad) + ": lists.Read(plain): line 4: rangeset.ParseRange(\"not-an-address\"): invalid IP address \"not\": unable to parse IP\n"},
-		{[]string{"import-list", "plain", "-"}, "\x1b[2J\n", 1, "", "ipgate: standard input: lists.Read(plain): line 1: rangeset.ParseRange(\"\\x1b[2J\"): invalid IP address \"\\x1b[2J\": unable to parse IP\n"},
-		{[]string{"import-list", "aws", meta}, "", 1, "", "ipgate: " + name(meta) + ": lists.Read(aws): no \"prefixes\" or \"ipv6_prefixes\": not an ip-ranges.json document\n"},
-		{[]string{"import-list", "plain", meta, "-region", "x"}, "", 1, "", "ipgate: " + name(meta) + ": lists.Read(plain): Options.Regions does not apply to this format\n"},
+		{[]string{"import-list", "plain", bad}, "", 1, "", "ipgate: " + name(bad) + ": lists.Read: plain: line 3: rangeset.ParseRange(\"10.0.0.5/24\"): host bits set (canonical form 10.0.0.0/24)\n" +
+			"ipgate: " + name(bad) + ": lists.Read: plain: line 4: rangeset.ParseRange(\"not-an-address\"): invalid IP address \"not\": unable to parse IP\n"},
+		{[]string{"import-list", "plain", "-"}, "\x1b[2J\n", 1, "", "ipgate: standard input: lists.Read: plain: line 1: rangeset.ParseRange(\"\\x1b[2J\"): invalid IP address \"\\x1b[2J\": unable to parse IP\n"},
+		{[]string{"import-list", "aws", meta}, "", 1, "", "ipgate: " + name(meta) + ": lists.Read: aws: no \"prefixes\" or \"ipv6_prefixes\": not an ip-ranges.json document\n"},
+		{[]string{"import-list", "plain", meta, "-region", "x"}, "", 1, "", "ipgate: " + name(meta) + ": lists.Read: plain: Options.Regions does not apply to this format\n"},
 		{[]string{"import-list", "csv\n", drop}, "", 2, "", "ipgate: import-list: unknown format \"csv\\n\" (want plain, spamhaus, aws, github, cloudflare or google)\n"},
 		{[]string{"import-list", "plain", drop, "-action", "block"}, "", 2, "", "ipgate: -action \"block\": want allow or deny\n"},
 		{[]string{"import-list", "plain"}, "", 2, "", "usage: ipgate import-list FORMAT FILE|-\nRun \"ipgate help import-list\" for details.\n"},
@@ -132,5 +135,24 @@ func TestExport(t *testing.T) {
 	bad := write(t, "bad.json", `{"rules": [{"id": "a", "ip": "10.0.0.5/24", "action": "allow"}]}`)
 	if code, out, errOut := ipgate([]string{"export", "nginx", bad}, ""); code != 2 || out != "" || !strings.Contains(errOut, "host bits set") {
 		t.Errorf("export of an invalid policy = %d, %q, %q", code, out, errOut)
+	}
+}
+
+// TestFormatsKnown: every format the CLI accepts is one the library reads
+// or writes, so that the CLI's lists cannot drift from the packages'.
+func TestFormatsKnown(t *testing.T) {
+	for _, f := range listFormats {
+		if _, err := lists.Read(strings.NewReader(""), f, nil); err == nil || strings.Contains(err.Error(), "unknown format") {
+			t.Errorf("lists.Read(%q) = %v, want a list error, not an unknown format", f, err)
+		}
+	}
+	s, err := check.Compile(policy.New(), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range exportFormats {
+		if err := export.Write(io.Discard, s, f, nil); err != nil {
+			t.Errorf("export.Write(%q) = %v", f, err)
+		}
 	}
 }

@@ -51,7 +51,7 @@ const maxComment = 200
 
 // reader collects the rules of one list.
 type reader struct {
-	fn     string // "lists.Read(plain)"
+	fn     string // "lists.Read: plain"
 	source string
 	action policy.Action
 	opts   Options
@@ -267,22 +267,26 @@ func lineDetail(n int, comment string) string {
 // Any other format is an error naming it. An option the format does not
 // use (Regions for "plain") is an error too.
 func Read(r io.Reader, format string, opts *Options) ([]policy.Rule, error) {
-	read, ok := formats[format]
-	if !ok {
-		return nil, errors.New("lists.Read: unknown format " + rangeset.Quote(format) + " (want plain, spamhaus, aws, github, cloudflare or google)")
+	switch format {
+	case "plain":
+		return plain(r, opts)
+	case "spamhaus":
+		return spamhaus(r, opts)
+	case "aws":
+		return aws(r, opts)
+	case "github":
+		return github(r, opts)
+	case "cloudflare":
+		return cloudflare(r, opts)
+	case "google":
+		return google(r, opts)
 	}
-	return read(r, opts)
-}
-
-// formats are Read's parsers, by format name.
-var formats = map[string]func(io.Reader, *Options) ([]policy.Rule, error){
-	"plain": plain, "spamhaus": spamhaus, "aws": aws,
-	"github": github, "cloudflare": cloudflare, "google": google,
+	return nil, errors.New("lists.Read: unknown format " + rangeset.Quote(format) + " (want plain, spamhaus, aws, github, cloudflare or google)")
 }
 
 // plain reads the "plain" format (see [Read]).
 func plain(r io.Reader, opts *Options) ([]policy.Rule, error) {
-	rd, data, err := newReader("lists.Read(plain)", "plain", policy.Allow, opts, "", r)
+	rd, data, err := newReader("lists.Read: plain", "plain", policy.Allow, opts, "", r)
 	if err != nil {
 		return nil, err
 	}
@@ -291,7 +295,7 @@ func plain(r io.Reader, opts *Options) ([]policy.Rule, error) {
 
 // spamhaus reads the "spamhaus" format (see [Read]).
 func spamhaus(r io.Reader, opts *Options) ([]policy.Rule, error) {
-	rd, data, err := newReader("lists.Read(spamhaus)", "spamhaus", policy.Deny, opts, "", r)
+	rd, data, err := newReader("lists.Read: spamhaus", "spamhaus", policy.Deny, opts, "", r)
 	if err != nil {
 		return nil, err
 	}
@@ -416,7 +420,7 @@ func keep(rd *reader, service, region string, usedS, usedR map[string]bool) bool
 
 // aws reads the "aws" format (see [Read]).
 func aws(r io.Reader, opts *Options) ([]policy.Rule, error) {
-	rd, data, err := newReader("lists.Read(aws)", "aws", policy.Allow, opts, "Services Regions", r)
+	rd, data, err := newReader("lists.Read: aws", "aws", policy.Allow, opts, "Services Regions", r)
 	if err != nil {
 		return nil, err
 	}
@@ -467,7 +471,7 @@ func aws(r io.Reader, opts *Options) ([]policy.Rule, error) {
 
 // github reads the "github" format (see [Read]).
 func github(r io.Reader, opts *Options) ([]policy.Rule, error) {
-	rd, data, err := newReader("lists.Read(github)", "github", policy.Allow, opts, "Keys", r)
+	rd, data, err := newReader("lists.Read: github", "github", policy.Allow, opts, "Keys", r)
 	if err != nil {
 		return nil, err
 	}
@@ -508,7 +512,7 @@ func github(r io.Reader, opts *Options) ([]policy.Rule, error) {
 
 // cloudflare reads the "cloudflare" format (see [Read]).
 func cloudflare(r io.Reader, opts *Options) ([]policy.Rule, error) {
-	rd, data, err := newReader("lists.Read(cloudflare)", "cloudflare", policy.Allow, opts, "", r)
+	rd, data, err := newReader("lists.Read: cloudflare", "cloudflare", policy.Allow, opts, "", r)
 	if err != nil {
 		return nil, err
 	}
@@ -545,7 +549,7 @@ func cloudflare(r io.Reader, opts *Options) ([]policy.Rule, error) {
 
 // google reads the "google" format (see [Read]).
 func google(r io.Reader, opts *Options) ([]policy.Rule, error) {
-	rd, data, err := newReader("lists.Read(google)", "google", policy.Allow, opts, "Services Regions", r)
+	rd, data, err := newReader("lists.Read: google", "google", policy.Allow, opts, "Services Regions", r)
 	if err != nil {
 		return nil, err
 	}

@@ -150,74 +150,74 @@ func TestErrors(t *testing.T) {
 		want  string
 	}{
 		{"host bits", readPlain, nil, "# x\n10.0.0.0/8\n10.0.0.5/24 # typo\n",
-			`lists.Read(plain): line 3: rangeset.ParseRange("10.0.0.5/24"): host bits set (canonical form 10.0.0.0/24)`},
+			`lists.Read: plain: line 3: rangeset.ParseRange("10.0.0.5/24"): host bits set (canonical form 10.0.0.0/24)`},
 		{"garbage quoted", readPlain, nil, "10.0.0.0/8\n\x1b[2Jevil\n",
-			`lists.Read(plain): line 2: rangeset.ParseRange("\x1b[2Jevil"): invalid IP address "\x1b[2Jevil": unable to parse IP`},
+			`lists.Read: plain: line 2: rangeset.ParseRange("\x1b[2Jevil"): invalid IP address "\x1b[2Jevil": unable to parse IP`},
 		{"mapped", readPlain, nil, "::ffff:10.0.0.0/104\n",
-			`lists.Read(plain): line 1: rangeset.ParseRange("::ffff:10.0.0.0/104"): IPv4-mapped IPv6 address not allowed in a rule target (write the IPv4 address): "::ffff:10.0.0.0"`},
+			`lists.Read: plain: line 1: rangeset.ParseRange("::ffff:10.0.0.0/104"): IPv4-mapped IPv6 address not allowed in a rule target (write the IPv4 address): "::ffff:10.0.0.0"`},
 		{"spamhaus hash is no comment", readSpamhaus, nil, "1.10.16.0/20 # SBL1\n",
-			`lists.Read(spamhaus): line 1: rangeset.ParseRange("1.10.16.0/20 # SBL1"): invalid prefix length "20 # SBL1" (want 0 to 32)`},
+			`lists.Read: spamhaus: line 1: rangeset.ParseRange("1.10.16.0/20 # SBL1"): invalid prefix length "20 # SBL1" (want 0 to 32)`},
 		{"plain semicolon is no comment", readPlain, nil, "1.10.16.0/20 ; SBL1\n",
-			`lists.Read(plain): line 1: rangeset.ParseRange("1.10.16.0/20 ; SBL1"): invalid prefix length "20 ; SBL1" (want 0 to 32)`},
+			`lists.Read: plain: line 1: rangeset.ParseRange("1.10.16.0/20 ; SBL1"): invalid prefix length "20 ; SBL1" (want 0 to 32)`},
 		{"spamhaus json bad", readSpamhaus, nil, "{\"cidr\": \"1.10.16.0/20\"}\n{\"sblid\": \"SBL1\"}\n{\"cidr\": \"1.10.16.1/20\"}\nnot json\n",
-			"lists.Read(spamhaus): line 2: no \"cidr\"\n" +
-				"lists.Read(spamhaus): line 3: rangeset.ParseRange(\"1.10.16.1/20\"): host bits set (canonical form 1.10.16.0/20)\n" +
-				"lists.Read(spamhaus): line 4: not a JSON object: invalid character 'o' in literal null (expecting 'u')\n" +
-				"lists.Read(spamhaus): metadata: no metadata line, and the list holds 4: it is cut short or damaged"},
+			"lists.Read: spamhaus: line 2: no \"cidr\"\n" +
+				"lists.Read: spamhaus: line 3: rangeset.ParseRange(\"1.10.16.1/20\"): host bits set (canonical form 1.10.16.0/20)\n" +
+				"lists.Read: spamhaus: line 4: not a JSON object: invalid character 'o' in literal null (expecting 'u')\n" +
+				"lists.Read: spamhaus: metadata: no metadata line, and the list holds 4: it is cut short or damaged"},
 		{"aws not json", readAWS, nil, "3.2.34.0/26\n",
-			`lists.Read(aws): not a JSON document of this format: invalid character '.' after top-level value`},
+			`lists.Read: aws: not a JSON document of this format: invalid character '.' after top-level value`},
 		{"aws wrong document", readAWS, nil, `{"prefixes4": []}`,
-			`lists.Read(aws): no "prefixes" or "ipv6_prefixes": not an ip-ranges.json document`},
+			`lists.Read: aws: no "prefixes" or "ipv6_prefixes": not an ip-ranges.json document`},
 		{"aws bad prefix", readAWS, nil, `{"prefixes": [{"ip_prefix": "3.2.34.0/26"}, {"ip_prefix": "3.2.34.1/26"}, {"ipv6_prefix": "::/0"}]}`,
-			"lists.Read(aws): prefixes[1].ip_prefix: rangeset.ParseRange(\"3.2.34.1/26\"): host bits set (canonical form 3.2.34.0/26)\n" +
-				"lists.Read(aws): prefixes[2].ip_prefix: missing"},
+			"lists.Read: aws: prefixes[1].ip_prefix: rangeset.ParseRange(\"3.2.34.1/26\"): host bits set (canonical form 3.2.34.0/26)\n" +
+				"lists.Read: aws: prefixes[2].ip_prefix: missing"},
 		{"aws unknown region", readAWS, &Options{Regions: []string{"us-east-1", "us-est-1"}}, `{"prefixes": [{"ip_prefix": "3.2.34.0/26", "region": "us-east-1"}]}`,
-			`lists.Read(aws): Options.Regions: no entry has "us-est-1"`},
+			`lists.Read: aws: Options.Regions: no entry has "us-est-1"`},
 		{"github missing key", readGitHub, &Options{Keys: []string{"hooks", "hoks"}}, `{"hooks": ["192.30.252.0/22"]}`,
-			`lists.Read(github): Options.Keys: the document has no key "hoks"`},
+			`lists.Read: github: Options.Keys: the document has no key "hoks"`},
 		{"github not array of strings", readGitHub, &Options{Keys: []string{"domains"}}, `{"domains": {"website": []}}`,
-			`lists.Read(github): "domains": not an array of strings`},
+			`lists.Read: github: "domains": not an array of strings`},
 		{"github no arrays", readGitHub, nil, `{"message": "Not Found"}`,
-			`lists.Read(github): no arrays of prefixes: not a meta API document`},
+			`lists.Read: github: no arrays of prefixes: not a meta API document`},
 		{"github keys needed", readGitHub, nil, `{"hooks": ["192.30.252.0/22"], "actions": [], "ssh_keys": [], "verifiable_password_authentication": true}`,
-			`lists.Read(github): no Options.Keys: choose among "actions", "hooks"`},
+			`lists.Read: github: no Options.Keys: choose among "actions", "hooks"`},
 		{"github null", readGitHub, &Options{Keys: []string{"hooks"}}, `{"hooks": null}`,
-			`lists.Read(github): "hooks": not an array of strings`},
+			`lists.Read: github: "hooks": not an array of strings`},
 		{"github bad cidr", readGitHub, &Options{Keys: []string{"hooks"}}, `{"hooks": ["192.30.252.0/22", "192.30.252.0/33"]}`,
-			`lists.Read(github): "hooks"[1]: rangeset.ParseRange("192.30.252.0/33"): invalid prefix length "33" (want 0 to 32)`},
+			`lists.Read: github: "hooks"[1]: rangeset.ParseRange("192.30.252.0/33"): invalid prefix length "33" (want 0 to 32)`},
 		{"aws key twice", readAWS, nil, `{"prefixes": [{"ip_prefix": "3.0.0.0/8"}], "prefixes": []}`,
-			`lists.Read(aws): the key "prefixes" appears twice in an object`},
+			`lists.Read: aws: the key "prefixes" appears twice in an object`},
 		{"aws key in other letters", readAWS, nil, `{"prefixes": [{"ip_prefix": "3.0.0.0/8"}], "Prefixes": []}`,
-			`lists.Read(aws): the key "Prefixes" is "prefixes" in other letters`},
+			`lists.Read: aws: the key "Prefixes" is "prefixes" in other letters`},
 		{"aws family", readAWS, nil, `{"prefixes": [{"ip_prefix": "::/0"}], "ipv6_prefixes": [{"ipv6_prefix": "3.0.0.0/8"}]}`,
-			"lists.Read(aws): prefixes[0].ip_prefix: \"::/0\" is not of the field's address family\n" +
-				"lists.Read(aws): ipv6_prefixes[0].ipv6_prefix: \"3.0.0.0/8\" is not of the field's address family"},
+			"lists.Read: aws: prefixes[0].ip_prefix: \"::/0\" is not of the field's address family\n" +
+				"lists.Read: aws: ipv6_prefixes[0].ipv6_prefix: \"3.0.0.0/8\" is not of the field's address family"},
 		{"spamhaus json key in other letters", readSpamhaus, nil, `{"cidr": "1.2.3.0/24", "CIDR": "0.0.0.0/0"}` + "\n" + `{"type": "metadata", "records": 1}`,
-			`lists.Read(spamhaus): line 1: the key "CIDR" is "cidr" in other letters`},
+			`lists.Read: spamhaus: line 1: the key "CIDR" is "cidr" in other letters`},
 		{"spamhaus json cut", readSpamhaus, nil, `{"cidr": "1.10.16.0/20", "sblid": "SBL256894"}` + "\n",
-			`lists.Read(spamhaus): metadata: no metadata line, and the list holds 1: it is cut short or damaged`},
+			`lists.Read: spamhaus: metadata: no metadata line, and the list holds 1: it is cut short or damaged`},
 		{"spamhaus json two metadata lines", readSpamhaus, nil, `{"cidr": "1.10.16.0/20"}` + "\n" + `{"type": "metadata"}` + "\n" + `{"type": "metadata"}`,
-			`lists.Read(spamhaus): line 3: a second metadata line`},
+			`lists.Read: spamhaus: line 3: a second metadata line`},
 		{"spamhaus json count", readSpamhaus, nil, `{"cidr": "1.10.16.0/20"}` + "\n" + `{"type": "metadata", "records": 3}`,
-			`lists.Read(spamhaus): metadata: the metadata line counts 3 records, and the list holds 1: it is cut short or damaged`},
+			`lists.Read: spamhaus: metadata: the metadata line counts 3 records, and the list holds 1: it is cut short or damaged`},
 		{"github key twice", readGitHub, &Options{Keys: []string{"hooks"}}, `{"hooks": ["192.30.252.0/22"], "hooks": []}`,
-			`lists.Read(github): the key "hooks" appears twice in an object`},
+			`lists.Read: github: the key "hooks" appears twice in an object`},
 		{"google family", readGoogle, nil, `{"prefixes": [{"ipv4Prefix": "::/0"}]}`,
-			`lists.Read(google): prefixes[0].ipv4Prefix: "::/0" is not of the field's address family`},
+			`lists.Read: google: prefixes[0].ipv4Prefix: "::/0" is not of the field's address family`},
 		{"cloudflare family", readCloudflare, nil, `{"result": {"ipv4_cidrs": ["::/0"]}}`,
-			`lists.Read(cloudflare): result.ipv4_cidrs[0]: "::/0" is not of the field's address family`},
+			`lists.Read: cloudflare: result.ipv4_cidrs[0]: "::/0" is not of the field's address family`},
 		{"cloudflare failure", readCloudflare, nil, `{"success": false, "errors": [{"code": 1000}]}`,
-			`lists.Read(cloudflare): the API answered "success": false`},
+			`lists.Read: cloudflare: the API answered "success": false`},
 		{"cloudflare bad", readCloudflare, nil, `{"result": {"ipv6_cidrs": ["2400:cb00::/32", "2400:cb00::1/32"]}, "success": true}`,
-			`lists.Read(cloudflare): result.ipv6_cidrs[1]: rangeset.ParseRange("2400:cb00::1/32"): host bits set (canonical form 2400:cb00::/32)`},
+			`lists.Read: cloudflare: result.ipv6_cidrs[1]: rangeset.ParseRange("2400:cb00::1/32"): host bits set (canonical form 2400:cb00::/32)`},
 		{"google both", readGoogle, nil, `{"prefixes": [{"ipv4Prefix": "8.8.8.0/24", "ipv6Prefix": "2001:4860::/32"}, {}]}`,
-			"lists.Read(google): prefixes[0]: want one of ipv4Prefix and ipv6Prefix\nlists.Read(google): prefixes[1]: want one of ipv4Prefix and ipv6Prefix"},
+			"lists.Read: google: prefixes[0]: want one of ipv4Prefix and ipv6Prefix\nlists.Read: google: prefixes[1]: want one of ipv4Prefix and ipv6Prefix"},
 		{"filter not of the format", readPlain, &Options{Services: []string{"EC2"}}, "",
-			`lists.Read(plain): Options.Services does not apply to this format`},
+			`lists.Read: plain: Options.Services does not apply to this format`},
 		{"keys not of aws", readAWS, &Options{Keys: []string{"hooks"}}, "{}",
-			`lists.Read(aws): Options.Keys does not apply to this format`},
+			`lists.Read: aws: Options.Keys does not apply to this format`},
 		{"bad action", readPlain, &Options{Action: 7}, "",
-			`lists.Read(plain): invalid action Action(7)`},
+			`lists.Read: plain: invalid action Action(7)`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -306,10 +306,10 @@ func TestErrorsBounded(t *testing.T) {
 		t.Fatalf("%d lines, want %d:\n%v", len(lines), maxErrors+1, err)
 	}
 	// 10.0.0.0/8 is fine: 49 bad lines, 20 reported.
-	if got, want := lines[maxErrors], "lists.Read(plain): ... and 29 more bad entries"; got != want {
+	if got, want := lines[maxErrors], "lists.Read: plain: ... and 29 more bad entries"; got != want {
 		t.Errorf("last line %q, want %q", got, want)
 	}
-	if !strings.HasPrefix(lines[0], "lists.Read(plain): line 2: ") {
+	if !strings.HasPrefix(lines[0], "lists.Read: plain: line 2: ") {
 		t.Errorf("first line %q", lines[0])
 	}
 	if !errors.Is(err, rangeset.ErrHostBits) {
