@@ -229,6 +229,9 @@ func (p *Policy) UnmarshalJSON(data []byte) error {
 // UnmarshalJSON implements [json.Unmarshaler]: it parses one rule
 // document, strictly as [Decode] does, and validates the rule on its own
 // (uniqueness of ids is a policy's concern). On error r is unchanged.
+// Through json.Unmarshal, text that is not JSON at all is refused first by
+// encoding/json, with its *json.SyntaxError; called directly, UnmarshalJSON
+// reports it as a [*DocError].
 func (r *Rule) UnmarshalJSON(data []byte) error {
 	d := decoder{s: scanner{buf: data}}
 	var q Rule

@@ -51,7 +51,7 @@ func oldDecode(data []byte) (Policy, error) {
 		case "defaultAction":
 			err = oldText(d, path, &p.Settings.DefaultAction)
 		case "precedence":
-			err = oldText(d, path, (*precedence)(&p.Settings.DenyOverrides))
+			err = oldText(d, path, (*oldPrecedence)(&p.Settings.DenyOverrides))
 		case "rules":
 			err = d.array(path, func(i int, path string) error {
 				r, problems, err := d.rule(path)
@@ -154,7 +154,7 @@ func (p oldPolicy) MarshalJSON() ([]byte, error) {
 		Precedence    string        `json:"precedence"`
 		ApplyToMobile bool          `json:"applyToMobile"`
 		Rules         []oldRule     `json:"rules"`
-	}{p.Settings.Enabled, p.Settings.DefaultAction, precedenceNames[precedenceOf(p.Settings.DenyOverrides)], p.Settings.ApplyToMobile, rules})
+	}{p.Settings.Enabled, p.Settings.DefaultAction, map[bool]string{false: "mostSpecific", true: "denyOverrides"}[p.Settings.DenyOverrides], p.Settings.ApplyToMobile, rules})
 }
 
 // oldDocReader walks a JSON document token by token, so that keys compare
@@ -335,6 +335,22 @@ func (d *oldDocReader) instant(path string, nullOK bool) (time.Time, error) {
 // oldText reads a string into an enum through its UnmarshalText. An
 // unknown value leaves the enum as it was and is reported with the rules'
 // problems.
+// oldPrecedence is the precedence setting as the reference reads it, with
+// names of its own, so that the differential tests check the decoder's.
+type oldPrecedence bool
+
+func (p *oldPrecedence) UnmarshalText(b []byte) error {
+	switch string(b) {
+	case "mostSpecific":
+		*p = false
+	case "denyOverrides":
+		*p = true
+	default:
+		return fmt.Errorf("%w precedence %s", errUnknownValue, rangeset.Quote(string(b)))
+	}
+	return nil
+}
+
 func oldText[T any, PT interface {
 	*T
 	UnmarshalText([]byte) error

@@ -234,8 +234,8 @@ func (s Size) Compare(o Size) int {
 	return 0
 }
 
-// big returns s as a new big.Int.
-func (s Size) big() *big.Int {
+// bigInt returns s as a new big.Int.
+func (s Size) bigInt() *big.Int {
 	if !s.valid {
 		return new(big.Int)
 	}
@@ -246,4 +246,4 @@ func (s Size) big() *big.Int {
 }
 
 // String returns s in decimal.
-func (s Size) String() string { return s.big().String() }
+func (s Size) String() string { return s.bigInt().String() }

@@ -28,8 +28,9 @@ var (
 	// moved on; see [ConflictError].
 	ErrConflict = errors.New("store: revision conflict")
 	// ErrInvalid reports a write that would make the policy invalid (the
-	// policy's validation errors are wrapped too), or a query that cannot
-	// be run: a [Query.SortBy] that is not a sort key.
+	// policy's validation errors are wrapped too), a policy name the store
+	// cannot hold, or a query that cannot be run: a [Query.SortBy] that is
+	// not a sort key.
 	ErrInvalid = errors.New("store: invalid policy")
 	// ErrRefused reports a write that the store's guard refused (the Guard
 	// option of each store, such as package check/lockout's); the guard's

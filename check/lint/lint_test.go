@@ -336,3 +336,34 @@ func BenchmarkPolicy(b *testing.B) {
 		})
 	}
 }
+
+// TestCoveredAtLatestExpiry: a rule with no expiry outlasts one expiring at
+// the latest instant a rule may, 9999-12-31T23:59:59Z, so it covers that
+// rule and is not covered by it: lint's stand-in for "never" lies past
+// every expiry policy accepts.
+func TestCoveredAtLatestExpiry(t *testing.T) {
+	t.Parallel()
+	latest := time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
+	for _, tt := range []struct {
+		name              string
+		broadExp, narrExp time.Time
+		covered           bool
+	}{
+		{"broad never expires", time.Time{}, latest, true},
+		{"narrow never expires", latest, time.Time{}, false},
+	} {
+		broad := policy.Rule{ID: "broad", Target: rangeset.MustParseRange("10.0.0.0/8"), Action: policy.Allow, ExpiresAt: tt.broadExp}
+		narrow := policy.Rule{ID: "narrow", Target: rangeset.MustParseRange("10.1.0.0/16"), Action: policy.Allow, ExpiresAt: tt.narrExp}
+		p := policy.New(broad, narrow)
+		if err := p.Validate(); err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		ws, err := lint.Policy(p, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := slices.Contains(kinds(ws, "narrow"), "covered"); got != tt.covered {
+			t.Errorf("%s: narrow covered = %v, want %v (%v)", tt.name, got, tt.covered, ws)
+		}
+	}
+}

@@ -246,17 +246,25 @@ func (s *server) add(w http.ResponseWriter, r *http.Request, account string) {
 	if !ok {
 		return
 	}
-	if f.Snapshot().Len() >= maxNetworks {
-		fail(w, http.StatusBadRequest, 100, fmt.Sprintf("account_id %s: the lists hold at most %d networks", rangeset.Quote(r.FormValue("account_id")), maxNetworks))
-		return
-	}
 	rule := policy.Rule{ID: list(allowed) + ":" + target.String(), Target: target, Action: policy.Deny}
 	if allowed {
 		rule.Action = policy.Allow
 	}
+	listed := func() {
+		fail(w, http.StatusBadRequest, 101, fmt.Sprintf("the network %s is already on the %s list", target, list(allowed)))
+	}
+	if f.Snapshot().Len() >= maxNetworks {
+		// A network already listed is that error, full lists or not.
+		if _, _, err := s.st.GetRule(r.Context(), account, rule.ID); err == nil {
+			listed()
+			return
+		}
+		fail(w, http.StatusBadRequest, 100, fmt.Sprintf("account_id %s: the lists hold at most %d networks", rangeset.Quote(r.FormValue("account_id")), maxNetworks))
+		return
+	}
 	_, rev, err := s.st.CreateRule(r.Context(), account, rule, store.Any)
 	if errors.Is(err, store.ErrRuleExists) {
-		fail(w, http.StatusBadRequest, 101, fmt.Sprintf("the network %s is already on the %s list", target, list(allowed)))
+		listed()
 		return
 	}
 	if err != nil {

@@ -234,6 +234,11 @@ func TestMaxNetworks(t *testing.T) {
 	if ec, msg := errMsg(got); code != 400 || ec != 100 || msg != `account_id "1": the lists hold at most 10000 networks` {
 		t.Errorf("a network past the bound = %d %v", code, got)
 	}
+	// A network already listed is still that error at the bound.
+	code, got = call(t, s, "AddAuthorizedAccountIP", v("authorized_ip", "192.0.2.0/24", "allowed", "false"), "")
+	if ec, msg := errMsg(got); code != 400 || ec != 101 || !strings.Contains(msg, "already on the black list") {
+		t.Errorf("a listed network at the bound = %d %v", code, got)
+	}
 }
 
 func TestLimits(t *testing.T) {

@@ -145,7 +145,7 @@ func TestChangesRetention(t *testing.T) {
 	// A fresh store knows no history: it derives from what it has seen.
 	fresh, _ := filestore.Open(dir, nil)
 	if _, _, err := fresh.(store.Feed).Changes(ctx, "p", revs[2]); !errors.Is(err, store.ErrGap) {
-		t.Errorf("Changes on a fresh Store = %v, want ErrGap", err)
+		t.Errorf("Changes on a fresh store = %v, want ErrGap", err)
 	}
 }
 

@@ -251,7 +251,7 @@ func TestTmpInName(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, got, err := open(t, dir).Load(t.Context(), "a.tmp-b"); err != nil || got != rev {
-		t.Errorf("a fresh Store loads revision %d, %v; want %d, the one recorded", got, err, rev)
+		t.Errorf("a fresh store loads revision %d, %v; want %d, the one recorded", got, err, rev)
 	}
 }
 
