@@ -181,6 +181,12 @@ var errZeroInstant = errors.New("check.Compile: zero compile instant: pass time.
 // naming every offending rule. The snapshot keeps its own copy of p.
 // A large policy is validated, and its table filled, on goroutines beside
 // the caller's, which Compile waits for.
+//
+// Time and memory grow with the CIDR prefixes the rules' targets cover:
+// one for an address or a prefix, but up to 62 for an IPv4 from-to range
+// and 254 for an IPv6 one, so that a document of wide IPv6 ranges costs
+// hundreds of times its size. Bound the rules of a policy taken from
+// clients, as the example servers do.
 func Compile(p policy.Policy, t0 time.Time) (*Snapshot, error) {
 	s, _, err := compile(p, t0, false)
 	return s, err
