@@ -23,7 +23,9 @@ func ParseRange(s string) (Range, error) {
 	if t == "" {
 		return Range{}, &ParseError{Func: fn, Input: s, Err: ErrEmpty}
 	}
-	if from, to, ok := strings.Cut(t, "-"); ok {
+	// A dash right after the slash is a signed prefix length ("/-8"), not
+	// the dash of a range: no range end ends in a slash.
+	if from, to, ok := strings.Cut(t, "-"); ok && !strings.HasSuffix(strings.TrimRight(from, " "), "/") {
 		r, err := parseEnds(strings.TrimRight(from, " "), strings.TrimLeft(to, " "))
 		if err != nil {
 			return Range{}, &ParseError{Func: fn, Input: s, Err: err}
